@@ -1,0 +1,59 @@
+"""graphstore: memoized Python functions recorded as a queryable computation graph.
+
+>>> from graphstore import op, Storage
+>>> @op
+... def square(x):
+...     return x * x
+>>> storage = Storage()
+>>> with storage:
+...     y = square(3)
+>>> storage.unwrap(y)
+9
+"""
+
+from .context import noop
+from .errors import (
+    ConfigurationError,
+    GraphstoreError,
+    HashingError,
+    NewCallsNotAllowedError,
+    OpCallError,
+    OpDefinitionError,
+    RefNotLoadedError,
+    SchemaVersionError,
+    SerializationError,
+    StoreError,
+    ValueTooLargeError,
+)
+from .hashing import hash_value
+from .ops import Op, op
+from .refs import AtomRef, Call, Ignore, NewArgDefault, Ref, ValuePointer, wrap_atom
+from .storage import Storage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AtomRef",
+    "Call",
+    "ConfigurationError",
+    "GraphstoreError",
+    "HashingError",
+    "Ignore",
+    "NewArgDefault",
+    "NewCallsNotAllowedError",
+    "Op",
+    "OpCallError",
+    "OpDefinitionError",
+    "Ref",
+    "RefNotLoadedError",
+    "SchemaVersionError",
+    "SerializationError",
+    "Storage",
+    "StoreError",
+    "ValuePointer",
+    "ValueTooLargeError",
+    "hash_value",
+    "noop",
+    "op",
+    "wrap_atom",
+]

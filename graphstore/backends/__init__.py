@@ -1,0 +1,26 @@
+"""Stores of the property graph, and the factory that picks one from a path or URL."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from ..errors import ConfigurationError
+from .base import Backend, Batch, CallRecord, OpRecord, RefRecord, Tracer, ValueRecord
+
+__all__ = ["Backend", "Batch", "CallRecord", "OpRecord", "RefRecord", "Tracer", "ValueRecord", "open_backend"]
+
+
+def open_backend(location: "str | os.PathLike[str]", tracer: Optional[Tracer] = None) -> Backend:
+    """Open the store at ``location``: a SQLite file path or ``":memory:"``.
+
+    >>> open_backend(":memory:").counts()["refs"]
+    0
+    """
+    text = os.fspath(location)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ConfigurationError(f"no store backend for URL scheme {scheme!r} in {text!r}; use a SQLite file path")
+    from .sqlite import SQLiteBackend
+
+    return SQLiteBackend(text, tracer=tracer)

@@ -1,0 +1,111 @@
+"""The interface between the memoization engine and a store, in domain verbs.
+
+The engine never sees SQL or table names: it asks a :class:`Backend` to look calls up, save batches of calls, refs
+and values, and load values. A backend is picked from the path or URL by :func:`graphstore.backends.open_backend`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+Tracer = Callable[[str, tuple], None]
+"""Called with every SQL statement a backend runs and its parameters (for tests and debugging)."""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call as the store knows it: ids, op identity, and its inputs and outputs as ``(name, hid, cid)``."""
+
+    hid: str
+    cid: str
+    op_name: str
+    op_version: int
+    outputs: tuple[tuple[str, str, str], ...]
+    tuple_out: bool = False
+    inputs: tuple[tuple[str, str, str], ...] = ()
+    created_at: float = 0.0
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class ValueRecord:
+    """Serialized bytes of one value (or the path of its overflow file)."""
+
+    cid: str
+    codec: str
+    size: int
+    data: Optional[bytes] = None
+    path: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RefRecord:
+    hid: str
+    cid: str
+    kind: str = "atom"
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    name: str
+    version: int
+    signature: str
+    source_hash: str
+    output_names: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class Batch:
+    """Everything one flush writes, in one transaction."""
+
+    values: list[ValueRecord] = field(default_factory=list)
+    refs: list[RefRecord] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    ops: list[OpRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops)
+
+
+class Backend(ABC):
+    """Persistent storage of the property graph of calls and refs."""
+
+    location: str
+
+    @abstractmethod
+    def lookup_call(self, hid: str) -> Optional[CallRecord]:
+        """The call with this history id, with its outputs (inputs left empty), or None."""
+
+    @abstractmethod
+    def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
+        """Some call with this content id, with its outputs, or None."""
+
+    @abstractmethod
+    def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
+        """Full records (inputs and outputs) of the calls with these history ids."""
+
+    @abstractmethod
+    def save_batch(self, batch: Batch) -> None:
+        """Write a batch atomically; records already present are left as they are."""
+
+    @abstractmethod
+    def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
+        """Stored values by content id (missing ids are absent from the result)."""
+
+    @abstractmethod
+    def ref_cids(self, hids: Iterable[str]) -> dict[str, str]:
+        """Content ids of the refs with these history ids."""
+
+    @abstractmethod
+    def get_op(self, name: str, version: int) -> Optional[OpRecord]:
+        """The stored description of an op, or None."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Row counts per kind of record: ops, values, refs, calls, edges."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; further use is an error."""

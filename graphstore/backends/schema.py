@@ -1,0 +1,113 @@
+"""The SQLite schema of the property graph, as an ordered set of migrations.
+
+The schema version of a store is the number of graphstore migrations applied to it. Opening a store whose version is
+newer than this code knows is refused; an older one is migrated forward.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+from ..errors import SchemaVersionError
+
+MIGRATIONS = sqlite_utils.Migrations("graphstore")
+
+_INITIAL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    source_hash TEXT NOT NULL,
+    output_names TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS "values" (
+    cid TEXT PRIMARY KEY,
+    codec TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    data BLOB,
+    path TEXT
+);
+CREATE TABLE IF NOT EXISTS refs (
+    hid TEXT PRIMARY KEY,
+    cid TEXT NOT NULL,
+    kind TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refs_cid ON refs (cid);
+CREATE TABLE IF NOT EXISTS calls (
+    hid TEXT PRIMARY KEY,
+    cid TEXT NOT NULL,
+    op_name TEXT NOT NULL,
+    op_version INTEGER NOT NULL,
+    tuple_out INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    duration REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS calls_cid ON calls (cid);
+CREATE INDEX IF NOT EXISTS calls_op ON calls (op_name, op_version);
+CREATE TABLE IF NOT EXISTS edges (
+    call_hid TEXT NOT NULL,
+    direction INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    ref_hid TEXT NOT NULL,
+    PRIMARY KEY (call_hid, direction, label)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_ref ON edges (ref_hid, direction);
+"""
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    for statement in _INITIAL.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+SCHEMA_VERSION = len(MIGRATIONS._migrations)
+"""The schema version this code writes."""
+
+IN, OUT = 0, 1
+"""Values of ``edges.direction``."""
+
+
+def stored_schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in an open store (0 for a new, empty file)."""
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def ensure_schema(conn: sqlite3.Connection, location: str) -> int:
+    """Create or migrate the schema of an open store; returns the schema version now in force."""
+    found = stored_schema_version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"store {location} has schema version {found}, newer than version {SCHEMA_VERSION} that this "
+            "graphstore supports: upgrade graphstore to open it"
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    db = sqlite_utils.Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if stored_schema_version(conn) < SCHEMA_VERSION:
+            MIGRATIONS.apply(db)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION

@@ -1,0 +1,226 @@
+"""The embedded default store: the property graph in one SQLite file (or in memory).
+
+WAL mode, a busy timeout and short ``BEGIN IMMEDIATE`` write transactions let several processes share one file.
+Every write is ``INSERT OR IGNORE`` keyed by content-derived ids, so recording the same call twice converges on one
+record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from typing import Any, Iterable, Optional
+
+from ..errors import StoreError
+from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
+from .schema import IN, OUT, ensure_schema
+
+_LOOKUP_BY_HID = (
+    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, e.label, e.ref_hid, r.cid "
+    "FROM calls AS c LEFT JOIN edges AS e ON e.call_hid = c.hid AND e.direction = 1 "
+    "LEFT JOIN refs AS r ON r.hid = e.ref_hid WHERE c.hid = ? ORDER BY e.pos"
+)
+_LOOKUP_BY_CID = _LOOKUP_BY_HID.replace(
+    "WHERE c.hid = ?", "WHERE c.hid = (SELECT hid FROM calls WHERE cid = ? LIMIT 1)"
+)
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
+
+
+def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class SQLiteBackend(Backend):
+    """A store in a SQLite file, or ``":memory:"``.
+
+    >>> b = SQLiteBackend(":memory:")
+    >>> b.counts()["calls"]
+    0
+    """
+
+    def __init__(self, path: str = ":memory:", tracer: Optional[Tracer] = None, timeout: float = 60.0) -> None:
+        self.location = str(path)
+        self.tracer = tracer
+        self._lock = threading.RLock()
+        self._conn = self._connect(self.location, timeout)
+        self.read_only = False
+
+    def _connect(self, path: str, timeout: float) -> sqlite3.Connection:
+        if path != ":memory:":
+            if os.path.isdir(path):
+                raise StoreError(f"cannot open store {path}: it is a directory, not a SQLite file")
+            parent = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(parent):
+                raise StoreError(f"cannot open store {path}: folder {parent} does not exist")
+        try:
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            if path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            ensure_schema(conn, path)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
+        return conn
+
+    # --- plumbing -------------------------------------------------------------------------------------------------
+
+    def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self.tracer is not None:
+            self.tracer(sql, params)
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"store {self.location}: {exc}") from exc
+
+    def _run_many(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if self.tracer is not None:
+            self.tracer(sql, (len(rows),))
+        self._conn.executemany(sql, rows)
+
+    def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a read-only statement (for the query layer and tools); goes through the tracer."""
+        return self._run(sql, params)
+
+    # --- calls ----------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _record_from_rows(rows: list[tuple]) -> Optional[CallRecord]:
+        if not rows:
+            return None
+        hid, cid, op_name, op_version, tuple_out = rows[0][:5]
+        outputs = tuple((label, ref_hid, ref_cid) for *_, label, ref_hid, ref_cid in rows if label is not None)
+        return CallRecord(hid, cid, op_name, op_version, outputs, bool(tuple_out))
+
+    def lookup_call(self, hid: str) -> Optional[CallRecord]:
+        return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))
+
+    def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
+        return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
+
+    def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
+        out: dict[str, CallRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(hids))):
+            marks = ",".join("?" * len(chunk))
+            heads = self._run(
+                "SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration FROM calls "
+                f"WHERE hid IN ({marks})",
+                tuple(chunk),
+            )
+            edges = self._run(
+                "SELECT e.call_hid, e.direction, e.label, e.ref_hid, r.cid FROM edges AS e "
+                f"JOIN refs AS r ON r.hid = e.ref_hid WHERE e.call_hid IN ({marks}) ORDER BY e.call_hid, e.pos",
+                tuple(chunk),
+            )
+            ins: dict[str, list] = {}
+            outs: dict[str, list] = {}
+            for call_hid, direction, label, ref_hid, ref_cid in edges:
+                (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
+            for hid, cid, name, version, tuple_out, created, duration in heads:
+                out[hid] = CallRecord(
+                    hid, cid, name, version, tuple(outs.get(hid, ())), bool(tuple_out),
+                    tuple(ins.get(hid, ())), created, duration,
+                )
+        return out
+
+    # --- writes ---------------------------------------------------------------------------------------------------
+
+    def save_batch(self, batch: Batch) -> None:
+        if not len(batch):
+            return
+        now = time.time()
+        with self._lock:
+            self._begin_write()
+            try:
+                self._write_batch(batch, now)
+                self._run_traced("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
+                raise
+
+    def _run_traced(self, sql: str) -> None:
+        if self.tracer is not None:
+            self.tracer(sql, ())
+        self._conn.execute(sql)
+
+    def _begin_write(self) -> None:
+        try:
+            self._run_traced("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
+
+    def _write_batch(self, batch: Batch, now: float) -> None:
+        self._run_many(
+            "INSERT OR IGNORE INTO ops (name, version, signature, source_hash, output_names, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in batch.ops],
+        )
+        self._run_many(
+            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path) VALUES (?, ?, ?, ?, ?)',
+            [(v.cid, v.codec, v.size, v.data, v.path) for v in batch.values],
+        )
+        self._run_many(
+            "INSERT OR IGNORE INTO refs (hid, cid, kind) VALUES (?, ?, ?)",
+            [(r.hid, r.cid, r.kind) for r in batch.refs],
+        )
+        self._run_many(
+            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (c.hid, c.cid, c.op_name, c.op_version, int(c.tuple_out), c.created_at or now, c.duration)
+                for c in batch.calls
+            ],
+        )
+        edge_rows: list[tuple[Any, ...]] = []
+        for c in batch.calls:
+            edge_rows.extend((c.hid, IN, name, pos, hid) for pos, (name, hid, _) in enumerate(c.inputs))
+            edge_rows.extend((c.hid, OUT, name, pos, hid) for pos, (name, hid, _) in enumerate(c.outputs))
+        self._run_many(
+            "INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid) VALUES (?, ?, ?, ?, ?)", edge_rows
+        )
+
+    # --- values, refs, ops ----------------------------------------------------------------------------------------
+
+    def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
+        out: dict[str, ValueRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(cids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._run(f'SELECT cid, codec, size, data, path FROM "values" WHERE cid IN ({marks})', tuple(chunk))
+            for cid, codec, size, data, path in rows:
+                out[cid] = ValueRecord(cid, codec, size, data, path)
+        return out
+
+    def ref_cids(self, hids: Iterable[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(hids))):
+            marks = ",".join("?" * len(chunk))
+            out.update(self._run(f"SELECT hid, cid FROM refs WHERE hid IN ({marks})", tuple(chunk)))
+        return out
+
+    def get_op(self, name: str, version: int) -> Optional[OpRecord]:
+        rows = self._run(
+            "SELECT name, version, signature, source_hash, output_names FROM ops WHERE name = ? AND version = ?",
+            (name, version),
+        )
+        if not rows:
+            return None
+        n, v, sig, src, outs = rows[0]
+        return OpRecord(n, v, sig, src, tuple(json.loads(outs)))
+
+    def counts(self) -> dict[str, int]:
+        tables = {"ops": "ops", "values": '"values"', "refs": "refs", "calls": "calls", "edges": "edges"}
+        return {k: self._run(f"SELECT count(*) FROM {t}")[0][0] for k, t in tables.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,55 @@
+"""The exceptions graphstore raises.
+
+Every exception derives from :class:`GraphstoreError`, and where one resembles a builtin it derives from that too,
+so ``except TypeError`` keeps working for code written against plain Python.
+
+>>> from graphstore.errors import GraphstoreError, NewCallsNotAllowedError
+>>> issubclass(NewCallsNotAllowedError, (GraphstoreError, RuntimeError))
+True
+"""
+
+from __future__ import annotations
+
+
+class GraphstoreError(Exception):
+    """Root of every error raised by graphstore."""
+
+
+class OpDefinitionError(GraphstoreError, ValueError):
+    """An ``@op`` decoration is inconsistent (for example an output named like an input)."""
+
+
+class OpCallError(GraphstoreError, TypeError):
+    """An op was called with arguments its signature does not accept, or returned the wrong number of outputs."""
+
+
+class HashingError(GraphstoreError, TypeError):
+    """A value could not be given a content id (it cannot be hashed or pickled)."""
+
+
+class SerializationError(GraphstoreError, TypeError):
+    """A value could not be serialized for storage, or stored bytes could not be read back."""
+
+
+class ValueTooLargeError(GraphstoreError, ValueError):
+    """A value exceeds the storage's size threshold and no ``overflow_dir`` was given."""
+
+
+class NewCallsNotAllowedError(GraphstoreError, RuntimeError):
+    """A call missed the memo while ``allow_new_calls(False)`` was in force."""
+
+
+class RefNotLoadedError(GraphstoreError, ValueError):
+    """A Ref's value is needed but is not in memory and cannot be loaded."""
+
+
+class StoreError(GraphstoreError):
+    """The store cannot be opened, read or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by an incompatible schema version."""
+
+
+class ConfigurationError(GraphstoreError, ValueError):
+    """A ``Storage`` was configured with options that do not fit together."""

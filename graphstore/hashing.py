@@ -1,0 +1,234 @@
+"""Canonical, type-tagged content hashing and the derivation of history ids.
+
+A content id (``cid``) is the hex digest of XXH3-128 over a canonical encoding of a value. The encoding starts with a
+type tag, so ``1``, ``True`` and ``1.0`` differ; dict and set order does not matter; numpy arrays and pandas objects
+are hashed from their dtype, shape and raw data, never from pickles. The scheme is written down in
+``docs/hashing.md`` and pinned by golden tests: changing it changes every id in every store.
+
+>>> hash_value(1) == hash_value(1)
+True
+>>> len({hash_value(1), hash_value(True), hash_value(1.0)})
+3
+>>> hash_value({"a": 1, "b": 2}) == hash_value({"b": 2, "a": 1})
+True
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any, Callable, Iterable
+
+import xxhash
+
+from .errors import HashingError
+
+_digest = xxhash.xxh3_128_digest
+_xxh3_128 = xxhash.xxh3_128
+
+SCHEME_VERSION = 1
+"""Bumped whenever any encoding below changes."""
+
+
+def _enc_none(obj: Any) -> bytes:
+    return _digest(b"N")
+
+
+def _enc_bool(obj: bool) -> bytes:
+    return _digest(b"B1" if obj else b"B0")
+
+
+def _enc_int(obj: int) -> bytes:
+    return _digest(b"I" + str(int(obj)).encode())
+
+
+def _enc_float(obj: float) -> bytes:
+    if math.isnan(obj):
+        return _digest(b"Fnan")
+    return _digest(b"F" + struct.pack("<d", obj))
+
+
+def _enc_complex(obj: complex) -> bytes:
+    parts = (obj.real, obj.imag)
+    raw = b"".join(b"nan" if math.isnan(p) else struct.pack("<d", p) for p in parts)
+    return _digest(b"C" + raw)
+
+
+def _enc_str(obj: str) -> bytes:
+    return _digest(b"S" + obj.encode("utf-8", "surrogatepass"))
+
+
+def _enc_bytes(obj: bytes) -> bytes:
+    return _digest(b"Y" + obj)
+
+
+def _enc_bytearray(obj: bytearray) -> bytes:
+    return _digest(b"y" + bytes(obj))
+
+
+def _enc_seq(tag: bytes, items: Iterable[Any]) -> bytes:
+    parts = [digest_value(x) for x in items]
+    return _digest(tag + str(len(parts)).encode() + b":" + b"".join(parts))
+
+
+def _enc_list(obj: list) -> bytes:
+    return _enc_seq(b"L", obj)
+
+
+def _enc_tuple(obj: tuple) -> bytes:
+    return _enc_seq(b"T", obj)
+
+
+def _enc_set(obj: set) -> bytes:
+    parts = sorted(digest_value(x) for x in obj)
+    return _digest(b"E" + str(len(parts)).encode() + b":" + b"".join(parts))
+
+
+def _enc_frozenset(obj: frozenset) -> bytes:
+    parts = sorted(digest_value(x) for x in obj)
+    return _digest(b"Z" + str(len(parts)).encode() + b":" + b"".join(parts))
+
+
+def _enc_dict(obj: dict) -> bytes:
+    pairs = sorted(digest_value(k) + digest_value(v) for k, v in obj.items())
+    return _digest(b"D" + str(len(pairs)).encode() + b":" + b"".join(pairs))
+
+
+_EXACT: dict[type, Callable[[Any], bytes]] = {
+    type(None): _enc_none,
+    bool: _enc_bool,
+    int: _enc_int,
+    float: _enc_float,
+    complex: _enc_complex,
+    str: _enc_str,
+    bytes: _enc_bytes,
+    bytearray: _enc_bytearray,
+    list: _enc_list,
+    tuple: _enc_tuple,
+    set: _enc_set,
+    frozenset: _enc_frozenset,
+    dict: _enc_dict,
+}
+
+
+def _enc_ndarray(arr: Any) -> bytes:
+    import numpy as np
+
+    if arr.dtype.hasobject:
+        flat = arr.reshape(-1)
+        return _digest(b"Ao" + repr(arr.shape).encode() + _enc_seq(b"L", flat.tolist()))
+    header = b"A" + arr.dtype.str.encode() + repr(arr.dtype.descr).encode() + b"|" + repr(arr.shape).encode()
+    data = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+    h = _xxh3_128(header)
+    h.update(memoryview(data))
+    return h.digest()
+
+
+def _enc_npscalar(obj: Any) -> bytes:
+    import numpy as np
+
+    return _digest(b"a" + _enc_ndarray(np.asarray(obj)))
+
+
+def _enc_pandas_index(idx: Any) -> bytes:
+    return _digest(b"PI" + str(idx.dtype).encode() + digest_value(idx.name) + _enc_array_like(idx))
+
+
+def _enc_array_like(obj: Any) -> bytes:
+    import numpy as np
+
+    values = obj.to_numpy()
+    if not isinstance(values, np.ndarray) or values.dtype.hasobject:
+        return _enc_seq(b"L", list(values))
+    return _enc_ndarray(values)
+
+
+def _enc_series(obj: Any) -> bytes:
+    return _digest(
+        b"PS" + str(obj.dtype).encode() + digest_value(obj.name) + _enc_pandas_index(obj.index) + _enc_array_like(obj)
+    )
+
+
+def _enc_dataframe(obj: Any) -> bytes:
+    parts = [_enc_pandas_index(obj.columns), _enc_pandas_index(obj.index)]
+    for i in range(obj.shape[1]):
+        col = obj.iloc[:, i]
+        parts.append(str(col.dtype).encode() + b"|" + _enc_array_like(col))
+    return _digest(b"PD" + str(obj.shape).encode() + b"".join(parts))
+
+
+def _enc_pickled(obj: Any) -> bytes:
+    import cloudpickle
+
+    try:
+        data = cloudpickle.dumps(obj, protocol=5)
+    except Exception as exc:
+        raise HashingError(f"cannot hash a value of type {type(obj).__qualname__}: it cannot be pickled ({exc})") from exc
+    return _digest(b"O" + data)
+
+
+def _enc_foreign(obj: Any) -> bytes | None:
+    """Encode numpy and pandas objects without importing those libraries unless the value is theirs."""
+    module = type(obj).__module__ or ""
+    if module.startswith("numpy"):
+        import numpy as np
+
+        if isinstance(obj, np.ndarray) and type(obj) is np.ndarray:
+            return _enc_ndarray(obj)
+        if isinstance(obj, np.generic):
+            return _enc_npscalar(obj)
+    if module.startswith("pandas"):
+        import pandas as pd
+
+        if type(obj) is pd.DataFrame:
+            return _enc_dataframe(obj)
+        if type(obj) is pd.Series:
+            return _enc_series(obj)
+        if isinstance(obj, pd.Index):
+            return _enc_pandas_index(obj)
+    return None
+
+
+def digest_value(obj: Any) -> bytes:
+    """The 16-byte canonical digest of ``obj``."""
+    enc = _EXACT.get(type(obj))
+    if enc is not None:
+        return enc(obj)
+    foreign = _enc_foreign(obj)
+    if foreign is not None:
+        return foreign
+    return _enc_pickled(obj)
+
+
+def hash_value(obj: Any) -> str:
+    """The content id of ``obj``: 32 hex digits.
+
+    >>> len(hash_value(None))
+    32
+    """
+    return digest_value(obj).hex()
+
+
+def hash_text(*parts: str) -> str:
+    """Hash a sequence of strings unambiguously (length-prefixed), for derived ids."""
+    buf = b"".join(str(len(p)).encode() + b":" + p.encode() for p in parts)
+    return _digest(buf).hex()
+
+
+def derive_source_hid(cid: str) -> str:
+    """History id of a value that entered the graph as a raw input."""
+    return hash_text("gs:source", cid)
+
+
+def derive_call_id(kind: str, op_id: str, inputs: Iterable[tuple[str, str]]) -> str:
+    """A call's id from its op identity and its inputs' ids (``kind`` is "hid" or "cid")."""
+    flat: list[str] = ["gs:call-" + kind, op_id]
+    for name, ident in sorted(inputs):
+        flat.append(name)
+        flat.append(ident)
+    return hash_text(*flat)
+
+
+def derive_output_hid(call_hid: str, output_name: str) -> str:
+    """History id of an output from its call's history id and the output's name."""
+    return hash_text("gs:output", call_hid, output_name)

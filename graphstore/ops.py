@@ -1,0 +1,236 @@
+"""The ``@op`` decorator: how a Python function's arguments become named inputs and its result named outputs.
+
+>>> @op
+... def inc(x):
+...     return x + 1
+>>> inc(1)  # outside any storage the op is the plain function
+2
+>>> inc.name, inc.version
+('inc', 0)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Iterable, Optional, Union
+
+from .context import current_frame
+from .errors import OpCallError, OpDefinitionError, RefNotLoadedError
+from .hashing import hash_text, hash_value
+from .refs import Ignore, NewArgDefault, Ref, ValuePointer
+
+_VAR_POS = inspect.Parameter.VAR_POSITIONAL
+_VAR_KW = inspect.Parameter.VAR_KEYWORD
+
+
+def unwrap_plain(value: Any) -> Any:
+    """The value a function receives for an argument outside any storage."""
+    if isinstance(value, (Ignore, NewArgDefault)):
+        return value.value
+    if isinstance(value, ValuePointer):
+        return value.obj
+    if isinstance(value, Ref):
+        if not value.in_memory:
+            raise RefNotLoadedError(f"{value!r} is not in memory; load it with storage.unwrap(ref) first")
+        return value.obj
+    return value
+
+
+class Op:
+    """A memoized function. Create it with :func:`op`."""
+
+    def __init__(
+        self,
+        func: Callable,
+        output_names: Optional[Iterable[str]] = None,
+        nout: Union[str, int] = "auto",
+        ignore_args: Iterable[str] = (),
+        version: int = 0,
+        name: Optional[str] = None,
+    ) -> None:
+        if not callable(func):
+            raise OpDefinitionError(f"@op needs a function, got {type(func).__qualname__}")
+        self.func = func
+        self.name = name or func.__name__
+        self.version = int(version)
+        self.signature = inspect.signature(func)
+        self.output_names = tuple(output_names) if output_names is not None else None
+        self.nout = nout
+        self.ignore_args = frozenset(ignore_args)
+        self.op_id = f"{self.name}@{self.version}"
+        self._new_defaults = {
+            p.name: hash_value(p.default.value)
+            for p in self.signature.parameters.values()
+            if isinstance(p.default, NewArgDefault)
+        }
+        self._validate()
+        functools.update_wrapper(self, func)
+        self._source_hash: Optional[str] = None
+
+    def _validate(self) -> None:
+        params = self.signature.parameters
+        if not isinstance(self.nout, int) and self.nout not in ("auto", "var"):
+            raise OpDefinitionError(f"op {self.name}: nout must be 'auto', 'var' or an int, got {self.nout!r}")
+        if isinstance(self.nout, int) and self.nout < 0:
+            raise OpDefinitionError(f"op {self.name}: nout must not be negative, got {self.nout}")
+        unknown = self.ignore_args - set(params)
+        if unknown:
+            raise OpDefinitionError(f"op {self.name}: ignore_args names unknown parameters {sorted(unknown)}")
+        if self.output_names is None:
+            return
+        if len(set(self.output_names)) != len(self.output_names):
+            raise OpDefinitionError(f"op {self.name}: output_names repeat a name: {list(self.output_names)}")
+        clash = set(self.output_names) & set(params)
+        if clash:
+            raise OpDefinitionError(
+                f"op {self.name}: output name(s) {sorted(clash)} equal input names; rename the outputs"
+            )
+        if isinstance(self.nout, int) and self.nout != len(self.output_names):
+            raise OpDefinitionError(
+                f"op {self.name}: nout={self.nout} but {len(self.output_names)} output_names were given"
+            )
+
+    @property
+    def source_hash(self) -> str:
+        """Hash of the function's source text (of its bytecode when the source is unavailable)."""
+        if self._source_hash is None:
+            try:
+                text = inspect.getsource(self.func)
+            except (OSError, TypeError):
+                code = getattr(self.func, "__code__", None)
+                text = repr((code.co_code, code.co_consts)) if code is not None else repr(self.func)
+            self._source_hash = hash_text("gs:source-code", text)
+        return self._source_hash
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        frame = current_frame()
+        if frame is None or frame.storage is None or frame.mode == "noop":
+            return self.call_plain(args, kwargs)
+        return frame.storage._call_op(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name}, version={self.version})"
+
+    # --- binding ----------------------------------------------------------------------------------------------------
+
+    def bind(self, args: tuple, kwargs: dict) -> inspect.BoundArguments:
+        """Bind call arguments to the signature, defaults applied; a mismatch is an OpCallError naming the op."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise OpCallError(f"op {self.name}: {exc}") from None
+        bound.apply_defaults()
+        return bound
+
+    def iter_inputs(self, bound: inspect.BoundArguments) -> list[tuple[str, Any]]:
+        """The call's stored inputs as ``(input name, value)``, minus ignored and new-default arguments."""
+        out: list[tuple[str, Any]] = []
+        for pname, value in bound.arguments.items():
+            kind = self.signature.parameters[pname].kind
+            if kind is _VAR_POS:
+                out.extend((f"{pname}_{i}", v) for i, v in enumerate(value))
+            elif kind is _VAR_KW:
+                out.extend(value.items())
+            elif pname not in self.ignore_args and not self._is_new_default(pname, value):
+                out.append((pname, value))
+        names = [n for n, _ in out]
+        if len(set(names)) != len(names):
+            raise OpCallError(f"op {self.name}: two inputs share a name among {names}")
+        return [(n, v) for n, v in out if not isinstance(v, Ignore)]
+
+    def _is_new_default(self, pname: str, value: Any) -> bool:
+        if isinstance(value, NewArgDefault):
+            return True
+        target = self._new_defaults.get(pname)
+        if target is None:
+            return False
+        cid = value.cid if isinstance(value, Ref) else hash_value(value)
+        return cid == target
+
+    @staticmethod
+    def call_bound(func: Callable, bound: inspect.BoundArguments, convert: Callable[[Any], Any]) -> Any:
+        """Call ``func`` with the bound arguments, each value passed through ``convert``."""
+        sig_params = bound.signature.parameters
+        for pname, value in list(bound.arguments.items()):
+            kind = sig_params[pname].kind
+            if kind is _VAR_POS:
+                bound.arguments[pname] = tuple(convert(v) for v in value)
+            elif kind is _VAR_KW:
+                bound.arguments[pname] = {k: convert(v) for k, v in value.items()}
+            else:
+                bound.arguments[pname] = convert(value)
+        return func(*bound.args, **bound.kwargs)
+
+    def call_plain(self, args: tuple, kwargs: dict) -> Any:
+        """Run the function as plain Python: markers unwrapped, nothing recorded."""
+        return self.call_bound(self.func, self.bind(args, kwargs), unwrap_plain)
+
+    # --- outputs ----------------------------------------------------------------------------------------------------
+
+    def split_outputs(self, result: Any) -> tuple[list[tuple[str, Any]], bool]:
+        """Name the function's result as outputs; returns ``(outputs, returns_tuple)``."""
+        nout, names = self.nout, self.output_names
+        if nout == "auto":
+            if names is not None and len(names) == 1:
+                return [(names[0], result)], False
+            if names is not None or type(result) is tuple:
+                return self._name_tuple(result, None if names is None else len(names)), True
+            return [("output_0", result)], False
+        if nout == "var":
+            return self._name_tuple(result, None), True
+        if nout == 1:
+            return [((names or ("output_0",))[0], result)], False
+        if nout == 0:
+            if result is not None:
+                raise OpCallError(f"op {self.name}: declared nout=0 but returned a {type(result).__qualname__}")
+            return [], False
+        return self._name_tuple(result, nout), True
+
+    def _name_tuple(self, result: Any, expected: Optional[int]) -> list[tuple[str, Any]]:
+        if not isinstance(result, tuple):
+            raise OpCallError(
+                f"op {self.name}: expected a tuple of {expected or 'any number of'} outputs, "
+                f"got a {type(result).__qualname__}"
+            )
+        if expected is not None and len(result) != expected:
+            raise OpCallError(f"op {self.name}: expected {expected} outputs, got a tuple of {len(result)}")
+        names = self.output_names
+        if names is not None and len(names) == len(result):
+            return list(zip(names, result))
+        return [(f"output_{i}", v) for i, v in enumerate(result)]
+
+    @staticmethod
+    def package(refs: list[Ref], returns_tuple: bool) -> Any:
+        """What a call returns: one Ref, a tuple of Refs, or None for no outputs."""
+        if returns_tuple:
+            return tuple(refs)
+        if len(refs) == 1:
+            return refs[0]
+        return None
+
+
+def op(
+    func: Optional[Callable] = None,
+    *,
+    output_names: Optional[Iterable[str]] = None,
+    nout: Union[str, int] = "auto",
+    ignore_args: Iterable[str] = (),
+    version: int = 0,
+    name: Optional[str] = None,
+) -> Any:
+    """Make a function memoized: inside ``with storage:`` its calls are recorded and never computed twice.
+
+    Use bare (``@op``) or with options (``@op(output_names=["z"], version=1)``).
+
+    >>> @op(output_names=["total"])
+    ... def add(x, y=1):
+    ...     return x + y
+    >>> add(2)
+    3
+    """
+
+    def wrap(f: Callable) -> Op:
+        return Op(f, output_names=output_names, nout=nout, ignore_args=ignore_args, version=version, name=name)
+
+    return wrap if func is None else wrap(func)

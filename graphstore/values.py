@@ -1,0 +1,80 @@
+"""Turning values into stored records and back, including overflow files for large values."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from .backends import ValueRecord
+from .codecs import decode_value, encode_value
+from .errors import RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
+
+POINTER_CODEC = "pointer"
+
+
+class ValueCodec:
+    """Serializes values for one storage, sending those over the threshold to files in ``overflow_dir``."""
+
+    def __init__(self, overflow_dir: Optional[str], threshold_bytes: int) -> None:
+        self.overflow_dir = os.fspath(overflow_dir) if overflow_dir is not None else None
+        self.threshold_bytes = threshold_bytes
+
+    def record(self, cid: str, obj: Any, what: str) -> ValueRecord:
+        """The stored form of ``obj``; ``what`` names it in errors (for example "op train, output model")."""
+        try:
+            codec, data = encode_value(obj)
+        except SerializationError as exc:
+            raise SerializationError(f"{what}: {exc}") from exc
+        size = len(data)
+        if size <= self.threshold_bytes:
+            return ValueRecord(cid, codec, size, data, None)
+        if self.overflow_dir is None:
+            raise ValueTooLargeError(
+                f"{what}: the value is {size / 1e6:.1f} MB, over the storage's threshold of "
+                f"{self.threshold_bytes / 1e6:.1f} MB; pass Storage(overflow_dir=...) to keep large values in files"
+            )
+        name = f"{cid}.bin"
+        self._write_file(name, data)
+        return ValueRecord(cid, codec, size, None, name)
+
+    def _write_file(self, name: str, data: bytes) -> None:
+        assert self.overflow_dir is not None
+        os.makedirs(self.overflow_dir, exist_ok=True)
+        final = os.path.join(self.overflow_dir, name)
+        if os.path.exists(final) and os.path.getsize(final) == len(data):
+            return
+        tmp = f"{final}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+
+    @staticmethod
+    def pointer_record(cid: str, pointer_id: str) -> ValueRecord:
+        data = pointer_id.encode("utf-8")
+        return ValueRecord(cid, POINTER_CODEC, len(data), data, None)
+
+    def load(self, rec: ValueRecord) -> Any:
+        """The value a record stands for."""
+        if rec.codec == POINTER_CODEC:
+            pid = (rec.data or b"").decode("utf-8")
+            raise RefNotLoadedError(
+                f"value pointer {pid!r} was never stored (only its id is); pass ValuePointer({pid!r}, obj) again"
+            )
+        data = rec.data
+        if rec.path is not None:
+            data = self._read_file(rec)
+        return decode_value(rec.codec, data or b"")
+
+    def _read_file(self, rec: ValueRecord) -> bytes:
+        if self.overflow_dir is None:
+            raise StoreError(
+                f"value {rec.cid} is kept in overflow file {rec.path}, but this Storage has no overflow_dir"
+            )
+        path = os.path.join(self.overflow_dir, rec.path or "")
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise StoreError(f"cannot read overflow file {path} of value {rec.cid}: {exc.strerror}") from exc
