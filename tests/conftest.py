@@ -1,0 +1,70 @@
+"""Shared fixtures: an in-memory store, a file store, and a log of which op bodies actually ran."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from graphstore import Storage
+
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile(
+    "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+class CallLog(list):
+    """Names of the op bodies that ran, in order; ops under test append to it."""
+
+    def count(self, name: str | None = None) -> int:  # type: ignore[override]
+        return len(self) if name is None else sum(1 for n in self if n == name)
+
+
+@pytest.fixture
+def log() -> CallLog:
+    return CallLog()
+
+
+@pytest.fixture
+def storage():
+    s = Storage()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "store.db")
+
+
+@pytest.fixture
+def file_storage(db_path):
+    s = Storage(db_path)
+    yield s
+    s.close()
+
+
+class StatementCounter:
+    """A tracer that records every SQL statement a backend runs."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, sql: str, params: tuple) -> None:
+        self.statements.append(sql)
+
+    def reads(self) -> list[str]:
+        return [s for s in self.statements if s.lstrip().upper().startswith("SELECT")]
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def counter() -> StatementCounter:
+    return StatementCounter()
