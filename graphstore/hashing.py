@@ -38,8 +38,18 @@ def _enc_bool(obj: bool) -> bytes:
     return _digest(b"B1" if obj else b"B0")
 
 
+def _decimal_str(obj: int) -> str:
+    """``str(obj)``, also for ints past the interpreter's int-to-str digit limit (Python 3.11+)."""
+    try:
+        return str(obj)
+    except ValueError:
+        import decimal
+
+        return str(decimal.Decimal(obj))  # exact for any int, whatever the decimal context; same digits as str()
+
+
 def _enc_int(obj: int) -> bytes:
-    return _digest(b"I" + str(int(obj)).encode())
+    return _digest(b"I" + _decimal_str(int(obj)).encode())
 
 
 def _enc_float(obj: float) -> bytes:
@@ -206,12 +216,17 @@ def hash_value(obj: Any) -> str:
     >>> len(hash_value(None))
     32
     """
-    return digest_value(obj).hex()
+    try:
+        return digest_value(obj).hex()
+    except RecursionError:
+        raise HashingError(
+            f"cannot hash a value of type {type(obj).__qualname__}: it is nested too deeply or contains itself"
+        ) from None
 
 
 def hash_text(*parts: str) -> str:
     """Hash a sequence of strings unambiguously (length-prefixed), for derived ids."""
-    buf = b"".join(str(len(p)).encode() + b":" + p.encode() for p in parts)
+    buf = b"".join(str(len(p)).encode() + b":" + p.encode("utf-8", "surrogatepass") for p in parts)
     return _digest(buf).hex()
 
 

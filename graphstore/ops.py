@@ -19,6 +19,7 @@ from .context import current_frame
 from .errors import OpCallError, OpDefinitionError, RefNotLoadedError
 from .hashing import hash_text, hash_value
 from .refs import Ignore, NewArgDefault, Ref, ValuePointer
+from .structs import StructType, output_struct_types, resolve_annotation, struct_type
 
 _VAR_POS = inspect.Parameter.VAR_POSITIONAL
 _VAR_KW = inspect.Parameter.VAR_KEYWORD
@@ -64,6 +65,14 @@ class Op:
             for p in self.signature.parameters.values()
             if isinstance(p.default, NewArgDefault)
         }
+        self.input_structs: dict[str, StructType] = {}
+        for p in self.signature.parameters.values():
+            stype = struct_type(resolve_annotation(p.annotation, func))
+            if stype is not None:
+                self.input_structs[p.name] = stype
+        returns = resolve_annotation(self.signature.return_annotation, func)
+        self._output_struct = struct_type(returns)
+        self._output_structs = output_struct_types(returns)
         self._validate()
         functools.update_wrapper(self, func)
         self._source_hash: Optional[str] = None
@@ -123,21 +132,30 @@ class Op:
         bound.apply_defaults()
         return bound
 
-    def iter_inputs(self, bound: inspect.BoundArguments) -> list[tuple[str, Any]]:
-        """The call's stored inputs as ``(input name, value)``, minus ignored and new-default arguments."""
-        out: list[tuple[str, Any]] = []
+    def iter_inputs(self, bound: inspect.BoundArguments) -> list[tuple[str, Any, Optional[StructType]]]:
+        """The call's stored inputs as ``(input name, value, collection type)``, minus ignored arguments."""
+        out: list[tuple[str, Any, Optional[StructType]]] = []
         for pname, value in bound.arguments.items():
             kind = self.signature.parameters[pname].kind
+            stype = self.input_structs.get(pname)
             if kind is _VAR_POS:
-                out.extend((f"{pname}_{i}", v) for i, v in enumerate(value))
+                out.extend((f"{pname}_{i}", v, stype) for i, v in enumerate(value))
             elif kind is _VAR_KW:
-                out.extend(value.items())
+                out.extend((k, v, stype) for k, v in value.items())
             elif pname not in self.ignore_args and not self._is_new_default(pname, value):
-                out.append((pname, value))
-        names = [n for n, _ in out]
+                out.append((pname, value, stype))
+        names = [n for n, _, _ in out]
         if len(set(names)) != len(names):
             raise OpCallError(f"op {self.name}: two inputs share a name among {names}")
-        return [(n, v) for n, v in out if not isinstance(v, Ignore)]
+        return [(n, v, t) for n, v, t in out if not isinstance(v, Ignore)]
+
+    def output_struct(self, position: int, count: int) -> Optional[StructType]:
+        """The collection type the return annotation gives output ``position`` of ``count``, if any."""
+        if self._output_structs is not None and len(self._output_structs) == count:
+            return self._output_structs[position]
+        if count == 1 and self._output_struct is not None:
+            return self._output_struct
+        return None
 
     def _is_new_default(self, pname: str, value: Any) -> bool:
         if isinstance(value, NewArgDefault):
@@ -172,6 +190,8 @@ class Op:
         """Name the function's result as outputs; returns ``(outputs, returns_tuple)``."""
         nout, names = self.nout, self.output_names
         if nout == "auto":
+            if (names is None or len(names) == 1) and self._output_struct is not None:
+                return [((names or ("output_0",))[0], result)], False
             if names is not None and len(names) == 1:
                 return [(names[0], result)], False
             if names is not None or type(result) is tuple:

@@ -13,7 +13,7 @@ import time
 import weakref
 from typing import Optional
 
-from .backends import Backend, Batch, CallRecord, OpRecord, RefRecord, ValueRecord
+from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 
 MAX_PENDING_CALLS = 1000
 MAX_DELAY_S = 0.25
@@ -31,7 +31,8 @@ class PendingWrites:
         self._calls: dict[str, CallRecord] = {}
         self._calls_by_cid: dict[str, CallRecord] = {}
         self._values: dict[str, ValueRecord] = {}
-        self._refs: dict[str, str] = {}
+        self._refs: dict[str, tuple[str, str]] = {}
+        self._members: dict[str, list[tuple]] = {}
         self._since: Optional[float] = None
         self._error: Optional[BaseException] = None
         self._wake = threading.Event()
@@ -40,18 +41,24 @@ class PendingWrites:
 
     # --- adding and reading -----------------------------------------------------------------------------------------
 
-    def add(self, call: Optional[CallRecord], refs: list[RefRecord], values: list[ValueRecord]) -> None:
-        """Queue one call with the refs and values it introduces."""
+    def add(
+        self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
+        members: list[MemberRecord] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Queue calls (one op call and its structural calls) with the refs, values and members they introduce."""
         with self.lock:
             self.raise_background_error()
             b = self._batch
             b.values.extend(values)
             b.refs.extend(refs)
+            b.members.extend(members)
             for v in values:
                 self._values[v.cid] = v
             for r in refs:
-                self._refs[r.hid] = r.cid
-            if call is not None:
+                self._refs[r.hid] = (r.cid, r.kind)
+            for m in members:
+                self._members.setdefault(m.coll_hid, []).append(m)
+            for call in calls:
                 b.calls.append(call)
                 self._calls[call.hid] = call
                 self._calls_by_cid.setdefault(call.cid, call)
@@ -74,8 +81,16 @@ class PendingWrites:
     def value(self, cid: str) -> Optional[ValueRecord]:
         return self._values.get(cid)
 
-    def ref_cid(self, hid: str) -> Optional[str]:
+    def ref(self, hid: str) -> Optional[tuple[str, str]]:
+        """``(cid, kind)`` of a pending ref."""
         return self._refs.get(hid)
+
+    def members(self, coll_hid: str) -> Optional[list[tuple]]:
+        """Pending elements of a collection as ``(pos, key, elt_hid)`` in position order, or None."""
+        rows = self._members.get(coll_hid)
+        if rows is None:
+            return None
+        return [(m.pos, m.key, m.elt_hid) for m in sorted(rows, key=lambda m: m.pos)]
 
     def __len__(self) -> int:
         return len(self._batch.calls)
@@ -95,6 +110,7 @@ class PendingWrites:
             self._calls_by_cid.clear()
             self._values.clear()
             self._refs.clear()
+            self._members.clear()
             self._since = None
 
     def raise_background_error(self) -> None:

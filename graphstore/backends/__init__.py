@@ -6,9 +6,9 @@ import os
 from typing import Optional
 
 from ..errors import ConfigurationError
-from .base import Backend, Batch, CallRecord, OpRecord, RefRecord, Tracer, ValueRecord
+from .base import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, Tracer, ValueRecord
 
-__all__ = ["Backend", "Batch", "CallRecord", "OpRecord", "RefRecord", "Tracer", "ValueRecord", "open_backend"]
+__all__ = ["Backend", "Batch", "CallRecord", "MemberRecord", "OpRecord", "RefRecord", "Tracer", "ValueRecord", "open_backend"]
 
 
 def open_backend(location: "str | os.PathLike[str]", tracer: Optional[Tracer] = None) -> Backend:

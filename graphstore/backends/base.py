@@ -27,6 +27,8 @@ class CallRecord:
     inputs: tuple[tuple[str, str, str], ...] = ()
     created_at: float = 0.0
     duration: float = 0.0
+    output_kinds: tuple[str, ...] = ()
+    """Kind of each output ref ("atom", "list", "dict", "set", "tuple"); empty means all atoms."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,16 @@ class RefRecord:
 
 
 @dataclass(frozen=True)
+class MemberRecord:
+    """One element of a stored collection: position, key (dicts only) and the element's history id."""
+
+    coll_hid: str
+    pos: int
+    key: Optional[str]
+    elt_hid: str
+
+
+@dataclass(frozen=True)
 class OpRecord:
     name: str
     version: int
@@ -64,9 +76,10 @@ class Batch:
     refs: list[RefRecord] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)
     ops: list[OpRecord] = field(default_factory=list)
+    members: list[MemberRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops)
+        return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops) + len(self.members)
 
 
 class Backend(ABC):
@@ -95,8 +108,12 @@ class Backend(ABC):
         """Stored values by content id (missing ids are absent from the result)."""
 
     @abstractmethod
-    def ref_cids(self, hids: Iterable[str]) -> dict[str, str]:
-        """Content ids of the refs with these history ids."""
+    def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``hid -> (cid, kind)`` of the refs with these history ids."""
+
+    @abstractmethod
+    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
+        """Elements of collections: ``coll_hid -> [(pos, key, elt_hid, elt_cid, elt_kind)]`` in position order."""
 
     @abstractmethod
     def get_op(self, name: str, version: int) -> Optional[OpRecord]:

@@ -71,6 +71,26 @@ def _initial(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
+_MEMBERS = """
+CREATE TABLE IF NOT EXISTS members (
+    coll_hid TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    key TEXT,
+    elt_hid TEXT NOT NULL,
+    PRIMARY KEY (coll_hid, pos)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_elt ON members (elt_hid)
+"""
+
+
+@MIGRATIONS(name="0002_members")
+def _members(db: sqlite_utils.Database) -> None:
+    """Collections stored element by element: an index of each collection's elements."""
+    for statement in _MEMBERS.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
 """The schema version this code writes."""
 

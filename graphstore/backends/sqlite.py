@@ -19,7 +19,7 @@ from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, ensure_schema
 
 _LOOKUP_BY_HID = (
-    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, e.label, e.ref_hid, r.cid "
+    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, e.label, e.ref_hid, r.cid, r.kind "
     "FROM calls AS c LEFT JOIN edges AS e ON e.call_hid = c.hid AND e.direction = 1 "
     "LEFT JOIN refs AS r ON r.hid = e.ref_hid WHERE c.hid = ? ORDER BY e.pos"
 )
@@ -96,8 +96,10 @@ class SQLiteBackend(Backend):
         if not rows:
             return None
         hid, cid, op_name, op_version, tuple_out = rows[0][:5]
-        outputs = tuple((label, ref_hid, ref_cid) for *_, label, ref_hid, ref_cid in rows if label is not None)
-        return CallRecord(hid, cid, op_name, op_version, outputs, bool(tuple_out))
+        rows = [row for row in rows if row[5] is not None]
+        outputs = tuple((label, ref_hid, ref_cid) for *_, label, ref_hid, ref_cid, _ in rows)
+        kinds = tuple(row[8] for row in rows)
+        return CallRecord(hid, cid, op_name, op_version, outputs, bool(tuple_out), output_kinds=kinds)
 
     def lookup_call(self, hid: str) -> Optional[CallRecord]:
         return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))
@@ -115,18 +117,21 @@ class SQLiteBackend(Backend):
                 tuple(chunk),
             )
             edges = self._run(
-                "SELECT e.call_hid, e.direction, e.label, e.ref_hid, r.cid FROM edges AS e "
+                "SELECT e.call_hid, e.direction, e.label, e.ref_hid, r.cid, r.kind FROM edges AS e "
                 f"JOIN refs AS r ON r.hid = e.ref_hid WHERE e.call_hid IN ({marks}) ORDER BY e.call_hid, e.pos",
                 tuple(chunk),
             )
             ins: dict[str, list] = {}
             outs: dict[str, list] = {}
-            for call_hid, direction, label, ref_hid, ref_cid in edges:
+            kinds: dict[str, list] = {}
+            for call_hid, direction, label, ref_hid, ref_cid, kind in edges:
                 (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
+                if direction == OUT:
+                    kinds.setdefault(call_hid, []).append(kind)
             for hid, cid, name, version, tuple_out, created, duration in heads:
                 out[hid] = CallRecord(
                     hid, cid, name, version, tuple(outs.get(hid, ())), bool(tuple_out),
-                    tuple(ins.get(hid, ())), created, duration,
+                    tuple(ins.get(hid, ())), created, duration, tuple(kinds.get(hid, ())),
                 )
         return out
 
@@ -188,6 +193,10 @@ class SQLiteBackend(Backend):
         self._run_many(
             "INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid) VALUES (?, ?, ?, ?, ?)", edge_rows
         )
+        self._run_many(
+            "INSERT OR IGNORE INTO members (coll_hid, pos, key, elt_hid) VALUES (?, ?, ?, ?)",
+            [(m.coll_hid, m.pos, m.key, m.elt_hid) for m in batch.members],
+        )
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
 
@@ -200,11 +209,25 @@ class SQLiteBackend(Backend):
                 out[cid] = ValueRecord(cid, codec, size, data, path)
         return out
 
-    def ref_cids(self, hids: Iterable[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
         for chunk in _chunks(list(dict.fromkeys(hids))):
             marks = ",".join("?" * len(chunk))
-            out.update(self._run(f"SELECT hid, cid FROM refs WHERE hid IN ({marks})", tuple(chunk)))
+            rows = self._run(f"SELECT hid, cid, kind FROM refs WHERE hid IN ({marks})", tuple(chunk))
+            out.update((hid, (cid, kind)) for hid, cid, kind in rows)
+        return out
+
+    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
+        out: dict[str, list] = {}
+        for chunk in _chunks(list(dict.fromkeys(coll_hids))):
+            marks = ",".join("?" * len(chunk))
+            rows = self._run(
+                "SELECT m.coll_hid, m.pos, m.key, m.elt_hid, r.cid, r.kind FROM members AS m "
+                f"JOIN refs AS r ON r.hid = m.elt_hid WHERE m.coll_hid IN ({marks}) ORDER BY m.coll_hid, m.pos",
+                tuple(chunk),
+            )
+            for coll_hid, pos, key, elt_hid, cid, kind in rows:
+                out.setdefault(coll_hid, []).append((pos, key, elt_hid, cid, kind))
         return out
 
     def get_op(self, name: str, version: int) -> Optional[OpRecord]:
@@ -218,7 +241,9 @@ class SQLiteBackend(Backend):
         return OpRecord(n, v, sig, src, tuple(json.loads(outs)))
 
     def counts(self) -> dict[str, int]:
-        tables = {"ops": "ops", "values": '"values"', "refs": "refs", "calls": "calls", "edges": "edges"}
+        tables = {
+            "ops": "ops", "values": '"values"', "refs": "refs", "calls": "calls", "edges": "edges", "members": "members"
+        }
         return {k: self._run(f"SELECT count(*) FROM {t}")[0][0] for k, t in tables.items()}
 
     def close(self) -> None:

@@ -1,0 +1,114 @@
+"""Reading values back: loading lazy Refs in batches, and reading the elements of stored collections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import RefNotLoadedError
+from .refs import AtomRef, Ref
+from .structs import REF_CLASSES, CollectionRef, assemble
+
+_STRUCTURES = (list, tuple, dict, set, frozenset)
+
+
+class Loader:
+    """The loading half of a Storage."""
+
+    def make_ref(self, kind: str, cid: str, hid: str) -> Ref:
+        """A lazy Ref of the given kind ("atom", "list", "dict", "set", "tuple")."""
+        if kind == "atom":
+            return AtomRef(cid, hid)
+        return REF_CLASSES[kind](cid, hid, resolver=self._resolve_members)
+
+    def _resolve_members(self, coll: CollectionRef) -> list[tuple[Any, Ref]]:
+        pending = self._pending.members(coll.hid)
+        if pending is None:
+            rows = self.backend.load_members([coll.hid]).get(coll.hid, [])
+        else:
+            known = {hid: self._pending.ref(hid) for _, _, hid in pending}
+            missing = [hid for hid, found in known.items() if found is None]
+            if missing:
+                known.update(self.backend.get_refs(missing))
+            rows = [(pos, key, hid, *known[hid]) for pos, key, hid in pending]
+        return [(key if coll.kind == "dict" else pos, self.make_ref(kind, cid, hid)) for pos, key, hid, cid, kind in rows]
+
+    def attach(self, refs: Any) -> None:
+        """Load the values of the Refs in ``refs`` (a Ref or nested lists/tuples/dicts/sets of them) in place."""
+        lazy: dict[str, list[Ref]] = {}
+        collections: list[CollectionRef] = []
+        self._collect_lazy(refs, lazy, collections)
+        if lazy:
+            self._load_atoms(lazy)
+        for coll in collections:  # innermost first: elements are complete before their collection
+            coll._set_obj(assemble(coll.kind, [(k, self._strip(r)) for k, r in coll.members()]))
+
+    def _load_atoms(self, lazy: dict[str, list[Ref]]) -> None:
+        records = {}
+        for cid in lazy:
+            rec = self._pending.value(cid)
+            if rec is not None:
+                records[cid] = rec
+        missing = [cid for cid in lazy if cid not in records]
+        if missing:
+            records.update(self.backend.load_values(missing))
+        for cid, group in lazy.items():
+            rec = records.get(cid)
+            if rec is None:
+                raise RefNotLoadedError(f"{group[0]!r}: its value {cid} is not in store {self.db_path}")
+            obj = self._values.load(rec)
+            for ref in group:
+                ref._set_obj(obj)
+
+    def _collect_lazy(self, x: Any, out: dict[str, list[Ref]], colls: list[CollectionRef], depth: int = 0) -> None:
+        if isinstance(x, CollectionRef):
+            if not x.in_memory:
+                for _, elt in x.members():
+                    self._collect_lazy(elt, out, colls, depth + 1)
+                colls.append(x)
+            return
+        if isinstance(x, Ref):
+            if not x.in_memory:
+                out.setdefault(x.cid, []).append(x)
+            return
+        t = type(x)
+        if t not in _STRUCTURES or depth > 100:
+            return
+        for item in (x.values() if t is dict else x):
+            self._collect_lazy(item, out, colls, depth + 1)
+
+    def unwrap(self, x: Any) -> Any:
+        """The plain value of a Ref, or of nested lists/tuples/dicts/sets of Refs, loading what is needed.
+
+        >>> from graphstore import Storage, wrap_atom
+        >>> Storage().unwrap([wrap_atom(1), (wrap_atom("a"),)])
+        [1, ('a',)]
+        """
+        self.attach(x)
+        return self._strip(x)
+
+    def _strip(self, x: Any) -> Any:
+        if isinstance(x, Ref):
+            return x.obj
+        t = type(x)
+        if t is list:
+            return [self._strip(v) for v in x]
+        if t is tuple:
+            return tuple(self._strip(v) for v in x)
+        if t is dict:
+            return {k: self._strip(v) for k, v in x.items()}
+        if t in (set, frozenset):
+            return t(self._strip(v) for v in x)
+        return x
+
+    def load_ref(self, hid: str, in_memory: bool = True) -> Ref:
+        """The stored Ref with history id ``hid``, with its value loaded when ``in_memory`` is true."""
+        found = self._pending.ref(hid)
+        if found is None:
+            found = self.backend.get_refs([hid]).get(hid)
+        if found is None:
+            raise RefNotLoadedError(f"no ref with hid {hid} in store {self.db_path}")
+        cid, kind = found
+        ref = self.make_ref(kind, cid, hid)
+        if in_memory:
+            self.attach(ref)
+        return ref

@@ -1,0 +1,304 @@
+"""The hot path: binding a call, looking it up, running it on a miss, and queuing its records.
+
+``Recorder`` is a part of :class:`graphstore.Storage`; it relies on the storage's backend, pending writes, value
+codec and loading methods.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .backends import CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
+from .errors import HashingError, NewCallsNotAllowedError, OpCallError
+from .hashing import derive_call_id, derive_output_hid, hash_value
+from .ops import Op
+from .refs import AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
+from .structs import (
+    COLLECTION_LABEL,
+    GETITEM_OPS,
+    KEY_LABEL,
+    MAKE_OPS,
+    REF_CLASSES,
+    STRUCTURAL_OPS,
+    CollectionRef,
+    StructType,
+    assemble,
+    iter_members,
+    struct_cid,
+)
+from .values import ValueCodec
+
+_STRUCTURES = (list, tuple, dict, set, frozenset)
+_PY_TYPES = {"list": (list, tuple), "tuple": (tuple, list), "dict": (dict,), "set": (set, frozenset)}
+
+
+def has_ref(value: Any, depth: int = 0) -> bool:
+    """Whether a plain container holds Refs anywhere inside."""
+    if isinstance(value, Ref):
+        return True
+    t = type(value)
+    if t not in _STRUCTURES or depth > 50:
+        return False
+    items = list(value.keys()) + list(value.values()) if t is dict else value
+    return any(has_ref(x, depth + 1) for x in items)
+
+
+def ref_kind(ref: Ref) -> str:
+    return ref.kind if isinstance(ref, CollectionRef) else "atom"
+
+
+@dataclass
+class PendingCall:
+    """One call to record, with its Refs by label, plus the structural calls and members it brings along."""
+
+    extra: list[tuple[CallRecord, list[tuple[str, Ref]], list[tuple[str, Ref]]]] = field(default_factory=list)
+    members: list[MemberRecord] = field(default_factory=list)
+
+
+class Recorder:
+    """The recording half of a Storage."""
+
+    def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        self._pending.raise_background_error()
+        if op.op_id not in self._known_ops:
+            self._register_op(op)
+        bound = op.bind(args, kwargs)
+        todo = PendingCall()
+        in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
+        hid = derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs])
+        record = self._pending.call(hid) or self.backend.lookup_call(hid)
+        if record is not None:
+            return self._lazy_outputs(record)
+        cid = derive_call_id("cid", op.op_id, [(n, r.cid) for n, r in in_refs])
+        same = self._pending.call_by_cid(cid) or self.backend.lookup_call_by_cid(cid)
+        if same is not None:
+            return self._record_content_hit(op, hid, cid, same, in_refs, todo)
+        if not self._allow_new:
+            raise NewCallsNotAllowedError(f"Call to {op.name} does not exist and new calls are not allowed.")
+        return self._execute(op, bound, hid, cid, in_refs, todo)
+
+    def _register_op(self, op: Op) -> None:
+        self._ops_by_name[(op.name, op.version)] = op
+        sig = str(op.signature)
+        self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
+        self._known_ops.add(op.op_id)
+
+    def _register_structural(self, name: str) -> None:
+        if name + "@0" not in self._known_ops:
+            self._pending.add_op(OpRecord(name, 0, "(structural)", "structural", ()))
+            self._known_ops.add(name + "@0")
+
+    # --- inputs -------------------------------------------------------------------------------------------------------
+
+    def _wrap_input(self, op: Op, name: str, value: Any, stype: Optional[StructType], todo: PendingCall) -> Ref:
+        if isinstance(value, NewArgDefault):
+            value = value.value
+        if stype is not None:
+            return self._struct_input(op, name, stype, value, todo)
+        if isinstance(value, Ref):
+            return value
+        if isinstance(value, ValuePointer):
+            return wrap_atom(value)
+        if has_ref(value):
+            value = self.unwrap(value)
+        try:
+            return wrap_atom(value)
+        except HashingError as exc:
+            raise HashingError(f"op {op.name}, argument {name!r}: {exc}") from exc
+
+    def _struct_input(self, op: Op, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
+        """A collection argument: reuse its Ref, or build one from its elements with a ``__make_*__`` call."""
+        if isinstance(value, CollectionRef) and value.kind == stype.kind:
+            return value
+        if isinstance(value, Ref):
+            value = self.unwrap(value)
+        self._check_struct_value(op, f"argument {name!r}", stype, value)
+        elements: list[tuple[Any, Ref]] = []
+        for i, (key, item) in enumerate(iter_members(stype.kind, value)):
+            etype = stype.element_type(i)
+            elements.append((key, self._wrap_input(op, f"{name}[{key!r}]", item, etype, todo)))
+        kind = stype.kind
+        labels = [f"elts_{key}" if kind == "dict" else f"elts_{i}" for i, (key, _) in enumerate(elements)]
+        make = MAKE_OPS[kind]
+        self._register_structural(make)
+        op_id = make + "@0"
+        call_hid = derive_call_id("hid", op_id, [(lb, r.hid) for lb, (_, r) in zip(labels, elements)])
+        call_cid = derive_call_id("cid", op_id, [(lb, r.cid) for lb, (_, r) in zip(labels, elements)])
+        out_label = COLLECTION_LABEL[kind]
+        coll = REF_CLASSES[kind](
+            struct_cid(kind, [(k, r.cid) for k, r in elements]), derive_output_hid(call_hid, out_label),
+            members=elements, resolver=self._resolve_members,
+        )
+        if all(r.in_memory for _, r in elements):
+            coll._set_obj(assemble(kind, [(k, r.obj) for k, r in elements]))
+        ins = [(lb, r) for lb, (_, r) in zip(labels, elements)]
+        record = CallRecord(
+            call_hid, call_cid, make, 0, ((out_label, coll.hid, coll.cid),), False,
+            tuple((lb, r.hid, r.cid) for lb, r in ins), output_kinds=(kind,),
+        )
+        todo.extra.append((record, ins, [(out_label, coll)]))
+        todo.members.extend(self._member_records(coll.hid, kind, elements))
+        return coll
+
+    @staticmethod
+    def _member_records(coll_hid: str, kind: str, elements: list[tuple[Any, Ref]]) -> list[MemberRecord]:
+        return [
+            MemberRecord(coll_hid, pos, key if kind == "dict" else None, ref.hid)
+            for pos, (key, ref) in enumerate(elements)
+        ]
+
+    @staticmethod
+    def _check_struct_value(op: Op, what: str, stype: StructType, value: Any) -> None:
+        if not isinstance(value, _PY_TYPES[stype.kind]):
+            raise OpCallError(
+                f"op {op.name}, {what}: annotated as M{stype.kind.capitalize()} but got a {type(value).__qualname__}"
+            )
+        if stype.kind == "dict":
+            bad = [k for k in value if not isinstance(k, str)]
+            if bad:
+                raise OpCallError(f"op {op.name}, {what}: MDict keys must be strings, got {bad[0]!r}")
+
+    # --- running ------------------------------------------------------------------------------------------------------
+
+    def _execute(self, op: Op, bound: Any, hid: str, cid: str, in_refs: list, todo: PendingCall) -> Any:
+        self.attach([r for _, r in in_refs if not r.in_memory])
+        started = time.time()
+        t0 = time.perf_counter()
+        result = Op.call_bound(op.func, bound, self._argument_value)
+        duration = time.perf_counter() - t0
+        named, returns_tuple = op.split_outputs(result)
+        out_refs: list[tuple[str, Ref]] = []
+        for position, (name, value) in enumerate(named):
+            stype = op.output_struct(position, len(named))
+            out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, value, stype, todo)))
+        record = CallRecord(
+            hid, cid, op.name, op.version, tuple((n, r.hid, r.cid) for n, r in out_refs), returns_tuple,
+            tuple((n, r.hid, r.cid) for n, r in in_refs), started, duration,
+            output_kinds=tuple(ref_kind(r) for _, r in out_refs),
+        )
+        self._save_call(op, record, in_refs, out_refs, todo)
+        return Op.package([r for _, r in out_refs], returns_tuple)
+
+    def _argument_value(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            return self.unwrap(value) if isinstance(value, CollectionRef) else value.obj
+        if isinstance(value, (Ignore, NewArgDefault)):
+            return value.value
+        if isinstance(value, ValuePointer):
+            return value.obj
+        if has_ref(value):
+            return self.unwrap(value)
+        return value
+
+    def _wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: Optional[StructType],
+                     todo: PendingCall) -> Ref:
+        if stype is None and isinstance(value, CollectionRef):
+            stype = StructType(value.kind)
+        if stype is not None:
+            return self._struct_output(op, hid, name, stype, value, todo)
+        if isinstance(value, Ref):
+            if isinstance(value, PointerRef):
+                return PointerRef(value.cid, hid, value._obj, pointer_id=value.pointer_id)
+            return AtomRef(value.cid, hid, value._obj)
+        if has_ref(value):
+            value = self.unwrap(value)
+        try:
+            return AtomRef(hash_value(value), hid, value)
+        except HashingError as exc:
+            raise HashingError(f"op {op.name}, output {name!r}: {exc}") from exc
+
+    def _struct_output(self, op: Op, hid: str, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
+        """A collection output with history id ``hid``: each element gets a ``__*_getitem__`` call of its own."""
+        kind = stype.kind
+        if isinstance(value, CollectionRef):
+            pairs = value.members() if value.kind == kind else iter_members(kind, self.unwrap(value))
+        else:
+            if isinstance(value, Ref):
+                value = self.unwrap(value)
+            self._check_struct_value(op, f"output {name!r}", stype, value)
+            pairs = iter_members(kind, value)
+        getitem = GETITEM_OPS[kind]
+        self._register_structural(getitem)
+        op_id = getitem + "@0"
+        coll_label, key_label = COLLECTION_LABEL[kind], KEY_LABEL[kind]
+        elements: list[tuple[Any, Ref, Ref, str]] = []
+        for i, (key, item) in enumerate(pairs):
+            key_ref = wrap_atom(item.cid if kind == "set" and isinstance(item, Ref) else
+                                hash_value(item) if kind == "set" else key)
+            g_hid = derive_call_id("hid", op_id, [(coll_label, hid), (key_label, key_ref.hid)])
+            etype = stype.element_type(i)
+            elt = self._wrap_output(op, derive_output_hid(g_hid, "elt"), f"{name}[{key!r}]", item, etype, todo)
+            elements.append((key, elt, key_ref, g_hid))
+        coll = REF_CLASSES[kind](
+            struct_cid(kind, [(k, e.cid) for k, e, _, _ in elements]), hid,
+            members=[(k, e) for k, e, _, _ in elements], resolver=self._resolve_members,
+        )
+        if all(e.in_memory for _, e, _, _ in elements):
+            coll._set_obj(assemble(kind, [(k, e.obj) for k, e, _, _ in elements]))
+        for key, elt, key_ref, g_hid in elements:
+            g_cid = derive_call_id("cid", op_id, [(coll_label, coll.cid), (key_label, key_ref.cid)])
+            ins = [(coll_label, coll), (key_label, key_ref)]
+            record = CallRecord(
+                g_hid, g_cid, getitem, 0, (("elt", elt.hid, elt.cid),), False,
+                tuple((lb, r.hid, r.cid) for lb, r in ins), output_kinds=(ref_kind(elt),),
+            )
+            todo.extra.append((record, ins, [("elt", elt)]))
+        todo.members.extend(self._member_records(hid, kind, [(k, e) for k, e, _, _ in elements]))
+        return coll
+
+    def _record_content_hit(self, op: Op, hid: str, cid: str, same: CallRecord, in_refs: list,
+                            todo: PendingCall) -> Any:
+        """Same content as a stored call but another history: record a new call sharing its values."""
+        out_refs: list[tuple[str, Ref]] = []
+        kinds = same.output_kinds or ("atom",) * len(same.outputs)
+        for (name, old_hid, old_cid), kind in zip(same.outputs, kinds):
+            old = self.make_ref(kind, old_cid, old_hid)
+            stype = StructType(kind) if kind != "atom" else None
+            out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, old, stype, todo)))
+        record = CallRecord(
+            hid, cid, op.name, op.version, tuple((n, r.hid, r.cid) for n, r in out_refs), same.tuple_out,
+            tuple((n, r.hid, r.cid) for n, r in in_refs), time.time(), 0.0,
+            output_kinds=tuple(ref_kind(r) for _, r in out_refs),
+        )
+        self._save_call(op, record, in_refs, out_refs, todo)
+        return self._lazy_outputs(record)
+
+    def _lazy_outputs(self, record: CallRecord) -> Any:
+        kinds = record.output_kinds or ("atom",) * len(record.outputs)
+        refs = [self.make_ref(kind, cid, hid) for (_, hid, cid), kind in zip(record.outputs, kinds)]
+        return Op.package(refs, record.tuple_out)
+
+    # --- queuing records ----------------------------------------------------------------------------------------------
+
+    def _save_call(self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall) -> None:
+        """Queue a call, its structural calls, refs and new values (all serialized before anything is queued)."""
+        values: dict[str, ValueRecord] = {}
+        refs: dict[str, RefRecord] = {}
+        calls = [record] + [rec for rec, _, _ in todo.extra]
+        groups = [(op.name, in_refs, out_refs)] + [(op.name, ins, outs) for _, ins, outs in todo.extra]
+        for op_name, ins, outs in groups:
+            for role, pairs in (("argument", ins), ("output", outs)):
+                for name, ref in pairs:
+                    refs[ref.hid] = RefRecord(ref.hid, ref.cid, ref_kind(ref))
+                    if ref.in_memory and ref.cid not in self._stored_cids and ref.cid not in values:
+                        if not isinstance(ref, CollectionRef):
+                            values[ref.cid] = self._value_record(op_name, role, name, ref)
+        self._pending.add(calls, list(refs.values()), list(values.values()), todo.members)
+        self._remember_cids(values)
+
+    def _value_record(self, op_name: str, role: str, name: str, ref: Ref) -> ValueRecord:
+        if isinstance(ref, PointerRef):
+            return ValueCodec.pointer_record(ref.cid, ref.pointer_id)
+        return self._values.record(ref.cid, ref.obj, f"op {op_name}, {role} {name!r}")
+
+    def _remember_cids(self, cids: Any) -> None:
+        if len(self._stored_cids) > 200_000:
+            self._stored_cids.clear()
+        self._stored_cids.update(cids)
+
+
+def is_structural(op_name: str) -> bool:
+    """Whether an op name belongs to a structural call (collections)."""
+    return op_name in STRUCTURAL_OPS
