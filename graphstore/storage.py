@@ -22,6 +22,7 @@ from typing import Any, Optional, Union
 from .backends import Tracer, open_backend
 from .context import ModeContext
 from .errors import ConfigurationError, GraphstoreError
+from .history import History
 from .loading import Loader
 from .ops import Op
 from .recording import Recorder
@@ -44,7 +45,7 @@ class _AllowNewCalls:
         self.storage._allow_new = self.previous
 
 
-class Storage(Recorder, Loader):
+class Storage(Recorder, Loader, History):
     """A store of memoized calls: a SQLite file (``db_path``) or, by default, memory.
 
     Use it as a context (``with storage:``) to record and retrace op calls. Large values (over

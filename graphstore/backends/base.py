@@ -124,5 +124,25 @@ class Backend(ABC):
         """Row counts per kind of record: ops, values, refs, calls, edges."""
 
     @abstractmethod
+    def creator_calls(self, ref_hids: Iterable[str]) -> dict[str, str]:
+        """``ref hid -> hid of the call that output it``, for the refs that have one."""
+
+    @abstractmethod
+    def consumer_calls(self, ref_hids: Iterable[str]) -> list[str]:
+        """Hids of the calls that take any of these refs as input."""
+
+    @abstractmethod
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool) -> int:
+        """Delete calls (with every call downstream of their outputs, if asked) atomically; returns the count."""
+
+    @abstractmethod
+    def cleanup_refs(self) -> tuple[int, int, list[str]]:
+        """Delete unreferenced refs and values atomically: ``(refs, values, overflow file names to remove)``."""
+
+    @abstractmethod
+    def vacuum(self) -> None:
+        """Reclaim the space of deleted records."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections; further use is an error."""

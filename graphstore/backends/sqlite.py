@@ -17,6 +17,7 @@ from typing import Any, Iterable, Optional
 from ..errors import StoreError
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, ensure_schema
+from .sqlite_history import HistoryMixin
 
 _LOOKUP_BY_HID = (
     "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, e.label, e.ref_hid, r.cid, r.kind "
@@ -34,7 +35,7 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
         yield items[i : i + size]
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(HistoryMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")

@@ -1,0 +1,129 @@
+"""Graph traversal and deletion on the SQLite store, computed in SQL (recursive CTEs), never by loading tables."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Iterable, Optional
+
+from ..errors import StoreError
+
+_SEED = "CREATE TEMP TABLE IF NOT EXISTS _gs_seed (hid TEXT PRIMARY KEY)"
+
+_DEPENDENTS = """
+WITH RECURSIVE doomed(hid) AS (
+    SELECT hid FROM temp._gs_seed
+    UNION
+    SELECT ei.call_hid FROM doomed AS d
+    JOIN edges AS eo ON eo.call_hid = d.hid AND eo.direction = 1
+    JOIN edges AS ei ON ei.ref_hid = eo.ref_hid AND ei.direction = 0
+)
+INSERT OR IGNORE INTO temp._gs_doomed (hid) SELECT hid FROM doomed
+"""
+
+_UNREFERENCED_REFS = """
+DELETE FROM refs WHERE NOT EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = refs.hid)
+AND NOT EXISTS (
+    SELECT 1 FROM members AS m JOIN edges AS e ON e.ref_hid = m.coll_hid WHERE m.elt_hid = refs.hid
+)
+"""
+
+
+class HistoryMixin:
+    """Traversal and deletion verbs of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+
+    _conn: sqlite3.Connection
+    location: str
+
+    def _seed(self, hids: Iterable[str]) -> None:
+        self._conn.execute(_SEED)
+        self._conn.execute("DELETE FROM temp._gs_seed")
+        self._run_many("INSERT OR IGNORE INTO temp._gs_seed (hid) VALUES (?)", [(h,) for h in hids])
+
+    def creator_calls(self, ref_hids: Iterable[str]) -> dict[str, str]:
+        """``ref hid -> hid of the call that output it`` for the refs that have one."""
+        out: dict[str, str] = {}
+        with self._lock:
+            self._seed(ref_hids)
+            rows = self._run(
+                "SELECT e.ref_hid, e.call_hid FROM edges AS e JOIN temp._gs_seed AS s ON s.hid = e.ref_hid "
+                "WHERE e.direction = 1"
+            )
+        out.update(rows)
+        return out
+
+    def consumer_calls(self, ref_hids: Iterable[str]) -> list[str]:
+        """Hids of the calls that take any of these refs as input."""
+        with self._lock:
+            self._seed(ref_hids)
+            rows = self._run(
+                "SELECT DISTINCT e.call_hid FROM edges AS e JOIN temp._gs_seed AS s ON s.hid = e.ref_hid "
+                "WHERE e.direction = 0"
+            )
+        return [r[0] for r in rows]
+
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool) -> int:
+        """Delete calls (and, if asked, every call downstream of their outputs) in one transaction."""
+        with self._lock:
+            self._begin_write()
+            try:
+                self._seed(hids)
+                self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (hid TEXT PRIMARY KEY)")
+                self._conn.execute("DELETE FROM temp._gs_doomed")
+                if with_dependents:
+                    self._run_write(_DEPENDENTS)
+                else:
+                    self._run_write("INSERT INTO temp._gs_doomed (hid) SELECT hid FROM temp._gs_seed")
+                self._run_write("DELETE FROM edges WHERE call_hid IN (SELECT hid FROM temp._gs_doomed)")
+                count = self._run_write("DELETE FROM calls WHERE hid IN (SELECT hid FROM temp._gs_doomed)")
+                self._run_traced("COMMIT")
+            except BaseException as exc:
+                self._rollback(exc)
+                raise
+        return count
+
+    def cleanup_refs(self) -> tuple[int, int, list[str]]:
+        """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""
+        with self._lock:
+            self._begin_write()
+            try:
+                refs = self._run_write(_UNREFERENCED_REFS)
+                self._run_write("DELETE FROM members WHERE coll_hid NOT IN (SELECT hid FROM refs)")
+                doomed = "SELECT cid FROM \"values\" WHERE cid NOT IN (SELECT cid FROM refs)"
+                files = [r[0] for r in self._conn.execute(
+                    f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
+                ).fetchall()]
+                values = self._run_write(f'DELETE FROM "values" WHERE cid IN ({doomed})')
+                self._run_traced("COMMIT")
+            except BaseException as exc:
+                self._rollback(exc)
+                raise
+        return refs, values, files
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system."""
+        with self._lock:
+            self._run_write("VACUUM")
+
+    def _run_write(self, sql: str) -> int:
+        if self.tracer is not None:
+            self.tracer(sql, ())
+        return self._conn.execute(sql).rowcount
+
+    def _rollback(self, exc: Optional[BaseException]) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(f"store {self.location}: {exc}") from exc
+
+
+def remove_overflow_files(folder: Optional[str], names: list[str]) -> int:
+    """Delete the overflow files of deleted values; returns how many were removed."""
+    removed = 0
+    for name in names if folder else ():
+        try:
+            os.remove(os.path.join(folder, name))  # type: ignore[arg-type]
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
