@@ -29,6 +29,7 @@ from .hashing import hash_value
 from .ops import Op, op
 from .refs import AtomRef, Call, Ignore, NewArgDefault, Ref, ValuePointer, wrap_atom
 from .storage import Storage
+from .structs import DictRef, ListRef, MDict, MList, MSet, MTuple, SetRef, TupleRef
 
 __version__ = "0.1.0"
 
@@ -36,9 +37,15 @@ __all__ = [
     "AtomRef",
     "Call",
     "ConfigurationError",
+    "DictRef",
     "GraphstoreError",
     "HashingError",
     "Ignore",
+    "ListRef",
+    "MDict",
+    "MList",
+    "MSet",
+    "MTuple",
     "NewArgDefault",
     "NewCallsNotAllowedError",
     "Op",
@@ -48,8 +55,10 @@ __all__ = [
     "RefNotLoadedError",
     "SchemaVersionError",
     "SerializationError",
+    "SetRef",
     "Storage",
     "StoreError",
+    "TupleRef",
     "ValuePointer",
     "ValueTooLargeError",
     "hash_value",

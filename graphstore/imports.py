@@ -5,6 +5,12 @@
 True
 """
 
-from . import AtomRef, Call, Ignore, NewArgDefault, Ref, Storage, ValuePointer, noop, op, wrap_atom
+from . import (
+    AtomRef, Call, DictRef, Ignore, ListRef, MDict, MList, MSet, MTuple, NewArgDefault, Ref, SetRef, Storage,
+    TupleRef, ValuePointer, noop, op, wrap_atom,
+)
 
-__all__ = ["AtomRef", "Call", "Ignore", "NewArgDefault", "Ref", "Storage", "ValuePointer", "noop", "op", "wrap_atom"]
+__all__ = [
+    "AtomRef", "Call", "DictRef", "Ignore", "ListRef", "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "Ref",
+    "SetRef", "Storage", "TupleRef", "ValuePointer", "noop", "op", "wrap_atom",
+]

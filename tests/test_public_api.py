@@ -7,7 +7,8 @@ from graphstore import errors
 
 def test_graphstore_all_is_pinned():
     assert sorted(graphstore.__all__) == sorted([
-        "AtomRef", "Call", "ConfigurationError", "GraphstoreError", "HashingError", "Ignore", "NewArgDefault",
+        "AtomRef", "Call", "ConfigurationError", "DictRef", "GraphstoreError", "HashingError", "Ignore", "ListRef",
+        "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "SetRef", "TupleRef",
         "NewCallsNotAllowedError", "Op", "OpCallError", "OpDefinitionError", "Ref", "RefNotLoadedError",
         "SchemaVersionError", "SerializationError", "Storage", "StoreError", "ValuePointer", "ValueTooLargeError",
         "hash_value", "noop", "op", "wrap_atom",
