@@ -58,9 +58,13 @@ def _enc_float(obj: float) -> bytes:
     return _digest(b"F" + struct.pack("<d", obj))
 
 
+_CANONICAL_NAN = struct.pack("<d", float("nan"))
+"""Every NaN part of a complex number is encoded as these 8 bytes, so each part has a fixed width."""
+
+
 def _enc_complex(obj: complex) -> bytes:
     parts = (obj.real, obj.imag)
-    raw = b"".join(b"nan" if math.isnan(p) else struct.pack("<d", p) for p in parts)
+    raw = b"".join(_CANONICAL_NAN if math.isnan(p) else struct.pack("<d", p) for p in parts)
     return _digest(b"C" + raw)
 
 

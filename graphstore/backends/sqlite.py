@@ -14,10 +14,12 @@ import threading
 import time
 from typing import Any, Iterable, Optional
 
-from ..errors import StoreError
+from ..errors import SchemaVersionError, StoreError
+from ..hashing import SCHEME_VERSION
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, ensure_schema
 from .sqlite_history import HistoryMixin
+from .sqlite_versions import VersionsMixin
 
 _LOOKUP_BY_HID = (
     "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, e.label, e.ref_hid, r.cid, r.kind "
@@ -35,7 +37,7 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
         yield items[i : i + size]
 
 
-class SQLiteBackend(HistoryMixin, Backend):
+class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -64,9 +66,22 @@ class SQLiteBackend(HistoryMixin, Backend):
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             ensure_schema(conn, path)
+            self._check_hash_scheme(conn, path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
         return conn
+
+    @staticmethod
+    def _check_hash_scheme(conn: sqlite3.Connection, path: str) -> None:
+        """Record the hashing scheme in a new store; refuse a store whose ids were made by another scheme."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
+        if row is None:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)", (str(SCHEME_VERSION),))
+        elif int(row[0]) != SCHEME_VERSION:
+            raise SchemaVersionError(
+                f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
+                f"{SCHEME_VERSION}: its ids cannot be matched"
+            )
 
     # --- plumbing -------------------------------------------------------------------------------------------------
 
@@ -107,6 +122,15 @@ class SQLiteBackend(HistoryMixin, Backend):
 
     def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
         return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
+
+    def lookup_any_call(self, ids: list[str], by: str = "hid") -> Optional[CallRecord]:
+        """The first stored call whose history id (or content id, ``by="cid"``) is among ``ids``, or None."""
+        if not ids:
+            return None
+        column = "cid" if by == "cid" else "hid"
+        marks = ",".join("?" * len(ids))
+        sql = _LOOKUP_BY_HID.replace("WHERE c.hid = ?", f"WHERE c.hid = (SELECT hid FROM calls WHERE {column} IN ({marks}) LIMIT 1)")
+        return self._record_from_rows(self._run(sql, tuple(ids)))
 
     def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
         out: dict[str, CallRecord] = {}
@@ -180,10 +204,10 @@ class SQLiteBackend(HistoryMixin, Backend):
             [(r.hid, r.cid, r.kind) for r in batch.refs],
         )
         self._run_many(
-            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (c.hid, c.cid, c.op_name, c.op_version, int(c.tuple_out), c.created_at or now, c.duration)
+                (c.hid, c.cid, c.op_name, c.op_version, int(c.tuple_out), c.created_at or now, c.duration, c.version_id)
                 for c in batch.calls
             ],
         )

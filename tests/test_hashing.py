@@ -1,0 +1,438 @@
+"""The content hashing scheme (docs/hashing.md) is pinned: golden digests, behaviour, determinism, the docs' examples.
+
+If a golden digest here changes, every id in every store changes with it: that is only ever done on purpose, with
+``SCHEME_VERSION`` bumped and docs/hashing.md updated.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xxhash
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import arrays, dataframes, scalars, values
+
+import graphstore
+from graphstore.errors import HashingError
+from graphstore.hashing import (
+    SCHEME_VERSION,
+    derive_call_id,
+    derive_output_hid,
+    derive_source_hid,
+    digest_value,
+    hash_text,
+    hash_value,
+)
+
+H = xxhash.xxh3_128_digest
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "hashing.md"
+
+
+# --- golden digests --------------------------------------------------------------------------------------------------
+# The pandas values hold only numbers, so their digests do not depend on pandas' default string dtype (see the docs).
+
+
+def golden_values() -> dict:
+    return {
+        "none": None,
+        "true": True,
+        "false": False,
+        "zero": 0,
+        "one": 1,
+        "minus_one": -1,
+        "two_pow_100": 2**100,
+        "ten_pow_5000": 10**5000,
+        "float_one": 1.0,
+        "neg_zero": -0.0,
+        "nan": float("nan"),
+        "inf": float("inf"),
+        "empty_str": "",
+        "hello_accent": "héllo",
+        "empty_bytes": b"",
+        "bytes_ab": b"ab",
+        "empty_list": [],
+        "list_1_a": [1, "a"],
+        "tuple_1": (1,),
+        "dict_a1": {"a": 1},
+        "set_12": {1, 2},
+        "empty_frozenset": frozenset(),
+        "arr_int64": np.array([1, 2, 3], dtype=np.int64),
+        "arr_float32": np.array([1.5, -2.0], dtype=np.float32),
+        "arr_bool": np.array([True, False, True]),
+        "arr_datetime64": np.array(["2020-01-01", "2021-06-30"], dtype="datetime64[D]"),
+        "arr_unicode": np.array(["a", "héllo"]),
+        "arr_2d": np.arange(6, dtype=np.int64).reshape(2, 3),
+        "arr_noncontig": np.arange(10, dtype=np.int64)[::2],
+        "arr_object": np.array([1, "a", None], dtype=object),
+        "np_float64_one": np.float64(1.0),
+        "series": pd.Series([1.0, 2.5], index=pd.Index([10, 20]), name="s"),
+        "dataframe": pd.DataFrame({0: [1, 2], 1: [0.5, float("nan")]}),
+        "index": pd.Index([3, 1, 2], name="i"),
+        "range_index": pd.RangeIndex(3),
+    }
+
+
+GOLDEN = {
+    "none": "626d368fe0e74b4f1a038927df1311d6",
+    "true": "710e1beec5564dbbaa6c0213f9ffc508",
+    "false": "919de27ab1c9f53a6221b6c4816ba9a1",
+    "zero": "9c902e2957aa3e2a610e24f857396a46",
+    "one": "8b3cc1da74a4fb6e161520c151fdf688",
+    "minus_one": "3112cc97df2c88449ea8db6691276e88",
+    "two_pow_100": "b1de15b7adf6a2c19522cb69a646ba10",
+    "ten_pow_5000": "f632ac7bf0675271e1248332c8610c51",
+    "float_one": "c12223d9eab826cf52f88c5b4af0903e",
+    "neg_zero": "4715b9128baed5b8e7c5dc7376143f0c",
+    "nan": "8e9b759599223a044874e657b6f584aa",
+    "inf": "cad73a3a3b8c3e71d42dbff985491710",
+    "empty_str": "e686fc3dc9b2940389d130da47fb908c",
+    "hello_accent": "9b76caf61e8e6121961875051e5c7d9c",
+    "empty_bytes": "b4bf8a26400570b7822eec778dade5b8",
+    "bytes_ab": "74e3d90455aee76c6139256dd6942eae",
+    "empty_list": "ac989bb6f8092a863ba62971c6329889",
+    "list_1_a": "f56b7305169e209b9475934f96e2a25e",
+    "tuple_1": "eed13d5811c2b0008ce57ea59972f02a",
+    "dict_a1": "f2e2a472414ea47592c3978fa4dc3b27",
+    "set_12": "f4101bd2c1ee9d6d52cd4a02b3ef833a",
+    "empty_frozenset": "b3c5466ec89e77a73e13097d12cacda9",
+    "arr_int64": "05aebbf15183d78bf9f391076d101414",
+    "arr_float32": "b807ed9b01ea13396fe15a78cabfbe12",
+    "arr_bool": "9d893283164ddb03d54256bd81459bb6",
+    "arr_datetime64": "b247ed5134415d55823a1240f652d575",
+    "arr_unicode": "69ec20cb2159ed5dc6f4f05773d6fbbf",
+    "arr_2d": "778944cbb37d56b32c79d4a6d175a07b",
+    "arr_noncontig": "ffd73c3244f5c173059d2c733c6b4562",
+    "arr_object": "9318728355889db228b205ccaa7e5e87",
+    "np_float64_one": "cd088de1a28fe1d9f9bfe2f35f5131cf",
+    "series": "996cd9b9a3918fac632929249157a534",
+    "dataframe": "29752bc3fecf079b0808b9d48a1e3d15",
+    "index": "22c93aa82cd6dc5e4c487c828427eeb5",
+    "range_index": "b8da65b0138ce12814e1075575f55995",
+}
+
+
+def test_scheme_version_is_pinned_with_the_goldens():
+    assert SCHEME_VERSION == 1  # bump together with the golden digests, never one without the other
+
+
+def test_golden_table_covers_every_value():
+    assert set(golden_values()) == set(GOLDEN)
+    assert len(set(GOLDEN.values())) == len(GOLDEN)  # no two values in the table share an id
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_digest(name):
+    value = golden_values()[name]
+    assert hash_value(value) == GOLDEN[name]
+    assert graphstore.hash_value(value) == GOLDEN[name]
+    assert digest_value(value) == bytes.fromhex(GOLDEN[name])
+
+
+def test_derived_ids_golden():
+    one = hash_value(1)
+    assert derive_source_hid(one) == "658a3405a04327817d8e7965c612c639"
+    inputs = [("y", "b"), ("x", "a")]
+    assert derive_call_id("hid", "f@0", inputs) == "a9330a1e249b64c64a3019f6fb38cd80"
+    assert derive_call_id("cid", "f@0", inputs) == "ca555b79311765b1168946f21b6bcba1"
+    assert derive_output_hid("abc", "output_0") == "248dea8f944a738503480792d3ae892a"
+    assert hash_text() == "99aa06d3014798d86001c324468d497f"
+    assert hash_text("") == "d3d6486a90aeaa167eda146a64d327f8"
+    assert hash_text("ab", "c") == "490a258e5bcabd9490fdeed9aa16ca24"
+    assert hash_text("a", "bc") == "a53e1eaf0f0ad33aebb4c8a56e875744"
+
+
+# --- the specification, recomputed independently with xxhash ---------------------------------------------------------
+
+
+def test_scalar_encodings_follow_the_spec():
+    assert hash_value(None) == H(b"N").hex()
+    assert hash_value(False) == H(b"B0").hex()
+    assert hash_value(-7) == H(b"I-7").hex()
+    assert hash_value(10**5000) == H(b"I1" + b"0" * 5000).hex()
+    assert hash_value(-(10**5000) + 1) == H(b"I-" + b"9" * 5000).hex()
+    assert hash_value(-0.0) == H(b"F" + struct.pack("<d", -0.0)).hex()
+    assert hash_value(complex(1, float("nan"))) == H(b"C" + struct.pack("<d", 1.0) + struct.pack("<d", float("nan"))).hex()
+    assert hash_value("\ud800") == H(b"S\xed\xa0\x80").hex()  # a lone surrogate, surrogatepass
+    assert hash_value(bytearray(b"ab")) == H(b"yab").hex()
+
+
+def test_container_encodings_follow_the_spec():
+    assert hash_value(()) == H(b"T0:").hex()
+    assert hash_value(set()) == H(b"E0:").hex()
+    assert hash_value(frozenset({"x", "y"})) == H(b"Z2:" + b"".join(sorted([H(b"Sx"), H(b"Sy")]))).hex()
+    assert hash_value({1: None}) == H(b"D1:" + H(b"I1") + H(b"N")).hex()
+
+
+def test_numpy_and_pandas_encodings_follow_the_spec():
+    a = np.array([1.5, 2.5], dtype="<f4")
+    assert hash_value(a) == H(b"A<f4[('', '<f4')]|(2,)" + a.tobytes()).hex()
+    assert hash_value(np.int32(7)) == H(b"a" + H(b"A<i4[('', '<i4')]|()" + np.int32(7).tobytes())).hex()
+    obj = np.array([[1, None]], dtype=object)
+    assert hash_value(obj) == H(b"Ao(1, 2)" + H(b"L2:" + H(b"I1") + H(b"N"))).hex()
+    idx = pd.Index([1, 2], dtype="int64", name="k")
+    assert hash_value(idx) == H(b"PIint64" + H(b"Sk") + digest_value(idx.to_numpy())).hex()
+    s = pd.Series([0.5], name=None)
+    assert hash_value(s) == H(b"PSfloat64" + H(b"N") + digest_value(s.index) + digest_value(s.to_numpy())).hex()
+    df = pd.DataFrame({"a": [1], "b": [0.5]})
+    expected = H(
+        b"PD(1, 2)" + digest_value(df.columns) + digest_value(df.index)
+        + b"int64|" + digest_value(df["a"].to_numpy()) + b"float64|" + digest_value(df["b"].to_numpy())
+    )
+    assert hash_value(df) == expected.hex()
+
+
+def test_hash_text_is_length_prefixed_utf8():
+    assert hash_text("gs:source", "é") == H(b"9:gs:source1:\xc3\xa9").hex()  # length in characters, bytes in UTF-8
+    assert hash_text("a:", "b") != hash_text("a", ":b")
+    assert hash_text("1:a") != hash_text("1", "a")
+    assert hash_text("\ud800") == H(b"1:\xed\xa0\x80").hex()
+
+
+def test_derived_ids_follow_the_spec():
+    cid = hash_value("x")
+    assert derive_source_hid(cid) == hash_text("gs:source", cid)
+    call = derive_call_id("hid", "op@2", [("b", "2"), ("a", "1")])
+    assert call == hash_text("gs:call-hid", "op@2", "a", "1", "b", "2")
+    assert call == derive_call_id("hid", "op@2", [("a", "1"), ("b", "2")])  # input order does not matter
+    assert call != derive_call_id("cid", "op@2", [("a", "1"), ("b", "2")])
+    assert call != derive_call_id("hid", "op@3", [("a", "1"), ("b", "2")])
+    assert call != derive_call_id("hid", "op@2", [("a", "2"), ("b", "1")])
+    assert derive_call_id("cid", "op@2", []) == hash_text("gs:call-cid", "op@2")
+    assert derive_output_hid("h", "out") == hash_text("gs:output", "h", "out")
+
+
+# --- behaviour -------------------------------------------------------------------------------------------------------
+
+
+def test_one_true_and_one_point_oh_differ():
+    ids = {hash_value(1), hash_value(True), hash_value(1.0), hash_value(np.int64(1)), hash_value(np.float64(1.0))}
+    assert len(ids) == 5
+    assert hash_value(0) != hash_value(False) != hash_value(0.0)
+
+
+def test_python_equal_values_of_other_types_differ():
+    assert hash_value([1]) != hash_value((1,))
+    assert hash_value({1}) != hash_value(frozenset({1}))
+    assert hash_value(b"ab") != hash_value(bytearray(b"ab"))
+    assert hash_value([1, 2]) != hash_value(np.array([1, 2]))
+    assert hash_value(0.0) != hash_value(-0.0)
+    assert hash_value(np.array(5)) != hash_value(np.int64(5))
+
+
+def test_dict_and_set_order_do_not_matter():
+    assert hash_value({"a": 1, "b": 2, "c": [3]}) == hash_value({"c": [3], "b": 2, "a": 1})
+    assert hash_value({3, 1, 2}) == hash_value({2, 3, 1})
+    assert hash_value(frozenset("abc")) == hash_value(frozenset("cba"))
+    assert hash_value({"a": 1, "b": 2}) != hash_value({"a": 2, "b": 1})  # but pairs stay pairs
+
+
+def test_list_and_tuple_order_matters():
+    assert hash_value([1, 2]) != hash_value([2, 1])
+    assert hash_value((1, 2)) != hash_value((2, 1))
+    assert hash_value([[1], 2]) != hash_value([1, [2]])
+
+
+def test_nan_hashes_equal_to_nan():
+    payload_nan = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000123))[0]
+    nans = [float("nan"), -float("nan"), payload_nan, np.nan, float(np.float64("nan"))]
+    assert len({hash_value(x) for x in nans}) == 1
+    assert hash_value([float("nan")]) == hash_value([-float("nan")])
+    assert hash_value({"x": float("nan")}) == hash_value({"x": payload_nan})
+    assert hash_value(complex(float("nan"), 1)) == hash_value(complex(-float("nan"), 1))
+    assert hash_value(np.array([float("nan"), -float("nan")], dtype=object)) == hash_value(
+        np.array([float("nan"), float("nan")], dtype=object)
+    )
+    assert hash_value(float("nan")) != hash_value(float("inf"))
+
+
+def test_numpy_data_is_hashed_bit_for_bit():
+    """NaN canonicalisation is for Python floats only: arrays and numpy scalars hash their raw bits (documented)."""
+    pos = np.array([np.nan])
+    neg = np.array([-np.nan])
+    assert np.array_equal(pos, neg, equal_nan=True)
+    assert hash_value(pos) != hash_value(neg)
+    assert hash_value(np.array([0.0])) != hash_value(np.array([-0.0]))
+    assert hash_value(np.float64("nan")) != hash_value(-np.float64("nan"))
+
+
+def test_non_contiguous_views_hash_like_their_contiguous_copy():
+    base = np.arange(24, dtype=np.float64).reshape(4, 6)
+    for view in (base[::2], base[:, 1::3], base.T, base[::-1, ::2], np.asfortranarray(base)):
+        assert not view.flags.c_contiguous or view is base
+        assert hash_value(view) == hash_value(np.ascontiguousarray(view))
+        assert hash_value(view) == hash_value(view.copy())
+    strided = np.arange(10, dtype=np.int64)[::2]
+    assert not strided.flags.c_contiguous
+    assert hash_value(strided) == hash_value(np.array([0, 2, 4, 6, 8], dtype=np.int64))
+
+
+def test_same_data_with_other_dtype_or_shape_differs():
+    a = np.arange(6, dtype=np.int64)
+    variants = [
+        a,
+        a.reshape(2, 3),
+        a.reshape(3, 2),
+        a.reshape(6, 1),
+        a.astype(np.int32),
+        a.astype(np.float64),
+        a.view(np.float64),  # the very same bytes
+        a.astype(">i8"),  # the same numbers, other byte order
+        a.astype(object),
+    ]
+    assert len({hash_value(v) for v in variants}) == len(variants)
+    assert hash_value(np.zeros((0, 3))) != hash_value(np.zeros((3, 0)))
+
+
+def test_dataframe_column_order_matters():
+    """Same columns, other insertion order: different ids; the same ids once columns are in the same order."""
+    ab = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})
+    ba = pd.DataFrame({"b": [0.5, 1.5], "a": [1, 2]})
+    assert ab.equals(ab[["a", "b"]]) and not ab.equals(ba)
+    assert hash_value(ab) != hash_value(ba)
+    assert hash_value(ab) == hash_value(ba[["a", "b"]])
+    from_records = pd.DataFrame.from_records([(1, 0.5), (2, 1.5)], columns=["a", "b"])
+    from_concat = pd.concat([ab[["a"]], ab[["b"]]], axis=1)
+    assert hash_value(ab) == hash_value(from_records) == hash_value(from_concat)
+
+
+def test_pandas_metadata_enters_the_id():
+    df = pd.DataFrame({"a": [1, 2]})
+    assert hash_value(df) != hash_value(df.rename(columns={"a": "z"}))
+    assert hash_value(df) != hash_value(df.set_axis([5, 6]))
+    assert hash_value(df) != hash_value(df.astype("float64"))
+    assert hash_value(df) != hash_value(df.astype("int32"))
+    assert hash_value(df) != hash_value(df["a"])
+    s = pd.Series([1, 2], name="a")
+    assert hash_value(s) != hash_value(s.rename("b"))
+    assert hash_value(s) != hash_value(s.to_numpy())
+    assert hash_value(pd.Index([1, 2], name="x")) != hash_value(pd.Index([1, 2], name="y"))
+    assert hash_value(pd.RangeIndex(3)) == hash_value(pd.Index([0, 1, 2]))
+    assert hash_value(pd.Series(["x"], dtype=object)) != hash_value(pd.Series(["x"], dtype="string"))
+
+
+def test_unpicklable_values_raise_hashing_error_naming_the_type():
+    def local_generator():
+        f = lambda: 1  # noqa: E731
+        yield f
+
+    for obj in (threading.Lock(), local_generator(), [1, {"k": threading.Lock()}]):
+        with pytest.raises(HashingError) as info:
+            hash_value(obj)
+        inner = obj[1]["k"] if isinstance(obj, list) else obj
+        assert type(inner).__qualname__ in str(info.value)
+        assert isinstance(info.value, TypeError)
+
+
+def test_self_referential_values_raise_hashing_error():
+    a: list = [1]
+    a.append(a)
+    with pytest.raises(HashingError, match="list"):
+        hash_value(a)
+    d: dict = {}
+    d["me"] = d
+    with pytest.raises(HashingError, match="dict"):
+        hash_value(d)
+
+
+def test_fallback_hashes_pickles_of_other_objects():
+    from collections import OrderedDict
+
+    assert hash_value(OrderedDict(a=1)) != hash_value({"a": 1})
+    assert hash_value(OrderedDict(a=1, b=2)) != hash_value(OrderedDict(b=2, a=1))  # its pickle keeps the order
+    assert hash_value(pd.Timestamp("2020-01-01")) == hash_value(pd.Timestamp("2020-01-01"))
+    assert hash_value(pd.Timestamp("2020-01-01")) != hash_value(pd.Timestamp("2020-01-02"))
+
+
+# --- properties ------------------------------------------------------------------------------------------------------
+
+
+@given(values)
+def test_hash_is_deterministic_and_survives_deepcopy(x):
+    h = hash_value(x)
+    assert len(h) == 32 and re.fullmatch(r"[0-9a-f]{32}", h)
+    assert hash_value(x) == h
+    assert hash_value(copy.deepcopy(x)) == h
+
+
+@given(st.dictionaries(st.text(max_size=4), scalars, max_size=6))
+def test_dict_insertion_order_never_matters(d):
+    assert hash_value(dict(reversed(list(d.items())))) == hash_value(d)
+
+
+@given(st.lists(st.one_of(st.integers(), st.text(max_size=4)), max_size=8, unique=True), st.randoms())
+def test_set_iteration_order_never_matters(items, rnd):
+    shuffled = list(items)
+    rnd.shuffle(shuffled)
+    assert hash_value(set(items)) == hash_value(set(shuffled))
+    assert hash_value(frozenset(items)) == hash_value(frozenset(shuffled))
+
+
+@given(arrays())
+def test_array_hash_depends_only_on_dtype_shape_and_elements(arr):
+    assert hash_value(arr) == hash_value(arr.copy(order="C")) == hash_value(arr.copy(order="F"))
+    if arr.ndim >= 1:
+        assert hash_value(arr) != hash_value(arr.reshape(arr.shape + (1,)))
+
+
+@given(dataframes())
+def test_dataframe_hash_ignores_memory_layout(df):
+    rebuilt = pd.DataFrame({c: df[c].copy() for c in df.columns}, index=df.index.copy())
+    assert hash_value(rebuilt) == hash_value(df)
+
+
+# --- stable across processes -----------------------------------------------------------------------------------------
+
+_SUBPROCESS_VALUES = """
+import numpy as np, pandas as pd
+VALUES = [
+    None, True, 12, -(2**70), 1.5, float("nan"), "h\\u00e9llo", b"\\x00ab",
+    {"zeta", "alpha", "mu", "beta"}, frozenset({"q", "r", "s"}), {"b": [1, 2.5], "a": ("x", None), "c": {"k"}},
+    np.arange(12, dtype=np.int32).reshape(3, 4)[:, ::2], np.array(["s", "tt"]), np.float32(0.25),
+    pd.DataFrame({"n": [1, 2], "f": [0.5, float("nan")]}), pd.Series([1.0], index=pd.Index([7], name="i"), name="s"),
+]
+"""
+
+
+def _digests_here() -> list[str]:
+    namespace: dict = {}
+    exec(_SUBPROCESS_VALUES, namespace)
+    return [hash_value(v) for v in namespace["VALUES"]]
+
+
+def test_hashes_are_stable_in_fresh_processes_with_other_hash_seeds():
+    expected = _digests_here()
+    script = _SUBPROCESS_VALUES + (
+        "\nimport json\nfrom graphstore import hash_value\nprint(json.dumps([hash_value(v) for v in VALUES]))\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    for seed in ("0", "4242"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout) == expected
+
+
+# --- the documentation's examples run --------------------------------------------------------------------------------
+
+
+def test_docs_python_blocks_run():
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert len(blocks) >= 2
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"{DOCS.name}[python block {i}]", "exec"), {"__name__": "docs_hashing"})
+
+
+def test_docs_name_the_current_scheme_version():
+    assert f"currently `{SCHEME_VERSION}`" in DOCS.read_text(encoding="utf-8")
