@@ -53,3 +53,7 @@ class SchemaVersionError(StoreError):
 
 class ConfigurationError(GraphstoreError, ValueError):
     """A ``Storage`` was configured with options that do not fit together."""
+
+
+class VersioningError(GraphstoreError):
+    """Code versioning cannot decide or record which code a call depends on."""

@@ -29,6 +29,8 @@ class CallRecord:
     duration: float = 0.0
     output_kinds: tuple[str, ...] = ()
     """Kind of each output ref ("atom", "list", "dict", "set", "tuple"); empty means all atoms."""
+    version_id: Optional[str] = None
+    """The code version the call ran under (versioned stores only)."""
 
 
 @dataclass(frozen=True)

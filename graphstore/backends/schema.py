@@ -91,6 +91,39 @@ def _members(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
+_VERSIONING = """
+ALTER TABLE calls ADD COLUMN version_id TEXT;
+CREATE INDEX IF NOT EXISTS calls_version ON calls (version_id);
+CREATE TABLE IF NOT EXISTS components (
+    key TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    semantic_hash TEXT NOT NULL,
+    parent_hash TEXT,
+    source TEXT,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (key, content_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    version_id TEXT PRIMARY KEY,
+    op_name TEXT NOT NULL,
+    op_version INTEGER NOT NULL,
+    semantic_version TEXT NOT NULL,
+    deps TEXT NOT NULL,
+    created_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS versions_op ON versions (op_name, op_version)
+"""
+
+
+@MIGRATIONS(name="0003_versioning")
+def _versioning(db: sqlite_utils.Database) -> None:
+    """Code versioning: each call's version, the versions of each op, and the history of each code component."""
+    for statement in _VERSIONING.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
 """The schema version this code writes."""
 

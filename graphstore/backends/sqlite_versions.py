@@ -1,0 +1,100 @@
+"""Code-versioning records on the SQLite store: component commits, op versions, and store settings."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class ComponentCommit:
+    """One content of a code component (a function's source, a global's value) and its semantic hash."""
+
+    key: str
+    content_hash: str
+    kind: str
+    semantic_hash: str
+    parent_hash: Optional[str]
+    source: Optional[str]
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One version of an op: the components a call touched, with their content hashes."""
+
+    version_id: str
+    op_name: str
+    op_version: int
+    semantic_version: str
+    deps: tuple[tuple[str, str, str], ...]  # (kind, key, content hash)
+    created_at: float = 0.0
+
+
+class VersionsMixin:
+    """Versioning verbs of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+
+    def get_meta(self, key: str) -> Optional[str]:
+        rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write_one("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _write_one(self, sql: str, params: tuple) -> None:
+        with self._lock:
+            self._begin_write()
+            try:
+                self._run_many(sql, [params])
+                self._run_traced("COMMIT")
+            except BaseException as exc:
+                self._rollback(exc)
+                raise
+
+    def load_commits(self, key: str) -> list[ComponentCommit]:
+        rows = self._run(
+            "SELECT key, content_hash, kind, semantic_hash, parent_hash, source, created_at FROM components "
+            "WHERE key = ? ORDER BY created_at",
+            (key,),
+        )
+        return [ComponentCommit(*row) for row in rows]
+
+    def save_commit(self, c: ComponentCommit) -> None:
+        self._write_one(
+            "INSERT OR IGNORE INTO components (key, content_hash, kind, semantic_hash, parent_hash, source, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (c.key, c.content_hash, c.kind, c.semantic_hash, c.parent_hash, c.source, c.created_at or time.time()),
+        )
+
+    def load_versions(self, op_name: str, op_version: int) -> list[VersionRecord]:
+        rows = self._run(
+            "SELECT version_id, op_name, op_version, semantic_version, deps, created_at FROM versions "
+            "WHERE op_name = ? AND op_version = ? ORDER BY created_at",
+            (op_name, op_version),
+        )
+        return [VersionRecord(v, n, ov, sv, tuple(tuple(d) for d in json.loads(deps)), t)
+                for v, n, ov, sv, deps, t in rows]
+
+    def save_version(self, v: VersionRecord) -> None:
+        self._write_one(
+            "INSERT OR IGNORE INTO versions (version_id, op_name, op_version, semantic_version, deps, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (v.version_id, v.op_name, v.op_version, v.semantic_version, json.dumps([list(d) for d in v.deps]),
+             v.created_at or time.time()),
+        )
+
+    def version_call_counts(self, op_name: str, op_version: int) -> dict[str, int]:
+        rows = self._run(
+            "SELECT version_id, count(*) FROM calls WHERE op_name = ? AND op_version = ? AND version_id IS NOT NULL "
+            "GROUP BY version_id",
+            (op_name, op_version),
+        )
+        return dict(rows)
+
+    def calls_of_version(self, version_id: str) -> list[str]:
+        return [r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))]
+
+    def delete_version(self, version_id: str) -> None:
+        self._write_one("DELETE FROM versions WHERE version_id = ?", (version_id,))
