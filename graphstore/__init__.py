@@ -24,11 +24,14 @@ from .errors import (
     SerializationError,
     StoreError,
     ValueTooLargeError,
+    VersioningError,
 )
 from .hashing import hash_value
 from .ops import Op, op
 from .refs import AtomRef, Call, Ignore, NewArgDefault, Ref, ValuePointer, wrap_atom
 from .storage import Storage
+from .tracking import track
+from .versioning import VersionInfo
 from .structs import DictRef, ListRef, MDict, MList, MSet, MTuple, SetRef, TupleRef
 
 __version__ = "0.1.0"
@@ -61,8 +64,11 @@ __all__ = [
     "TupleRef",
     "ValuePointer",
     "ValueTooLargeError",
+    "VersionInfo",
+    "VersioningError",
     "hash_value",
     "noop",
     "op",
+    "track",
     "wrap_atom",
 ]

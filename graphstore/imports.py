@@ -7,10 +7,10 @@ True
 
 from . import (
     AtomRef, Call, DictRef, Ignore, ListRef, MDict, MList, MSet, MTuple, NewArgDefault, Ref, SetRef, Storage,
-    TupleRef, ValuePointer, noop, op, wrap_atom,
+    TupleRef, ValuePointer, noop, op, track, wrap_atom,
 )
 
 __all__ = [
     "AtomRef", "Call", "DictRef", "Ignore", "ListRef", "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "Ref",
-    "SetRef", "Storage", "TupleRef", "ValuePointer", "noop", "op", "wrap_atom",
+    "SetRef", "Storage", "TupleRef", "ValuePointer", "noop", "op", "track", "wrap_atom",
 ]

@@ -7,6 +7,7 @@ codec and loading methods.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -28,7 +29,10 @@ from .structs import (
     iter_members,
     struct_cid,
 )
+from .tracking import collecting, stop_collecting
 from .values import ValueCodec
+
+_MISS = object()
 
 _STRUCTURES = (list, tuple, dict, set, frozenset)
 _PY_TYPES = {"list": (list, tuple), "tuple": (tuple, list), "dict": (dict,), "set": (set, frozenset)}
@@ -67,20 +71,55 @@ class Recorder:
         bound = op.bind(args, kwargs)
         todo = PendingCall()
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
-        hid = derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs])
-        record = self._pending.call(hid) or self.backend.lookup_call(hid)
-        if record is not None:
-            return self._lazy_outputs(record)
-        cid = derive_call_id("cid", op.op_id, [(n, r.cid) for n, r in in_refs])
-        same = self._pending.call_by_cid(cid) or self.backend.lookup_call_by_cid(cid)
-        if same is not None:
-            return self._record_content_hit(op, hid, cid, same, in_refs, todo)
+        if self._versioner is None:
+            hid = derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs])
+            record = self._pending.call(hid) or self.backend.lookup_call(hid)
+            if record is not None:
+                return self._lazy_outputs(record)
+            cid = derive_call_id("cid", op.op_id, [(n, r.cid) for n, r in in_refs])
+            same = self._pending.call_by_cid(cid) or self.backend.lookup_call_by_cid(cid)
+            if same is not None:
+                return self._record_content_hit(op, hid, cid, same, in_refs, todo)
+        else:
+            found = self._lookup_versioned(op, in_refs, todo)
+            if found is not _MISS:
+                return found
         if not self._allow_new:
             raise NewCallsNotAllowedError(f"Call to {op.name} does not exist and new calls are not allowed.")
-        return self._execute(op, bound, hid, cid, in_refs, todo)
+        return self._execute(op, bound, in_refs, todo)
+
+    def _lookup_versioned(self, op: Op, in_refs: list, todo: PendingCall) -> Any:
+        """Look the call up under every version of the op that is still valid for the code as it is now."""
+        ids = []
+        for sv in self._versioner.candidates(op.name, op.version):
+            key = f"{op.op_id}#{sv}"
+            ids.append((derive_call_id("hid", key, [(n, r.hid) for n, r in in_refs]),
+                        derive_call_id("cid", key, [(n, r.cid) for n, r in in_refs])))
+        if not ids:
+            return _MISS
+        record = next((r for r in map(self._pending.call, (h for h, _ in ids)) if r), None)
+        record = record or self.backend.lookup_any_call([h for h, _ in ids])
+        if record is not None:
+            return self._lazy_outputs(record)
+        same = next((r for r in map(self._pending.call_by_cid, (c for _, c in ids)) if r), None)
+        same = same or self.backend.lookup_any_call([c for _, c in ids], by="cid")
+        if same is None:
+            return _MISS
+        hid = next(h for h, c in ids if c == same.cid)
+        return self._record_content_hit(op, hid, same.cid, same, in_refs, todo, same.version_id)
 
     def _register_op(self, op: Op) -> None:
         self._ops_by_name[(op.name, op.version)] = op
+        stored = self._source_hashes.get((op.name, op.version))
+        if self._versioner is None and stored is not None and stored != op.source_hash and op.op_id not in self._warned:
+            self._warned.add(op.op_id)
+            warnings.warn(
+                f"op {op.name} (version {op.version}) has changed since its calls were stored, and this store does "
+                "not track code versions: its old results are still reused. Bump @op(version=...) if the change "
+                "alters results, use Storage(deps_path=...) to track code versions, or give new parameters a "
+                "NewArgDefault",
+                stacklevel=4,
+            )
         sig = str(op.signature)
         self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
         self._known_ops.add(op.op_id)
@@ -162,12 +201,25 @@ class Recorder:
 
     # --- running ------------------------------------------------------------------------------------------------------
 
-    def _execute(self, op: Op, bound: Any, hid: str, cid: str, in_refs: list, todo: PendingCall) -> Any:
+    def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall) -> Any:
         self.attach([r for _, r in in_refs if not r.in_memory])
         started = time.time()
+        op_key, version_id = op.op_id, None
         t0 = time.perf_counter()
-        result = Op.call_bound(op.func, bound, self._argument_value)
+        if self._versioner is None:
+            result = Op.call_bound(op.func, bound, self._argument_value)
+        else:
+            collector = self._versioner.collector(op)
+            token = collecting(collector)
+            try:
+                result = Op.call_bound(op.func, bound, self._argument_value)
+            finally:
+                stop_collecting(token)
+            version = self._versioner.finish(op, collector)
+            op_key, version_id = f"{op.op_id}#{version.semantic_version}", version.version_id
         duration = time.perf_counter() - t0
+        hid = derive_call_id("hid", op_key, [(n, r.hid) for n, r in in_refs])
+        cid = derive_call_id("cid", op_key, [(n, r.cid) for n, r in in_refs])
         named, returns_tuple = op.split_outputs(result)
         out_refs: list[tuple[str, Ref]] = []
         for position, (name, value) in enumerate(named):
@@ -176,7 +228,7 @@ class Recorder:
         record = CallRecord(
             hid, cid, op.name, op.version, tuple((n, r.hid, r.cid) for n, r in out_refs), returns_tuple,
             tuple((n, r.hid, r.cid) for n, r in in_refs), started, duration,
-            output_kinds=tuple(ref_kind(r) for _, r in out_refs),
+            output_kinds=tuple(ref_kind(r) for _, r in out_refs), version_id=version_id,
         )
         self._save_call(op, record, in_refs, out_refs, todo)
         return Op.package([r for _, r in out_refs], returns_tuple)
@@ -249,7 +301,7 @@ class Recorder:
         return coll
 
     def _record_content_hit(self, op: Op, hid: str, cid: str, same: CallRecord, in_refs: list,
-                            todo: PendingCall) -> Any:
+                            todo: PendingCall, version_id: Optional[str] = None) -> Any:
         """Same content as a stored call but another history: record a new call sharing its values."""
         out_refs: list[tuple[str, Ref]] = []
         kinds = same.output_kinds or ("atom",) * len(same.outputs)
@@ -260,7 +312,7 @@ class Recorder:
         record = CallRecord(
             hid, cid, op.name, op.version, tuple((n, r.hid, r.cid) for n, r in out_refs), same.tuple_out,
             tuple((n, r.hid, r.cid) for n, r in in_refs), time.time(), 0.0,
-            output_kinds=tuple(ref_kind(r) for _, r in out_refs),
+            output_kinds=tuple(ref_kind(r) for _, r in out_refs), version_id=version_id,
         )
         self._save_call(op, record, in_refs, out_refs, todo)
         return self._lazy_outputs(record)

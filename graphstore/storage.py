@@ -23,6 +23,8 @@ from .backends import Tracer, open_backend
 from .context import ModeContext
 from .errors import ConfigurationError, GraphstoreError
 from .history import History
+from .versioning import Versioner
+from .versions_api import VersionsAPI, check_store_mode
 from .loading import Loader
 from .ops import Op
 from .recording import Recorder
@@ -45,7 +47,7 @@ class _AllowNewCalls:
         self.storage._allow_new = self.previous
 
 
-class Storage(Recorder, Loader, History):
+class Storage(Recorder, Loader, History, VersionsAPI):
     """A store of memoized calls: a SQLite file (``db_path``) or, by default, memory.
 
     Use it as a context (``with storage:``) to record and retrace op calls. Large values (over
@@ -57,14 +59,10 @@ class Storage(Recorder, Loader, History):
         db_path: "Union[str, os.PathLike[str]]" = ":memory:",
         overflow_dir: "Optional[Union[str, os.PathLike[str]]]" = None,
         overflow_threshold_MB: float = 50.0,
-        deps_path: Optional[str] = None,
+        deps_path: "Optional[Union[str, os.PathLike[str]]]" = None,
         tracer: Optional[Tracer] = None,
+        on_change: str = "ask",
     ) -> None:
-        if deps_path is not None:
-            raise ConfigurationError(
-                "code versioning (deps_path) is not available in this version of graphstore; "
-                "use @op(version=...) to separate incompatible versions of an op"
-            )
         if overflow_threshold_MB <= 0:
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
@@ -76,6 +74,10 @@ class Storage(Recorder, Loader, History):
         self._known_ops: set[str] = set()
         self._stored_cids: set[str] = set()
         self._ops_by_name: dict[tuple[str, int], Op] = {}
+        self._source_hashes = self.backend.op_source_hashes()
+        self._warned: set[str] = set()
+        check_store_mode(self.backend, deps_path is not None)
+        self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change)
 
     def __repr__(self) -> str:
         return f"Storage({self.db_path!r})"
@@ -83,6 +85,8 @@ class Storage(Recorder, Loader, History):
     # --- contexts -----------------------------------------------------------------------------------------------------
 
     def __enter__(self) -> "Storage":
+        if self._versioner is not None:
+            self._versioner.refresh()
         return self._context.__enter__()
 
     def __exit__(self, *exc: Any) -> None:

@@ -22,7 +22,7 @@ from .sqlite_history import HistoryMixin
 from .sqlite_versions import VersionsMixin
 
 _LOOKUP_BY_HID = (
-    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, e.label, e.ref_hid, r.cid, r.kind "
+    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, c.version_id, e.label, e.ref_hid, r.cid, r.kind "
     "FROM calls AS c LEFT JOIN edges AS e ON e.call_hid = c.hid AND e.direction = 1 "
     "LEFT JOIN refs AS r ON r.hid = e.ref_hid WHERE c.hid = ? ORDER BY e.pos"
 )
@@ -111,11 +111,13 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
     def _record_from_rows(rows: list[tuple]) -> Optional[CallRecord]:
         if not rows:
             return None
-        hid, cid, op_name, op_version, tuple_out = rows[0][:5]
-        rows = [row for row in rows if row[5] is not None]
+        hid, cid, op_name, op_version, tuple_out, version_id = rows[0][:6]
+        rows = [row for row in rows if row[6] is not None]
         outputs = tuple((label, ref_hid, ref_cid) for *_, label, ref_hid, ref_cid, _ in rows)
-        kinds = tuple(row[8] for row in rows)
-        return CallRecord(hid, cid, op_name, op_version, outputs, bool(tuple_out), output_kinds=kinds)
+        kinds = tuple(row[9] for row in rows)
+        return CallRecord(
+            hid, cid, op_name, op_version, outputs, bool(tuple_out), output_kinds=kinds, version_id=version_id
+        )
 
     def lookup_call(self, hid: str) -> Optional[CallRecord]:
         return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))
@@ -129,7 +131,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
             return None
         column = "cid" if by == "cid" else "hid"
         marks = ",".join("?" * len(ids))
-        sql = _LOOKUP_BY_HID.replace("WHERE c.hid = ?", f"WHERE c.hid = (SELECT hid FROM calls WHERE {column} IN ({marks}) LIMIT 1)")
+        where = f"WHERE c.hid = (SELECT hid FROM calls WHERE {column} IN ({marks}) LIMIT 1)"
+        sql = _LOOKUP_BY_HID.replace("WHERE c.hid = ?", where)
         return self._record_from_rows(self._run(sql, tuple(ids)))
 
     def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
@@ -137,7 +140,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
         for chunk in _chunks(list(dict.fromkeys(hids))):
             marks = ",".join("?" * len(chunk))
             heads = self._run(
-                "SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration FROM calls "
+                "SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id FROM calls "
                 f"WHERE hid IN ({marks})",
                 tuple(chunk),
             )
@@ -153,10 +156,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
                 (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
                 if direction == OUT:
                     kinds.setdefault(call_hid, []).append(kind)
-            for hid, cid, name, version, tuple_out, created, duration in heads:
+            for hid, cid, name, version, tuple_out, created, duration, version_id in heads:
                 out[hid] = CallRecord(
                     hid, cid, name, version, tuple(outs.get(hid, ())), bool(tuple_out),
-                    tuple(ins.get(hid, ())), created, duration, tuple(kinds.get(hid, ())),
+                    tuple(ins.get(hid, ())), created, duration, tuple(kinds.get(hid, ())), version_id,
                 )
         return out
 
@@ -264,6 +267,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
             return None
         n, v, sig, src, outs = rows[0]
         return OpRecord(n, v, sig, src, tuple(json.loads(outs)))
+
+    def op_source_hashes(self) -> dict[tuple[str, int], str]:
+        """``(name, version) -> source hash`` of every op the store knows."""
+        return {(n, v): h for n, v, h in self._run("SELECT name, version, source_hash FROM ops")}
 
     def counts(self) -> dict[str, int]:
         tables = {

@@ -1,0 +1,75 @@
+"""Content hashes of code components (functions and globals), cached by source file modification time.
+
+A function's content is its source text; a global's content is the content id of its value (the cid of a Ref).
+Source text is read once per (file, modification time), so entering a versioned storage again after nothing changed
+re-reads nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from typing import Any, Callable, Optional
+
+from .hashing import hash_text, hash_value
+from .refs import Ref
+from .tracking import unwrap_callable
+
+_SOURCE_CACHE: dict[tuple[str, float, str, int], tuple[str, str]] = {}
+
+
+def function_source(func: Callable) -> tuple[str, str]:
+    """``(source text, content hash)`` of a function, cached by its file's modification time."""
+    func = unwrap_callable(func)
+    code = getattr(func, "__code__", None)
+    filename = code.co_filename if code is not None else ""
+    try:
+        mtime = os.stat(filename).st_mtime if filename and os.path.exists(filename) else 0.0
+    except OSError:
+        mtime = 0.0
+    key = (filename, mtime, func.__qualname__, code.co_firstlineno if code is not None else 0)
+    found = _SOURCE_CACHE.get(key)
+    if found is None or mtime == 0.0:
+        try:
+            text = inspect.getsource(func)
+        except (OSError, TypeError):
+            text = repr((code.co_code, code.co_consts, code.co_names)) if code is not None else repr(func)
+        found = (text, hash_text("gs:component", text))
+        if mtime:
+            _SOURCE_CACHE[key] = found
+    return found
+
+
+def value_content(value: Any) -> str:
+    """Content hash of a global's value."""
+    return value.cid if isinstance(value, Ref) else hash_value(value)
+
+
+def resolve_function(key: str) -> Optional[Callable]:
+    """The live function named ``module:qualname``, or None when it no longer exists."""
+    module_name, _, qualname = key.partition(":")
+    obj: Any = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        if obj is None or part == "<locals>":
+            return None
+        obj = getattr(obj, part, None)
+    return unwrap_callable(obj) if obj is not None else None
+
+
+def resolve_global(key: str) -> tuple[bool, Any]:
+    """``(exists, value)`` of the module global ``module.name``."""
+    module_name, _, name = key.rpartition(".")
+    module = sys.modules.get(module_name)
+    if module is None or not hasattr(module, name):
+        return False, None
+    return True, getattr(module, name)
+
+
+def current_content(kind: str, key: str) -> Optional[str]:
+    """The content hash a component has now, or None if it is gone."""
+    if kind == "function":
+        func = resolve_function(key)
+        return None if func is None else function_source(func)[1]
+    exists, value = resolve_global(key)
+    return value_content(value) if exists else None

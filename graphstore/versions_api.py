@@ -1,0 +1,102 @@
+"""The versioning methods of a Storage: inspecting, comparing and dropping versions of ops and their code."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Optional
+
+from .errors import ConfigurationError, VersioningError
+from .tracking import component_key, unwrap_callable
+from .versioning import VersionInfo, Versioner
+
+
+def check_store_mode(backend: Any, versioned: bool) -> None:
+    """A store remembers whether it was made with versioning; opening it the other way is refused."""
+    mode = backend.get_meta("versioning")
+    wanted = "on" if versioned else "off"
+    if mode is None:
+        has_calls = bool(backend.execute("SELECT 1 FROM calls LIMIT 1"))
+        mode = "off" if has_calls else wanted
+        if not getattr(backend, "read_only", False):
+            backend.set_meta("versioning", mode)
+    if mode != wanted:
+        made = "with versioning on (Storage(deps_path=...))" if mode == "on" else "without versioning"
+        raise ConfigurationError(
+            f"store {backend.location} was made {made}; open it the same way "
+            f"({'pass deps_path' if mode == 'on' else 'leave out deps_path'}), or use another store"
+        )
+
+
+class VersionsAPI:
+    """Versioning half of a Storage (every method needs ``Storage(deps_path=...)``)."""
+
+    _versioner: Optional[Versioner]
+
+    def _need_versioner(self, what: str) -> Versioner:
+        if self._versioner is None:
+            raise VersioningError(f"storage.{what}() needs a versioned storage: Storage(..., deps_path=...)")
+        return self._versioner
+
+    def versions(self, f: Any) -> list[VersionInfo]:
+        """The recorded versions of op ``f``: their dependencies, whether valid now, and how many calls each has."""
+        versioner = self._need_versioner("versions")
+        self.commit()
+        return versioner.version_infos(f.name, f.version)
+
+    def sync_component(self, f: Callable, is_semantic_change: Optional[bool] = None) -> str:
+        """Record the current code of ``f`` (an op or tracked function), marked as breaking or not; returns its
+        semantic hash. With ``is_semantic_change=None`` the storage's ``on_change`` policy decides."""
+        return self._need_versioner("sync_component").sync(f, is_semantic_change)
+
+    def source_history(self, f: Callable) -> list[dict[str, Any]]:
+        """Every recorded content of ``f``'s code, oldest first, with its semantic hash and source."""
+        versioner = self._need_versioner("source_history")
+        key = component_key(unwrap_callable(f))
+        return [
+            {"content_hash": c.content_hash, "semantic_hash": c.semantic_hash, "parent_hash": c.parent_hash,
+             "created_at": c.created_at, "source": c.source}
+            for c in versioner.commits(key)
+        ]
+
+    def code(self, version_id: str) -> dict[str, Optional[str]]:
+        """The source of every function a version depends on (globals map to None), by component name."""
+        versioner = self._need_versioner("code")
+        version = self._find_version(versioner, version_id)
+        out: dict[str, Optional[str]] = {}
+        for kind, key, content in version.deps:
+            commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
+            out[key] = commit.source if commit is not None and kind == "function" else None
+        return out
+
+    def diff(self, a: str, b: str) -> str:
+        """A unified diff of the code of two versions (by version id)."""
+        code_a, code_b = self.code(a), self.code(b)
+        chunks = []
+        for key in sorted(set(code_a) | set(code_b)):
+            before, after = code_a.get(key) or "", code_b.get(key) or ""
+            if before != after:
+                chunks.extend(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+                                                   f"{key} ({a[:8]})", f"{key} ({b[:8]})"))
+        return "".join(chunks)
+
+    def drop_version(self, version: Any, delete_dependents: bool = True) -> int:
+        """Delete a version's calls (and their dependents) and forget the version; returns the calls deleted."""
+        versioner = self._need_versioner("drop_version")
+        version_id = getattr(version, "version_id", version)
+        record = self._find_version(versioner, version_id)
+        self.commit()
+        count = self.drop_calls(self.backend.calls_of_version(version_id), delete_dependents=delete_dependents)
+        versioner.forget_version(record.op_name, record.op_version, version_id)
+        return count
+
+    def _find_version(self, versioner: Versioner, version_id: str) -> Any:
+        for (name, ver) in {(n, v) for (n, v) in self._ops_by_name}:
+            for record in versioner.versions(name, ver):
+                if record.version_id == version_id:
+                    return record
+        rows = self.backend.execute("SELECT op_name, op_version FROM versions WHERE version_id = ?", (version_id,))
+        if rows:
+            for record in versioner.versions(rows[0][0], rows[0][1]):
+                if record.version_id == version_id:
+                    return record
+        raise VersioningError(f"no version {version_id} in store {self.db_path}")
