@@ -47,6 +47,14 @@ class StoreError(GraphstoreError):
     """The store cannot be opened, read or written."""
 
 
+class ReadOnlyStoreError(StoreError):
+    """A call would have to be recorded in a store opened read-only."""
+
+
+class IntegrityError(StoreError):
+    """``storage.check()`` found the store inconsistent."""
+
+
 class SchemaVersionError(StoreError):
     """The store was written by an incompatible schema version."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from .backends.sqlite_history import remove_overflow_files
+from .errors import IntegrityError
 from .refs import Call, Ref
 
 
@@ -13,6 +15,17 @@ def _hids(items: Any) -> list[str]:
     if isinstance(items, (str, Ref, Call)):
         items = [items]
     return [x.hid if isinstance(x, (Ref, Call)) else str(x) for x in items]
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``storage.check()`` found: ``ok`` when ``problems`` is empty."""
+
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 class History:
@@ -64,6 +77,21 @@ class History:
         self._stored_cids.clear()
         removed = remove_overflow_files(self._values.overflow_dir, files)
         return {"refs": refs, "values": values, "overflow_files": removed}
+
+    def check(self, full: bool = True, raise_on_error: bool = False) -> "CheckReport":
+        """Verify the store: SQLite's own check, every edge to an existing call and ref, every ref to a value,
+        every collection to its elements, every overflow file present with its size and checksum (``full``
+        also re-checksums every stored value). Nothing is unpickled.
+
+        >>> from graphstore import Storage
+        >>> Storage().check().ok
+        True
+        """
+        self.commit()
+        report = CheckReport(self.backend.integrity_problems(self._values.overflow_dir, full=full))
+        if raise_on_error and not report.ok:
+            raise IntegrityError(f"store {self.db_path} is inconsistent: " + "; ".join(report.problems[:5]))
+        return report
 
     def vacuum(self) -> None:
         """Give the space of deleted records back to the file system."""

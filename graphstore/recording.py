@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .backends import CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
-from .errors import HashingError, NewCallsNotAllowedError, OpCallError
+from .errors import HashingError, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
 from .hashing import derive_call_id, derive_output_hid, hash_value
 from .ops import Op
 from .refs import AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
@@ -86,7 +86,15 @@ class Recorder:
                 return found
         if not self._allow_new:
             raise NewCallsNotAllowedError(f"Call to {op.name} does not exist and new calls are not allowed.")
+        self._check_writable(op)
         return self._execute(op, bound, in_refs, todo)
+
+    def _check_writable(self, op: Op) -> None:
+        if self.backend.read_only:
+            raise ReadOnlyStoreError(
+                f"store {self.db_path} is open read-only: the call to op {op.name} is not stored, so it cannot be "
+                "recorded; open the store without read_only to compute it"
+            )
 
     def _lookup_versioned(self, op: Op, in_refs: list, todo: PendingCall) -> Any:
         """Look the call up under every version of the op that is still valid for the code as it is now."""
@@ -121,11 +129,12 @@ class Recorder:
                 stacklevel=4,
             )
         sig = str(op.signature)
-        self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
+        if not self.backend.read_only:
+            self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
         self._known_ops.add(op.op_id)
 
     def _register_structural(self, name: str) -> None:
-        if name + "@0" not in self._known_ops:
+        if name + "@0" not in self._known_ops and not self.backend.read_only:
             self._pending.add_op(OpRecord(name, 0, "(structural)", "structural", ()))
             self._known_ops.add(name + "@0")
 
@@ -303,6 +312,7 @@ class Recorder:
     def _record_content_hit(self, op: Op, hid: str, cid: str, same: CallRecord, in_refs: list,
                             todo: PendingCall, version_id: Optional[str] = None) -> Any:
         """Same content as a stored call but another history: record a new call sharing its values."""
+        self._check_writable(op)
         out_refs: list[tuple[str, Ref]] = []
         kinds = same.output_kinds or ("atom",) * len(same.outputs)
         for (name, old_hid, old_cid), kind in zip(same.outputs, kinds):

@@ -62,11 +62,12 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         deps_path: "Optional[Union[str, os.PathLike[str]]]" = None,
         tracer: Optional[Tracer] = None,
         on_change: str = "ask",
+        read_only: bool = False,
     ) -> None:
         if overflow_threshold_MB <= 0:
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
-        self.backend = open_backend(self.db_path, tracer=tracer)
+        self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
         self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6))
         self._pending = PendingWrites(self.backend)
         self._context = ModeContext(self, "run")

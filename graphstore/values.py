@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+import xxhash
+
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
 from .errors import RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
@@ -26,8 +28,9 @@ class ValueCodec:
         except SerializationError as exc:
             raise SerializationError(f"{what}: {exc}") from exc
         size = len(data)
+        checksum = xxhash.xxh3_64_hexdigest(data)
         if size <= self.threshold_bytes:
-            return ValueRecord(cid, codec, size, data, None)
+            return ValueRecord(cid, codec, size, data, None, checksum)
         if self.overflow_dir is None:
             raise ValueTooLargeError(
                 f"{what}: the value is {size / 1e6:.1f} MB, over the storage's threshold of "
@@ -35,7 +38,7 @@ class ValueCodec:
             )
         name = f"{cid}.bin"
         self._write_file(name, data)
-        return ValueRecord(cid, codec, size, None, name)
+        return ValueRecord(cid, codec, size, None, name, checksum)
 
     def _write_file(self, name: str, data: bytes) -> None:
         assert self.overflow_dir is not None
@@ -53,7 +56,7 @@ class ValueCodec:
     @staticmethod
     def pointer_record(cid: str, pointer_id: str) -> ValueRecord:
         data = pointer_id.encode("utf-8")
-        return ValueRecord(cid, POINTER_CODEC, len(data), data, None)
+        return ValueRecord(cid, POINTER_CODEC, len(data), data, None, xxhash.xxh3_64_hexdigest(data))
 
     def load(self, rec: ValueRecord) -> Any:
         """The value a record stands for."""

@@ -1,9 +1,10 @@
 """Batched, bounded-delay writing of recorded calls.
 
-Recorded calls wait in memory for at most :data:`MAX_PENDING_CALLS` further calls or :data:`MAX_DELAY_S` seconds,
-whichever comes first, and are then written in one transaction. Leaving ``with storage:`` and
-``storage.commit()`` write everything at once. So after a crash (even ``kill -9``) every call completed more than
-``MAX_DELAY_S`` seconds earlier is in the store. Lookups see pending records, so nothing is computed twice.
+Recorded calls wait in memory until :data:`MAX_PENDING_CALLS` of them are waiting or the oldest has waited
+:data:`MAX_DELAY_S` seconds (a background thread looks every :data:`CHECK_INTERVAL_S`), and are then written in one
+transaction. Leaving ``with storage:`` and ``storage.commit()`` write everything at once. So after a crash (even
+``kill -9``) every call completed more than :data:`DURABILITY_BOUND_S` seconds earlier is in the store. Lookups see
+pending records, so nothing is computed twice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRec
 
 MAX_PENDING_CALLS = 1000
 MAX_DELAY_S = 0.25
+CHECK_INTERVAL_S = 0.05
+DURABILITY_BOUND_S = 0.5
+"""The documented bound: the delay, one check interval, and ample time for the write transaction itself."""
 
 
 class PendingWrites:
@@ -152,7 +156,7 @@ class PendingWrites:
 
 def _flush_loop(ref: "weakref.ref[PendingWrites]", wake: threading.Event, delay: float) -> None:
     while True:
-        wake.wait(delay / 2)
+        wake.wait(CHECK_INTERVAL_S)
         pending = ref()
         if pending is None or not pending._flush_if_due():
             return

@@ -7,7 +7,7 @@ from graphstore import errors
 
 def test_graphstore_all_is_pinned():
     assert sorted(graphstore.__all__) == sorted([
-        "AtomRef", "Call", "ConfigurationError", "DictRef", "GraphstoreError", "HashingError", "Ignore", "ListRef",
+        "AtomRef", "Call", "ConfigurationError", "DictRef", "GraphstoreError", "HashingError", "IntegrityError", "ReadOnlyStoreError", "Ignore", "ListRef",
         "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "SetRef", "TupleRef",
         "NewCallsNotAllowedError", "Op", "OpCallError", "OpDefinitionError", "Ref", "RefNotLoadedError",
         "SchemaVersionError", "SerializationError", "Storage", "StoreError", "ValuePointer", "ValueTooLargeError",

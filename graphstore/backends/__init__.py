@@ -11,7 +11,9 @@ from .base import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord,
 __all__ = ["Backend", "Batch", "CallRecord", "MemberRecord", "OpRecord", "RefRecord", "Tracer", "ValueRecord", "open_backend"]
 
 
-def open_backend(location: "str | os.PathLike[str]", tracer: Optional[Tracer] = None) -> Backend:
+def open_backend(
+    location: "str | os.PathLike[str]", tracer: Optional[Tracer] = None, read_only: bool = False
+) -> Backend:
     """Open the store at ``location``: a SQLite file path or ``":memory:"``.
 
     >>> open_backend(":memory:").counts()["refs"]
@@ -23,4 +25,4 @@ def open_backend(location: "str | os.PathLike[str]", tracer: Optional[Tracer] = 
         raise ConfigurationError(f"no store backend for URL scheme {scheme!r} in {text!r}; use a SQLite file path")
     from .sqlite import SQLiteBackend
 
-    return SQLiteBackend(text, tracer=tracer)
+    return SQLiteBackend(text, tracer=tracer, read_only=read_only)

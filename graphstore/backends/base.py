@@ -42,6 +42,8 @@ class ValueRecord:
     size: int
     data: Optional[bytes] = None
     path: Optional[str] = None
+    checksum: Optional[str] = None
+    """XXH3-64 of the stored bytes (inline or in the overflow file)."""
 
 
 @dataclass(frozen=True)

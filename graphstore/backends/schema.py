@@ -124,6 +124,12 @@ def _versioning(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
+@MIGRATIONS(name="0004_value_checksums")
+def _value_checksums(db: sqlite_utils.Database) -> None:
+    """A checksum of each value's stored bytes, so integrity checks never need to unpickle anything."""
+    db.execute('ALTER TABLE "values" ADD COLUMN checksum TEXT')
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
 """The schema version this code writes."""
 

@@ -12,12 +12,14 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from typing import Any, Iterable, Optional
 
-from ..errors import SchemaVersionError, StoreError
+from ..errors import ReadOnlyStoreError, SchemaVersionError, StoreError
 from ..hashing import SCHEME_VERSION
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
-from .schema import IN, OUT, ensure_schema
+from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, stored_schema_version
+from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_versions import VersionsMixin
 
@@ -37,7 +39,7 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
         yield items[i : i + size]
 
 
-class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
+class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -45,20 +47,52 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
     0
     """
 
-    def __init__(self, path: str = ":memory:", tracer: Optional[Tracer] = None, timeout: float = 60.0) -> None:
+    def __init__(self, path: str = ":memory:", tracer: Optional[Tracer] = None, timeout: float = 60.0,
+                 read_only: bool = False) -> None:
         self.location = str(path)
         self.tracer = tracer
         self._lock = threading.RLock()
-        self._conn = self._connect(self.location, timeout)
-        self.read_only = False
+        self.read_only = read_only
+        if read_only:
+            self._conn = self._connect_read_only(self.location, timeout)
+        else:
+            self._conn = self._connect(self.location, timeout)
+
+    @staticmethod
+    def _check_path(path: str, must_exist: bool) -> None:
+        if path == ":memory:":
+            return
+        if os.path.isdir(path):
+            raise StoreError(f"cannot open store {path}: it is a directory, not a SQLite file")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise StoreError(f"cannot open store {path}: folder {parent} does not exist")
+        if must_exist and not os.path.isfile(path):
+            raise StoreError(f"cannot open store {path} read-only: the file does not exist")
+
+    def _connect_read_only(self, path: str, timeout: float) -> sqlite3.Connection:
+        """Open an existing store for queries only; SQLite itself refuses every write on this connection."""
+        self._check_path(path, must_exist=True)
+        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+            found = stored_schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
+        if found > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"store {path} has schema version {found}, newer than version {SCHEMA_VERSION} that this "
+                "graphstore supports: upgrade graphstore to open it"
+            )
+        if found < SCHEMA_VERSION:
+            raise StoreError(
+                f"store {path} has schema version {found} and needs migrating to version {SCHEMA_VERSION}, "
+                "which a read-only store cannot do: open it once without read_only"
+            )
+        return conn
 
     def _connect(self, path: str, timeout: float) -> sqlite3.Connection:
-        if path != ":memory:":
-            if os.path.isdir(path):
-                raise StoreError(f"cannot open store {path}: it is a directory, not a SQLite file")
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent):
-                raise StoreError(f"cannot open store {path}: folder {parent} does not exist")
+        self._check_path(path, must_exist=False)
         try:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
@@ -168,6 +202,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
     def save_batch(self, batch: Batch) -> None:
         if not len(batch):
             return
+        if self.read_only:
+            raise ReadOnlyStoreError(f"store {self.location} is open read-only: nothing can be recorded in it")
         now = time.time()
         with self._lock:
             self._begin_write()
@@ -199,8 +235,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
             [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in batch.ops],
         )
         self._run_many(
-            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path) VALUES (?, ?, ?, ?, ?)',
-            [(v.cid, v.codec, v.size, v.data, v.path) for v in batch.values],
+            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum) VALUES (?, ?, ?, ?, ?, ?)',
+            [(v.cid, v.codec, v.size, v.data, v.path, v.checksum) for v in batch.values],
         )
         self._run_many(
             "INSERT OR IGNORE INTO refs (hid, cid, kind) VALUES (?, ?, ?)",
@@ -232,9 +268,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, Backend):
         out: dict[str, ValueRecord] = {}
         for chunk in _chunks(list(dict.fromkeys(cids))):
             marks = ",".join("?" * len(chunk))
-            rows = self._run(f'SELECT cid, codec, size, data, path FROM "values" WHERE cid IN ({marks})', tuple(chunk))
-            for cid, codec, size, data, path in rows:
-                out[cid] = ValueRecord(cid, codec, size, data, path)
+            rows = self._run(
+                f'SELECT cid, codec, size, data, path, checksum FROM "values" WHERE cid IN ({marks})', tuple(chunk)
+            )
+            for cid, codec, size, data, path, checksum in rows:
+                out[cid] = ValueRecord(cid, codec, size, data, path, checksum)
         return out
 
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:

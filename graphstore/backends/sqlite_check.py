@@ -1,0 +1,66 @@
+"""Integrity checks of a SQLite store: SQLite's own check, then the graph's references, then overflow files.
+
+Nothing is unpickled: stored bytes are compared with their recorded checksums.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import xxhash
+
+_DANGLING = [
+    ("edge of call {0} points at a missing call", "SELECT e.call_hid FROM edges AS e "
+     "WHERE NOT EXISTS (SELECT 1 FROM calls AS c WHERE c.hid = e.call_hid) LIMIT 20"),
+    ("edge {0} points at a missing ref", "SELECT e.call_hid || ' -> ' || e.ref_hid FROM edges AS e "
+     "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = e.ref_hid) LIMIT 20"),
+    ("ref {0} has no stored value", "SELECT r.hid FROM refs AS r WHERE r.kind = 'atom' "
+     "AND NOT EXISTS (SELECT 1 FROM \"values\" AS v WHERE v.cid = r.cid) LIMIT 20"),
+    ("collection {0} lists a missing element", "SELECT m.coll_hid FROM members AS m "
+     "WHERE EXISTS (SELECT 1 FROM refs AS c WHERE c.hid = m.coll_hid) "
+     "AND NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = m.elt_hid) LIMIT 20"),
+]
+
+
+class CheckMixin:
+    """``integrity_problems`` for :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+
+    def integrity_problems(self, overflow_dir: Optional[str], full: bool = True) -> list[str]:
+        problems = [f"sqlite: {row[0]}" for row in self._run("PRAGMA quick_check") if row[0] != "ok"]
+        if problems:
+            return problems  # the file itself is damaged: the queries below cannot be trusted
+        for message, sql in _DANGLING:
+            problems.extend(message.format(row[0]) for row in self._run(sql))
+        problems.extend(self._value_problems(overflow_dir, full))
+        return problems
+
+    def _value_problems(self, overflow_dir: Optional[str], full: bool) -> list[str]:
+        out: list[str] = []
+        rows = self._run('SELECT cid, size, path, checksum FROM "values" WHERE path IS NOT NULL')
+        for cid, size, path, checksum in rows:
+            if overflow_dir is None:
+                out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
+                continue
+            file = os.path.join(overflow_dir, path)
+            if not os.path.isfile(file):
+                out.append(f"overflow file {file} of value {cid} is missing")
+            elif os.path.getsize(file) != size:
+                out.append(f"overflow file {file} of value {cid} has {os.path.getsize(file)} bytes, expected {size}")
+            elif full and checksum is not None and _file_checksum(file) != checksum:
+                out.append(f"overflow file {file} of value {cid} does not match its checksum")
+        if full:
+            for cid, data, checksum in self._run(
+                'SELECT cid, data, checksum FROM "values" WHERE data IS NOT NULL AND checksum IS NOT NULL'
+            ):
+                if xxhash.xxh3_64_hexdigest(data) != checksum:
+                    out.append(f"stored bytes of value {cid} do not match their checksum")
+        return out
+
+
+def _file_checksum(path: str) -> str:
+    h = xxhash.xxh3_64()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
