@@ -230,8 +230,8 @@ def hash_value(obj: Any) -> str:
 
 def hash_text(*parts: str) -> str:
     """Hash a sequence of strings unambiguously (length-prefixed), for derived ids."""
-    buf = b"".join(str(len(p)).encode() + b":" + p.encode("utf-8", "surrogatepass") for p in parts)
-    return _digest(buf).hex()
+    text = "".join([f"{len(p)}:{p}" for p in parts])  # lengths in code points, as the spec says
+    return _digest(text.encode("utf-8", "surrogatepass")).hex()
 
 
 def derive_source_hid(cid: str) -> str:
@@ -241,11 +241,9 @@ def derive_source_hid(cid: str) -> str:
 
 def derive_call_id(kind: str, op_id: str, inputs: Iterable[tuple[str, str]]) -> str:
     """A call's id from its op identity and its inputs' ids (``kind`` is "hid" or "cid")."""
-    flat: list[str] = ["gs:call-" + kind, op_id]
-    for name, ident in sorted(inputs):
-        flat.append(name)
-        flat.append(ident)
-    return hash_text(*flat)
+    head = f"{len(kind) + 8}:gs:call-{kind}{len(op_id)}:{op_id}"
+    body = "".join([f"{len(n)}:{n}{len(i)}:{i}" for n, i in sorted(inputs)])
+    return _digest((head + body).encode("utf-8", "surrogatepass")).hex()
 
 
 def derive_output_hid(call_hid: str, output_name: str) -> str:

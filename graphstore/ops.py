@@ -88,6 +88,11 @@ class Op:
             raise OpDefinitionError(f"op {self.name}: ignore_args names unknown parameters {sorted(unknown)}")
         if self.output_names is None:
             return
+        if any(not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) for n in self.output_names):
+            raise OpDefinitionError(
+                f"op {self.name}: output names must be non-empty strings without control characters, "
+                f"got {list(self.output_names)}"
+            )
         if len(set(self.output_names)) != len(self.output_names):
             raise OpDefinitionError(f"op {self.name}: output_names repeat a name: {list(self.output_names)}")
         clash = set(self.output_names) & set(params)

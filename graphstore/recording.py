@@ -71,15 +71,15 @@ class Recorder:
         bound = op.bind(args, kwargs)
         todo = PendingCall()
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
+        ids = None
         if self._versioner is None:
-            hid = derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs])
-            record = self._pending.call(hid) or self.backend.lookup_call(hid)
-            if record is not None:
-                return self._lazy_outputs(record)
-            cid = derive_call_id("cid", op.op_id, [(n, r.cid) for n, r in in_refs])
-            same = self._pending.call_by_cid(cid) or self.backend.lookup_call_by_cid(cid)
-            if same is not None:
-                return self._record_content_hit(op, hid, cid, same, in_refs, todo)
+            ids = (derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs]),
+                   derive_call_id("cid", op.op_id, [(n, r.cid) for n, r in in_refs]))
+            found = self._lookup(*ids)
+            if found is not None:
+                if found.hid == ids[0]:
+                    return self._lazy_outputs(found)
+                return self._record_content_hit(op, ids[0], ids[1], found, in_refs, todo)
         else:
             found = self._lookup_versioned(op, in_refs, todo)
             if found is not _MISS:
@@ -87,7 +87,17 @@ class Recorder:
         if not self._allow_new:
             raise NewCallsNotAllowedError(f"Call to {op.name} does not exist and new calls are not allowed.")
         self._check_writable(op)
-        return self._execute(op, bound, in_refs, todo)
+        return self._execute(op, bound, in_refs, todo, ids)
+
+    def _lookup(self, hid: str, cid: str) -> Optional[CallRecord]:
+        """The call with this history id, else one with this content id: pending records first, then one read."""
+        found = self._pending.call(hid)
+        if found is not None:
+            return found
+        stored = self.backend.lookup_call_or_content(hid, cid)
+        if stored is not None and stored.hid == hid:
+            return stored
+        return self._pending.call_by_cid(cid) or stored
 
     def _check_writable(self, op: Op) -> None:
         if self.backend.read_only:
@@ -210,7 +220,8 @@ class Recorder:
 
     # --- running ------------------------------------------------------------------------------------------------------
 
-    def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall) -> Any:
+    def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall,
+                 ids: Optional[tuple[str, str]] = None) -> Any:
         self.attach([r for _, r in in_refs if not r.in_memory])
         started = time.time()
         op_key, version_id = op.op_id, None
@@ -227,8 +238,11 @@ class Recorder:
             version = self._versioner.finish(op, collector)
             op_key, version_id = f"{op.op_id}#{version.semantic_version}", version.version_id
         duration = time.perf_counter() - t0
-        hid = derive_call_id("hid", op_key, [(n, r.hid) for n, r in in_refs])
-        cid = derive_call_id("cid", op_key, [(n, r.cid) for n, r in in_refs])
+        if ids is not None and version_id is None:
+            hid, cid = ids
+        else:
+            hid = derive_call_id("hid", op_key, [(n, r.hid) for n, r in in_refs])
+            cid = derive_call_id("cid", op_key, [(n, r.cid) for n, r in in_refs])
         named, returns_tuple = op.split_outputs(result)
         out_refs: list[tuple[str, Ref]] = []
         for position, (name, value) in enumerate(named):

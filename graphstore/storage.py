@@ -141,6 +141,18 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             {n: self.make_ref(k, c, h) for (n, h, c), k in zip(record.outputs, kinds)},
         )
 
+    def cf(self, source: Any) -> Any:
+        """A ComputationFrame of ``source``: an op, Refs, ``{name: Refs}``, Calls or ids (see docs/querying.md)."""
+        from query import make_frame  # the query layer is optional here: imported only when asked for
+
+        return make_frame(self, source)
+
+    def provenance(self, ref: Any) -> Any:
+        """The full upstream history of ``ref``: ``.df`` (a table) and ``.to_networkx()`` (a graph)."""
+        from query import Provenance
+
+        return Provenance(self, ref)
+
     def cache_info(self) -> dict[str, int]:
         """Counts of what the store holds (ops, values, refs, calls, edges) and of calls not yet written."""
         info = self.backend.counts()

@@ -16,7 +16,7 @@ from typing import Optional
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 
-MAX_PENDING_CALLS = 1000
+MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
 CHECK_INTERVAL_S = 0.05
 DURABILITY_BOUND_S = 0.5

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, NamedTuple, Optional
 
 Tracer = Callable[[str, tuple], None]
 """Called with every SQL statement a backend runs and its parameters (for tests and debugging)."""
 
 
-@dataclass(frozen=True)
-class CallRecord:
+class CallRecord(NamedTuple):
     """A call as the store knows it: ids, op identity, and its inputs and outputs as ``(name, hid, cid)``."""
 
     hid: str
@@ -33,8 +32,7 @@ class CallRecord:
     """The code version the call ran under (versioned stores only)."""
 
 
-@dataclass(frozen=True)
-class ValueRecord:
+class ValueRecord(NamedTuple):
     """Serialized bytes of one value (or the path of its overflow file)."""
 
     cid: str
@@ -46,15 +44,13 @@ class ValueRecord:
     """XXH3-64 of the stored bytes (inline or in the overflow file)."""
 
 
-@dataclass(frozen=True)
-class RefRecord:
+class RefRecord(NamedTuple):
     hid: str
     cid: str
     kind: str = "atom"
 
 
-@dataclass(frozen=True)
-class MemberRecord:
+class MemberRecord(NamedTuple):
     """One element of a stored collection: position, key (dicts only) and the element's history id."""
 
     coll_hid: str
@@ -63,13 +59,12 @@ class MemberRecord:
     elt_hid: str
 
 
-@dataclass(frozen=True)
-class OpRecord:
+class OpRecord(NamedTuple):
     name: str
     version: int
     signature: str
     source_hash: str
-    output_names: tuple[str, ...] = field(default_factory=tuple)
+    output_names: tuple[str, ...] = ()
 
 
 @dataclass

@@ -130,6 +130,12 @@ def _value_checksums(db: sqlite_utils.Database) -> None:
     db.execute('ALTER TABLE "values" ADD COLUMN checksum TEXT')
 
 
+@MIGRATIONS(name="0005_call_outputs")
+def _call_outputs(db: sqlite_utils.Database) -> None:
+    """Each call's outputs also kept in its own row, so a memo lookup is one primary-key read without joins."""
+    db.execute("ALTER TABLE calls ADD COLUMN outputs TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
 """The schema version this code writes."""
 

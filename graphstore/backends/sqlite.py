@@ -31,12 +31,21 @@ _LOOKUP_BY_HID = (
 _LOOKUP_BY_CID = _LOOKUP_BY_HID.replace(
     "WHERE c.hid = ?", "WHERE c.hid = (SELECT hid FROM calls WHERE cid = ? LIMIT 1)"
 )
+_HEAD = "SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls"
+_FAST_EITHER = f"{_HEAD} WHERE hid = ? UNION ALL SELECT * FROM ({_HEAD} WHERE cid = ? LIMIT 1) LIMIT 1"
+_FAST_BY_HID = f"{_HEAD} WHERE hid = ?"
+_SEP_FIELD, _SEP_OUTPUT = "\x1f", "\x1e"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
 
 def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _pack_outputs(call: CallRecord) -> str:
+    kinds = call.output_kinds or ("atom",) * len(call.outputs)
+    return _SEP_OUTPUT.join(_SEP_FIELD.join((n, h, c, k)) for (n, h, c), k in zip(call.outputs, kinds))
 
 
 class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
@@ -98,6 +107,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             if path != ":memory:":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -262144")
+            conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             ensure_schema(conn, path)
             self._check_hash_scheme(conn, path)
@@ -153,11 +164,28 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             hid, cid, op_name, op_version, outputs, bool(tuple_out), output_kinds=kinds, version_id=version_id
         )
 
+    def _fast_record(self, rows: list[tuple]) -> Optional[CallRecord]:
+        """A record from a calls row with its outputs inline (older rows without them are read through edges)."""
+        if not rows:
+            return None
+        hid, cid, op_name, op_version, tuple_out, version_id, packed = rows[0]
+        if packed is None:
+            return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))
+        parts = [p.split(_SEP_FIELD) for p in packed.split(_SEP_OUTPUT)] if packed else []
+        return CallRecord(
+            hid, cid, op_name, op_version, tuple((p[0], p[1], p[2]) for p in parts), bool(tuple_out),
+            output_kinds=tuple(p[3] for p in parts), version_id=version_id,
+        )
+
     def lookup_call(self, hid: str) -> Optional[CallRecord]:
-        return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))
+        return self._fast_record(self._run(_FAST_BY_HID, (hid,)))
 
     def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
         return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
+
+    def lookup_call_or_content(self, hid: str, cid: str) -> Optional[CallRecord]:
+        """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement."""
+        return self._fast_record(self._run(_FAST_EITHER, (hid, cid)))
 
     def lookup_any_call(self, ids: list[str], by: str = "hid") -> Optional[CallRecord]:
         """The first stored call whose history id (or content id, ``by="cid"``) is among ``ids``, or None."""
@@ -243,10 +271,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             [(r.hid, r.cid, r.kind) for r in batch.refs],
         )
         self._run_many(
-            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
+            "outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (c.hid, c.cid, c.op_name, c.op_version, int(c.tuple_out), c.created_at or now, c.duration, c.version_id)
+                (c.hid, c.cid, c.op_name, c.op_version, int(c.tuple_out), c.created_at or now, c.duration, c.version_id,
+                 _pack_outputs(c))
                 for c in batch.calls
             ],
         )
