@@ -246,6 +246,16 @@ def derive_call_id(kind: str, op_id: str, inputs: Iterable[tuple[str, str]]) -> 
     return _digest((head + body).encode("utf-8", "surrogatepass")).hex()
 
 
+def derive_call_ids(op_id: str, inputs: list[tuple[str, str, str]]) -> tuple[str, str]:
+    """``(hid, cid)`` of a call from ``(input name, input hid, input cid)`` triples; same as two derive_call_id."""
+    ordered = sorted(inputs)
+    tail = f"{len(op_id)}:{op_id}"
+    hid = "".join([f"{len(n)}:{n}{len(h)}:{h}" for n, h, _ in ordered])
+    cid = "".join([f"{len(n)}:{n}{len(c)}:{c}" for n, _, c in ordered])
+    return (_digest(("11:gs:call-hid" + tail + hid).encode("utf-8", "surrogatepass")).hex(),
+            _digest(("11:gs:call-cid" + tail + cid).encode("utf-8", "surrogatepass")).hex())
+
+
 def derive_output_hid(call_hid: str, output_name: str) -> str:
     """History id of an output from its call's history id and the output's name."""
     return hash_text("gs:output", call_hid, output_name)

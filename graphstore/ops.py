@@ -38,6 +38,15 @@ def unwrap_plain(value: Any) -> Any:
     return value
 
 
+class SimpleBound:
+    """Bound arguments of a signature made only of plain parameters: a name -> value dict in parameter order."""
+
+    __slots__ = ("arguments",)
+
+    def __init__(self, arguments: dict) -> None:
+        self.arguments = arguments
+
+
 class Op:
     """A memoized function. Create it with :func:`op`."""
 
@@ -74,6 +83,12 @@ class Op:
         self._output_struct = struct_type(returns)
         self._output_structs = output_struct_types(returns)
         self._validate()
+        params = list(self.signature.parameters.values())
+        simple = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+        self._simple_names = tuple(p.name for p in params) if simple else None
+        self._simple_set = frozenset(self._simple_names or ())
+        self._plain_inputs = not (self.input_structs or self.ignore_args or self._new_defaults)
+        self._simple_defaults = tuple((p.name, p.default) for p in params if p.default is not p.empty)
         functools.update_wrapper(self, func)
         self._source_hash: Optional[str] = None
 
@@ -128,8 +143,18 @@ class Op:
 
     # --- binding ----------------------------------------------------------------------------------------------------
 
-    def bind(self, args: tuple, kwargs: dict) -> inspect.BoundArguments:
+    def bind(self, args: tuple, kwargs: dict) -> Any:
         """Bind call arguments to the signature, defaults applied; a mismatch is an OpCallError naming the op."""
+        names = self._simple_names
+        if names is not None and len(args) <= len(names):
+            arguments = dict(zip(names, args))
+            if not kwargs or (kwargs.keys() <= self._simple_set and not (kwargs.keys() & arguments.keys())):
+                arguments.update(kwargs)
+                if len(arguments) < len(names):
+                    for name, default in self._simple_defaults:
+                        arguments.setdefault(name, default)
+                if len(arguments) == len(names):
+                    return SimpleBound({n: arguments[n] for n in names})
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -139,6 +164,8 @@ class Op:
 
     def iter_inputs(self, bound: inspect.BoundArguments) -> list[tuple[str, Any, Optional[StructType]]]:
         """The call's stored inputs as ``(input name, value, collection type)``, minus ignored arguments."""
+        if type(bound) is SimpleBound and self._plain_inputs:
+            return [(n, v, None) for n, v in bound.arguments.items() if type(v) not in (Ignore, NewArgDefault)]
         out: list[tuple[str, Any, Optional[StructType]]] = []
         for pname, value in bound.arguments.items():
             kind = self.signature.parameters[pname].kind
@@ -172,8 +199,10 @@ class Op:
         return cid == target
 
     @staticmethod
-    def call_bound(func: Callable, bound: inspect.BoundArguments, convert: Callable[[Any], Any]) -> Any:
+    def call_bound(func: Callable, bound: Any, convert: Callable[[Any], Any]) -> Any:
         """Call ``func`` with the bound arguments, each value passed through ``convert``."""
+        if type(bound) is SimpleBound:
+            return func(**{k: convert(v) for k, v in bound.arguments.items()})
         sig_params = bound.signature.parameters
         for pname, value in list(bound.arguments.items()):
             kind = sig_params[pname].kind

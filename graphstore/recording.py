@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from .backends import CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .errors import HashingError, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
-from .hashing import derive_call_id, derive_output_hid, hash_value
+from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_value
 from .ops import Op
 from .refs import AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
 from .structs import (
@@ -73,8 +73,7 @@ class Recorder:
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
         ids = None
         if self._versioner is None:
-            ids = (derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs]),
-                   derive_call_id("cid", op.op_id, [(n, r.cid) for n, r in in_refs]))
+            ids = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
             found = self._lookup(*ids)
             if found is not None:
                 if found.hid == ids[0]:

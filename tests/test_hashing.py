@@ -436,3 +436,13 @@ def test_docs_python_blocks_run():
 
 def test_docs_name_the_current_scheme_version():
     assert f"currently `{SCHEME_VERSION}`" in DOCS.read_text(encoding="utf-8")
+
+
+def test_derive_call_ids_agrees_with_derive_call_id():
+    from graphstore.hashing import derive_call_id, derive_call_ids
+
+    inputs = [("y", "h2", "c2"), ("x", "h1", "c1"), ("é", "h3", "c3")]
+    assert derive_call_ids("f@0", inputs) == (
+        derive_call_id("hid", "f@0", [(n, h) for n, h, _ in inputs]),
+        derive_call_id("cid", "f@0", [(n, c) for n, _, c in inputs]),
+    )
