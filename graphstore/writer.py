@@ -1,10 +1,10 @@
-"""Batched, bounded-delay writing of recorded calls.
+"""Batched, bounded-delay writing of recorded calls, in a background thread.
 
 Recorded calls wait in memory until :data:`MAX_PENDING_CALLS` of them are waiting or the oldest has waited
 :data:`MAX_DELAY_S` seconds (a background thread looks every :data:`CHECK_INTERVAL_S`), and are then written in one
-transaction. Leaving ``with storage:`` and ``storage.commit()`` write everything at once. So after a crash (even
-``kill -9``) every call completed more than :data:`DURABILITY_BOUND_S` seconds earlier is in the store. Lookups see
-pending records, so nothing is computed twice.
+transaction, while recording goes on. Leaving ``with storage:`` and ``storage.commit()`` write everything at once.
+So after a crash (even ``kill -9``) every call completed more than :data:`DURABILITY_BOUND_S` seconds earlier is in
+the store. Lookups see records that are waiting or being written, so nothing is computed twice.
 """
 
 from __future__ import annotations
@@ -23,6 +23,43 @@ DURABILITY_BOUND_S = 0.5
 """The documented bound: the delay, one check interval, and ample time for the write transaction itself."""
 
 
+class _Generation:
+    """One batch of records and the indexes that let lookups find them before they are written."""
+
+    def __init__(self) -> None:
+        self.batch = Batch()
+        self.calls: dict[str, CallRecord] = {}
+        self.calls_by_cid: dict[str, CallRecord] = {}
+        self.values: dict[str, ValueRecord] = {}
+        self.refs: dict[str, tuple[str, str]] = {}
+        self.members: dict[str, list[MemberRecord]] = {}
+
+    def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
+            members: list[MemberRecord]) -> None:
+        b = self.batch
+        b.values.extend(values)
+        b.refs.extend(refs)
+        b.members.extend(members)
+        for v in values:
+            self.values[v.cid] = v
+        for r in refs:
+            self.refs[r.hid] = (r.cid, r.kind)
+        for m in members:
+            self.members.setdefault(m.coll_hid, []).append(m)
+        for call in calls:
+            b.calls.append(call)
+            self.calls[call.hid] = call
+            self.calls_by_cid.setdefault(call.cid, call)
+
+    def absorb(self, later: "_Generation") -> "_Generation":
+        """This generation followed by a later one (to put a failed write back in front of newer records)."""
+        merged = _Generation()
+        for gen in (self, later):
+            merged.add(gen.batch.calls, gen.batch.refs, gen.batch.values, gen.batch.members)
+            merged.batch.ops.extend(gen.batch.ops)
+        return merged
+
+
 class PendingWrites:
     """Records waiting to be written, visible to lookups until they are."""
 
@@ -31,12 +68,9 @@ class PendingWrites:
         self.max_calls = max_calls
         self.max_delay = max_delay
         self.lock = threading.RLock()
-        self._batch = Batch()
-        self._calls: dict[str, CallRecord] = {}
-        self._calls_by_cid: dict[str, CallRecord] = {}
-        self._values: dict[str, ValueRecord] = {}
-        self._refs: dict[str, tuple[str, str]] = {}
-        self._members: dict[str, list[tuple]] = {}
+        self._flush_lock = threading.Lock()
+        self._current = _Generation()
+        self._flushing: Optional[_Generation] = None
         self._since: Optional[float] = None
         self._error: Optional[BaseException] = None
         self._wake = threading.Event()
@@ -52,70 +86,74 @@ class PendingWrites:
         """Queue calls (one op call and its structural calls) with the refs, values and members they introduce."""
         with self.lock:
             self.raise_background_error()
-            b = self._batch
-            b.values.extend(values)
-            b.refs.extend(refs)
-            b.members.extend(members)
-            for v in values:
-                self._values[v.cid] = v
-            for r in refs:
-                self._refs[r.hid] = (r.cid, r.kind)
-            for m in members:
-                self._members.setdefault(m.coll_hid, []).append(m)
-            for call in calls:
-                b.calls.append(call)
-                self._calls[call.hid] = call
-                self._calls_by_cid.setdefault(call.cid, call)
+            self._current.add(calls, refs, values, members)
             if self._since is None:
                 self._since = time.monotonic()
                 self._start_thread()
-            if len(b.calls) >= self.max_calls:
+            waiting = len(self._current.batch.calls)
+        if waiting >= self.max_calls:
+            self._wake.set()
+            if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
 
     def add_op(self, record: OpRecord) -> None:
         with self.lock:
-            self._batch.ops.append(record)
+            self._current.batch.ops.append(record)
+
+    def _find(self, attr: str, key: str) -> Optional[object]:
+        found = getattr(self._current, attr).get(key)
+        if found is None:
+            flushing = self._flushing
+            if flushing is not None:
+                found = getattr(flushing, attr).get(key)
+        return found
 
     def call(self, hid: str) -> Optional[CallRecord]:
-        return self._calls.get(hid)
+        return self._find("calls", hid)  # type: ignore[return-value]
 
     def call_by_cid(self, cid: str) -> Optional[CallRecord]:
-        return self._calls_by_cid.get(cid)
+        return self._find("calls_by_cid", cid)  # type: ignore[return-value]
 
     def value(self, cid: str) -> Optional[ValueRecord]:
-        return self._values.get(cid)
+        return self._find("values", cid)  # type: ignore[return-value]
 
     def ref(self, hid: str) -> Optional[tuple[str, str]]:
         """``(cid, kind)`` of a pending ref."""
-        return self._refs.get(hid)
+        return self._find("refs", hid)  # type: ignore[return-value]
 
     def members(self, coll_hid: str) -> Optional[list[tuple]]:
         """Pending elements of a collection as ``(pos, key, elt_hid)`` in position order, or None."""
-        rows = self._members.get(coll_hid)
+        rows = self._find("members", coll_hid)
         if rows is None:
             return None
-        return [(m.pos, m.key, m.elt_hid) for m in sorted(rows, key=lambda m: m.pos)]
+        return [(m.pos, m.key, m.elt_hid) for m in sorted(rows, key=lambda m: m.pos)]  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
-        return len(self._batch.calls)
+        flushing = self._flushing
+        return len(self._current.batch.calls) + (len(flushing.batch.calls) if flushing is not None else 0)
 
     # --- writing ----------------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything pending in one transaction; on failure it stays pending and the error propagates."""
-        with self.lock:
-            batch = self._batch
-            if not len(batch):
-                self._since = None
-                return
-            self.backend.save_batch(batch)
-            self._batch = Batch()
-            self._calls.clear()
-            self._calls_by_cid.clear()
-            self._values.clear()
-            self._refs.clear()
-            self._members.clear()
-            self._since = None
+        """Write everything pending; returns once it is in the store. On failure it stays pending and the error
+        propagates."""
+        with self._flush_lock:
+            with self.lock:
+                gen = self._current
+                if not len(gen.batch):
+                    self._since = None
+                    return
+                self._current, self._flushing, self._since = _Generation(), gen, None
+            try:
+                self.backend.save_batch(gen.batch)
+            except BaseException:
+                with self.lock:
+                    self._current = gen.absorb(self._current)
+                    self._flushing = None
+                    self._since = time.monotonic()
+                raise
+            with self.lock:
+                self._flushing = None
 
     def raise_background_error(self) -> None:
         """Re-raise, once, an error that a background write met."""
@@ -127,37 +165,43 @@ class PendingWrites:
         if self._thread is not None:
             return
         ref = weakref.ref(self)
-        self._thread = threading.Thread(target=_flush_loop, args=(ref, self._wake, self.max_delay), daemon=True)
-        self._thread.name = "graphstore-flusher"
+        self._thread = threading.Thread(target=_flush_loop, args=(ref, self._wake), daemon=True)
+        self._thread.name = "graphstore-writer"
         self._thread.start()
 
-    def _flush_if_due(self) -> bool:
-        """Flush when the oldest pending record is due; returns False once there is nothing left to watch."""
+    def _due(self) -> bool:
+        since = self._since
+        if since is None:
+            return False
+        return time.monotonic() - since >= self.max_delay or len(self._current.batch.calls) >= self.max_calls
+
+    def _background_step(self) -> bool:
+        """Flush when due; returns False once the thread has nothing left to watch."""
+        if not self._closed and self._due():
+            try:
+                self.flush()
+            except BaseException as exc:  # kept for the recording thread to raise
+                self._error = exc
         with self.lock:
-            if not self._closed and self._since is not None and time.monotonic() - self._since >= self.max_delay:
-                try:
-                    self.flush()
-                except BaseException as exc:  # kept for the recording thread to raise
-                    self._error = exc
             if self._closed or self._since is None:
                 self._thread = None  # idle: the next add starts a new writer thread
                 return False
-            return True
+        return True
 
     def close(self) -> None:
         """Flush and stop the background writer."""
         try:
             self.flush()
         finally:
-            with self.lock:
-                self._closed = True
+            self._closed = True
             self._wake.set()
 
 
-def _flush_loop(ref: "weakref.ref[PendingWrites]", wake: threading.Event, delay: float) -> None:
+def _flush_loop(ref: "weakref.ref[PendingWrites]", wake: threading.Event) -> None:
     while True:
         wake.wait(CHECK_INTERVAL_S)
+        wake.clear()
         pending = ref()
-        if pending is None or not pending._flush_if_due():
+        if pending is None or not pending._background_step():
             return
         del pending

@@ -62,6 +62,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         self.tracer = tracer
         self._lock = threading.RLock()
         self.read_only = read_only
+        self._timeout = timeout
+        self._wconn: Optional[sqlite3.Connection] = None
+        self._wlock = threading.Lock()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
         else:
@@ -228,22 +231,43 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
     # --- writes ---------------------------------------------------------------------------------------------------
 
     def save_batch(self, batch: Batch) -> None:
+        """Write a batch in one transaction, on a connection of its own, so reads are not blocked meanwhile."""
         if not len(batch):
             return
         if self.read_only:
             raise ReadOnlyStoreError(f"store {self.location} is open read-only: nothing can be recorded in it")
-        now = time.time()
-        with self._lock:
-            self._begin_write()
+        conn, lock = self._writer()
+        with lock:
             try:
-                self._write_batch(batch, now)
-                self._run_traced("COMMIT")
+                self._trace("BEGIN IMMEDIATE", ())
+                conn.execute("BEGIN IMMEDIATE")
+                self._write_batch(conn, batch, time.time())
+                self._trace("COMMIT", ())
+                conn.execute("COMMIT")
             except BaseException as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.DatabaseError):
                     raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
                 raise
+
+    def _writer(self) -> tuple[sqlite3.Connection, Any]:
+        """The connection (and its lock) that batches are written on: a second one for file stores."""
+        if self.location == ":memory:":
+            return self._conn, self._lock
+        with self._lock:
+            if self._wconn is None:
+                conn = sqlite3.connect(self.location, timeout=self._timeout, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA cache_size = -262144")
+                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                self._wconn = conn
+        return self._wconn, self._wlock
+
+    def _trace(self, sql: str, params: tuple) -> None:
+        if self.tracer is not None:
+            self.tracer(sql, params)
 
     def _run_traced(self, sql: str) -> None:
         if self.tracer is not None:
@@ -256,21 +280,26 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
-    def _write_batch(self, batch: Batch, now: float) -> None:
-        self._run_many(
+    def _write_batch(self, conn: sqlite3.Connection, batch: Batch, now: float) -> None:
+        def run_many(sql: str, rows: list) -> None:
+            if rows:
+                self._trace(sql, (len(rows),))
+                conn.executemany(sql, rows)
+
+        run_many(
             "INSERT OR IGNORE INTO ops (name, version, signature, source_hash, output_names, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in batch.ops],
         )
-        self._run_many(
+        run_many(
             'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum) VALUES (?, ?, ?, ?, ?, ?)',
             [(v.cid, v.codec, v.size, v.data, v.path, v.checksum) for v in batch.values],
         )
-        self._run_many(
+        run_many(
             "INSERT OR IGNORE INTO refs (hid, cid, kind) VALUES (?, ?, ?)",
             [(r.hid, r.cid, r.kind) for r in batch.refs],
         )
-        self._run_many(
+        run_many(
             "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
             "outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -283,10 +312,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         for c in batch.calls:
             edge_rows.extend((c.hid, IN, name, pos, hid) for pos, (name, hid, _) in enumerate(c.inputs))
             edge_rows.extend((c.hid, OUT, name, pos, hid) for pos, (name, hid, _) in enumerate(c.outputs))
-        self._run_many(
+        run_many(
             "INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid) VALUES (?, ?, ?, ?, ?)", edge_rows
         )
-        self._run_many(
+        run_many(
             "INSERT OR IGNORE INTO members (coll_hid, pos, key, elt_hid) VALUES (?, ?, ?, ?)",
             [(m.coll_hid, m.pos, m.key, m.elt_hid) for m in batch.members],
         )
@@ -348,3 +377,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._wlock:
+            if self._wconn is not None:
+                self._wconn.close()
+                self._wconn = None
