@@ -44,14 +44,17 @@ class ModeContext:
             raise ConfigurationError(f"unknown storage mode {mode!r}; choose one of {MODES}")
         self.storage = storage
         self.mode = mode
-        self._tokens: list = []
 
     def __enter__(self) -> Any:
-        self._tokens.append(_STACK.set(_STACK.get() + (Frame(self.storage, self.mode),)))
+        _STACK.set(_STACK.get() + (Frame(self.storage, self.mode),))
         return self.storage
 
     def __exit__(self, *exc: Any) -> None:
-        _STACK.reset(self._tokens.pop())
+        # Pop from the stack of the current thread/task. One ModeContext (a Storage's own) may be entered in several
+        # threads or tasks at once, so it must not keep per-entry state such as ContextVar tokens.
+        stack = _STACK.get()
+        if stack:
+            _STACK.set(stack[:-1])
 
 
 def noop() -> ModeContext:

@@ -66,8 +66,8 @@ class Recorder:
 
     def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
         self._pending.raise_background_error()
-        if op.op_id not in self._known_ops:
-            self._register_op(op)
+        if op.op_id not in self._known_ops or self._ops_by_name.get((op.name, op.version)) is not op:
+            self._register_op(op)  # also when an op of the same name and version was redefined in this session
         bound = op.bind(args, kwargs)
         todo = PendingCall()
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
@@ -117,11 +117,13 @@ class Recorder:
         record = next((r for r in map(self._pending.call, (h for h, _ in ids)) if r), None)
         record = record or self.backend.lookup_any_call([h for h, _ in ids])
         if record is not None:
+            self._versioner.absorb(op, record.version_id)
             return self._lazy_outputs(record)
         same = next((r for r in map(self._pending.call_by_cid, (c for _, c in ids)) if r), None)
         same = same or self.backend.lookup_any_call([c for _, c in ids], by="cid")
         if same is None:
             return _MISS
+        self._versioner.absorb(op, same.version_id)
         hid = next(h for h, c in ids if c == same.cid)
         return self._record_content_hit(op, hid, same.cid, same, in_refs, todo, same.version_id)
 
@@ -137,6 +139,7 @@ class Recorder:
                 "NewArgDefault",
                 stacklevel=4,
             )
+        self._source_hashes.setdefault((op.name, op.version), op.source_hash)  # what the ops table keeps
         sig = str(op.signature)
         if not self.backend.read_only:
             self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
@@ -235,6 +238,7 @@ class Recorder:
             finally:
                 stop_collecting(token)
             version = self._versioner.finish(op, collector)
+            self._versioner.absorb(op, version.version_id)
             op_key, version_id = f"{op.op_id}#{version.semantic_version}", version.version_id
         duration = time.perf_counter() - t0
         if ids is not None and version_id is None:
@@ -257,9 +261,12 @@ class Recorder:
 
     def _argument_value(self, value: Any) -> Any:
         if isinstance(value, Ref):
-            return self.unwrap(value) if isinstance(value, CollectionRef) else value.obj
+            # a Ref may still be lazy here: one passed to an ignored or NewArgDefault parameter is not attached
+            if isinstance(value, CollectionRef) or not value.in_memory:
+                return self.unwrap(value)
+            return value.obj
         if isinstance(value, (Ignore, NewArgDefault)):
-            return value.value
+            return self._argument_value(value.value)
         if isinstance(value, ValuePointer):
             return value.obj
         if has_ref(value):

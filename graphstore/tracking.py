@@ -148,10 +148,14 @@ class DepCollector:
                 )
             return
         if self._is_data(value):
-            key = f"{func.__module__}.{name}"
-            if key not in self.globals:
-                self.globals[key] = (func.__module__, name, value)
-                self.global_hashes[key] = _content(value)
+            self.add_global_value(func.__module__, name, value)
+
+    def add_global_value(self, module: str, name: str, value: Any) -> None:
+        """Record that the call read the data global ``module.name`` (with its content now)."""
+        key = f"{module}.{name}"
+        if key not in self.globals:
+            self.globals[key] = (module, name, value)
+            self.global_hashes[key] = _content(value)
 
     @staticmethod
     def _is_data(value: Any) -> bool:
@@ -177,3 +181,8 @@ def collecting(collector: DepCollector) -> Any:
 
 def stop_collecting(token: Any) -> None:
     _COLLECTOR.reset(token)
+
+
+def active_collector() -> Optional[DepCollector]:
+    """The collector of the versioned call running now, if any."""
+    return _COLLECTOR.get()

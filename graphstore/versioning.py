@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from .backends.sqlite_versions import ComponentCommit, VersionRecord
-from .components import current_content, function_source, value_content
+from .components import current_content, function_source, resolve_function, resolve_global, value_content
 from .errors import ConfigurationError, VersioningError
 from .hashing import hash_text
-from .tracking import DepCollector, Scope, component_key, unwrap_callable
+from .tracking import DepCollector, Scope, active_collector, component_key, unwrap_callable
 
 POLICIES = ("ask", "breaking", "compatible", "error")
 
@@ -47,6 +47,7 @@ class Versioner:
         self._versions: dict[tuple[str, int], list[VersionRecord]] = {}
         self._current: dict[tuple[str, str], Optional[str]] = {}
         self._candidates: dict[tuple[str, int], list[str]] = {}
+        self._heads: Optional[dict[str, str]] = None
 
     def refresh(self) -> None:
         """Forget what the code looked like (called on entering the storage); file reads stay cached by mtime."""
@@ -62,13 +63,18 @@ class Versioner:
         return found
 
     def semantic_of(self, kind: str, key: str, content: str, source: Optional[str],
-                    is_semantic_change: Optional[bool] = None) -> str:
-        """The semantic hash of a component's content, recording a new commit (classified) when the content is new."""
+                    is_semantic_change: Optional[bool] = None, current: bool = False) -> str:
+        """The semantic hash of a component's content, recording a new commit (classified) when the content is new.
+
+        ``current``: the content is what the code is now, so it becomes the component's head (the parent of its
+        next change): after a revert, the next edit is compared with the reverted-to code, not the latest commit."""
         history = self.commits(key)
         for commit in history:
             if commit.content_hash == content:
+                if current:
+                    self._check_out(key, history, content)
                 return commit.semantic_hash
-        parent = history[-1] if history else None
+        parent = self._head(key, history)
         if parent is None:
             semantic = hash_text("gs:semantic", key, content)
         else:
@@ -78,7 +84,23 @@ class Versioner:
                                  time.time())
         self.backend.save_commit(commit)
         history.append(commit)
+        self._check_out(key, history, content)
         return semantic
+
+    def _head(self, key: str, history: list[ComponentCommit]) -> Optional[ComponentCommit]:
+        """The commit the component was at when last seen: a recorded head, else its latest commit."""
+        if self._heads is None:
+            self._heads = self.backend.component_heads()
+        head = self._heads.get(key)
+        return next((c for c in history if c.content_hash == head), history[-1] if history else None)
+
+    def _check_out(self, key: str, history: list[ComponentCommit], content: str) -> None:
+        """Make ``content`` the head; written only when it differs from what the store would infer."""
+        head = self._head(key, history)
+        if head is not None and head.content_hash != content:
+            assert self._heads is not None
+            self._heads[key] = content
+            self.backend.set_component_head(key, content)
 
     def _classify(self, kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> bool:
         """True for a breaking change: by prompt when there is a terminal and the policy is "ask", else by policy."""
@@ -86,10 +108,12 @@ class Versioner:
         if policy == "ask" and sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
             return self._prompt(kind, key, parent, source)
         if policy in ("ask", "error"):
+            why = "on_change='error' forbids unclassified changes" if policy == "error" else \
+                "graphstore cannot ask whether the change is breaking (no terminal)"
             raise VersioningError(
-                f"{kind} {key} changed since its calls were recorded, and graphstore cannot ask whether the change "
-                "is breaking (no terminal). Choose with Storage(..., on_change='breaking' | 'compatible'), or "
-                "mark it with storage.sync_component(f, is_semantic_change=True | False)"
+                f"{kind} {key} changed since its calls were recorded, and {why}. Choose with "
+                "Storage(..., on_change='breaking' | 'compatible'), or mark it with "
+                "storage.sync_component(f, is_semantic_change=True | False)"
             )
         return policy == "breaking"
 
@@ -109,7 +133,7 @@ class Versioner:
             semantic = None
             if content is not None:
                 source = self._source_of(kind, key)
-                semantic = self.semantic_of(kind, key, content, source)
+                semantic = self.semantic_of(kind, key, content, source, current=True)
             self._current[cache_key] = semantic
         return self._current[cache_key]
 
@@ -160,7 +184,7 @@ class Versioner:
         for key, func in collector.functions.items():
             source, content = function_source(func)
             deps.append(("function", key, content))
-            semantics.append((key, self.semantic_of("function", key, content, source)))
+            semantics.append((key, self.semantic_of("function", key, content, source, current=True)))
         for key, (_, name, value) in collector.globals.items():
             content = value_content(value)
             if content != collector.global_hashes[key]:
@@ -169,7 +193,7 @@ class Versioner:
                     "tracked code must not mutate globals (pass the value as an argument instead)"
                 )
             deps.append(("global", key, content))
-            semantics.append((key, self.semantic_of("global", key, content, None)))
+            semantics.append((key, self.semantic_of("global", key, content, None, current=True)))
         deps.sort()
         version_id = hash_text("gs:version", *[f"{k}:{key}:{c}" for k, key, c in deps])
         semantic_version = hash_text("gs:semantic-version", *[f"{key}:{s}" for key, s in sorted(semantics)])
@@ -181,6 +205,24 @@ class Versioner:
             self._candidates.pop((op.name, op.version), None)
         return record
 
+    def absorb(self, op: Any, version_id: Optional[str]) -> None:
+        """An op called inside a running versioned call: its dependencies become the outer call's too, since the
+        outer result depends on the inner one (whether the inner call ran now or was found in the store)."""
+        outer = active_collector()
+        if outer is None or version_id is None:
+            return
+        record = next((v for v in self.versions(op.name, op.version) if v.version_id == version_id), None)
+        for kind, key, _ in record.deps if record is not None else ():
+            if kind == "function":
+                func = resolve_function(key)
+                if func is not None:
+                    outer.add_function(func)
+            else:
+                exists, value = resolve_global(key)
+                if exists:
+                    module, _, name = key.rpartition(".")
+                    outer.add_global_value(module, name, value)
+
     # --- user-facing --------------------------------------------------------------------------------------------------
 
     def sync(self, func: Callable, is_semantic_change: Optional[bool]) -> str:
@@ -189,7 +231,8 @@ class Versioner:
         key = component_key(func)
         source, content = function_source(func)
         self._current.pop(("function", key), None)
-        return self.semantic_of("function", key, content, source, is_semantic_change)
+        self._candidates.clear()
+        return self.semantic_of("function", key, content, source, is_semantic_change, current=True)
 
     def version_infos(self, op_name: str, op_version: int) -> list[VersionInfo]:
         counts = self.backend.version_call_counts(op_name, op_version)
@@ -200,7 +243,7 @@ class Versioner:
         ]
 
     def forget_version(self, op_name: str, op_version: int, version_id: str) -> None:
-        self.backend.delete_version(version_id)
+        """Drop a version the store no longer holds from the caches."""
         self._candidates.pop((op_name, op_version), None)
         self._versions[(op_name, op_version)] = [
             v for v in self.versions(op_name, op_version) if v.version_id != version_id

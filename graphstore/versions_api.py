@@ -80,12 +80,13 @@ class VersionsAPI:
         return "".join(chunks)
 
     def drop_version(self, version: Any, delete_dependents: bool = True) -> int:
-        """Delete a version's calls (and their dependents) and forget the version; returns the calls deleted."""
+        """Delete a version's calls (and their dependents) and forget the version, in one transaction; returns the
+        number of calls deleted."""
         versioner = self._need_versioner("drop_version")
         version_id = getattr(version, "version_id", version)
         record = self._find_version(versioner, version_id)
         self.commit()
-        count = self.drop_calls(self.backend.calls_of_version(version_id), delete_dependents=delete_dependents)
+        count = self.backend.delete_version(version_id, with_dependents=delete_dependents)
         versioner.forget_version(record.op_name, record.op_version, version_id)
         return count
 

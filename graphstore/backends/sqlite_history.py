@@ -68,19 +68,23 @@ class HistoryMixin:
             self._begin_write()
             try:
                 self._seed(hids)
-                self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (hid TEXT PRIMARY KEY)")
-                self._conn.execute("DELETE FROM temp._gs_doomed")
-                if with_dependents:
-                    self._run_write(_DEPENDENTS)
-                else:
-                    self._run_write("INSERT INTO temp._gs_doomed (hid) SELECT hid FROM temp._gs_seed")
-                self._run_write("DELETE FROM edges WHERE call_hid IN (SELECT hid FROM temp._gs_doomed)")
-                count = self._run_write("DELETE FROM calls WHERE hid IN (SELECT hid FROM temp._gs_doomed)")
+                count = self._delete_seeded(with_dependents)
                 self._run_traced("COMMIT")
             except BaseException as exc:
                 self._rollback(exc)
                 raise
         return count
+
+    def _delete_seeded(self, with_dependents: bool) -> int:
+        """Inside a write transaction: delete the seeded calls (and their dependents); returns the count."""
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (hid TEXT PRIMARY KEY)")
+        self._conn.execute("DELETE FROM temp._gs_doomed")
+        if with_dependents:
+            self._run_write(_DEPENDENTS)
+        else:
+            self._run_write("INSERT INTO temp._gs_doomed (hid) SELECT hid FROM temp._gs_seed")
+        self._run_write("DELETE FROM edges WHERE call_hid IN (SELECT hid FROM temp._gs_doomed)")
+        return self._run_write("DELETE FROM calls WHERE hid IN (SELECT hid FROM temp._gs_doomed)")
 
     def cleanup_refs(self) -> tuple[int, int, list[str]]:
         """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""

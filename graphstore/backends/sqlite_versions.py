@@ -53,6 +53,14 @@ class VersionsMixin:
                 self._rollback(exc)
                 raise
 
+    def component_heads(self) -> dict[str, str]:
+        """``component key -> content hash`` of the components whose head is not their latest commit."""
+        rows = self._run("SELECT key, value FROM meta WHERE key LIKE 'head:%'")
+        return {key[len("head:"):]: value for key, value in rows}
+
+    def set_component_head(self, key: str, content_hash: str) -> None:
+        self.set_meta(f"head:{key}", content_hash)
+
     def load_commits(self, key: str) -> list[ComponentCommit]:
         rows = self._run(
             "SELECT key, content_hash, kind, semantic_hash, parent_hash, source, created_at FROM components "
@@ -96,5 +104,17 @@ class VersionsMixin:
     def calls_of_version(self, version_id: str) -> list[str]:
         return [r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))]
 
-    def delete_version(self, version_id: str) -> None:
-        self._write_one("DELETE FROM versions WHERE version_id = ?", (version_id,))
+    def delete_version(self, version_id: str, with_dependents: bool = True) -> int:
+        """Delete a version, its calls and (if asked) every call downstream of them, in one transaction; returns
+        the number of calls deleted."""
+        with self._lock:
+            self._begin_write()
+            try:
+                self._seed([r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))])
+                count = self._delete_seeded(with_dependents)
+                self._run_many("DELETE FROM versions WHERE version_id = ?", [(version_id,)])
+                self._run_traced("COMMIT")
+            except BaseException as exc:
+                self._rollback(exc)
+                raise
+        return count
