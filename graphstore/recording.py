@@ -49,6 +49,18 @@ def has_ref(value: Any, depth: int = 0) -> bool:
     return any(has_ref(x, depth + 1) for x in items)
 
 
+def implicit_struct(value: Any) -> Optional[StructType]:
+    """The collection type under which a plain container holding Refs is stored (None: store it as one value)."""
+    t = type(value)
+    if t is list or t is tuple:
+        return StructType("list" if t is list else "tuple")
+    if t is dict and all(type(k) is str for k in value):
+        return StructType("dict")
+    if t is set:
+        return StructType("set")
+    return None
+
+
 def ref_kind(ref: Ref) -> str:
     return ref.kind if isinstance(ref, CollectionRef) else "atom"
 
@@ -162,6 +174,9 @@ class Recorder:
         if isinstance(value, ValuePointer):
             return wrap_atom(value)
         if has_ref(value):
+            implicit = implicit_struct(value)
+            if implicit is not None:  # keep the Refs' histories: store it as a collection of them
+                return self._struct_input(op, name, implicit, value, todo)
             value = self.unwrap(value)
         try:
             return wrap_atom(value)
@@ -284,6 +299,9 @@ class Recorder:
                 return PointerRef(value.cid, hid, value._obj, pointer_id=value.pointer_id)
             return AtomRef(value.cid, hid, value._obj)
         if has_ref(value):
+            implicit = implicit_struct(value)
+            if implicit is not None:
+                return self._struct_output(op, hid, name, implicit, value, todo)
             value = self.unwrap(value)
         try:
             return AtomRef(hash_value(value), hid, value)

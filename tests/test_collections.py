@@ -233,3 +233,45 @@ def test_string_annotations_are_understood(storage):
 def test_outside_storage_collection_ops_are_plain():
     assert primes_below(10) == [2, 3, 5, 7]
     assert total([1, 2]) == 3
+
+
+def test_plain_containers_of_refs_keep_histories_and_load_nothing_on_retrace(db_path):
+    @op
+    def pair(xs):
+        LOG.append("pair")
+        return [xs[0], xs[-1]]
+
+    first = Storage(db_path)
+    with first:
+        a, b = inc(1), inc(2)
+        p = pair([a, b, {"k": a}])
+    assert first.unwrap(p) == [2, {"k": 2}]  # the op received plain values and returned a plain list
+    assert any(c.op == "__make_list__" for c in first.get_consumers([a]))
+    first.close()
+    LOG.clear()
+    again = Storage(db_path)
+    loads: list = []
+    original = again.backend.load_values
+    again.backend.load_values = lambda cids: loads.append(list(cids)) or original(cids)
+    with again:
+        a, b = inc(1), inc(2)
+        p = pair([a, b, {"k": a}])
+    assert LOG == [] and loads == []
+    assert again.unwrap(p) == [2, {"k": 2}]
+
+
+def test_an_op_returning_refs_in_a_plain_list_returns_a_list_ref(storage):
+    @op
+    def pair_from(n):
+        return [inc(n), inc(n + 1)]  # ops called inside an op return Refs
+
+    with storage:
+        out = pair_from(10)
+    assert isinstance(out, ListRef) and storage.unwrap(out) == [11, 12]
+    with storage:
+        inner = inc(10)
+    assert out[0].cid == inner.cid and out[0].hid != inner.hid
+    LOG.clear()
+    with storage:
+        again = pair_from(10)
+    assert LOG == [] and isinstance(again, ListRef) and [r.hid for r in again] == [r.hid for r in out]
