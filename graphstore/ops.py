@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Any, Callable, Iterable, Optional, Union
 
 from .context import current_frame
@@ -131,6 +132,15 @@ class Op:
                 text = repr((code.co_code, code.co_consts)) if code is not None else repr(self.func)
             self._source_hash = hash_text("gs:source-code", text)
         return self._source_hash
+
+    def only_added_new_defaults(self, stored_signature: str) -> bool:
+        """Whether this op differs from the stored signature only by new parameters defaulting to NewArgDefault
+        (the documented way of extending an op without invalidating its calls)."""
+        if not self._new_defaults:
+            return False
+        stored = set(re.findall(r"[(,]\s*\**(\w+)", stored_signature))
+        added = set(self.signature.parameters) - stored
+        return bool(added) and added <= set(self._new_defaults)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         frame = current_frame()

@@ -142,7 +142,8 @@ class Recorder:
     def _register_op(self, op: Op) -> None:
         self._ops_by_name[(op.name, op.version)] = op
         stored = self._source_hashes.get((op.name, op.version))
-        if self._versioner is None and stored is not None and stored != op.source_hash and op.op_id not in self._warned:
+        changed = stored is not None and stored[0] != op.source_hash and not op.only_added_new_defaults(stored[1])
+        if self._versioner is None and changed and op.op_id not in self._warned:
             self._warned.add(op.op_id)
             warnings.warn(
                 f"op {op.name} (version {op.version}) has changed since its calls were stored, and this store does "
@@ -151,8 +152,8 @@ class Recorder:
                 "NewArgDefault",
                 stacklevel=4,
             )
-        self._source_hashes.setdefault((op.name, op.version), op.source_hash)  # what the ops table keeps
         sig = str(op.signature)
+        self._source_hashes.setdefault((op.name, op.version), (op.source_hash, sig))  # what the ops table keeps
         if not self.backend.read_only:
             self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
         self._known_ops.add(op.op_id)

@@ -353,7 +353,7 @@ def test_lazy_ref_passed_to_an_ignored_argument_is_loaded(storage, log):
 # --- NewArgDefault ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore:op .* has changed:UserWarning")  # the code did change
+@pytest.mark.filterwarnings("error:op .* has changed:UserWarning")  # adding a NewArgDefault parameter is no alarm
 def test_new_arg_default_reuses_old_calls(storage, log):
     @op(name="scale")
     def scale_v1(x):
@@ -383,7 +383,7 @@ def test_new_arg_default_reuses_old_calls(storage, log):
     assert log[-1] == ("v2", "int")
 
 
-@pytest.mark.filterwarnings("ignore:op .* has changed:UserWarning")  # the code did change
+@pytest.mark.filterwarnings("error:op .* has changed:UserWarning")  # adding a NewArgDefault parameter is no alarm
 def test_new_arg_default_numpy_is_compared_by_value_and_dtype(storage, log):
     @op(name="shift")
     def shift_v1(x):

@@ -364,9 +364,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         n, v, sig, src, outs = rows[0]
         return OpRecord(n, v, sig, src, tuple(json.loads(outs)))
 
-    def op_source_hashes(self) -> dict[tuple[str, int], str]:
-        """``(name, version) -> source hash`` of every op the store knows."""
-        return {(n, v): h for n, v, h in self._run("SELECT name, version, source_hash FROM ops")}
+    def op_source_hashes(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """``(name, version) -> (source hash, signature)`` of every op the store knows."""
+        return {(n, v): (h, sig) for n, v, h, sig in self._run("SELECT name, version, source_hash, signature FROM ops")}
 
     def counts(self) -> dict[str, int]:
         tables = {

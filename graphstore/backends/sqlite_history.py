@@ -21,11 +21,16 @@ WITH RECURSIVE doomed(hid) AS (
 INSERT OR IGNORE INTO temp._gs_doomed (hid) SELECT hid FROM doomed
 """
 
+# A ref stays while an edge uses it, or while it is an element, at any depth, of a collection an edge uses (the rows
+# of a nested list are kept by the outer list, and their numbers by the rows).
 _UNREFERENCED_REFS = """
-DELETE FROM refs WHERE NOT EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = refs.hid)
-AND NOT EXISTS (
-    SELECT 1 FROM members AS m JOIN edges AS e ON e.ref_hid = m.coll_hid WHERE m.elt_hid = refs.hid
+WITH RECURSIVE held(hid) AS (
+    SELECT m.coll_hid FROM members AS m WHERE EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = m.coll_hid)
+    UNION
+    SELECT m.elt_hid FROM held JOIN members AS m ON m.coll_hid = held.hid
 )
+DELETE FROM refs WHERE NOT EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = refs.hid)
+AND hid NOT IN (SELECT hid FROM held)
 """
 
 
@@ -93,7 +98,7 @@ class HistoryMixin:
             try:
                 refs = self._run_write(_UNREFERENCED_REFS)
                 self._run_write("DELETE FROM members WHERE coll_hid NOT IN (SELECT hid FROM refs)")
-                doomed = "SELECT cid FROM \"values\" WHERE cid NOT IN (SELECT cid FROM refs)"
+                doomed = "SELECT cid FROM \"values\" WHERE cid NOT IN (SELECT cid FROM refs WHERE kind = 'atom')"
                 files = [r[0] for r in self._conn.execute(
                     f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
                 ).fetchall()]
