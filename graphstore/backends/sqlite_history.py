@@ -23,14 +23,17 @@ INSERT OR IGNORE INTO temp._gs_doomed (hid) SELECT hid FROM doomed
 
 # A ref stays while an edge uses it, or while it is an element, at any depth, of a collection an edge uses (the rows
 # of a nested list are kept by the outer list, and their numbers by the rows).
+# (The statement starts with DELETE, not WITH, so that sqlite3 reports its rowcount.)
 _UNREFERENCED_REFS = """
-WITH RECURSIVE held(hid) AS (
-    SELECT m.coll_hid FROM members AS m WHERE EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = m.coll_hid)
-    UNION
-    SELECT m.elt_hid FROM held JOIN members AS m ON m.coll_hid = held.hid
-)
 DELETE FROM refs WHERE NOT EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = refs.hid)
-AND hid NOT IN (SELECT hid FROM held)
+AND hid NOT IN (
+    WITH RECURSIVE held(hid) AS (
+        SELECT m.coll_hid FROM members AS m WHERE EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = m.coll_hid)
+        UNION
+        SELECT m.elt_hid FROM held JOIN members AS m ON m.coll_hid = held.hid
+    )
+    SELECT hid FROM held
+)
 """
 
 
