@@ -64,11 +64,16 @@ CREATE INDEX IF NOT EXISTS edges_ref ON edges (ref_hid, direction);
 """
 
 
-@MIGRATIONS(name="0001_initial")
-def _initial(db: sqlite_utils.Database) -> None:
-    for statement in _INITIAL.split(";"):
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run ``;``-separated statements one by one (inside the migration's transaction)."""
+    for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@MIGRATIONS(name="0001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    _run_script(db, _INITIAL)
 
 
 _MEMBERS = """
@@ -86,9 +91,7 @@ CREATE INDEX IF NOT EXISTS members_elt ON members (elt_hid)
 @MIGRATIONS(name="0002_members")
 def _members(db: sqlite_utils.Database) -> None:
     """Collections stored element by element: an index of each collection's elements."""
-    for statement in _MEMBERS.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    _run_script(db, _MEMBERS)
 
 
 _VERSIONING = """
@@ -119,9 +122,7 @@ CREATE INDEX IF NOT EXISTS versions_op ON versions (op_name, op_version)
 @MIGRATIONS(name="0003_versioning")
 def _versioning(db: sqlite_utils.Database) -> None:
     """Code versioning: each call's version, the versions of each op, and the history of each code component."""
-    for statement in _VERSIONING.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    _run_script(db, _VERSIONING)
 
 
 @MIGRATIONS(name="0004_value_checksums")

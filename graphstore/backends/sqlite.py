@@ -201,32 +201,29 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         return self._record_from_rows(self._run(sql, tuple(ids)))
 
     def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
-        out: dict[str, CallRecord] = {}
-        for chunk in _chunks(list(dict.fromkeys(hids))):
-            marks = ",".join("?" * len(chunk))
-            heads = self._run(
-                "SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id FROM calls "
-                f"WHERE hid IN ({marks})",
-                tuple(chunk),
+        hids = list(hids)
+        heads = self._select_in(
+            "SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id FROM calls "
+            "WHERE hid IN ({ids})", hids,
+        )
+        edges = self._select_in(
+            "SELECT e.call_hid, e.direction, e.label, e.ref_hid, r.cid, r.kind FROM edges AS e "
+            "JOIN refs AS r ON r.hid = e.ref_hid WHERE e.call_hid IN ({ids}) ORDER BY e.call_hid, e.pos", hids,
+        )
+        ins: dict[str, list] = {}
+        outs: dict[str, list] = {}
+        kinds: dict[str, list] = {}
+        for call_hid, direction, label, ref_hid, ref_cid, kind in edges:
+            (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
+            if direction == OUT:
+                kinds.setdefault(call_hid, []).append(kind)
+        return {
+            hid: CallRecord(
+                hid, cid, name, version, tuple(outs.get(hid, ())), bool(tuple_out),
+                tuple(ins.get(hid, ())), created, duration, tuple(kinds.get(hid, ())), version_id,
             )
-            edges = self._run(
-                "SELECT e.call_hid, e.direction, e.label, e.ref_hid, r.cid, r.kind FROM edges AS e "
-                f"JOIN refs AS r ON r.hid = e.ref_hid WHERE e.call_hid IN ({marks}) ORDER BY e.call_hid, e.pos",
-                tuple(chunk),
-            )
-            ins: dict[str, list] = {}
-            outs: dict[str, list] = {}
-            kinds: dict[str, list] = {}
-            for call_hid, direction, label, ref_hid, ref_cid, kind in edges:
-                (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
-                if direction == OUT:
-                    kinds.setdefault(call_hid, []).append(kind)
-            for hid, cid, name, version, tuple_out, created, duration, version_id in heads:
-                out[hid] = CallRecord(
-                    hid, cid, name, version, tuple(outs.get(hid, ())), bool(tuple_out),
-                    tuple(ins.get(hid, ())), created, duration, tuple(kinds.get(hid, ())), version_id,
-                )
-        return out
+            for hid, cid, name, version, tuple_out, created, duration, version_id in heads
+        }
 
     # --- writes ---------------------------------------------------------------------------------------------------
 
@@ -322,36 +319,30 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
 
+    def _select_in(self, sql: str, ids: Iterable[str]) -> list[tuple]:
+        """Run ``sql`` (with one ``{ids}`` placeholder for an ``IN`` list) over the ids, in chunks."""
+        rows: list[tuple] = []
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows.extend(self._run(sql.format(ids=",".join("?" * len(chunk))), tuple(chunk)))
+        return rows
+
     def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
-        out: dict[str, ValueRecord] = {}
-        for chunk in _chunks(list(dict.fromkeys(cids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._run(
-                f'SELECT cid, codec, size, data, path, checksum FROM "values" WHERE cid IN ({marks})', tuple(chunk)
-            )
-            for cid, codec, size, data, path, checksum in rows:
-                out[cid] = ValueRecord(cid, codec, size, data, path, checksum)
-        return out
+        rows = self._select_in('SELECT cid, codec, size, data, path, checksum FROM "values" WHERE cid IN ({ids})', cids)
+        return {row[0]: ValueRecord(*row) for row in rows}
 
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
-        out: dict[str, tuple[str, str]] = {}
-        for chunk in _chunks(list(dict.fromkeys(hids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._run(f"SELECT hid, cid, kind FROM refs WHERE hid IN ({marks})", tuple(chunk))
-            out.update((hid, (cid, kind)) for hid, cid, kind in rows)
-        return out
+        rows = self._select_in("SELECT hid, cid, kind FROM refs WHERE hid IN ({ids})", hids)
+        return {hid: (cid, kind) for hid, cid, kind in rows}
 
     def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
         out: dict[str, list] = {}
-        for chunk in _chunks(list(dict.fromkeys(coll_hids))):
-            marks = ",".join("?" * len(chunk))
-            rows = self._run(
-                "SELECT m.coll_hid, m.pos, m.key, m.elt_hid, r.cid, r.kind FROM members AS m "
-                f"JOIN refs AS r ON r.hid = m.elt_hid WHERE m.coll_hid IN ({marks}) ORDER BY m.coll_hid, m.pos",
-                tuple(chunk),
-            )
-            for coll_hid, pos, key, elt_hid, cid, kind in rows:
-                out.setdefault(coll_hid, []).append((pos, key, elt_hid, cid, kind))
+        rows = self._select_in(
+            "SELECT m.coll_hid, m.pos, m.key, m.elt_hid, r.cid, r.kind FROM members AS m "
+            "JOIN refs AS r ON r.hid = m.elt_hid WHERE m.coll_hid IN ({ids}) ORDER BY m.coll_hid, m.pos",
+            coll_hids,
+        )
+        for coll_hid, pos, key, elt_hid, cid, kind in rows:
+            out.setdefault(coll_hid, []).append((pos, key, elt_hid, cid, kind))
         return out
 
     def get_op(self, name: str, version: int) -> Optional[OpRecord]:
