@@ -1,6 +1,38 @@
 """graphstore's query layer: ComputationFrames over the recorded graph, compiled to SQL.
 
-It reads the store through graphstore's public model; graphstore never imports it (except lazily in ``Storage.cf``).
+It reads the store through graphstore's public model; graphstore never imports it (except lazily in ``Storage.cf``
+and ``Storage.provenance``).
+
+>>> from graphstore import Storage, op
+>>> @op(output_names=["y"])
+... def inc(x):
+...     return x + 1
+>>> storage = Storage()
+>>> with storage:
+...     _ = [inc(i) for i in range(4)]
+>>> storage.cf(inc).df(values="objs", include_calls=False).sort_values("x")["y"].tolist()
+[1, 2, 3, 4]
 """
 
-__all__: list[str] = []
+from .errors import FrameStructureError, MissingProgramError, QueryError, UnknownNodeError
+from .frame import ComputationFrame
+from .provenance import Provenance, provenance_frame
+
+__all__ = [
+    "ComputationFrame",
+    "FrameStructureError",
+    "MissingProgramError",
+    "Provenance",
+    "QueryError",
+    "UnknownNodeError",
+    "make_frame",
+    "provenance_frame",
+]
+
+
+def make_frame(storage, source) -> ComputationFrame:
+    """The frame of ``source`` in ``storage`` (what ``storage.cf(source)`` returns)."""
+    from .shape import from_source
+    from .store import Reader
+
+    return ComputationFrame(storage, from_source(Reader(storage), source))

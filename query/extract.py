@@ -1,0 +1,215 @@
+"""Running a compiled pattern: the statements, their staging through temporary tables, and rows of histories.
+
+A history row is ``Row(root, created, cells)`` where ``cells`` maps a node name to the sorted ids (ref or call hids)
+the row holds there. ``query.table`` turns rows into a DataFrame.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from . import emit
+from .compile import (
+    LongPlan, TreePlan, compile_long, compile_members, compile_trees, is_simple, needs_members, python_filters,
+)
+from .model import Pattern
+
+_COUNTER = itertools.count()
+_LOCK = threading.Lock()
+
+
+def temp_name(prefix: str) -> str:
+    with _LOCK:
+        return f"_gs_{prefix}{next(_COUNTER)}"
+
+
+@dataclass
+class Statement:
+    """One SQL statement of an extraction: ``kind`` is "exec" (staging), "tree" or "long" (returns rows)."""
+
+    kind: str
+    sql: str
+    params: dict
+    tree: Optional[TreePlan] = None
+    columns: list = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """One history: ``cells`` maps a node to the sorted hids it holds; ``info`` (shared by all rows of one
+    extraction) maps every hid to ``(cid, extra)``, extra being a ref's kind or a call's op version."""
+
+    root: str
+    created: float
+    cells: dict
+    info: dict = field(default_factory=dict, repr=False)
+
+
+def plan_statements(pattern: Pattern, dialect: str = emit.DIALECT) -> tuple[list, list]:
+    """The statements that extract ``pattern``'s histories, and the temporary tables to drop afterwards."""
+    stmts: list[Statement] = []
+    temps: list[str] = []
+    table = None
+    if needs_members(pattern):
+        table = temp_name("m")
+        temps.append(table)
+        stmts.append(Statement("exec", emit.emit_create_temp(table, ["node", "hid"]), {}))
+        p = emit.Params()
+        sql, params = emit.render(emit.emit_members_insert(compile_members(pattern, table), table, p), p, dialect)
+        stmts.append(Statement("exec", sql, params))
+    if is_simple(pattern):
+        trees = compile_trees(pattern, table)
+        if trees:
+            p = emit.Params()
+            sql, params = emit.render(emit.emit_root_probe(trees, p), p, dialect)
+            stmts.append(Statement("probe", sql, params))
+        for tree in trees:
+            stmts.append(Statement("lazy", "", {}, tree))
+    else:
+        plan: LongPlan = compile_long(pattern, table)
+        p = emit.Params()
+        sql, params = emit.render(emit.emit_long(plan, p), p, dialect)
+        stmts.append(Statement("long", sql, params))
+    return stmts, temps
+
+
+def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
+    out = []
+    prev: Optional[str] = None
+    done: list = []
+    stages = tree.stages()
+    for i, steps in enumerate(stages):
+        p = emit.Params()
+        q = emit.emit_tree_stage(tree, steps, prev, done, p)
+        done = done + steps
+        if i == len(stages) - 1:
+            q = emit.wrap_filtered(q, tree, p)
+            sql, params = emit.render(q, p, dialect)
+            out.append(Statement("tree", sql, params, tree, ["root", "created"] + [f"s{s.id}" for s in done]))
+            out[-1].columns = ["root", "created"] + [f"{k}{s.id}" for s in done for k in "scx"]
+        else:
+            name = temp_name("s")
+            temps.append(name)
+            out.append(Statement("exec", emit.emit_create_as(name, q, dialect), dict(p.values)))
+            prev = name
+    return out
+
+
+def _expand_lazy(stmts: list, temps: list, has_roots: Optional[set], dialect: str = emit.DIALECT) -> list:
+    """Replace each deferred history query by its statements (only for root nodes that have roots)."""
+    out = []
+    for s in stmts:
+        if s.kind != "lazy":
+            out.append(s)
+        elif has_roots is None or s.tree.root.node in has_roots:
+            out.extend(_tree_statements(s.tree, temps, dialect))
+    return out
+
+
+def sql_text(pattern: Pattern, run: Optional[Callable[[str, Any], list]] = None) -> str:
+    """The SQL extraction runs, as one script. With ``run``, the root probe is run first, so that (as in
+    extraction) only the root nodes that have roots get a history query."""
+    stmts, temps = plan_statements(pattern)
+    has_roots = None
+    probe = next((s for s in stmts if s.kind == "probe"), None)
+    if run is not None and probe is not None:
+        staging = [s for s in stmts[: stmts.index(probe)]]
+        try:
+            for s in staging:
+                run(s.sql, s.params)
+            has_roots = {r[0] for r in run(probe.sql, probe.params)}
+        finally:
+            for t in temps:
+                run(emit.emit_drop_temp(t), {})
+    stmts = _expand_lazy(stmts, temps, has_roots)
+    parts = [s.sql for s in stmts] + [emit.emit_drop_temp(t) for t in temps]
+    return ";\n".join(parts) + ";"
+
+
+def history_rows(run: Callable[[str, Any], list], pattern: Pattern) -> list:
+    """Every history row of ``pattern``, ordered by the creation time of its root (then root id)."""
+    stmts, temps = plan_statements(pattern)
+    rows: list[Row] = []
+    info: dict = {}
+    try:
+        i = 0
+        while i < len(stmts):
+            s = stmts[i]
+            i += 1
+            if s.kind == "lazy":
+                continue
+            result = run(s.sql, s.params)
+            if s.kind == "probe":
+                stmts = stmts[:i] + _expand_lazy(stmts[i:], temps, {r[0] for r in result})
+            elif s.kind == "tree":
+                rows.extend(_tree_rows(s, result, info))
+            elif s.kind == "long":
+                rows.extend(_long_rows(result, info))
+    finally:
+        for t in temps:
+            run(emit.emit_drop_temp(t), {})
+    if any(s.kind != "tree" for s in stmts) or len({r.root for r in rows}) != len(rows) or any(
+            len(h) > 1 for r in rows for h in r.cells.values()):
+        rows = _merge_same_root(rows)
+    rows.sort(key=lambda r: (r.created or 0.0, r.root))
+    return rows
+
+
+def _tree_rows(stmt: Statement, result: list, info: dict) -> list:
+    steps = {s.id: s for s in stmt.tree.steps}
+    ids = [int(c[1:]) for c in stmt.columns[2::3]]
+    nodes = [steps[i].node for i in ids]
+    if not result:
+        return []
+    data = list(zip(*result))
+    for j in reversed(range(len(ids))):  # the first occurrence of an element wins (repeats may skip their cid)
+        info.update(zip(data[2 + 3 * j], zip(data[3 + 3 * j], data[4 + 3 * j])))
+    info.pop(None, None)
+    hid_cols = [(nodes[j], 2 + 3 * j) for j in range(len(ids))]
+    if len(set(nodes)) == len(nodes):
+        return [Row(rec[0], rec[1], {n: (rec[k],) for n, k in hid_cols if rec[k] is not None}, info) for rec in result]
+    out = []
+    for rec in result:
+        cells: dict = {}
+        for n, k in hid_cols:
+            hid = rec[k]
+            if hid is not None and hid not in cells.setdefault(n, []):
+                cells[n].append(hid)
+        out.append(Row(rec[0], rec[1], {n: tuple(h) for n, h in cells.items() if h}, info))
+    return out
+
+
+def _long_rows(result: list, info: dict) -> list:
+    by_root: dict = {}
+    for root, created, node, hid, cid, extra in result:
+        row = by_root.get(root)
+        if row is None:
+            row = by_root[root] = Row(root, created, {}, info)
+        row.cells.setdefault(node, []).append(hid)
+        info[hid] = (cid, extra)
+    return list(by_root.values())
+
+
+def _merge_same_root(rows: list) -> list:
+    merged: dict = {}
+    for r in rows:
+        if r.root in merged:
+            cells = merged[r.root].cells
+            for node, hids in r.cells.items():
+                cells[node] = tuple(cells.get(node, ())) + tuple(hids)
+        else:
+            merged[r.root] = r
+    for r in merged.values():
+        for node, hids in r.cells.items():
+            if len(hids) > 1:
+                r.cells[node] = tuple(sorted(set(hids)))
+            elif type(hids) is not tuple:
+                r.cells[node] = tuple(hids)
+    return list(merged.values())
+
+
+def after_filters(pattern: Pattern) -> list:
+    return python_filters(pattern, is_simple(pattern))

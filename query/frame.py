@@ -1,0 +1,331 @@
+"""``ComputationFrame``: an immutable view of part of a store's computation graph, and its table.
+
+>>> from graphstore import Storage, op
+>>> @op
+... def inc(x):
+...     return x + 1
+>>> storage = Storage()
+>>> with storage:
+...     ys = [inc(i) for i in range(3)]
+>>> cf = storage.cf(inc)
+>>> cf
+ComputationFrame(var_0@output_0 = inc(x=x))
+>>> cf.df().shape
+(3, 3)
+>>> sorted(cf.df()["var_0"])
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Optional, Union
+
+import pandas as pd
+
+from . import render, shape
+from .errors import FrameStructureError
+from .expand import expand, expand_all
+from .extract import sql_text
+from .model import IN, OUT, Pattern
+from .store import Reader
+from .table import build_table, rows_of
+
+
+class ComputationFrame:
+    """A graph of variables (sets of refs) and functions (sets of calls); see ``docs/querying.md``.
+
+    Every method returns a new frame. The store is read by expansion (a few grouped queries per step), by
+    extraction (``df``, ``refs``, ``calls``, ...) and by the shaping methods defined by contents (``upstream``,
+    ``&``, ``-``, ``select_nodes``, ``merge_vars``); ``rename``, ``drop``, ``|``, ``isin`` and ``where`` only
+    change the pattern.
+    """
+
+    def __init__(self, storage: Any, pattern: Pattern) -> None:
+        self.storage = storage
+        self.pattern = pattern
+
+    def _new(self, pattern: Pattern) -> "ComputationFrame":
+        return ComputationFrame(self.storage, pattern)
+
+    @property
+    def _reader(self) -> Reader:
+        return Reader(self.storage)
+
+    # --- introspection ------------------------------------------------------------------------------------------------
+
+    @property
+    def vnames(self) -> set:
+        """Names of the variable nodes."""
+        return set(self.pattern.vnames())
+
+    @property
+    def fnames(self) -> set:
+        """Names of the function nodes."""
+        return set(self.pattern.fnames())
+
+    @property
+    def nodes(self) -> set:
+        return self.vnames | self.fnames
+
+    def edges(self) -> list:
+        """``(source, target, label)`` for every edge: var -> func for inputs, func -> var for outputs."""
+        out = [(e.var, e.func, e.label) if e.direction == IN else (e.func, e.var, e.label) for e in self.pattern.edges]
+        return sorted(out)
+
+    @property
+    def sources(self) -> set:
+        """Variables no function node of the frame creates."""
+        return {v for v in self.pattern.vnames() if not self.pattern.creators(v)}
+
+    @property
+    def sinks(self) -> set:
+        """Variables no function node of the frame consumes."""
+        return {v for v in self.pattern.vnames() if not self.pattern.consumers(v)}
+
+    def ops(self) -> dict:
+        """Function node name -> op name."""
+        return {f.name: f.op for f in self.pattern.funcs}
+
+    def __repr__(self) -> str:
+        return render.frame_repr(self.pattern)
+
+    def info(self) -> str:
+        """A summary: counts of refs and calls per node, and the graph; also printed."""
+        text = render.info_text(self.pattern, self._contents())
+        print(text)
+        return text
+
+    def var_info(self, vname: str) -> dict:
+        """What a variable holds and how it connects: ref count, creators, consumers."""
+        self.pattern.var(vname)
+        refs = self._contents()[vname]
+        return {
+            "name": vname,
+            "num_refs": len(refs),
+            "creators": sorted({(e.func, e.label) for e in self.pattern.creators(vname)}),
+            "consumers": sorted({(e.func, e.label) for e in self.pattern.consumers(vname)}),
+        }
+
+    def _contents(self) -> dict:
+        """Node name -> set of ids it holds (the union of the rows' cells)."""
+        out: dict = {n: set() for n in self.pattern.names()}
+        for r in rows_of(self._reader, self.pattern):
+            for n, hids in r.cells.items():
+                out[n].update(hids)
+        return out
+
+    @property
+    def refs(self) -> dict:
+        """hid -> Ref of every ref in the frame (values not loaded)."""
+        c = self._contents()
+        return self._reader.load_refs({h for v in self.pattern.vnames() for h in c[v]}, with_values=False)
+
+    @property
+    def calls(self) -> dict:
+        """hid -> Call of every call in the frame."""
+        c = self._contents()
+        return self._reader.load_calls({h for f in self.pattern.fnames() for h in c[f]})
+
+    def refs_by_var(self) -> dict:
+        c = self._contents()
+        refs = self._reader.load_refs({h for v in self.pattern.vnames() for h in c[v]}, with_values=False)
+        return {v: {refs[h] for h in c[v] if h in refs} for v in self.pattern.vnames()}
+
+    def calls_by_func(self) -> dict:
+        c = self._contents()
+        calls = self._reader.load_calls({h for f in self.pattern.fnames() for h in c[f]})
+        return {f: {calls[h] for h in c[f] if h in calls} for f in self.pattern.fnames()}
+
+    def get_var_values(self, vname: str) -> list:
+        """The values of a variable (ordered by ref id)."""
+        self.pattern.var(vname)
+        hids = sorted(self._contents()[vname])
+        refs = self._reader.load_refs(hids, with_values=True)
+        return [refs[h].obj for h in hids if h in refs]
+
+    def get_func_table(self, fname: str) -> pd.DataFrame:
+        """The memoization table of one function node: a column per input and output label, one row per call."""
+        self.pattern.func(fname)
+        calls = self.calls_by_func()[fname]
+        records = []
+        for call in sorted(calls, key=lambda c: c.hid):
+            rec = {**{k: v for k, v in call.inputs.items()}, **{k: v for k, v in call.outputs.items()}}
+            records.append(rec)
+        self.storage.attach([list(r.values()) for r in records])
+        return pd.DataFrame([{k: v.obj for k, v in r.items()} for r in records])
+
+    # --- growth -------------------------------------------------------------------------------------------------------
+
+    def expand_back(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
+                    varnames: Any = None) -> "ComputationFrame":
+        """Add the calls that created the refs of ``vars`` (default: all variables), and their inputs."""
+        names = _names(varnames if vars is None else vars)
+        return self._new(expand(self._reader, self.pattern, names, OUT, recursive))
+
+    def expand_forward(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
+                       varnames: Any = None) -> "ComputationFrame":
+        """Add the calls that consumed the refs of ``vars`` (default: all variables), their inputs and outputs."""
+        names = _names(varnames if vars is None else vars)
+        return self._new(expand(self._reader, self.pattern, names, IN, recursive))
+
+    def expand_all(self) -> "ComputationFrame":
+        """Expand back and forward until nothing changes."""
+        return self._new(expand_all(self._reader, self.pattern))
+
+    # --- shaping ------------------------------------------------------------------------------------------------------
+
+    def __getitem__(self, key: Union[str, list]) -> "ComputationFrame":
+        if isinstance(key, str):
+            return self.select_nodes([key])
+        return self.select_nodes(list(key))
+
+    def select_nodes(self, nodes: Iterable[str]) -> "ComputationFrame":
+        """The frame restricted to these nodes (and the edges among them)."""
+        return self._new(shape.select(self._reader, self.pattern, list(nodes)))
+
+    def upstream(self, *nodes: str) -> "ComputationFrame":
+        """The part of the frame upstream of the given nodes (inclusive): graph and histories."""
+        return self._new(shape.upstream(self._reader, self.pattern, nodes))
+
+    def downstream(self, *nodes: str) -> "ComputationFrame":
+        """The part of the frame downstream of the given nodes (inclusive): graph and dependent calls."""
+        return self._new(shape.downstream(self._reader, self.pattern, nodes))
+
+    def midstream(self, *nodes: str) -> "ComputationFrame":
+        """The nodes on paths between the given nodes (downstream of some and upstream of others)."""
+        return self._new(shape.midstream(self._reader, self.pattern, nodes))
+
+    def merge_vars(self) -> "ComputationFrame":
+        """Merge variables that hold the same refs (at least one shared ref), keeping the first name."""
+        return self._new(shape.merge_vars(self._reader, self.pattern))
+
+    def merge_into(self, src: str, dst: str) -> "ComputationFrame":
+        """Merge variable ``src`` into ``dst``."""
+        return self._new(self.pattern.merge_var_into(src, dst))
+
+    def rename(self, vars: Optional[dict] = None, funcs: Optional[dict] = None, **kw: str) -> "ComputationFrame":
+        """Rename nodes: ``rename(vars={"var_0": "y"})`` or ``rename(var_0="y")``."""
+        mapping = {**(vars or {}), **(funcs or {}), **kw}
+        return self._new(self.pattern.rename(mapping))
+
+    def rename_var(self, old: str, new: str) -> "ComputationFrame":
+        self.pattern.var(old)
+        return self.rename({old: new})
+
+    def drop(self, *nodes: Union[str, Iterable[str]]) -> "ComputationFrame":
+        return self._new(self.pattern.drop_nodes(_flat(nodes)))
+
+    def drop_var(self, *names: str) -> "ComputationFrame":
+        for n in names:
+            self.pattern.var(n)
+        return self.drop(*names)
+
+    def drop_func(self, *names: str) -> "ComputationFrame":
+        for n in names:
+            self.pattern.func(n)
+        return self.drop(*names)
+
+    def __or__(self, other: "ComputationFrame") -> "ComputationFrame":
+        return self.union(other)
+
+    def __and__(self, other: "ComputationFrame") -> "ComputationFrame":
+        return self.intersection(other)
+
+    def __sub__(self, other: "ComputationFrame") -> "ComputationFrame":
+        return self._new(shape.difference(self._reader, self.pattern, other.pattern))
+
+    def union(self, other: "ComputationFrame") -> "ComputationFrame":
+        """Nodes and edges by name from both; a node in both holds what it holds in either."""
+        return self._new(shape.union(self._reader, self.pattern, other.pattern))
+
+    def intersection(self, other: "ComputationFrame") -> "ComputationFrame":
+        """Nodes and edges in both; each node holds what it holds in both."""
+        return self._new(shape.intersection(self._reader, self.pattern, other.pattern))
+
+    def isin(self, node: str, values: Iterable[Any], by: str = "val") -> "ComputationFrame":
+        """Keep the histories whose ``node`` holds one of ``values`` (compared by value, ``hid`` or ``cid``)."""
+        return self._new(shape.isin(self.pattern, node, values, by))
+
+    def where(self, node: str, predicate: Optional[Callable[[Any], bool]] = None, *, hids: Iterable = (),
+              cids: Iterable = (), version: Optional[int] = None) -> "ComputationFrame":
+        """Keep histories by a predicate on ``node``'s value, by ids (pushed into SQL), or an op version (SQL)."""
+        return self._new(shape.where(self.pattern, node, predicate, hids, cids, version))
+
+    def copy(self) -> "ComputationFrame":
+        return self._new(self.pattern)
+
+    # --- extraction ---------------------------------------------------------------------------------------------------
+
+    def df(self, *nodes: str, values: str = "objs", lazy_vars: Optional[Iterable[str]] = None,
+           include_calls: bool = True, join_how: str = "outer", verbose: bool = False) -> pd.DataFrame:
+        """The frame's table: one row per history of its sink values, one column per node (topological order)."""
+        if verbose:
+            print(self.sql())
+        return build_table(self._reader, self.pattern, _flat(nodes), values, lazy_vars, include_calls, join_how)
+
+    def eval(self, *nodes: str, values: str = "objs") -> pd.DataFrame:
+        """The table of the variables only (no call columns)."""
+        return self.df(*nodes, values=values, include_calls=False)
+
+    def get_history_df(self, vname: str, include_calls: bool = True) -> pd.DataFrame:
+        """The histories of one variable's values: the table of the frame upstream of it."""
+        return self.upstream(vname).df(include_calls=include_calls)
+
+    def sql(self) -> str:
+        """The SQL that extraction runs (staging statements included)."""
+        self._reader.sync()
+        return sql_text(self.pattern, self._reader.run)
+
+    def delete_calls(self) -> None:
+        """Delete every call in the frame from the store, and the calls that depend on them."""
+        hids = {h for f in self.pattern.fnames() for h in self._contents()[f]}
+        _drop_calls(self.storage, hids)
+
+    def delete_calls_from_df(self, df: pd.DataFrame) -> None:
+        """Delete the calls found in the function columns of ``df`` (a table from this frame), and dependents."""
+        hids = set()
+        for f in self.pattern.fnames():
+            if f in df.columns:
+                for cell in df[f]:
+                    for c in cell if isinstance(cell, list) else [cell]:
+                        if c is not None and hasattr(c, "hid"):
+                            hids.add(c.hid)
+        _drop_calls(self.storage, hids)
+
+    def to_networkx(self) -> Any:
+        """The frame's graph as a ``networkx.MultiDiGraph`` (node attribute ``kind``: "var" or "func")."""
+        return self.pattern.to_digraph()
+
+    def draw(self, path: Optional[str] = None, verbose: bool = False) -> str:
+        """Write the graph as SVG with graphviz ``dot`` (returns the SVG text; also to ``path`` if given)."""
+        return render.draw_svg(self.pattern, path)
+
+    def print_graph(self) -> None:
+        print(render.graph_text(self.pattern))
+
+
+def _names(x: Any) -> Optional[list]:
+    if x is None:
+        return None
+    return [x] if isinstance(x, str) else list(x)
+
+
+def _flat(items: Iterable[Any]) -> tuple:
+    out: list = []
+    for it in items:
+        if isinstance(it, str):
+            out.append(it)
+        else:
+            out.extend(it)
+    return tuple(out)
+
+
+def _drop_calls(storage: Any, hids: set) -> None:
+    drop = getattr(storage, "drop_calls", None)
+    if drop is None:
+        raise FrameStructureError("this storage cannot delete calls yet (Storage.drop_calls is missing)")
+    if hids:
+        drop(sorted(hids), delete_dependents=True)
+
+
+__all__ = ["ComputationFrame"]

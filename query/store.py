@@ -1,0 +1,236 @@
+"""The query layer's window on a Storage: statements through ``backend.execute`` (so the tracer sees them) and
+batched loading of refs, values and calls (one statement per batch, whatever its size).
+
+>>> from graphstore import Storage, op
+>>> s = Storage()
+>>> @op
+... def inc(x):
+...     return x + 1
+>>> with s:
+...     _ = inc(1)
+>>> Reader(s).op_labels("inc")
+[(0, 'x'), (1, 'output_0')]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+from graphstore.backends import ValueRecord
+from graphstore.refs import AtomRef, Call
+
+from . import emit
+
+
+LABEL_SAMPLE = 64
+
+
+class Reader:
+    def __init__(self, storage: Any) -> None:
+        self.storage = storage
+        self._labels: dict = {}
+        self._groups: dict = {}
+
+    def run(self, sql: str, params: Any = ()) -> list:
+        return self.storage.backend.execute(sql, params)
+
+    def query(self, tree: Any, p: emit.Params) -> list:
+        sql, params = emit.render(tree, p)
+        return self.run(sql, params)
+
+    def sync(self) -> None:
+        """Write the storage's pending calls so that the queries see them."""
+        self.storage.commit()
+
+    # --- ops ----------------------------------------------------------------------------------------------------------
+
+    def op_labels(self, op: str) -> list:
+        """``(direction, label)`` of the edges of ``op``'s calls, inputs first, in argument order.
+
+        Ops whose signature has ``*args`` or ``**kwargs``, and structural ops (``__make_list__``, ...), whose labels
+        vary from call to call, are read over all their calls; others over their first ``LABEL_SAMPLE`` calls
+        (their labels are fixed by the signature; only ``nout="var"`` outputs could differ).
+        """
+        if op not in self._labels:
+            p = emit.Params()
+            rows = self.run("SELECT signature FROM ops WHERE name = ?", (op,))
+            varying = not rows or any("*" in sig or sig == "(structural)" for sig, in rows)
+            rows = self.query(emit.emit_op_labels(op, p, None if varying else LABEL_SAMPLE), p)
+            ordered = sorted(rows, key=lambda t: (t[0], t[2], _label_key(t[1])))
+            labels = [(d, self.group_label(op, lab) if d == 0 else lab) for d, lab, _ in ordered]
+            self._labels[op] = list(dict.fromkeys(labels))
+        return self._labels[op]
+
+    def group_label(self, op: str, label: str) -> str:
+        """The frame label of a stored input label: ``*elts`` for the elements a structural op collects
+        (``elts_0``, ``elts_1``, ...), ``*args`` for an op's ``*args``; else the label itself."""
+        if op not in self._groups:
+            rows = self.run("SELECT signature FROM ops WHERE name = ?", (op,))
+            groups = set()
+            for (sig,) in rows:
+                if sig == "(structural)":
+                    groups.add("elts")
+                groups.update(re.findall(r"(?<![*\w])\*(\w+)", sig))
+            self._groups[op] = sorted(groups)
+        for g in self._groups[op]:
+            if label.startswith(g + "_"):
+                return "*" + g
+        return label
+
+    def op_counts(self, ops: Iterable[str]) -> dict:
+        ops = sorted(set(ops))
+        if not ops:
+            return {}
+        p = emit.Params()
+        return dict(self.query(emit.emit_op_counts(ops, p), p))
+
+    def output_names(self, op: str) -> tuple:
+        rows = self.run("SELECT output_names FROM ops WHERE name = ? ORDER BY version DESC LIMIT 1", (op,))
+        return tuple(json.loads(rows[0][0])) if rows else ()
+
+    def classify(self, hids: list) -> tuple[dict, set]:
+        """Split ids into calls (hid -> op name) and refs."""
+        p = emit.Params()
+        calls, refs = {}, set()
+        for kind, hid, op in self.query(emit.emit_lookup_hids(hids, p), p):
+            if kind == "call":
+                calls[hid] = op
+            else:
+                refs.add(hid)
+        return calls, refs
+
+    # --- loading ------------------------------------------------------------------------------------------------------
+
+    def load_refs(self, hids: Iterable[str], with_values: bool) -> dict:
+        """Refs by hid, in one statement; with ``with_values`` their values are read and decoded too."""
+        hids = sorted(set(hids))
+        if not hids:
+            return {}
+        p = emit.Params()
+        out: dict = {}
+        decoded: dict = {}
+        collections = []
+        for row in self.query(emit.emit_load_refs(hids, with_values, p), p):
+            hid, cid, kind = row[0], row[1], row[2]
+            ref = self.storage.make_ref(kind, cid, hid)
+            if with_values and kind != "atom":
+                collections.append(ref)
+            elif with_values and row[3] is not None:
+                if cid not in decoded:
+                    decoded[cid] = self._decode(ValueRecord(cid, row[3], row[4], row[5], row[6]))
+                ref._set_obj(decoded[cid])
+            out[hid] = ref
+        if collections:  # assembled from their elements by the storage
+            self.storage.attach(collections)
+        return out
+
+    def _decode(self, rec: ValueRecord) -> Any:
+        # Storage exposes attach()/unwrap(), which read in chunks of 500 ids; extraction reads all values in one
+        # statement, so it decodes the rows itself with the storage's own codec.
+        return self.storage._values.load(rec)
+
+    def load_values(self, cids: Iterable[str]) -> dict:
+        """Decoded values by cid, read in one statement."""
+        cids = sorted(set(cids))
+        if not cids:
+            return {}
+        p = emit.Params()
+        return {row[0]: self._decode(ValueRecord(*row)) for row in self.query(emit.emit_load_values(cids, p), p)}
+
+    def make_refs(self, info: dict, hids: Iterable[str], with_values: bool) -> dict:
+        """Refs from ``(cid, kind)`` already known, with values read in one statement when asked."""
+        make = self.storage.make_ref
+        out = {h: make(info[h][1] or "atom", info[h][0], h) for h in hids}
+        if with_values:
+            atoms = [r for r in out.values() if type(r) is AtomRef]
+            values = self.load_values(r.cid for r in atoms)
+            for r in atoms:
+                if r.cid in values:
+                    r._set_obj(values[r.cid])
+            others = [r for r in out.values() if type(r) is not AtomRef]
+            if others:
+                self.storage.attach(others)
+        return out
+
+    def creation_times(self, hids: Iterable[str]) -> dict:
+        """hid -> created_at of a call, or of a ref's creator call (raw values are absent)."""
+        hids = sorted(set(hids))
+        if not hids:
+            return {}
+        p = emit.Params()
+        return dict(self.query(emit.emit_creation_times(hids, p), p))
+
+    def load_calls(self, hids: Iterable[str]) -> dict:
+        """``Call`` objects by hid (with lazy input and output Refs), in one statement."""
+        hids = sorted(set(hids))
+        if not hids:
+            return {}
+        p = emit.Params()
+        ops = getattr(self.storage, "_ops_by_name", {})
+        out: dict = {}
+        make = self.storage.make_ref
+        for hid, cid, op_name, version, direction, label, ref_hid, ref_cid, kind in self.query(
+                emit.emit_load_calls(hids, p), p):
+            call = out.get(hid)
+            if call is None:
+                call = out[hid] = Call(ops.get((op_name, version), op_name), hid, cid, {}, {})
+            if label is not None:
+                (call.outputs if direction == 1 else call.inputs)[label] = make(kind or "atom", ref_cid, ref_hid)
+        return out
+
+
+def _label_key(label: str) -> tuple:
+    head, _, tail = label.rpartition("_")
+    return (head, int(tail)) if head and tail.isdigit() else (label, -1)
+
+
+_INPUTS = Call.__dict__["inputs"]
+_OUTPUTS = Call.__dict__["outputs"]
+
+
+class CallBatch:
+    """The calls of one table: their inputs and outputs are read together, in one statement, on first use.
+
+    ``hids`` is filled by whoever makes the table's LazyCalls."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.hids: list = []
+        self._full: Any = None
+
+    def get(self, hid: str) -> Call:
+        if self._full is None:
+            self._full = self.reader.load_calls(self.hids)
+        return self._full[hid]
+
+
+class LazyCall(Call):
+    """A ``Call`` whose ``inputs`` and ``outputs`` are read (for its whole table at once) when first used."""
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, op: Any, hid: str, cid: str, batch: CallBatch) -> None:  # noqa: D107
+        self.op, self.hid, self.cid, self._batch = op, hid, cid, batch
+
+    def _load(self) -> None:
+        full = self._batch.get(self.hid)
+        _INPUTS.__set__(self, full.inputs)
+        _OUTPUTS.__set__(self, full.outputs)
+
+    @property  # type: ignore[override]
+    def inputs(self) -> dict:
+        try:
+            return _INPUTS.__get__(self, Call)
+        except AttributeError:
+            self._load()
+            return _INPUTS.__get__(self, Call)
+
+    @property  # type: ignore[override]
+    def outputs(self) -> dict:
+        try:
+            return _OUTPUTS.__get__(self, Call)
+        except AttributeError:
+            self._load()
+            return _OUTPUTS.__get__(self, Call)

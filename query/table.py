@@ -1,0 +1,151 @@
+"""From history rows to a pandas DataFrame: one column per node, in topological order.
+
+A cell holds the node's single element (a value, a Ref or a Call), ``None`` when the history has none there, or a
+list of elements (in history order: raw values first, then by creation time) when the history holds several
+(loops, aggregation, histories that disagree). Ids, cids and op versions come with the history rows; values are
+read in one statement, for the returned cells only; calls' inputs and outputs in one more, when first used.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any, Iterable, Optional
+
+import pandas as pd
+
+from .errors import FrameStructureError
+from .extract import Row, after_filters, history_rows
+from .model import Pattern
+from .store import CallBatch, LazyCall, Reader
+
+VALUES = ("objs", "refs")
+JOINS = ("outer", "inner")
+
+
+def rows_of(reader: Reader, pattern: Pattern) -> list:
+    """History rows after every filter (id filters in SQL; predicates here, on loaded values)."""
+    reader.sync()
+    rows = history_rows(reader.run, pattern)
+    preds = [f for f in after_filters(pattern)]
+    if not preds:
+        return rows
+    need = {h for r in rows for f in preds if not pattern.is_func(f.node) for h in r.cells.get(f.node, ())}
+    refs = reader.load_refs(need, with_values=any(f.kind == "pred" for f in preds))
+    calls = reader.load_calls({h for r in rows for f in preds if pattern.is_func(f.node)
+                               for h in r.cells.get(f.node, ())})
+    return [r for r in rows if all(_passes(r, f, refs, calls) for f in preds)]
+
+
+def _passes(row: Row, flt: Any, refs: dict, calls: dict) -> bool:
+    for hid in row.cells.get(flt.node, ()):
+        elem = calls.get(hid) if hid in calls else refs.get(hid)
+        if elem is None:
+            continue
+        if flt.kind == "hid" and hid in flt.values:
+            return True
+        if flt.kind == "cid" and elem.cid in flt.values:
+            return True
+        if flt.kind == "pred" and _safe(flt.values, elem.obj if hid in refs else elem):
+            return True
+    return False
+
+
+def _safe(pred: Any, value: Any) -> bool:
+    return bool(pred(value))
+
+
+def columns_of(pattern: Pattern, nodes: Iterable[str], include_calls: bool) -> list:
+    wanted = list(nodes)
+    for n in wanted:
+        pattern.node(n)
+    cols = [n for n in pattern.topo_names() if not wanted or n in wanted]
+    if not include_calls:
+        cols = [n for n in cols if not pattern.is_func(n)]
+    return cols
+
+
+def build_table(
+    reader: Reader, pattern: Pattern, nodes: tuple = (), values: str = "objs", lazy_vars: Optional[Iterable] = None,
+    include_calls: bool = True, join_how: str = "outer",
+) -> pd.DataFrame:
+    # Extraction makes millions of small objects that all stay alive: the cyclic garbage collector would rescan
+    # them again and again (its passes grow with the heap), so it is paused meanwhile.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_table(reader, pattern, nodes, values, lazy_vars, include_calls, join_how)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_table(
+    reader: Reader, pattern: Pattern, nodes: tuple, values: str, lazy_vars: Optional[Iterable], include_calls: bool,
+    join_how: str,
+) -> pd.DataFrame:
+    if values not in VALUES:
+        raise FrameStructureError(f"values must be one of {VALUES}, got {values!r}")
+    if join_how not in JOINS:
+        raise FrameStructureError(f"join_how must be one of {JOINS}, got {join_how!r}")
+    cols = columns_of(pattern, nodes, include_calls)
+    rows = rows_of(reader, pattern)
+    info = rows[0].info if rows else {}
+    columns = [[r.cells.get(c, ()) for r in rows] for c in cols]
+    if nodes or join_how == "inner":
+        keep = range(len(rows))
+        if nodes:
+            keep = [i for i in keep if any(col[i] for col in columns)]
+            keep = _distinct(keep, columns)
+        if join_how == "inner":
+            keep = [i for i in keep if all(col[i] for col in columns)]
+        columns = [[col[i] for i in keep] for col in columns]
+    if not cols or not columns[0]:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    lazy = set(lazy_vars or ())
+    multi = {h for col in columns for cell in col if len(cell) > 1 for h in cell}
+    times = reader.creation_times(multi) if multi else {}
+    order = lambda h: (times.get(h, -1.0), h)  # noqa: E731  (history order: raw values, then by creation)
+    batch = CallBatch(reader)
+    kinds = ["call" if pattern.is_func(c) else "obj" if values == "objs" and c not in lazy else "ref" for c in cols]
+    hid_sets = [{h for cell in col for h in cell} for col in columns]
+    objs = _objs(reader, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
+    refs = reader.make_refs(info, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "ref"]), False)
+    data = {}
+    for name, col, kind, hids in zip(cols, columns, kinds, hid_sets):
+        elems = objs if kind == "obj" else refs if kind == "ref" else _calls(
+            reader, pattern.func(name).op, hids, info, batch)
+        data[name] = [None if not cell else elems[cell[0]] if len(cell) == 1
+                      else [elems[h] for h in sorted(cell, key=order)] for cell in col]
+    batch.hids = [h for hids, k in zip(hid_sets, kinds) if k == "call" for h in hids]
+    return pd.DataFrame(data, columns=cols)
+
+
+def _objs(reader: Reader, hids: set, info: dict) -> dict:
+    """hid -> value: atoms from one read of their values, collections assembled by the storage."""
+    atoms = [h for h in hids if (info[h][1] or "atom") == "atom"]
+    values = reader.load_values({info[h][0] for h in atoms})
+    out = {h: values.get(info[h][0]) for h in atoms}
+    others = set(hids) - set(atoms)
+    if others:
+        out.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
+    return out
+
+
+def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: "CallBatch") -> dict:
+    """Calls of the table, built from what extraction read; inputs and outputs load on first use (one batch)."""
+    ops = getattr(reader.storage, "_ops_by_name", {})
+    out: dict = {}
+    for h in hids:
+        cid, version = info[h]
+        out[h] = LazyCall(ops.get((op_name, version), op_name), h, cid, batch)
+    return out
+
+
+def _distinct(keep: list, columns: list) -> list:
+    seen, out = set(), []
+    for i in keep:
+        key = tuple(tuple(col[i]) for col in columns)
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out

@@ -1,0 +1,48 @@
+"""The query package's surface and layout are pinned: one front door, one exception root, one sqlglot importer."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import query
+from graphstore import GraphstoreError
+from query import errors
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_query_all_is_pinned():
+    assert sorted(query.__all__) == sorted([
+        "ComputationFrame", "FrameStructureError", "MissingProgramError", "Provenance", "QueryError",
+        "UnknownNodeError", "make_frame", "provenance_frame",
+    ])
+    for name in query.__all__:
+        assert hasattr(query, name), name
+
+
+def test_every_query_error_derives_from_the_root():
+    classes = [getattr(errors, n) for n in dir(errors) if isinstance(getattr(errors, n), type)]
+    classes = [c for c in classes if issubclass(c, Exception) and c.__module__ == errors.__name__]
+    assert len(classes) >= 4
+    assert all(issubclass(c, (errors.QueryError, GraphstoreError)) for c in classes)
+    assert issubclass(errors.UnknownNodeError, KeyError) and issubclass(errors.FrameStructureError, ValueError)
+
+
+def test_sqlglot_lives_in_the_emitter_only_and_modules_stay_small():
+    importers = []
+    for path in sorted((ROOT / "query").glob("*.py")):
+        text = path.read_text()
+        if re.search(r"^\s*(import sqlglot|from sqlglot)", text, flags=re.M):
+            importers.append(path.name)
+        assert len(text.splitlines()) < 600, path.name
+    assert importers == ["emit.py"]
+    for path in (ROOT / "graphstore").rglob("*.py"):
+        assert not re.search(r"^(import query|from query)", path.read_text(), flags=re.M), path
+
+
+def test_the_querying_page_is_executed_by_the_docs_test():
+    from test_docs import PAGES, python_blocks
+
+    page = ROOT / "docs" / "querying.md"
+    assert page in PAGES and len(python_blocks(page)) >= 4
