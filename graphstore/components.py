@@ -16,21 +16,30 @@ from .hashing import hash_text, hash_value
 from .refs import Ref
 from .tracking import unwrap_callable
 
-_SOURCE_CACHE: dict[tuple[str, float, str, int], tuple[str, str]] = {}
+_SOURCE_CACHE: dict[tuple[str, int, int, str, int], tuple[str, str]] = {}
 
 
-def function_source(func: Callable) -> tuple[str, str]:
-    """``(source text, content hash)`` of a function, cached by its file's modification time."""
+def function_source(func: Callable, stats: Optional[dict[str, tuple[int, int]]] = None) -> tuple[str, str]:
+    """``(source text, content hash)`` of a function, cached by its file's modification time (and size, in case
+    two edits fall within the file system's timestamp granularity); one ``stat`` when cached, none when ``stats``
+    (file name -> (mtime, size), filled as files are seen) already knows the file."""
     func = unwrap_callable(func)
     code = getattr(func, "__code__", None)
     filename = code.co_filename if code is not None else ""
-    try:
-        mtime = os.stat(filename).st_mtime if filename and os.path.exists(filename) else 0.0
-    except OSError:
-        mtime = 0.0
-    key = (filename, mtime, func.__qualname__, code.co_firstlineno if code is not None else 0)
+    found_stat = stats.get(filename) if stats is not None else None
+    if found_stat is not None:
+        mtime, size = found_stat
+    else:
+        try:
+            stat = os.stat(filename) if filename else None
+            mtime, size = (stat.st_mtime_ns, stat.st_size) if stat is not None else (0, 0)
+        except OSError:
+            mtime, size = 0, 0
+        if stats is not None and mtime:
+            stats[filename] = (mtime, size)
+    key = (filename, mtime, size, func.__qualname__, code.co_firstlineno if code is not None else 0)
     found = _SOURCE_CACHE.get(key)
-    if found is None or mtime == 0.0:
+    if found is None or mtime == 0:
         try:
             text = inspect.getsource(func)
         except (OSError, TypeError):

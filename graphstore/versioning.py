@@ -12,7 +12,7 @@ import difflib
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .backends.sqlite_versions import ComponentCommit, VersionRecord
 from .components import current_content, function_source, resolve_function, resolve_global, value_content
@@ -48,11 +48,15 @@ class Versioner:
         self._current: dict[tuple[str, str], Optional[str]] = {}
         self._candidates: dict[tuple[str, int], list[str]] = {}
         self._heads: Optional[dict[str, str]] = None
+        self._finished: dict[tuple, VersionRecord] = {}
+        self._stats: dict[str, tuple[int, int]] = {}  # source files' (mtime, size), looked at once per block
 
     def refresh(self) -> None:
         """Forget what the code looked like (called on entering the storage); file reads stay cached by mtime."""
         self._current.clear()
         self._candidates.clear()
+        self._finished.clear()
+        self._stats.clear()
 
     # --- components ---------------------------------------------------------------------------------------------------
 
@@ -129,22 +133,18 @@ class Versioner:
         """The semantic hash a component has now (None if it no longer exists), cached until the next refresh."""
         cache_key = (kind, key)
         if cache_key not in self._current:
-            content = current_content(kind, key)
             semantic = None
-            if content is not None:
-                source = self._source_of(kind, key)
-                semantic = self.semantic_of(kind, key, content, source, current=True)
+            if kind == "function":
+                func = resolve_function(key)
+                if func is not None:
+                    source, content = function_source(func, self._stats)
+                    semantic = self.semantic_of(kind, key, content, source, current=True)
+            else:
+                content = current_content(kind, key)
+                if content is not None:
+                    semantic = self.semantic_of(kind, key, content, None, current=True)
             self._current[cache_key] = semantic
         return self._current[cache_key]
-
-    @staticmethod
-    def _source_of(kind: str, key: str) -> Optional[str]:
-        if kind != "function":
-            return None
-        from .components import resolve_function
-
-        func = resolve_function(key)
-        return function_source(func)[0] if func is not None else None
 
     # --- versions -----------------------------------------------------------------------------------------------------
 
@@ -178,13 +178,11 @@ class Versioner:
         return collector
 
     def finish(self, op: Any, collector: DepCollector) -> VersionRecord:
-        """The version of a call that just ran; checks that no global it read was changed meanwhile."""
-        deps: list[tuple[str, str, str]] = []
-        semantics: list[tuple[str, str]] = []
-        for key, func in collector.functions.items():
-            source, content = function_source(func)
-            deps.append(("function", key, content))
-            semantics.append((key, self.semantic_of("function", key, content, source, current=True)))
+        """The version of a call that just ran; checks that no global it read was changed meanwhile.
+
+        Within one ``with storage:`` block the code is taken as fixed (as for lookups), so a call that touched the
+        same functions and global values as an earlier one gets that one's version without re-reading anything."""
+        global_contents = []
         for key, (_, name, value) in collector.globals.items():
             content = value_content(value)
             if content != collector.global_hashes[key]:
@@ -192,18 +190,33 @@ class Versioner:
                     f"op {op.name}: global {key} was modified while the call ran; "
                     "tracked code must not mutate globals (pass the value as an argument instead)"
                 )
-            deps.append(("global", key, content))
-            semantics.append((key, self.semantic_of("global", key, content, None, current=True)))
-        deps.sort()
-        version_id = hash_text("gs:version", *[f"{k}:{key}:{c}" for k, key, c in deps])
-        semantic_version = hash_text("gs:semantic-version", *[f"{key}:{s}" for key, s in sorted(semantics)])
-        record = VersionRecord(version_id, op.name, op.version, semantic_version, tuple(deps), time.time())
+            global_contents.append((key, content))
+        memo_key = (op.op_id, tuple(collector.functions), tuple(global_contents))
+        record = self._finished.get(memo_key)
+        if record is None:
+            record = self._finished[memo_key] = self._version_of(op, collector, global_contents)
+        version_id = record.version_id
         known = self.versions(op.name, op.version)
         if all(v.version_id != version_id for v in known):
             self.backend.save_version(record)
             known.append(record)
             self._candidates.pop((op.name, op.version), None)
         return record
+
+    def _version_of(self, op: Any, collector: DepCollector, global_contents: list) -> VersionRecord:
+        deps: list[tuple[str, str, str]] = []
+        semantics: list[tuple[str, str]] = []
+        for key, func in collector.functions.items():
+            source, content = function_source(func, self._stats)
+            deps.append(("function", key, content))
+            semantics.append((key, self.semantic_of("function", key, content, source, current=True)))
+        for key, content in global_contents:
+            deps.append(("global", key, content))
+            semantics.append((key, self.semantic_of("global", key, content, None, current=True)))
+        deps.sort()
+        version_id = hash_text("gs:version", *[f"{k}:{key}:{c}" for k, key, c in deps])
+        semantic_version = hash_text("gs:semantic-version", *[f"{key}:{s}" for key, s in sorted(semantics)])
+        return VersionRecord(version_id, op.name, op.version, semantic_version, tuple(deps), time.time())
 
     def absorb(self, op: Any, version_id: Optional[str]) -> None:
         """An op called inside a running versioned call: its dependencies become the outer call's too, since the
@@ -225,14 +238,23 @@ class Versioner:
 
     # --- user-facing --------------------------------------------------------------------------------------------------
 
-    def sync(self, func: Callable, is_semantic_change: Optional[bool]) -> str:
-        """Record the current code of ``func`` now, classified as given; returns its semantic hash."""
-        func = unwrap_callable(func)
-        key = component_key(func)
-        source, content = function_source(func)
-        self._current.pop(("function", key), None)
+    def sync(self, component: Any, is_semantic_change: Optional[bool]) -> str:
+        """Record the current state of a function (op, tracked function or method), or of a global named
+        ``"module.NAME"``, classified as given; returns its semantic hash."""
+        if isinstance(component, str):
+            kind, key, source = "global", component, None
+            exists, value = resolve_global(key)
+            if not exists:
+                raise VersioningError(f"no global {key}: name it as 'module.NAME', in a module already imported")
+            content = value_content(value)
+        else:
+            func = unwrap_callable(component)
+            kind, key = "function", component_key(func)
+            source, content = function_source(func)
+        self._current.pop((kind, key), None)
         self._candidates.clear()
-        return self.semantic_of("function", key, content, source, is_semantic_change, current=True)
+        self._finished.clear()
+        return self.semantic_of(kind, key, content, source, is_semantic_change, current=True)
 
     def version_infos(self, op_name: str, op_version: int) -> list[VersionInfo]:
         counts = self.backend.version_call_counts(op_name, op_version)

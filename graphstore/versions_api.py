@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .errors import ConfigurationError, VersioningError
 from .tracking import component_key, unwrap_callable
@@ -43,38 +43,48 @@ class VersionsAPI:
         self.commit()
         return versioner.version_infos(f.name, f.version)
 
-    def sync_component(self, f: Callable, is_semantic_change: Optional[bool] = None) -> str:
-        """Record the current code of ``f`` (an op or tracked function), marked as breaking or not; returns its
-        semantic hash. With ``is_semantic_change=None`` the storage's ``on_change`` policy decides."""
+    def sync_component(self, f: Any, is_semantic_change: Optional[bool] = None) -> str:
+        """Record the current code of ``f`` (an op or tracked function; or a global, named ``"module.NAME"``),
+        marked as breaking or not; returns its semantic hash. With ``is_semantic_change=None`` the storage's
+        ``on_change`` policy decides."""
         return self._need_versioner("sync_component").sync(f, is_semantic_change)
 
-    def source_history(self, f: Callable) -> list[dict[str, Any]]:
-        """Every recorded content of ``f``'s code, oldest first, with its semantic hash and source."""
+    def source_history(self, f: Any) -> list[dict[str, Any]]:
+        """Every recorded content of ``f``'s code (or of a global named ``"module.NAME"``: source None), oldest
+        first, with its semantic hash and source."""
         versioner = self._need_versioner("source_history")
-        key = component_key(unwrap_callable(f))
+        key = f if isinstance(f, str) else component_key(unwrap_callable(f))
         return [
             {"content_hash": c.content_hash, "semantic_hash": c.semantic_hash, "parent_hash": c.parent_hash,
              "created_at": c.created_at, "source": c.source}
             for c in versioner.commits(key)
         ]
 
-    def code(self, version_id: str) -> dict[str, Optional[str]]:
-        """The source of every function a version depends on (globals map to None), by component name."""
+    def code(self, version_id: Any) -> dict[str, Optional[str]]:
+        """The source of every function a version (an id or a VersionInfo) depends on (globals map to None), by
+        component name."""
         versioner = self._need_versioner("code")
-        version = self._find_version(versioner, version_id)
+        version = self._find_version(versioner, getattr(version_id, "version_id", version_id))
         out: dict[str, Optional[str]] = {}
         for kind, key, content in version.deps:
             commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
             out[key] = commit.source if commit is not None and kind == "function" else None
         return out
 
-    def diff(self, a: str, b: str) -> str:
-        """A unified diff of the code of two versions (by version id)."""
+    def diff(self, a: Any, b: Any) -> str:
+        """A unified diff of the code of two versions (ids or VersionInfos); a global whose value differs is one
+        line ``global <module.name>: <content hash> -> <content hash>`` (``-`` where a version did not read it)."""
+        versioner = self._need_versioner("diff")
+        a, b = getattr(a, "version_id", a), getattr(b, "version_id", b)
         code_a, code_b = self.code(a), self.code(b)
+        deps_a, deps_b = ({key: (kind, c) for kind, key, c in self._find_version(versioner, v).deps} for v in (a, b))
         chunks = []
         for key in sorted(set(code_a) | set(code_b)):
             before, after = code_a.get(key) or "", code_b.get(key) or ""
-            if before != after:
+            (kind_a, ca), (kind_b, cb) = deps_a.get(key, ("", "-")), deps_b.get(key, ("", "-"))
+            if "global" in (kind_a, kind_b) and ca != cb:
+                chunks.append(f"global {key}: {ca[:12]} -> {cb[:12]}\n")
+            elif before != after:
                 chunks.extend(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
                                                    f"{key} ({a[:8]})", f"{key} ({b[:8]})"))
         return "".join(chunks)
