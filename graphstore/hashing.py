@@ -226,6 +226,11 @@ def hash_value(obj: Any) -> str:
         raise HashingError(
             f"cannot hash a value of type {type(obj).__qualname__}: it is nested too deeply or contains itself"
         ) from None
+    except HashingError:
+        raise
+    except Exception as exc:  # a foreign encoder failed (e.g. pandas copying attrs that cannot be copied)
+        kind = type(obj).__qualname__
+        raise HashingError(f"cannot hash a value of type {kind}: {type(exc).__name__}: {exc}") from exc
 
 
 def hash_text(*parts: str) -> str:

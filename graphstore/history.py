@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from .backends.sqlite_history import remove_overflow_files
-from .errors import IntegrityError
+from .errors import IntegrityError, ReadOnlyStoreError
 from .refs import Call, Ref
 
 
@@ -67,16 +67,22 @@ class History:
 
         Refs and values stay until :meth:`cleanup_refs`. The deletion is one transaction.
         """
+        self._refuse_if_read_only("drop_calls")
         self.commit()
         return self.backend.delete_calls(_hids(calls_or_hids), with_dependents=delete_dependents)
 
     def cleanup_refs(self) -> dict[str, int]:
         """Delete refs that no call references and values that no ref holds (with their overflow files)."""
+        self._refuse_if_read_only("cleanup_refs")
         self.commit()
         refs, values, files = self.backend.cleanup_refs()
         self._stored_cids.clear()
         removed = remove_overflow_files(self._values.overflow_dir, files)
         return {"refs": refs, "values": values, "overflow_files": removed}
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if getattr(self.backend, "read_only", False):
+            raise ReadOnlyStoreError(f"store {self.db_path} is open read-only: storage.{what}() would change it")
 
     def check(self, full: bool = True, raise_on_error: bool = False) -> "CheckReport":
         """Verify the store: SQLite's own check, every edge to an existing call and ref, every ref to a value,
@@ -95,5 +101,6 @@ class History:
 
     def vacuum(self) -> None:
         """Give the space of deleted records back to the file system."""
+        self._refuse_if_read_only("vacuum")
         self.commit()
         self.backend.vacuum()

@@ -20,7 +20,7 @@ from .context import current_frame
 from .errors import OpCallError, OpDefinitionError, RefNotLoadedError
 from .hashing import hash_text, hash_value
 from .refs import Ignore, NewArgDefault, Ref, ValuePointer
-from .structs import StructType, output_struct_types, resolve_annotation, struct_type
+from .structs import STRUCTURAL_OPS, StructType, output_struct_types, resolve_annotation, struct_type
 
 _VAR_POS = inspect.Parameter.VAR_POSITIONAL
 _VAR_KW = inspect.Parameter.VAR_KEYWORD
@@ -37,6 +37,17 @@ def unwrap_plain(value: Any) -> Any:
             raise RefNotLoadedError(f"{value!r} is not in memory; load it with storage.unwrap(ref) first")
         return value.obj
     return value
+
+
+def storable_text(text: str) -> bool:
+    """Whether a name can be written to the store: valid Unicode (a lone surrogate cannot be encoded as UTF-8)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class SimpleBound:
@@ -95,6 +106,12 @@ class Op:
 
     def _validate(self) -> None:
         params = self.signature.parameters
+        if not isinstance(self.name, str) or not storable_text(self.name):
+            raise OpDefinitionError(
+                f"op name {self.name!r} cannot be stored: it must be a string of valid Unicode (no lone surrogates)"
+            )
+        if self.name in STRUCTURAL_OPS:  # its calls would share ids with graphstore's own collection calls
+            raise OpDefinitionError(f"op name {self.name!r} is reserved for graphstore's collection calls")
         if not isinstance(self.nout, int) and self.nout not in ("auto", "var"):
             raise OpDefinitionError(f"op {self.name}: nout must be 'auto', 'var' or an int, got {self.nout!r}")
         if isinstance(self.nout, int) and self.nout < 0:
@@ -104,10 +121,11 @@ class Op:
             raise OpDefinitionError(f"op {self.name}: ignore_args names unknown parameters {sorted(unknown)}")
         if self.output_names is None:
             return
-        if any(not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) for n in self.output_names):
+        if any(not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) or not storable_text(n)
+               for n in self.output_names):
             raise OpDefinitionError(
-                f"op {self.name}: output names must be non-empty strings without control characters, "
-                f"got {list(self.output_names)}"
+                f"op {self.name}: output names must be non-empty strings without control characters or lone "
+                f"surrogates, got {list(self.output_names)}"
             )
         if len(set(self.output_names)) != len(self.output_names):
             raise OpDefinitionError(f"op {self.name}: output_names repeat a name: {list(self.output_names)}")
@@ -133,6 +151,15 @@ class Op:
             self._source_hash = hash_text("gs:source-code", text)
         return self._source_hash
 
+    @property
+    def signature_text(self) -> str:
+        """The signature as the ops table keeps it: storable text, whatever the reprs of the defaults."""
+        try:
+            text = str(self.signature)
+        except Exception:  # a default whose repr raises
+            text = "(" + ", ".join(self.signature.parameters) + ")"
+        return text if storable_text(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
     def only_added_new_defaults(self, stored_signature: str) -> bool:
         """Whether this op differs from the stored signature only by new parameters defaulting to NewArgDefault
         (the documented way of extending an op without invalidating its calls)."""
@@ -142,7 +169,7 @@ class Op:
         added = set(self.signature.parameters) - stored
         return bool(added) and added <= set(self._new_defaults)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:  # `self` positional-only: an op may take a `self`
         frame = current_frame()
         if frame is None or frame.storage is None or frame.mode == "noop":
             return self.call_plain(args, kwargs)

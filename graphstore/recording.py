@@ -14,7 +14,7 @@ from typing import Any, Optional
 from .backends import CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .errors import HashingError, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_value
-from .ops import Op
+from .ops import Op, storable_text
 from .refs import AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
 from .structs import (
     COLLECTION_LABEL,
@@ -119,25 +119,24 @@ class Recorder:
 
     def _lookup_versioned(self, op: Op, in_refs: list, todo: PendingCall) -> Any:
         """Look the call up under every version of the op that is still valid for the code as it is now."""
-        ids = []
-        for sv in self._versioner.candidates(op.name, op.version):
-            key = f"{op.op_id}#{sv}"
-            ids.append((derive_call_id("hid", key, [(n, r.hid) for n, r in in_refs]),
-                        derive_call_id("cid", key, [(n, r.cid) for n, r in in_refs])))
+        triples = [(n, r.hid, r.cid) for n, r in in_refs]
+        ids = [derive_call_ids(f"{op.op_id}#{sv}", triples) for sv in self._versioner.candidates(op.name, op.version)]
         if not ids:
             return _MISS
-        record = next((r for r in map(self._pending.call, (h for h, _ in ids)) if r), None)
-        record = record or self.backend.lookup_any_call([h for h, _ in ids])
-        if record is not None:
-            self._versioner.absorb(op, record.version_id)
-            return self._lazy_outputs(record)
-        same = next((r for r in map(self._pending.call_by_cid, (c for _, c in ids)) if r), None)
-        same = same or self.backend.lookup_any_call([c for _, c in ids], by="cid")
-        if same is None:
+        if len(ids) == 1:  # the usual case: one statement, by history id else by content id
+            record = self._lookup(*ids[0])
+        else:
+            record = next((r for r in map(self._pending.call, (h for h, _ in ids)) if r), None)
+            record = record or self.backend.lookup_any_call([h for h, _ in ids])
+            record = record or next((r for r in map(self._pending.call_by_cid, (c for _, c in ids)) if r), None)
+            record = record or self.backend.lookup_any_call([c for _, c in ids], by="cid")
+        if record is None:
             return _MISS
-        self._versioner.absorb(op, same.version_id)
-        hid = next(h for h, c in ids if c == same.cid)
-        return self._record_content_hit(op, hid, same.cid, same, in_refs, todo, same.version_id)
+        self._versioner.absorb(op, record.version_id)
+        if any(h == record.hid for h, _ in ids):
+            return self._lazy_outputs(record)
+        hid = next(h for h, c in ids if c == record.cid)
+        return self._record_content_hit(op, hid, record.cid, record, in_refs, todo, record.version_id)
 
     def _register_op(self, op: Op) -> None:
         self._ops_by_name[(op.name, op.version)] = op
@@ -152,7 +151,7 @@ class Recorder:
                 "NewArgDefault",
                 stacklevel=4,
             )
-        sig = str(op.signature)
+        sig = op.signature_text
         self._source_hashes.setdefault((op.name, op.version), (op.source_hash, sig))  # what the ops table keeps
         if not self.backend.read_only:
             self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
@@ -260,8 +259,7 @@ class Recorder:
         if ids is not None and version_id is None:
             hid, cid = ids
         else:
-            hid = derive_call_id("hid", op_key, [(n, r.hid) for n, r in in_refs])
-            cid = derive_call_id("cid", op_key, [(n, r.cid) for n, r in in_refs])
+            hid, cid = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
         named, returns_tuple = op.split_outputs(result)
         out_refs: list[tuple[str, Ref]] = []
         for position, (name, value) in enumerate(named):
@@ -386,8 +384,23 @@ class Recorder:
                     if ref.in_memory and ref.cid not in self._stored_cids and ref.cid not in values:
                         if not isinstance(ref, CollectionRef):
                             values[ref.cid] = self._value_record(op_name, role, name, ref)
+        self._check_names(op, calls, todo.members)
         self._pending.add(calls, list(refs.values()), list(values.values()), todo.members)
         self._remember_cids(values)
+
+    @staticmethod
+    def _check_names(op: Op, calls: list[CallRecord], members: list[MemberRecord]) -> None:
+        """Refuse argument names and dict keys the store cannot hold (lone surrogates) before anything is queued:
+        queued, they would make this and every later write fail."""
+        for m in members:
+            if m.key is not None and not storable_text(m.key):
+                raise OpCallError(f"op {op.name}: dict key {m.key!r} cannot be stored: it is not valid Unicode text")
+        for call in calls:
+            for name, _, _ in call.inputs:
+                if not storable_text(name):
+                    raise OpCallError(
+                        f"op {op.name}: argument name {name!r} cannot be stored: it is not valid Unicode text"
+                    )
 
     def _value_record(self, op_name: str, role: str, name: str, ref: Ref) -> ValueRecord:
         if isinstance(ref, PointerRef):

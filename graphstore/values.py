@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Optional
 
 import xxhash
 
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
-from .errors import RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
+from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
 POINTER_CODEC = "pointer"
 
@@ -33,8 +34,8 @@ class ValueCodec:
             return ValueRecord(cid, codec, size, data, None, checksum)
         if self.overflow_dir is None:
             raise ValueTooLargeError(
-                f"{what}: the value is {size / 1e6:.1f} MB, over the storage's threshold of "
-                f"{self.threshold_bytes / 1e6:.1f} MB; pass Storage(overflow_dir=...) to keep large values in files"
+                f"{what}: the value is {_size(size)}, over the storage's threshold of {_size(self.threshold_bytes)}; "
+                "pass Storage(overflow_dir=...) to keep large values in files"
             )
         name = f"{cid}.bin"
         self._write_file(name, data)
@@ -46,12 +47,15 @@ class ValueCodec:
         final = os.path.join(self.overflow_dir, name)
         if os.path.exists(final) and os.path.getsize(final) == len(data):
             return
-        tmp = f"{final}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        tmp = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"  # one per writer: threads may write one value
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise StoreError(f"cannot write overflow file {final}: {exc.strerror or exc}") from exc
 
     @staticmethod
     def pointer_record(cid: str, pointer_id: str) -> ValueRecord:
@@ -68,6 +72,8 @@ class ValueCodec:
         data = rec.data
         if rec.path is not None:
             data = self._read_file(rec)
+        elif rec.checksum is not None and xxhash.xxh3_64_hexdigest(data or b"") != rec.checksum:
+            raise IntegrityError(f"stored bytes of value {rec.cid} do not match their checksum: the store is damaged")
         return decode_value(rec.codec, data or b"")
 
     def _read_file(self, rec: ValueRecord) -> bytes:
@@ -78,6 +84,16 @@ class ValueCodec:
         path = os.path.join(self.overflow_dir, rec.path or "")
         try:
             with open(path, "rb") as fh:
-                return fh.read()
+                data = fh.read()
         except OSError as exc:
             raise StoreError(f"cannot read overflow file {path} of value {rec.cid}: {exc.strerror}") from exc
+        if len(data) != rec.size:
+            raise IntegrityError(f"overflow file {path} of value {rec.cid} has {len(data)} bytes, expected {rec.size}")
+        if rec.checksum is not None and xxhash.xxh3_64_hexdigest(data) != rec.checksum:
+            raise IntegrityError(f"overflow file {path} of value {rec.cid} does not match its checksum")
+        return data
+
+
+def _size(n: int) -> str:
+    """A byte count for messages: exact when small, in MB when large."""
+    return f"{n:,} bytes" if n < 100_000 else f"{n / 1e6:.1f} MB"

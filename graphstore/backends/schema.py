@@ -10,7 +10,7 @@ import sqlite3
 
 import sqlite_utils
 
-from ..errors import SchemaVersionError
+from ..errors import SchemaVersionError, StoreError
 
 MIGRATIONS = sqlite_utils.Migrations("graphstore")
 
@@ -144,18 +144,37 @@ IN, OUT = 0, 1
 """Values of ``edges.direction``."""
 
 
-def stored_schema_version(conn: sqlite3.Connection) -> int:
+def stored_schema_version(conn: sqlite3.Connection, location: str = "") -> int:
     """The schema version recorded in an open store (0 for a new, empty file)."""
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
     if not has_meta:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    if row is None:
+        return 0
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise SchemaVersionError(
+            f"store {location} records schema version {row[0]!r}, which is not a version number"
+        ) from None
+
+
+def refuse_foreign(conn: sqlite3.Connection, location: str) -> None:
+    """Refuse a SQLite database that holds tables but is no graphstore store (so none are added to it)."""
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' ORDER BY name"
+    )]
+    if tables and stored_schema_version(conn, location) == 0:
+        raise StoreError(
+            f"cannot open store {location}: it is a SQLite database but not a graphstore store (it has tables "
+            f"{', '.join(tables[:5])} and no graphstore schema version); use another file"
+        )
 
 
 def ensure_schema(conn: sqlite3.Connection, location: str) -> int:
     """Create or migrate the schema of an open store; returns the schema version now in force."""
-    found = stored_schema_version(conn)
+    found = stored_schema_version(conn, location)
     if found > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"store {location} has schema version {found}, newer than version {SCHEMA_VERSION} that this "
@@ -166,7 +185,8 @@ def ensure_schema(conn: sqlite3.Connection, location: str) -> int:
     db = sqlite_utils.Database(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if stored_schema_version(conn) < SCHEMA_VERSION:
+        refuse_foreign(conn, location)
+        if stored_schema_version(conn, location) < SCHEMA_VERSION:
             MIGRATIONS.apply(db)
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Optional
 from ..errors import ReadOnlyStoreError, SchemaVersionError, StoreError
 from ..hashing import SCHEME_VERSION
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
-from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, stored_schema_version
+from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_versions import VersionsMixin
@@ -88,7 +88,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
-            found = stored_schema_version(conn)
+            refuse_foreign(conn, path)
+            found = stored_schema_version(conn, path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
         if found > SCHEMA_VERSION:
@@ -108,6 +109,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         try:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
+                refuse_foreign(conn, path)  # before anything (even the journal mode) changes someone else's file
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -262144")
@@ -272,6 +274,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         self._conn.execute(sql)
 
     def _begin_write(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"store {self.location} is open read-only: it cannot be changed")
         try:
             self._run_traced("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:

@@ -10,8 +10,10 @@ from typing import Optional
 
 import xxhash
 
+from ..errors import StoreError
+
 _DANGLING = [
-    ("edge of call {0} points at a missing call", "SELECT e.call_hid FROM edges AS e "
+    ("edge of call {0} points at a missing call", "SELECT DISTINCT e.call_hid FROM edges AS e "
      "WHERE NOT EXISTS (SELECT 1 FROM calls AS c WHERE c.hid = e.call_hid) LIMIT 20"),
     ("edge {0} points at a missing ref", "SELECT e.call_hid || ' -> ' || e.ref_hid FROM edges AS e "
      "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = e.ref_hid) LIMIT 20"),
@@ -27,12 +29,16 @@ class CheckMixin:
     """``integrity_problems`` for :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
 
     def integrity_problems(self, overflow_dir: Optional[str], full: bool = True) -> list[str]:
-        problems = [f"sqlite: {row[0]}" for row in self._run("PRAGMA quick_check") if row[0] != "ok"]
-        if problems:
-            return problems  # the file itself is damaged: the queries below cannot be trusted
-        for message, sql in _DANGLING:
-            problems.extend(message.format(row[0]) for row in self._run(sql))
-        problems.extend(self._value_problems(overflow_dir, full))
+        problems: list[str] = []
+        try:
+            problems.extend(f"sqlite: {row[0]}" for row in self._run("PRAGMA quick_check") if row[0] != "ok")
+            if problems:
+                return problems  # the file itself is damaged: the queries below cannot be trusted
+            for message, sql in _DANGLING:
+                problems.extend(message.format(row[0]) for row in self._run(sql))
+            problems.extend(self._value_problems(overflow_dir, full))
+        except StoreError as exc:  # so damaged that SQLite cannot even read it: report it rather than raise
+            problems.append(f"sqlite: {exc}")
         return problems
 
     def _value_problems(self, overflow_dir: Optional[str], full: bool) -> list[str]:

@@ -115,7 +115,10 @@ class HistoryMixin:
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system."""
         with self._lock:
-            self._run_write("VACUUM")
+            try:
+                self._run_write("VACUUM")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot vacuum store {self.location}: {exc}") from exc
 
     def _run_write(self, sql: str) -> int:
         if self.tracer is not None:

@@ -1,0 +1,146 @@
+"""Child processes for the concurrency and crash tests (run as ``python reliability_worker.py MODE ...``).
+
+The ops live here so that the parent test process and every child define them identically (same name, version and
+source), and retracing in one process finds the calls recorded by another.
+
+Modes:
+
+- ``stress PATH WORKER N``: print ``ready``, wait for a line on stdin, open the store and record ``N`` rounds of
+  ``shared_step(i)`` (the same call in every worker) and ``own_step(WORKER, <shared output>)``; print one JSON line.
+- ``retrace PATH WORKERS N``: retrace every worker's calls with new calls forbidden; print one JSON line.
+- ``race PATH``: print ``ready``, wait for stdin, compute ``slow_square(12)``; print one JSON line.
+- ``crash PATH OVERFLOW_DIR``: record ``chain_step`` calls forever, printing ``INDEX MONOTONIC_TIME`` after each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(HERE))  # the project root, for `import graphstore` from a bare script
+
+from graphstore import Storage, op  # noqa: E402
+
+EXECUTED: list[str] = []
+"""Names of the op bodies that ran in this process."""
+
+
+@op
+def shared_step(i):
+    EXECUTED.append("shared_step")
+    return i * 7 + 1
+
+
+@op
+def own_step(worker, x):
+    EXECUTED.append("own_step")
+    return [worker, x, "own"]
+
+
+@op
+def slow_square(x):
+    started = time.monotonic()
+    time.sleep(0.4)
+    EXECUTED.append("slow_square")
+    return {"square": x * x, "started": started, "pid": os.getpid()}
+
+
+@op
+def blob(i):
+    return bytes([i % 256]) * 300_000
+
+
+def blob_cid(i: int) -> str:
+    from graphstore import hash_value
+
+    return hash_value(blob.func(i))
+
+
+OVERFLOW_EVERY = 40
+"""Every this many steps, chain_step returns a value big enough for the overflow directory."""
+
+
+@op
+def chain_step(i, prev):
+    EXECUTED.append("chain_step")
+    time.sleep(0.0005)
+    if i % OVERFLOW_EVERY == 0:
+        return bytes([i % 251]) * 3000
+    return i * 2
+
+
+CRASH_THRESHOLD_MB = 0.001
+
+
+def record_stress(storage: Storage, worker: int, n: int) -> None:
+    for i in range(n):
+        s = shared_step(i)
+        own_step(worker, s)
+
+
+def _stress(path: str, worker: int, n: int) -> None:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = time.monotonic()
+    storage = Storage(path)
+    with storage:
+        record_stress(storage, worker, n)
+    t1 = time.monotonic()
+    storage.close()
+    print(json.dumps({"worker": worker, "t0": t0, "t1": t1, "calls": 2 * n, "executed": len(EXECUTED)}), flush=True)
+
+
+def _retrace(path: str, workers: int, n: int) -> None:
+    storage = Storage(path)
+    t0 = time.monotonic()
+    with storage.allow_new_calls(False):
+        with storage:
+            for worker in range(workers):
+                record_stress(storage, worker, n)
+    t1 = time.monotonic()
+    storage.close()
+    print(json.dumps({"executed": len(EXECUTED), "seconds": t1 - t0}), flush=True)
+
+
+def _race(path: str) -> None:
+    storage = Storage(path)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    with storage:
+        result = storage.unwrap(slow_square(12))
+    storage.close()
+    print(json.dumps({"result": result, "executed": EXECUTED, "pid": os.getpid()}), flush=True)
+
+
+def _crash(path: str, overflow_dir: str) -> None:
+    storage = Storage(path, overflow_dir=overflow_dir, overflow_threshold_MB=CRASH_THRESHOLD_MB)
+    print("ready", flush=True)
+    prev = None
+    i = 0
+    with storage:
+        while True:
+            prev = chain_step(i, prev)
+            print(i, time.monotonic(), flush=True)
+            i += 1
+
+
+def main(argv: list[str]) -> None:
+    mode, path = argv[0], argv[1]
+    if mode == "stress":
+        _stress(path, int(argv[2]), int(argv[3]))
+    elif mode == "retrace":
+        _retrace(path, int(argv[2]), int(argv[3]))
+    elif mode == "race":
+        _race(path)
+    elif mode == "crash":
+        _crash(path, argv[2])
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

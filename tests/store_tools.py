@@ -1,0 +1,123 @@
+"""Tools for the reliability tests: a raw view of a store file, damaging overflow files, and stores as older
+graphstore versions left them (for the migration tests).
+
+``make_store_at_version(path, v)`` builds the schema of version ``v`` with the first ``v`` migrations, then writes the
+data of a small program into it with raw SQL, filling only the columns that existed at that version (later columns,
+such as ``calls.outputs`` or ``values.checksum``, do not exist there). The rows themselves come from recording the
+program in a current scratch store, so ids, edges and values are exactly what graphstore derives.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+import sqlite_utils
+
+from graphstore import MList, Storage, op
+from graphstore.backends.schema import MIGRATIONS
+
+def snapshot(path: str) -> dict[str, list[tuple]]:
+    """Every row of every table of the store at ``path`` (read without touching it)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    finally:
+        conn.close()
+
+
+def damage_file(file: str, how: str) -> None:
+    """Damage an overflow file: remove it, make it a directory, cut its end or flip bytes in place."""
+    data = open(file, "rb").read()
+    if how == "missing":
+        os.remove(file)
+    elif how == "directory":
+        os.remove(file)
+        os.mkdir(file)  # cannot be read (tests run as root, so permissions would not stop a read)
+    elif how == "truncated":
+        open(file, "wb").write(data[:-100])
+    elif how == "corrupted":
+        open(file, "wb").write(data[:2000] + bytes(b ^ 0xFF for b in data[2000:2010]) + data[2010:])
+
+
+MIGRATION_NAMES = [m.name for m in MIGRATIONS._migrations]
+TABLES = ["ops", "values", "refs", "calls", "edges", "members"]
+RAN: list[str] = []
+
+
+@op
+def m_inc(x):
+    RAN.append("m_inc")
+    return x + 1
+
+
+@op(output_names=["total", "count"])
+def m_stats(a, b):
+    RAN.append("m_stats")
+    return a + b, 2
+
+
+@op
+def m_range(n) -> MList[int]:
+    RAN.append("m_range")
+    return list(range(n))
+
+
+@op
+def m_sum(xs: MList[int]) -> int:
+    RAN.append("m_sum")
+    return sum(xs)
+
+
+def program(version: int) -> dict[str, Any]:
+    """Record (or retrace) the program a store of schema ``version`` holds; returns its results by name."""
+    a = m_inc(1)
+    b = m_inc(a)
+    total, count = m_stats(a, b)
+    out = {"a": a, "b": b, "total": total, "count": count}
+    if version >= 2:  # collections are stored element by element since migration 0002_members
+        xs = m_range(4)
+        out["xs"] = xs
+        out["sum_xs"] = m_sum(xs)
+        out["sum_ab"] = m_sum([a, b])
+    return out
+
+
+EXPECTED = {"a": 2, "b": 3, "total": 5, "count": 2, "xs": [0, 1, 2, 3], "sum_xs": 6, "sum_ab": 5}
+
+
+def columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
+    return [row[1] for row in conn.execute(f'PRAGMA {schema}.table_info("{table}")')]
+
+
+def make_store_at_version(path: str, version: int) -> dict[str, int]:
+    """A store at schema ``version`` (1 .. current-1) holding ``program(version)``; returns its row counts."""
+    assert 1 <= version < len(MIGRATION_NAMES)
+    scratch = f"{path}.scratch"
+    s = Storage(scratch)
+    with s:
+        program(version)
+    s.close()
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        MIGRATIONS.apply(sqlite_utils.Database(conn), stop_before=MIGRATION_NAMES[version])
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),))
+        conn.execute("ATTACH DATABASE ? AS src", (scratch,))
+        counts = {}
+        for table in TABLES:
+            old = columns(conn, table)
+            if not old:  # the table did not exist yet: the program must not have needed it
+                assert conn.execute(f'SELECT count(*) FROM src."{table}"').fetchone()[0] == 0, table
+                continue
+            cols = ", ".join(f'"{c}"' for c in old)
+            conn.execute(f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM src."{table}"')
+            counts[table] = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()[0]
+        conn.execute("DETACH DATABASE src")
+    finally:
+        conn.close()
+    os.remove(scratch)
+    return counts
