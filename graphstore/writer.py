@@ -24,32 +24,40 @@ DURABILITY_BOUND_S = 0.5
 
 
 class _Generation:
-    """One batch of records and the indexes that let lookups find them before they are written."""
+    """One batch of records and the indexes that let lookups find them before they are written.
+
+    Records are kept as plain tuples (in their record type's field order): a plain tuple of strings and numbers is
+    left alone by Python's cyclic garbage collector, where tens of thousands of waiting named tuples would be
+    traversed by every full collection.
+    """
 
     def __init__(self) -> None:
         self.batch = Batch()
-        self.calls: dict[str, CallRecord] = {}
-        self.calls_by_cid: dict[str, CallRecord] = {}
-        self.values: dict[str, ValueRecord] = {}
+        self.calls: dict[str, tuple] = {}
+        self.calls_by_cid: dict[str, tuple] = {}
+        self.values: dict[str, tuple] = {}
         self.refs: dict[str, tuple[str, str]] = {}
-        self.members: dict[str, list[MemberRecord]] = {}
+        self.members: dict[str, list[tuple]] = {}
 
     def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
             members: list[MemberRecord]) -> None:
         b = self.batch
-        b.values.extend(values)
-        b.refs.extend(refs)
-        b.members.extend(members)
         for v in values:
-            self.values[v.cid] = v
+            v = tuple(v)
+            b.values.append(v)  # type: ignore[arg-type]
+            self.values[v[0]] = v
         for r in refs:
-            self.refs[r.hid] = (r.cid, r.kind)
+            b.refs.append(tuple(r))  # type: ignore[arg-type]
+            self.refs[r[0]] = (r[1], r[2])
         for m in members:
-            self.members.setdefault(m.coll_hid, []).append(m)
+            m = tuple(m)
+            b.members.append(m)  # type: ignore[arg-type]
+            self.members.setdefault(m[0], []).append(m)
         for call in calls:
-            b.calls.append(call)
-            self.calls[call.hid] = call
-            self.calls_by_cid.setdefault(call.cid, call)
+            call = tuple(call)
+            b.calls.append(call)  # type: ignore[arg-type]
+            self.calls[call[0]] = call
+            self.calls_by_cid.setdefault(call[1], call)
 
     def absorb(self, later: "_Generation") -> "_Generation":
         """This generation followed by a later one (to put a failed write back in front of newer records)."""
@@ -109,13 +117,16 @@ class PendingWrites:
         return found
 
     def call(self, hid: str) -> Optional[CallRecord]:
-        return self._find("calls", hid)  # type: ignore[return-value]
+        found = self._find("calls", hid)
+        return None if found is None else CallRecord._make(found)  # type: ignore[arg-type]
 
     def call_by_cid(self, cid: str) -> Optional[CallRecord]:
-        return self._find("calls_by_cid", cid)  # type: ignore[return-value]
+        found = self._find("calls_by_cid", cid)
+        return None if found is None else CallRecord._make(found)  # type: ignore[arg-type]
 
     def value(self, cid: str) -> Optional[ValueRecord]:
-        return self._find("values", cid)  # type: ignore[return-value]
+        found = self._find("values", cid)
+        return None if found is None else ValueRecord._make(found)  # type: ignore[arg-type]
 
     def ref(self, hid: str) -> Optional[tuple[str, str]]:
         """``(cid, kind)`` of a pending ref."""
@@ -126,7 +137,7 @@ class PendingWrites:
         rows = self._find("members", coll_hid)
         if rows is None:
             return None
-        return [(m.pos, m.key, m.elt_hid) for m in sorted(rows, key=lambda m: m.pos)]  # type: ignore[attr-defined]
+        return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[index]
 
     def __len__(self) -> int:
         flushing = self._flushing

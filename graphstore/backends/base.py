@@ -69,7 +69,8 @@ class OpRecord(NamedTuple):
 
 @dataclass
 class Batch:
-    """Everything one flush writes, in one transaction."""
+    """Everything one flush writes, in one transaction. Its records may also be plain tuples in their record type's
+    field order, so backends read them by position."""
 
     values: list[ValueRecord] = field(default_factory=list)
     refs: list[RefRecord] = field(default_factory=list)

@@ -137,6 +137,17 @@ def _call_outputs(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE calls ADD COLUMN outputs TEXT")
 
 
+@MIGRATIONS(name="0006_leaner_indexes")
+def _leaner_indexes(db: sqlite_utils.Database) -> None:
+    """Two fewer index entries per recorded call: no index of refs by content id (only cleanup needs that, and it
+    reads the table once), and calls indexed by version only when they have one (unversioned stores have none)."""
+    _run_script(db, """
+DROP INDEX IF EXISTS refs_cid;
+DROP INDEX IF EXISTS calls_version;
+CREATE INDEX IF NOT EXISTS calls_version ON calls (version_id) WHERE version_id IS NOT NULL
+""")
+
+
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
 """The schema version this code writes."""
 

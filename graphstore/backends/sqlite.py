@@ -7,7 +7,9 @@ record.
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -43,9 +45,28 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
         yield items[i : i + size]
 
 
-def _pack_outputs(call: CallRecord) -> str:
-    kinds = call.output_kinds or ("atom",) * len(call.outputs)
-    return _SEP_OUTPUT.join(_SEP_FIELD.join((n, h, c, k)) for (n, h, c), k in zip(call.outputs, kinds))
+_MAX_PARAMS = 32_000
+"""Parameters per statement, under SQLite's default limit of 32,766."""
+
+_first = operator.itemgetter(0)
+"""Rows are written in key order: each B-tree page is then visited once per batch, not once per row."""
+
+
+def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
+    """``head VALUES (...), (...), ...``: thousands of rows per statement. Each statement is one step inside SQLite,
+    run without the GIL, so recording goes on in parallel, where ``executemany`` takes the GIL back after every
+    row."""
+    width = len(rows[0])
+    per = max(1, _MAX_PARAMS // width)
+    group = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        conn.execute(f"{head} VALUES {','.join([group] * len(chunk))}", list(itertools.chain.from_iterable(chunk)))
+
+
+def _pack_outputs(outputs: tuple, kinds: tuple) -> str:
+    kinds = kinds or ("atom",) * len(outputs)
+    return _SEP_OUTPUT.join(_SEP_FIELD.join((n, h, c, k)) for (n, h, c), k in zip(outputs, kinds))
 
 
 class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
@@ -282,43 +303,40 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
     def _write_batch(self, conn: sqlite3.Connection, batch: Batch, now: float) -> None:
-        def run_many(sql: str, rows: list) -> None:
+        def run_many(head: str, rows: list) -> None:
             if rows:
-                self._trace(sql, (len(rows),))
-                conn.executemany(sql, rows)
+                self._trace(head, (len(rows),))
+                _insert_rows(conn, head, rows)
 
         run_many(
-            "INSERT OR IGNORE INTO ops (name, version, signature, source_hash, output_names, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO ops (name, version, signature, source_hash, output_names, created_at)",
             [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in batch.ops],
         )
         run_many(
-            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum) VALUES (?, ?, ?, ?, ?, ?)',
-            [(v.cid, v.codec, v.size, v.data, v.path, v.checksum) for v in batch.values],
+            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
+            sorted([tuple(v[:6]) for v in batch.values], key=_first),
         )
         run_many(
-            "INSERT OR IGNORE INTO refs (hid, cid, kind) VALUES (?, ?, ?)",
-            [(r.hid, r.cid, r.kind) for r in batch.refs],
+            "INSERT OR IGNORE INTO refs (hid, cid, kind)",
+            sorted([tuple(r[:3]) for r in batch.refs], key=_first),
         )
         run_many(
             "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
-            "outputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "outputs)",
             [
-                (c.hid, c.cid, c.op_name, c.op_version, int(c.tuple_out), c.created_at or now, c.duration, c.version_id,
-                 _pack_outputs(c))
-                for c in batch.calls
+                (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9]))
+                for c in sorted(batch.calls, key=_first)
             ],
         )
         edge_rows: list[tuple[Any, ...]] = []
-        for c in batch.calls:
-            edge_rows.extend((c.hid, IN, name, pos, hid) for pos, (name, hid, _) in enumerate(c.inputs))
-            edge_rows.extend((c.hid, OUT, name, pos, hid) for pos, (name, hid, _) in enumerate(c.outputs))
+        for c in batch.calls:  # fields by position: records or plain tuples (see Batch)
+            edge_rows.extend((c[0], IN, name, pos, hid) for pos, (name, hid, _) in enumerate(c[6]))
+            edge_rows.extend((c[0], OUT, name, pos, hid) for pos, (name, hid, _) in enumerate(c[4]))
+        edge_rows.sort(key=_first)
+        run_many("INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid)", edge_rows)
         run_many(
-            "INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid) VALUES (?, ?, ?, ?, ?)", edge_rows
-        )
-        run_many(
-            "INSERT OR IGNORE INTO members (coll_hid, pos, key, elt_hid) VALUES (?, ?, ?, ?)",
-            [(m.coll_hid, m.pos, m.key, m.elt_hid) for m in batch.members],
+            "INSERT OR IGNORE INTO members (coll_hid, pos, key, elt_hid)",
+            [tuple(m[:4]) for m in batch.members],
         )
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
