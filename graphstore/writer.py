@@ -15,6 +15,7 @@ import weakref
 from typing import Optional
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
+from .backends.base import call_row, row_call
 
 MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
@@ -54,7 +55,8 @@ class _Generation:
             b.members.append(m)  # type: ignore[arg-type]
             self.members.setdefault(m[0], []).append(m)
         for call in calls:
-            call = tuple(call)
+            if type(call) is not tuple:
+                call = call_row(call)
             b.calls.append(call)  # type: ignore[arg-type]
             self.calls[call[0]] = call
             self.calls_by_cid.setdefault(call[1], call)
@@ -118,11 +120,11 @@ class PendingWrites:
 
     def call(self, hid: str) -> Optional[CallRecord]:
         found = self._find("calls", hid)
-        return None if found is None else CallRecord._make(found)  # type: ignore[arg-type]
+        return None if found is None else row_call(found)  # type: ignore[arg-type]
 
     def call_by_cid(self, cid: str) -> Optional[CallRecord]:
         found = self._find("calls_by_cid", cid)
-        return None if found is None else CallRecord._make(found)  # type: ignore[arg-type]
+        return None if found is None else row_call(found)  # type: ignore[arg-type]
 
     def value(self, cid: str) -> Optional[ValueRecord]:
         found = self._find("values", cid)

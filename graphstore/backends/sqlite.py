@@ -64,9 +64,10 @@ def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
         conn.execute(f"{head} VALUES {','.join([group] * len(chunk))}", list(itertools.chain.from_iterable(chunk)))
 
 
-def _pack_outputs(outputs: tuple, kinds: tuple) -> str:
-    kinds = kinds or ("atom",) * len(outputs)
-    return _SEP_OUTPUT.join(_SEP_FIELD.join((n, h, c, k)) for (n, h, c), k in zip(outputs, kinds))
+def _pack_outputs(flat: tuple, kinds: tuple) -> str:
+    """A call's outputs as stored in its row, from the flat ``(name, hid, cid, ...)`` of a batch row."""
+    kinds = kinds or ("atom",) * (len(flat) // 3)
+    return _SEP_OUTPUT.join(_SEP_FIELD.join((flat[j], flat[j + 1], flat[j + 2], k)) for j, k in zip(range(0, len(flat), 3), kinds))
 
 
 class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
@@ -329,9 +330,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             ],
         )
         edge_rows: list[tuple[Any, ...]] = []
-        for c in batch.calls:  # fields by position: records or plain tuples (see Batch)
-            edge_rows.extend((c[0], IN, name, pos, hid) for pos, (name, hid, _) in enumerate(c[6]))
-            edge_rows.extend((c[0], OUT, name, pos, hid) for pos, (name, hid, _) in enumerate(c[4]))
+        for c in batch.calls:  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
+            ins, outs = c[6], c[4]
+            edge_rows.extend((c[0], IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3))
+            edge_rows.extend((c[0], OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3))
         edge_rows.sort(key=_first)
         run_many("INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid)", edge_rows)
         run_many(
