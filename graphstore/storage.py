@@ -88,6 +88,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     def __enter__(self) -> "Storage":
         if self._versioner is not None:
             self._versioner.refresh()
+        self.backend.forget_cached_calls()
         return self._context.__enter__()
 
     def __exit__(self, *exc: Any) -> None:

@@ -121,6 +121,9 @@ class Backend(ABC):
     def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
         """Some call with this content id, with its outputs, or None."""
 
+    def forget_cached_calls(self) -> None:
+        """Drop whatever stored calls the backend keeps in memory to speed up lookups (none by default)."""
+
     @abstractmethod
     def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
         """Full records (inputs and outputs) of the calls with these history ids."""

@@ -36,6 +36,14 @@ _LOOKUP_BY_CID = _LOOKUP_BY_HID.replace(
 _HEAD = "SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls"
 _FAST_EITHER = f"{_HEAD} WHERE hid = ? UNION ALL SELECT * FROM ({_HEAD} WHERE cid = ? LIMIT 1) LIMIT 1"
 _FAST_BY_HID = f"{_HEAD} WHERE hid = ?"
+_OP_CALLS = f"{_HEAD} WHERE op_name = ? AND op_version = ?"
+_COUNT_OP = "SELECT count(*) FROM calls WHERE op_name = ? AND op_version = ?"
+MEMO_MIN_HITS = 100
+MEMO_HIT_SHARE = 8
+MEMO_MAX_CALLS = 2_000_000
+"""An op's stored calls are read into memory once this process has found ``MEMO_MIN_HITS`` of them and at least
+one in ``MEMO_HIT_SHARE`` (so the read costs at most a few lookups per call found), while at most
+``MEMO_MAX_CALLS`` calls are held."""
 _SEP_FIELD, _SEP_OUTPUT = "\x1f", "\x1e"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
@@ -44,6 +52,10 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
+
+_MMAP_BYTES = 1 << 30
+"""Pages are read through a memory map: in WAL mode every commit of another connection (the batch writer's, too)
+empties a reader's page cache, and a lookup then costs a few system calls without one."""
 
 _MAX_PARAMS = 32_000
 """Parameters per statement, under SQLite's default limit of 32,766."""
@@ -87,6 +99,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         self._timeout = timeout
         self._wconn: Optional[sqlite3.Connection] = None
         self._wlock = threading.Lock()
+        self.forget_cached_calls()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
         else:
@@ -135,6 +148,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -262144")
+            conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             ensure_schema(conn, path)
@@ -211,8 +225,36 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
 
     def lookup_call_or_content(self, hid: str, cid: str) -> Optional[CallRecord]:
-        """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement."""
-        return self._fast_record(self._run(_FAST_EITHER, (hid, cid)))
+        """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement.
+
+        An op whose stored calls keep being found (a program retracing) has its calls read in one statement and
+        looked up in memory from then on (see :meth:`forget_cached_calls`)."""
+        row = self._memo.get(hid)
+        if row is not None:
+            return self._fast_record([row])
+        rows = self._run(_FAST_EITHER, (hid, cid))
+        if rows and rows[0][0] == hid:
+            self._count_hit(rows[0][2], rows[0][3])
+        return self._fast_record(rows)
+
+    def _count_hit(self, op_name: str, op_version: int) -> None:
+        key = (op_name, op_version)
+        hits = self._memo_hits.get(key, 0) + 1
+        self._memo_hits[key] = hits
+        if hits < MEMO_MIN_HITS or hits % MEMO_MIN_HITS or key in self._memo_ops:
+            return
+        total = self._memo_totals.get(key)
+        if total is None:
+            total = self._memo_totals[key] = self._run(_COUNT_OP, key)[0][0]
+        if hits * MEMO_HIT_SHARE >= total and len(self._memo) + total <= MEMO_MAX_CALLS:
+            self._memo_ops.add(key)
+            self._memo.update((row[0], row) for row in self._run(_OP_CALLS, key) if row[6] is not None)
+
+    def forget_cached_calls(self) -> None:
+        """Drop the calls read ahead into memory (done on entering a storage context and before any deletion, so a
+        deletion by this or another process is seen from the next context on)."""
+        self._memo = {}
+        self._memo_hits, self._memo_totals, self._memo_ops = {}, {}, set()
 
     def lookup_any_call(self, ids: list[str], by: str = "hid") -> Optional[CallRecord]:
         """The first stored call whose history id (or content id, ``by="cid"``) is among ``ids``, or None."""
@@ -282,6 +324,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
                                        check_same_thread=False)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA cache_size = -262144")
+                conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
                 self._wconn = conn
         return self._wconn, self._wlock
@@ -296,6 +339,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         self._conn.execute(sql)
 
     def _begin_write(self) -> None:
+        self.forget_cached_calls()
         if self.read_only:
             raise ReadOnlyStoreError(f"store {self.location} is open read-only: it cannot be changed")
         try:
