@@ -47,6 +47,23 @@ class _AllowNewCalls:
         self.storage._allow_new = self.previous
 
 
+class _StorageContext(ModeContext):
+    """``with storage(mode):``: in ``"run"`` mode, entered and left like ``with storage:`` itself (code versions
+    re-checked on entry, every pending call written on exit)."""
+
+    def __enter__(self) -> Any:
+        if self.mode == "run":
+            self.storage._prepare_context()
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self.mode == "run":
+                self.storage.commit()
+        finally:
+            super().__exit__(*exc)
+
+
 class Storage(Recorder, Loader, History, VersionsAPI):
     """A store of memoized calls: a SQLite file (``db_path``) or, by default, memory.
 
@@ -86,10 +103,13 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     # --- contexts -----------------------------------------------------------------------------------------------------
 
     def __enter__(self) -> "Storage":
+        self._prepare_context()
+        return self._context.__enter__()
+
+    def _prepare_context(self) -> None:
         if self._versioner is not None:
             self._versioner.refresh()
         self.backend.forget_cached_calls()
-        return self._context.__enter__()
 
     def __exit__(self, *exc: Any) -> None:
         try:
@@ -98,8 +118,14 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             self._context.__exit__(*exc)
 
     def __call__(self, mode: str = "run") -> ModeContext:
-        """A context in the given mode: ``"run"`` records calls, ``"noop"`` runs ops as plain functions."""
-        return ModeContext(self, mode)
+        """A context in the given mode: ``"run"`` records calls (as ``with storage:`` does), ``"noop"`` runs ops as
+        plain functions.
+
+        >>> s = Storage()
+        >>> with s(mode="noop"):
+        ...     pass
+        """
+        return _StorageContext(self, mode)
 
     def allow_new_calls(self, allow: bool) -> _AllowNewCalls:
         """Forbid (or allow again) computing calls that are not in the store; usable as a context too.

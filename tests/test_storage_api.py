@@ -508,3 +508,22 @@ def test_completed_calls_become_visible_to_other_connections(file_storage, db_pa
         assert seen == 1  # written by the background writer while the block is still open
         inc(2)
     assert _count_calls_elsewhere(db_path) == 2  # immediately after the block
+
+
+def test_a_run_mode_context_writes_its_calls_on_exit(db_path, log):
+    @op
+    def inc(x):
+        log.append("inc")
+        return x + 1
+
+    s = Storage(db_path)
+    with s(mode="run"):
+        y = inc(1)
+        assert s.cache_info()["pending_calls"] == 1
+    assert s.cache_info()["pending_calls"] == 0 and s.cache_info()["calls"] == 1
+    other = Storage(db_path)  # another reader sees the call at once
+    with other:
+        assert other.unwrap(inc(1)) == 2 and y.hid == inc(1).hid
+    assert log == ["inc"]
+    other.close()
+    s.close()

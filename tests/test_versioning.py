@@ -632,3 +632,8 @@ def test_entering_a_versioned_storage_rereads_sources_only_when_files_change(tmp
     assert len(reads) >= n  # re-read once ...
     assert storage.cache_info()["calls"] == calls_before  # ... and found unchanged: nothing recomputed
     assert enter_and_call(1) == 1 + sum(range(n)) and reads == []
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 9_000_000_000))
+    reads.clear()
+    with storage(mode="run"):  # entered like ``with storage:``: the touched file is re-read
+        assert storage.unwrap(module.run_all(1)) == 1 + sum(range(n))
+    assert len(reads) >= n and storage.cache_info()["pending_calls"] == 0
