@@ -57,23 +57,27 @@ _MMAP_BYTES = 1 << 30
 """Pages are read through a memory map: in WAL mode every commit of another connection (the batch writer's, too)
 empties a reader's page cache, and a lookup then costs a few system calls without one."""
 
-_MAX_PARAMS = 32_000
-"""Parameters per statement, under SQLite's default limit of 32,766."""
+_ROWS_PER_STATEMENT = 256
+"""Rows per multi-row INSERT. Every full chunk of a table reuses one prepared statement; the remainder of a batch goes
+through ``executemany``, so the statement cache never fills with one-off statements of thousands of placeholders."""
 
 _first = operator.itemgetter(0)
 """Rows are written in key order: each B-tree page is then visited once per batch, not once per row."""
 
 
 def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
-    """``head VALUES (...), (...), ...``: thousands of rows per statement. Each statement is one step inside SQLite,
+    """``head VALUES (...), (...), ...``: hundreds of rows per statement. Each statement is one step inside SQLite,
     run without the GIL, so recording goes on in parallel, where ``executemany`` takes the GIL back after every
     row."""
-    width = len(rows[0])
-    per = max(1, _MAX_PARAMS // width)
+    width, per = len(rows[0]), _ROWS_PER_STATEMENT
     group = "(" + ",".join("?" * width) + ")"
-    for start in range(0, len(rows), per):
-        chunk = rows[start:start + per]
-        conn.execute(f"{head} VALUES {','.join([group] * len(chunk))}", list(itertools.chain.from_iterable(chunk)))
+    full = len(rows) - len(rows) % per
+    if full:
+        sql = f"{head} VALUES {','.join([group] * per)}"
+        for start in range(0, full, per):
+            conn.execute(sql, list(itertools.chain.from_iterable(rows[start:start + per])))
+    if full < len(rows):
+        conn.executemany(f"{head} VALUES {group}", rows[full:])
 
 
 def _pack_outputs(flat: tuple, kinds: tuple) -> str:
