@@ -77,7 +77,8 @@ class Recorder:
     """The recording half of a Storage."""
 
     def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
-        self._pending.raise_background_error()
+        if self._pending.has_error:
+            self._pending.raise_background_error()
         if op.op_id not in self._known_ops or self._ops_by_name.get((op.name, op.version)) is not op:
             self._register_op(op)  # also when an op of the same name and version was redefined in this session
         bound = op.bind(args, kwargs)
@@ -153,7 +154,7 @@ class Recorder:
             )
         sig = op.signature_text
         self._source_hashes.setdefault((op.name, op.version), (op.source_hash, sig))  # what the ops table keeps
-        if not self.backend.read_only:
+        if stored is None and not self.backend.read_only:  # (a known op's row is there: nothing to write)
             self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
         self._known_ops.add(op.op_id)
 

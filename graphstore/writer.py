@@ -119,8 +119,13 @@ class PendingWrites:
         return found
 
     def call(self, hid: str) -> Optional[CallRecord]:
-        found = self._find("calls", hid)
-        return None if found is None else row_call(found)  # type: ignore[arg-type]
+        found = self._current.calls.get(hid)  # (the hot path of every lookup: _find spelled out)
+        if found is None:
+            flushing = self._flushing
+            if flushing is None:
+                return None
+            found = flushing.calls.get(hid)
+        return None if found is None else row_call(found)
 
     def call_by_cid(self, cid: str) -> Optional[CallRecord]:
         found = self._find("calls_by_cid", cid)
@@ -167,6 +172,11 @@ class PendingWrites:
                 raise
             with self.lock:
                 self._flushing = None
+
+    @property
+    def has_error(self) -> bool:
+        """Whether a background write failed (and :meth:`raise_background_error` has an error to raise)."""
+        return self._error is not None
 
     def raise_background_error(self) -> None:
         """Re-raise, once, an error that a background write met."""

@@ -7,7 +7,7 @@ import multiprocessing
 from graphstore import Storage, op
 from graphstore.backends.sqlite import MEMO_HIT_SHARE, MEMO_MIN_HITS
 
-N = 4 * MEMO_MIN_HITS
+N = 400
 
 
 def make_ops(log):

@@ -38,8 +38,8 @@ _FAST_EITHER = f"{_HEAD} WHERE hid = ? UNION ALL SELECT * FROM ({_HEAD} WHERE ci
 _FAST_BY_HID = f"{_HEAD} WHERE hid = ?"
 _OP_CALLS = f"{_HEAD} WHERE op_name = ? AND op_version = ?"
 _COUNT_OP = "SELECT count(*) FROM calls WHERE op_name = ? AND op_version = ?"
-MEMO_MIN_HITS = 100
-MEMO_HIT_SHARE = 8
+MEMO_MIN_HITS = 20
+MEMO_HIT_SHARE = 16
 MEMO_MAX_CALLS = 2_000_000
 """An op's stored calls are read into memory once this process has found ``MEMO_MIN_HITS`` of them and at least
 one in ``MEMO_HIT_SHARE`` (so the read costs at most a few lookups per call found), while at most
@@ -211,11 +211,12 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
 
     def _fast_record(self, rows: list[tuple]) -> Optional[CallRecord]:
         """A record from a calls row with its outputs inline (older rows without them are read through edges)."""
-        if not rows:
-            return None
-        hid, cid, op_name, op_version, tuple_out, version_id, packed = rows[0]
+        return self._record_from_row(rows[0]) if rows else None
+
+    def _record_from_row(self, row: tuple) -> CallRecord:
+        hid, cid, op_name, op_version, tuple_out, version_id, packed = row
         if packed is None:
-            return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))
+            return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))  # type: ignore[return-value]
         parts = [p.split(_SEP_FIELD) for p in packed.split(_SEP_OUTPUT)] if packed else []
         return CallRecord(
             hid, cid, op_name, op_version, tuple((p[0], p[1], p[2]) for p in parts), bool(tuple_out),
@@ -235,7 +236,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         looked up in memory from then on (see :meth:`forget_cached_calls`)."""
         row = self._memo.get(hid)
         if row is not None:
-            return self._fast_record([row])
+            return self._record_from_row(row)
         rows = self._run(_FAST_EITHER, (hid, cid))
         if rows and rows[0][0] == hid:
             self._count_hit(rows[0][2], rows[0][3])
