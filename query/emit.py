@@ -196,7 +196,7 @@ def emit_discovery(targets: list, direction: int, p: Params) -> exp.Expression:
     for name, var_sources, existing in targets:
         known = [
             _and(label_test(col("e", "label"), label, p),
-                 _is_member(source, col("e", "call_hid"), col("c", "op_name"), p))
+                 _is_member(source, col("e", "call_hid"), col("c", "op_name"), col("c", "op_version"), p))
             for source, label in existing
         ]
         # A call holds one ref per label, and the members are distinct: COUNT(*) counts distinct calls.
@@ -222,14 +222,13 @@ def emit_discovery(targets: list, direction: int, p: Params) -> exp.Expression:
     return body
 
 
-def _is_member(source: CallSource, hid: exp.Expression, op_col: exp.Expression, p: Params) -> exp.Expression:
+def _is_member(source: CallSource, hid: exp.Expression, op_col: exp.Expression, version_col: exp.Expression,
+               p: Params) -> exp.Expression:
+    """Whether the call ``hid`` (whose calls row gives ``op_col`` and ``version_col``) is a member of ``source``."""
     if source.members_table is None:
         cond = op_col.eq(p.add(source.op))
         if source.versions is not None:
-            sub = exp.select(exp.Literal.number(1)).from_(table("calls", "vv"), copy=False).where(_and(
-                col("vv", "hid").eq(hid), col("vv", "op_version").isin(*[p.add(v) for v in sorted(source.versions)])),
-                copy=False)
-            cond = _and(cond, exp.Exists(this=sub))
+            cond = _and(cond, version_col.isin(*[p.add(v) for v in sorted(source.versions)]))
         return cond
     sub = exp.select(exp.Literal.number(1)).from_(table(source.members_table, "mm"), copy=False).where(_and(
         col("mm", "node").eq(p.add(source.node)), col("mm", "hid").eq(hid)), copy=False)

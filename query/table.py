@@ -122,10 +122,16 @@ def _build_table(
 
 def _objs(reader: Reader, hids: set, info: dict) -> dict:
     """hid -> value: atoms from one read of their values, collections assembled by the storage."""
-    atoms = [h for h in hids if (info[h][1] or "atom") == "atom"]
-    values = reader.load_values({info[h][0] for h in atoms})
-    out = {h: values.get(info[h][0]) for h in atoms}
-    others = set(hids) - set(atoms)
+    atoms: dict = {}  # hid -> cid
+    others = []
+    for h in hids:
+        cid, kind = info[h]
+        if kind is None or kind == "atom":
+            atoms[h] = cid
+        else:
+            others.append(h)
+    get = reader.load_values(set(atoms.values())).get
+    out = {h: get(c) for h, c in atoms.items()}
     if others:
         out.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
     return out
