@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .backends import CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
+from .backends import CallRecord, MemberRecord, OpRecord, ValueRecord
 from .errors import HashingError, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_value
 from .ops import Op, storable_text
@@ -240,7 +240,9 @@ class Recorder:
 
     def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall,
                  ids: Optional[tuple[str, str]] = None) -> Any:
-        self.attach([r for _, r in in_refs if not r.in_memory])
+        lazy = [r for _, r in in_refs if not r.in_memory]
+        if lazy:
+            self.attach(lazy)
         started = time.time()
         op_key, version_id = op.op_id, None
         t0 = time.perf_counter()
@@ -267,9 +269,9 @@ class Recorder:
             stype = op.output_struct(position, len(named))
             out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, value, stype, todo)))
         record = CallRecord(
-            hid, cid, op.name, op.version, tuple((n, r.hid, r.cid) for n, r in out_refs), returns_tuple,
-            tuple((n, r.hid, r.cid) for n, r in in_refs), started, duration,
-            output_kinds=tuple(ref_kind(r) for _, r in out_refs), version_id=version_id,
+            hid, cid, op.name, op.version, tuple([(n, r.hid, r.cid) for n, r in out_refs]), returns_tuple,
+            tuple([(n, r.hid, r.cid) for n, r in in_refs]), started, duration,
+            tuple([ref_kind(r) for _, r in out_refs]), version_id,
         )
         self._save_call(op, record, in_refs, out_refs, todo)
         return Op.package([r for _, r in out_refs], returns_tuple)
@@ -375,16 +377,18 @@ class Recorder:
     def _save_call(self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall) -> None:
         """Queue a call, its structural calls, refs and new values (all serialized before anything is queued)."""
         values: dict[str, ValueRecord] = {}
-        refs: dict[str, RefRecord] = {}
+        refs: dict[str, tuple] = {}  # hid -> the fields of a RefRecord
         calls = [record] + [rec for rec, _, _ in todo.extra]
         groups = [(op.name, in_refs, out_refs)] + [(op.name, ins, outs) for _, ins, outs in todo.extra]
+        stored = self._stored_cids
         for op_name, ins, outs in groups:
             for role, pairs in (("argument", ins), ("output", outs)):
                 for name, ref in pairs:
-                    refs[ref.hid] = RefRecord(ref.hid, ref.cid, ref_kind(ref))
-                    if ref.in_memory and ref.cid not in self._stored_cids and ref.cid not in values:
-                        if not isinstance(ref, CollectionRef):
-                            values[ref.cid] = self._value_record(op_name, role, name, ref)
+                    hid, cid = ref.hid, ref.cid
+                    collection = isinstance(ref, CollectionRef)
+                    refs[hid] = (hid, cid, ref.kind if collection else "atom")  # a RefRecord's fields
+                    if not collection and cid not in stored and cid not in values and ref.in_memory:
+                        values[cid] = self._value_record(op_name, role, name, ref)
         self._check_names(op, calls, todo.members)
         self._pending.add(calls, list(refs.values()), list(values.values()), todo.members)
         self._remember_cids(values)
@@ -398,7 +402,7 @@ class Recorder:
                 raise OpCallError(f"op {op.name}: dict key {m.key!r} cannot be stored: it is not valid Unicode text")
         for call in calls:
             for name, _, _ in call.inputs:
-                if not storable_text(name):
+                if name not in _CHECKED_NAMES and not _checked(name):
                     raise OpCallError(
                         f"op {op.name}: argument name {name!r} cannot be stored: it is not valid Unicode text"
                     )
@@ -412,6 +416,19 @@ class Recorder:
         if len(self._stored_cids) > 200_000:
             self._stored_cids.clear()
         self._stored_cids.update(cids)
+
+
+_CHECKED_NAMES: set[str] = set()
+"""Argument names already found storable (the same few names come back call after call)."""
+
+
+def _checked(name: str) -> bool:
+    """Whether ``name`` can be stored; remembered when it can."""
+    if not storable_text(name):
+        return False
+    if len(_CHECKED_NAMES) < 100_000:
+        _CHECKED_NAMES.add(name)
+    return True
 
 
 def is_structural(op_name: str) -> bool:
