@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from graphstore import MList, Storage, op
-from graphstore.backends.schema import MIGRATIONS
+from graphstore.backends.schema import migrations
 
 def snapshot(path: str) -> dict[str, list[tuple]]:
     """Every row of every table of the store at ``path`` (read without touching it)."""
@@ -42,7 +42,7 @@ def damage_file(file: str, how: str) -> None:
         open(file, "wb").write(data[:2000] + bytes(b ^ 0xFF for b in data[2000:2010]) + data[2010:])
 
 
-MIGRATION_NAMES = [m.name for m in MIGRATIONS._migrations]
+MIGRATION_NAMES = [m.name for m in migrations()._migrations]
 TABLES = ["ops", "values", "refs", "calls", "edges", "members"]
 RAN: list[str] = []
 
@@ -104,7 +104,7 @@ def make_store_at_version(path: str, version: int) -> dict[str, int]:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        MIGRATIONS.apply(sqlite_utils.Database(conn), stop_before=MIGRATION_NAMES[version])
+        migrations().apply(sqlite_utils.Database(conn), stop_before=MIGRATION_NAMES[version])
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),))
         conn.execute("ATTACH DATABASE ? AS src", (scratch,))
         counts = {}

@@ -7,12 +7,39 @@ newer than this code knows is refused; an older one is migrated forward.
 from __future__ import annotations
 
 import sqlite3
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import SchemaVersionError, StoreError
 
-MIGRATIONS = sqlite_utils.Migrations("graphstore")
+if TYPE_CHECKING:
+    import sqlite_utils
+
+_STEPS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = []
+"""The migrations in order, as ``(name, function)``. sqlite_utils (which imports pandas, when installed: a quarter of
+a second and tens of thousands of objects) is imported only when a store must be created or migrated."""
+
+
+def _migration(name: str) -> Callable[[Callable], Callable]:
+    def register(fn: Callable) -> Callable:
+        _STEPS.append((name, fn))
+        return fn
+    return register
+
+
+_MIGRATIONS: Any = None
+
+
+def migrations() -> sqlite_utils.Migrations:
+    """The schema's migrations as a ``sqlite_utils.Migrations`` set (built on first use)."""
+    global _MIGRATIONS
+    if _MIGRATIONS is None:
+        import sqlite_utils
+
+        m = sqlite_utils.Migrations("graphstore")
+        for name, fn in _STEPS:
+            m(name=name)(fn)
+        _MIGRATIONS = m
+    return _MIGRATIONS
 
 _INITIAL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -71,7 +98,7 @@ def _run_script(db: sqlite_utils.Database, script: str) -> None:
             db.execute(statement)
 
 
-@MIGRATIONS(name="0001_initial")
+@_migration("0001_initial")
 def _initial(db: sqlite_utils.Database) -> None:
     _run_script(db, _INITIAL)
 
@@ -88,7 +115,7 @@ CREATE INDEX IF NOT EXISTS members_elt ON members (elt_hid)
 """
 
 
-@MIGRATIONS(name="0002_members")
+@_migration("0002_members")
 def _members(db: sqlite_utils.Database) -> None:
     """Collections stored element by element: an index of each collection's elements."""
     _run_script(db, _MEMBERS)
@@ -119,25 +146,25 @@ CREATE INDEX IF NOT EXISTS versions_op ON versions (op_name, op_version)
 """
 
 
-@MIGRATIONS(name="0003_versioning")
+@_migration("0003_versioning")
 def _versioning(db: sqlite_utils.Database) -> None:
     """Code versioning: each call's version, the versions of each op, and the history of each code component."""
     _run_script(db, _VERSIONING)
 
 
-@MIGRATIONS(name="0004_value_checksums")
+@_migration("0004_value_checksums")
 def _value_checksums(db: sqlite_utils.Database) -> None:
     """A checksum of each value's stored bytes, so integrity checks never need to unpickle anything."""
     db.execute('ALTER TABLE "values" ADD COLUMN checksum TEXT')
 
 
-@MIGRATIONS(name="0005_call_outputs")
+@_migration("0005_call_outputs")
 def _call_outputs(db: sqlite_utils.Database) -> None:
     """Each call's outputs also kept in its own row, so a memo lookup is one primary-key read without joins."""
     db.execute("ALTER TABLE calls ADD COLUMN outputs TEXT")
 
 
-@MIGRATIONS(name="0006_leaner_indexes")
+@_migration("0006_leaner_indexes")
 def _leaner_indexes(db: sqlite_utils.Database) -> None:
     """Two fewer index entries per recorded call: no index of refs by content id (only cleanup needs that, and it
     reads the table once), and calls indexed by version only when they have one (unversioned stores have none)."""
@@ -148,7 +175,7 @@ CREATE INDEX IF NOT EXISTS calls_version ON calls (version_id) WHERE version_id 
 """)
 
 
-SCHEMA_VERSION = len(MIGRATIONS._migrations)
+SCHEMA_VERSION = len(_STEPS)
 """The schema version this code writes."""
 
 IN, OUT = 0, 1
@@ -193,12 +220,14 @@ def ensure_schema(conn: sqlite3.Connection, location: str) -> int:
         )
     if found == SCHEMA_VERSION:
         return found
+    import sqlite_utils
+
     db = sqlite_utils.Database(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
         refuse_foreign(conn, location)
         if stored_schema_version(conn, location) < SCHEMA_VERSION:
-            MIGRATIONS.apply(db)
+            migrations().apply(db)
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
