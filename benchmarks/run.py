@@ -450,7 +450,8 @@ the block's end (writing everything) included; retrace: the same calls in a new 
 bytes on disk after recording (all files: SQLite and WAL, or joblib's two files per call). Peak MB is `VmHWM` of the
 recording process, then in parentheses its growth over the RSS after imports. chain: `a=f(i); b=g(a); c=h(a,b)`
 recorded once (chain record: µs per op call), then `storage.cf(h).expand_all().df()` timed in new processes on that
-store, its files read once beforehand so every system starts from the page cache. big arg: `first(arr)` on a float64
+store, its files read once beforehand so every system starts from the page cache, and its query libraries (pandas,
+and graphstore's query layer, which loads on first use) imported before the clock starts. big arg: `first(arr)` on a float64
 array, the first call (hashing and storing the array) and a cached call in a new `with` block on a fresh copy of the
 array, against `xxhash.xxh3_128` of the same bytes; stores have an overflow directory (pymandala refuses values over
 50 MB without one). "flat": the 10^5 cost per call at most {flat}x the 10^3 one. Before each measurement the runner
