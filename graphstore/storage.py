@@ -16,7 +16,9 @@ AtomRef(hid=..., in_memory=False)
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from typing import Any, Optional, Union
 
 from .backends import Tracer, open_backend
@@ -45,6 +47,22 @@ class _AllowNewCalls:
 
     def __exit__(self, *exc: Any) -> None:
         self.storage._allow_new = self.previous
+
+
+_OPEN: "weakref.WeakSet[Storage]" = weakref.WeakSet()
+"""Storages not closed yet: closed when the interpreter exits, so their pending calls are written and SQLite folds
+its write-ahead log back into the store file (the next process then reads one file, not the file and a log)."""
+
+
+@atexit.register
+def _close_open_storages() -> None:
+    for storage in list(_OPEN):
+        if storage._pid != os.getpid():  # inherited through fork: the parent's to close
+            continue
+        try:
+            storage.close()
+        except Exception:  # noqa: BLE001  (exiting: a store that cannot be closed keeps its log, nothing is lost)
+            pass
 
 
 class _StorageContext(ModeContext):
@@ -96,6 +114,8 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self._warned: set[str] = set()
         check_store_mode(self.backend, deps_path is not None)
         self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change)
+        self._pid = os.getpid()
+        _OPEN.add(self)
 
     def __repr__(self) -> str:
         return f"Storage({self.db_path!r})"
@@ -147,6 +167,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def close(self) -> None:
         """Write pending calls and close the store."""
+        _OPEN.discard(self)
         self._pending.close()
         self.backend.close()
 

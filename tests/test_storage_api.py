@@ -527,3 +527,25 @@ def test_a_run_mode_context_writes_its_calls_on_exit(db_path, log):
     assert log == ["inc"]
     other.close()
     s.close()
+
+
+def test_an_unclosed_store_is_closed_when_the_interpreter_exits(db_path):
+    script = textwrap.dedent(f"""
+        from graphstore import Storage, op
+
+        @op
+        def inc(x):
+            return x + 1
+
+        s = Storage({db_path!r})
+        with s:
+            for i in range(10):
+                inc(i)
+        print(s.cache_info()["calls"])
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "10"
+    assert not os.path.exists(db_path + "-wal")  # the log was folded back into the store on close
+    reopened = Storage(db_path, read_only=True)
+    assert reopened.cache_info()["calls"] == 10
+    reopened.close()
