@@ -80,6 +80,22 @@ def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
         conn.executemany(f"{head} VALUES {group}", rows[full:])
 
 
+def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the store in WAL mode (it stays so). Changing the mode can fail at once with "database is locked", without
+    SQLite waiting, while another process closes the store and folds its log back: so retry, up to ``timeout``."""
+    deadline, pause = time.monotonic() + timeout, 0.001
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
+
+
 def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     """A call's outputs as stored in its row, from the flat ``(name, hid, cid, ...)`` of a batch row."""
     kinds = kinds or ("atom",) * (len(flat) // 3)
@@ -149,7 +165,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
                 refuse_foreign(conn, path)  # before anything (even the journal mode) changes someone else's file
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn, timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -262144")
             conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
