@@ -131,29 +131,41 @@ def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
         parts.append(exp.select(exp.alias_(p.add(node), "node", quoted=True, copy=False), col("s", "hid")).from_(
             id_list(hids, p).as_("s"), copy=False))
     recursive: list[exp.Select] = []
+    # Pulls into the same node through the same edge differ only in where they start: one term each (a UNION may
+    # hold at most 500 terms, and a merged variable with k edges makes k * k pulls).
+    groups: dict[tuple, list] = {}
     for pull in plan.pulls:
-        target_src = pull.target
+        if pull.var_seeds is not None:
+            kind = "seeds"
+        else:
+            kind = "calls" if pull.source.members_table is None else "fm"
+        key = (pull.target.node, pull.dir, pull.label, kind, id(pull) if kind == "seeds" else 0)
+        groups.setdefault(key, []).append(pull)
+    for (_, _, _, kind, _), pulls in groups.items():
+        first = pulls[0]
         chain = (
-            exp.select(exp.alias_(p.add(target_src.node), "node", quoted=True, copy=False),
+            exp.select(exp.alias_(p.add(first.target.node), "node", quoted=True, copy=False),
                        exp.alias_(col("e2", "call_hid"), "hid", quoted=True, copy=False))
         )
-        if pull.var_seeds is not None:
-            q = chain.from_(id_list(pull.var_seeds, p).as_("s"), copy=False)
+        if kind == "seeds":
+            q = chain.from_(id_list(first.var_seeds, p).as_("s"), copy=False)
             ref = col("s", "hid")
-        elif pull.source.members_table is None:
-            q = chain.from_(table("calls", "g"), copy=False).join(
-                table("edges", "e1"), on=edge_on("e1", "call_hid", col("g", "hid"), pull.src_dir, pull.src_label, p),
-                copy=False).where(op_condition("g", pull.source, p), copy=False)
-            ref = col("e1", "ref_hid")
         else:
-            q = chain.from_(table("fm", "g"), copy=False).join(
-                table("edges", "e1"), on=edge_on("e1", "call_hid", col("g", "hid"), pull.src_dir, pull.src_label, p),
-                copy=False).where(col("g", "node").eq(p.add(pull.source.node)), copy=False)
+            starts = [
+                _and(op_condition("g", pull.source, p) if kind == "calls"
+                     else col("g", "node").eq(p.add(pull.source.node)),
+                     col("e1", "direction").eq(exp.Literal.number(pull.src_dir)),
+                     label_test(col("e1", "label"), pull.src_label, p))
+                for pull in pulls
+            ]
+            q = chain.from_(table("calls" if kind == "calls" else "fm", "g"), copy=False).join(
+                table("edges", "e1"), on=col("e1", "call_hid").eq(col("g", "hid")), copy=False).where(
+                starts[0] if len(starts) == 1 else exp.or_(*starts, copy=False), copy=False)
             ref = col("e1", "ref_hid")
-        q = q.join(table("edges", "e2"), on=edge_on("e2", "ref_hid", ref, pull.dir, pull.label, p), copy=False)
+        q = q.join(table("edges", "e2"), on=edge_on("e2", "ref_hid", ref, first.dir, first.label, p), copy=False)
         q = q.join(table("calls", "c"), on=_and(col("c", "hid").eq(col("e2", "call_hid")),
-                                               op_condition("c", target_src, p)), copy=False)
-        (recursive if pull.var_seeds is None and pull.source.members_table is not None else parts).append(q)
+                                               op_condition("c", first.target, p)), copy=False)
+        (recursive if kind == "fm" else parts).append(q)
     if not parts:
         parts.append(exp.select(exp.Null().as_("node"), exp.Null().as_("hid")).where(exp.false(), copy=False))
     body: exp.Expression = parts[0]

@@ -6,7 +6,7 @@ conditional calls, ``*args`` and list (MList) arguments; frames are built by ran
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
@@ -134,6 +134,13 @@ def apply(cf, step, storage, refs):
     program=st.lists(instruction, min_size=1, max_size=14),
     start=st.one_of(st.sampled_from(sorted(OPS)), st.integers(0, 50)),
     steps=st.lists(frame_op, max_size=5),
+)
+@example(  # merging variables made a member query of more than 500 UNION terms
+    program=[("call", "f4", 0), ("many", "f6", [11, 30]), ("raw", 5), ("call", "f4", 23), ("call2", "f2", 11, 14),
+             ("many", "f6", [12, 13]), ("many", "f5", [1, 9, 11]), ("raw", 0), ("call", "f4", 4),
+             ("call2", "f2", 29, 6)],
+    start="f5",
+    steps=[("upstream", 20), ("upstream", 16), ("all",), ("merge_vars",)],
 )
 def test_sql_extraction_equals_naive_evaluation(program, start, steps):
     storage = Storage()
