@@ -77,8 +77,7 @@ class Recorder:
     """The recording half of a Storage."""
 
     def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
-        if self._pending.has_error:
-            self._pending.raise_background_error()
+        self._pending.raise_background_error()
         if op.op_id not in self._known_ops or self._ops_by_name.get((op.name, op.version)) is not op:
             self._register_op(op)  # also when an op of the same name and version was redefined in this session
         bound = op.bind(args, kwargs)
@@ -402,7 +401,7 @@ class Recorder:
                 raise OpCallError(f"op {op.name}: dict key {m.key!r} cannot be stored: it is not valid Unicode text")
         for call in calls:
             for name, _, _ in call.inputs:
-                if name not in _CHECKED_NAMES and not _checked(name):
+                if not storable_text(name):
                     raise OpCallError(
                         f"op {op.name}: argument name {name!r} cannot be stored: it is not valid Unicode text"
                     )
@@ -416,19 +415,6 @@ class Recorder:
         if len(self._stored_cids) > 200_000:
             self._stored_cids.clear()
         self._stored_cids.update(cids)
-
-
-_CHECKED_NAMES: set[str] = set()
-"""Argument names already found storable (the same few names come back call after call)."""
-
-
-def _checked(name: str) -> bool:
-    """Whether ``name`` can be stored; remembered when it can."""
-    if not storable_text(name):
-        return False
-    if len(_CHECKED_NAMES) < 100_000:
-        _CHECKED_NAMES.add(name)
-    return True
 
 
 def is_structural(op_name: str) -> bool:

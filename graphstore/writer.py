@@ -45,19 +45,19 @@ class _Generation:
         b = self.batch
         for v in values:
             v = tuple(v)
-            b.values.append(v)  # type: ignore[arg-type]
+            b.values.append(v)
             self.values[v[0]] = v
         for r in refs:
-            b.refs.append(tuple(r))  # type: ignore[arg-type]
+            b.refs.append(tuple(r))
             self.refs[r[0]] = (r[1], r[2])
         for m in members:
             m = tuple(m)
-            b.members.append(m)  # type: ignore[arg-type]
+            b.members.append(m)
             self.members.setdefault(m[0], []).append(m)
         for call in calls:
             if type(call) is not tuple:
                 call = call_row(call)
-            b.calls.append(call)  # type: ignore[arg-type]
+            b.calls.append(call)
             self.calls[call[0]] = call
             self.calls_by_cid.setdefault(call[1], call)
 
@@ -119,13 +119,8 @@ class PendingWrites:
         return found
 
     def call(self, hid: str) -> Optional[CallRecord]:
-        found = self._current.calls.get(hid)  # (the hot path of every lookup: _find spelled out)
-        if found is None:
-            flushing = self._flushing
-            if flushing is None:
-                return None
-            found = flushing.calls.get(hid)
-        return None if found is None else row_call(found)
+        found = self._find("calls", hid)
+        return None if found is None else row_call(found)  # type: ignore[arg-type]
 
     def call_by_cid(self, cid: str) -> Optional[CallRecord]:
         found = self._find("calls_by_cid", cid)
@@ -172,11 +167,6 @@ class PendingWrites:
                 raise
             with self.lock:
                 self._flushing = None
-
-    @property
-    def has_error(self) -> bool:
-        """Whether a background write failed (and :meth:`raise_background_error` has an error to raise)."""
-        return self._error is not None
 
     def raise_background_error(self) -> None:
         """Re-raise, once, an error that a background write met."""

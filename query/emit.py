@@ -135,20 +135,17 @@ def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
     # hold at most 500 terms, and a merged variable with k edges makes k * k pulls).
     groups: dict[tuple, list] = {}
     for pull in plan.pulls:
-        if pull.var_seeds is not None:
-            kind = "seeds"
-        else:
-            kind = "calls" if pull.source.members_table is None else "fm"
-        key = (pull.target.node, pull.dir, pull.label, kind, id(pull) if kind == "seeds" else 0)
-        groups.setdefault(key, []).append(pull)
-    for (_, _, _, kind, _), pulls in groups.items():
+        kind = "seeds" if pull.var_seeds is not None else "calls" if pull.source.members_table is None else "fm"
+        groups.setdefault((pull.target.node, pull.dir, pull.label, kind), []).append(pull)
+    for (_, _, _, kind), pulls in groups.items():
         first = pulls[0]
         chain = (
             exp.select(exp.alias_(p.add(first.target.node), "node", quoted=True, copy=False),
                        exp.alias_(col("e2", "call_hid"), "hid", quoted=True, copy=False))
         )
         if kind == "seeds":
-            q = chain.from_(id_list(first.var_seeds, p).as_("s"), copy=False)
+            seeds = frozenset().union(*(pull.var_seeds for pull in pulls))
+            q = chain.from_(id_list(seeds, p).as_("s"), copy=False)
             ref = col("s", "hid")
         else:
             starts = [

@@ -66,14 +66,20 @@ def test_few_hits_read_nothing_ahead(db_path, log, counter):
     s.close()
 
 
-def test_calls_dropped_after_reading_ahead_are_computed_again(db_path, log):
+def read_ahead(db_path, log):
+    """A store of N calls of each op, reopened and every call of ``inc`` retraced (so read ahead), log cleared."""
     record(db_path, log)
     log.clear()
     inc, double = make_ops(log)
     s = Storage(db_path)
     with s:
-        outs = [inc(i) for i in range(N)]  # every call of inc now read ahead
-        assert log == []
+        outs = [inc(i) for i in range(N)]
+    assert log == []
+    return s, inc, double, outs
+
+
+def test_calls_dropped_after_reading_ahead_are_computed_again(db_path, log):
+    s, inc, double, outs = read_ahead(db_path, log)
     dropped = s.get_ref_creator(outs[7])
     assert s.drop_calls([dropped], delete_dependents=True) == 2  # inc(7) and double(inc(7))
     with s:
@@ -90,12 +96,7 @@ def _drop_in_other_process(db_path, hid):
 
 
 def test_a_drop_by_another_process_is_seen_from_the_next_context_on(db_path, log):
-    record(db_path, log)
-    log.clear()
-    inc, double = make_ops(log)
-    s = Storage(db_path)
-    with s:
-        outs = [inc(i) for i in range(N)]
+    s, inc, _, outs = read_ahead(db_path, log)
     hid = s.get_ref_creator(outs[3]).hid
     proc = multiprocessing.get_context("spawn").Process(target=_drop_in_other_process, args=(db_path, hid))
     proc.start()

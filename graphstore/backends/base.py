@@ -98,11 +98,11 @@ class Batch:
     """Everything one flush writes, in one transaction. Values, refs and members are plain tuples in their record
     type's field order, calls are rows made by :func:`call_row`; backends read them by position."""
 
-    values: list[ValueRecord] = field(default_factory=list)
-    refs: list[RefRecord] = field(default_factory=list)
-    calls: list[CallRecord] = field(default_factory=list)
+    values: list[tuple] = field(default_factory=list)
+    refs: list[tuple] = field(default_factory=list)
+    calls: list[tuple] = field(default_factory=list)
     ops: list[OpRecord] = field(default_factory=list)
-    members: list[MemberRecord] = field(default_factory=list)
+    members: list[tuple] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops) + len(self.members)

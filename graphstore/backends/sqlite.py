@@ -66,9 +66,8 @@ _first = operator.itemgetter(0)
 
 
 def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
-    """``head VALUES (...), (...), ...``: hundreds of rows per statement. Each statement is one step inside SQLite,
-    run without the GIL, so recording goes on in parallel, where ``executemany`` takes the GIL back after every
-    row."""
+    """``head VALUES (...), (...), ...``: hundreds of rows per statement, so a batch costs a few hundred statement
+    executions instead of one per row."""
     width, per = len(rows[0]), _ROWS_PER_STATEMENT
     group = "(" + ",".join("?" * width) + ")"
     full = len(rows) - len(rows) % per
@@ -99,7 +98,9 @@ def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
 def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     """A call's outputs as stored in its row, from the flat ``(name, hid, cid, ...)`` of a batch row."""
     kinds = kinds or ("atom",) * (len(flat) // 3)
-    return _SEP_OUTPUT.join(_SEP_FIELD.join((flat[j], flat[j + 1], flat[j + 2], k)) for j, k in zip(range(0, len(flat), 3), kinds))
+    return _SEP_OUTPUT.join(
+        _SEP_FIELD.join((flat[j], flat[j + 1], flat[j + 2], k)) for j, k in zip(range(0, len(flat), 3), kinds)
+    )
 
 
 class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
@@ -380,11 +381,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         )
         run_many(
             'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
-            sorted([tuple(v[:6]) for v in batch.values], key=_first),
+            sorted(batch.values, key=_first),
         )
         run_many(
             "INSERT OR IGNORE INTO refs (hid, cid, kind)",
-            sorted([tuple(r[:3]) for r in batch.refs], key=_first),
+            sorted(batch.refs, key=_first),
         )
         run_many(
             "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
@@ -403,7 +404,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         run_many("INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid)", edge_rows)
         run_many(
             "INSERT OR IGNORE INTO members (coll_hid, pos, key, elt_hid)",
-            [tuple(m[:4]) for m in batch.members],
+            batch.members,
         )
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
