@@ -7,6 +7,7 @@ the row holds there. ``query.table`` turns rows into a DataFrame.
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -129,11 +130,111 @@ def sql_text(pattern: Pattern, run: Optional[Callable[[str, Any], list]] = None)
     return ";\n".join(parts) + ";"
 
 
+@dataclass
+class Table:
+    """The histories of a pattern by column: ``cells[node][i]`` is what history ``i`` holds at ``node``: ``None``,
+    one hid, or a sorted tuple of several. Histories are in root creation order. ``meta[node]``, when present, is
+    ``(cids, extras)`` aligned with ``cells[node]`` (single ids only); ``info`` maps every hid to ``(cid, extra)``
+    as in ``Row`` (built on first use from ``raw``, the ``(hids, cids, extras)`` columns a query returned)."""
+
+    roots: list
+    created: list
+    cells: dict
+    _info: Optional[dict] = None
+    meta: dict = field(default_factory=dict)
+    raw: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.roots)
+
+    @property
+    def info(self) -> dict:
+        if self._info is None:
+            info: dict = {}
+            for hids, cids, extras in reversed(self.raw):  # the first occurrence wins (repeats may skip their cid)
+                info.update(zip(hids, zip(cids, extras)))
+            info.pop(None, None)
+            self._info = info
+        return self._info
+
+    @classmethod
+    def of_rows(cls, rows: list, nodes: Any) -> "Table":
+        info = rows[0].info if rows else {}
+        cells = {n: [_cell(r.cells.get(n, ())) for r in rows] for n in nodes}
+        return cls([r.root for r in rows], [r.created for r in rows], cells, info)
+
+
+def _union(a: Any, b: Any) -> Any:
+    return _cell(tuple(sorted(set(a if type(a) is tuple else (a,)) | set(b if type(b) is tuple else (b,)))))
+
+
+def _cell(hids: tuple) -> Any:
+    return None if not hids else hids[0] if len(hids) == 1 else hids
+
+
+def history_table(run: Callable[[str, Any], list], pattern: Pattern) -> Table:
+    """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
+    case) is turned into columns as it comes, without a per-history object."""
+    results = _run_all(run, pattern)
+    if len(results) == 1 and results[0][0].kind == "tree":
+        table = _tree_table(results[0][0], results[0][1])
+        if table is not None:
+            return table
+    rows = _rows_of_results(results)
+    return Table.of_rows(rows, pattern.names())
+
+
+def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
+    steps = {s.id: s for s in stmt.tree.steps}
+    ids = [int(c[1:]) for c in stmt.columns[2::3]]
+    if not result:
+        return Table([], [], {steps[i].node: [] for i in ids}, {})
+    data = list(zip(*result))
+    roots = data[0]
+    if len(set(roots)) != len(roots):
+        return None
+    raw = [(data[2 + 3 * j], data[3 + 3 * j], data[4 + 3 * j]) for j in range(len(ids))]
+    by_node: dict = {}
+    for j, i in enumerate(ids):
+        by_node.setdefault(steps[i].node, []).append(raw[j])
+    order = sorted(range(len(roots)), key=lambda k: (data[1][k] or 0.0, roots[k]))
+    pick = operator.itemgetter(*order) if len(order) > 1 else list  # a tuple of the picked items, in C
+    cells, meta = {}, {}
+    for node, cols in by_node.items():
+        first = col = cols[0][0]
+        for other, _, _ in cols[1:]:  # a node reached twice (a value two branches share): mostly the same ids
+            if other != col and other.count(None) != len(other):
+                col = [a if b is None or b == a else b if a is None else _union(a, b) for a, b in zip(col, other)]
+        cells[node] = pick(col)
+        if col is first and first.count(None) == cols[0][1].count(None):  # every id came with its cid
+            meta[node] = (pick(cols[0][1]), pick(cols[0][2]))
+    return Table(pick(roots), pick(data[1]), cells, None, meta, raw)
+
+
 def history_rows(run: Callable[[str, Any], list], pattern: Pattern) -> list:
     """Every history row of ``pattern``, ordered by the creation time of its root (then root id)."""
-    stmts, temps = plan_statements(pattern)
+    return _rows_of_results(_run_all(run, pattern))
+
+
+def _rows_of_results(results: list) -> list:
     rows: list[Row] = []
     info: dict = {}
+    for s, result in results:
+        if s.kind == "tree":
+            rows.extend(_tree_rows(s, result, info))
+        else:
+            rows.extend(_long_rows(result, info))
+    if any(s.kind != "tree" for s, _ in results) or len({r.root for r in rows}) != len(rows) or any(
+            len(h) > 1 for r in rows for h in r.cells.values()):
+        rows = _merge_same_root(rows)
+    rows.sort(key=lambda r: (r.created or 0.0, r.root))
+    return rows
+
+
+def _run_all(run: Callable[[str, Any], list], pattern: Pattern) -> list:
+    """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories."""
+    stmts, temps = plan_statements(pattern)
+    results: list = []
     try:
         i = 0
         while i < len(stmts):
@@ -144,18 +245,12 @@ def history_rows(run: Callable[[str, Any], list], pattern: Pattern) -> list:
             result = run(s.sql, s.params)
             if s.kind == "probe":
                 stmts = stmts[:i] + _expand_lazy(stmts[i:], temps, {r[0] for r in result})
-            elif s.kind == "tree":
-                rows.extend(_tree_rows(s, result, info))
-            elif s.kind == "long":
-                rows.extend(_long_rows(result, info))
+            elif s.kind in ("tree", "long"):
+                results.append((s, result))
     finally:
         for t in temps:
             run(emit.emit_drop_temp(t), {})
-    if any(s.kind != "tree" for s in stmts) or len({r.root for r in rows}) != len(rows) or any(
-            len(h) > 1 for r in rows for h in r.cells.values()):
-        rows = _merge_same_root(rows)
-    rows.sort(key=lambda r: (r.created or 0.0, r.root))
-    return rows
+    return results
 
 
 def _tree_rows(stmt: Statement, result: list, info: dict) -> list:

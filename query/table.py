@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 import pandas as pd
 
 from .errors import FrameStructureError
-from .extract import Row, after_filters, history_rows
+from .extract import Row, Table, after_filters, history_rows, history_table
 from .model import Pattern
 from .store import CallBatch, LazyCall, Reader
 
@@ -25,7 +25,18 @@ JOINS = ("outer", "inner")
 def rows_of(reader: Reader, pattern: Pattern) -> list:
     """History rows after every filter (id filters in SQL; predicates here, on loaded values)."""
     reader.sync()
-    rows = history_rows(reader.run, pattern)
+    return _filtered(reader, pattern, history_rows(reader.run, pattern))
+
+
+def table_of(reader: Reader, pattern: Pattern) -> Table:
+    """The histories after every filter, by column."""
+    reader.sync()
+    if not after_filters(pattern):
+        return history_table(reader.run, pattern)
+    return Table.of_rows(_filtered(reader, pattern, history_rows(reader.run, pattern)), pattern.names())
+
+
+def _filtered(reader: Reader, pattern: Pattern, rows: list) -> list:
     preds = [f for f in after_filters(pattern)]
     if not preds:
         return rows
@@ -88,41 +99,81 @@ def _build_table(
     if join_how not in JOINS:
         raise FrameStructureError(f"join_how must be one of {JOINS}, got {join_how!r}")
     cols = columns_of(pattern, nodes, include_calls)
-    rows = rows_of(reader, pattern)
-    info = rows[0].info if rows else {}
-    columns = [[r.cells.get(c, ()) for r in rows] for c in cols]
+    table = table_of(reader, pattern)
+    columns = [table.cells.get(c) or [None] * len(table) for c in cols]
+    metas = [table.meta.get(c) for c in cols]
     if nodes or join_how == "inner":
-        keep = range(len(rows))
+        keep: Iterable[int] = range(len(table))
         if nodes:
-            keep = [i for i in keep if any(col[i] for col in columns)]
+            keep = [i for i in keep if any(col[i] is not None for col in columns)]
             keep = _distinct(keep, columns)
         if join_how == "inner":
-            keep = [i for i in keep if all(col[i] for col in columns)]
+            keep = [i for i in keep if all(col[i] is not None for col in columns)]
         columns = [[col[i] for i in keep] for col in columns]
+        metas = [None if m is None else tuple([x[i] for i in keep] for x in m) for m in metas]
     if not cols or not columns[0]:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     lazy = set(lazy_vars or ())
-    multi = {h for col in columns for cell in col if len(cell) > 1 for h in cell}
-    times = reader.creation_times(multi) if multi else {}
+    kinds = ["call" if pattern.is_func(c) else "obj" if values == "objs" and c not in lazy else "ref" for c in cols]
+    multi = [set() if meta is not None else {h for cell in col if type(cell) is tuple for h in cell}
+             for col, meta in zip(columns, metas)]  # a column with meta holds single ids only
+    # A column is "direct" when its cells are single ids that came with their cid (and, for values, are atoms):
+    # its elements are made from those columns, without the table-wide id -> (cid, kind) map.
+    direct = [not m and meta is not None and (kind != "obj" or set(meta[1]) <= _ATOM_KINDS)
+              for m, meta, kind in zip(multi, metas, kinds)]
+    info = table.info if not all(direct) else {}
+    times = reader.creation_times(set().union(*multi)) if any(multi) else {}
     order = lambda h: (times.get(h, -1.0), h)  # noqa: E731  (history order: raw values, then by creation)
     batch = CallBatch(reader)
-    kinds = ["call" if pattern.is_func(c) else "obj" if values == "objs" and c not in lazy else "ref" for c in cols]
-    hid_sets = [{h for cell in col for h in cell} for col in columns]
-    objs = _objs(reader, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
+    hid_sets = [set() if d else _hids(col, m) for col, m, d in zip(columns, multi, direct)]
+    atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
+    cids = set(atoms.values()).union(*[meta[0] for meta, k, d in zip(metas, kinds, direct) if d and k == "obj"])
+    cids.discard(None)
+    loaded = reader.load_values(cids)
+    objs = {h: loaded.get(c) for h, c in atoms.items()}
+    if others:
+        objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
     refs = reader.make_refs(info, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "ref"]), False)
+    make = reader.storage.make_ref
+    ops = getattr(reader.storage, "_ops_by_name", {})
     data = {}
-    for name, col, kind, hids in zip(cols, columns, kinds, hid_sets):
-        elems = objs if kind == "obj" else refs if kind == "ref" else _calls(
-            reader, pattern.func(name).op, hids, info, batch)
-        data[name] = [None if not cell else elems[cell[0]] if len(cell) == 1
-                      else [elems[h] for h in sorted(cell, key=order)] for cell in col]
-    batch.hids = [h for hids, k in zip(hid_sets, kinds) if k == "call" for h in hids]
+    for name, col, kind, hids, m, meta, d in zip(cols, columns, kinds, hid_sets, multi, metas, direct):
+        if d and kind == "obj":
+            data[name] = list(map(loaded.get, meta[0]))  # get(None) is None: a missing cell
+            continue
+        if d:
+            if kind == "ref":
+                elems = {h: make(k or "atom", c, h) for h, c, k in zip(col, *meta) if h is not None}
+            else:
+                op = pattern.func(name).op
+                elems = {h: LazyCall(ops.get((op, v), op), h, c, batch) for h, c, v in zip(col, *meta)
+                         if h is not None}
+                batch.hids.extend(elems)
+        else:
+            elems = objs if kind == "obj" else refs if kind == "ref" else _calls(
+                reader, pattern.func(name).op, hids, info, batch)
+            if kind == "call":
+                batch.hids.extend(hids)
+        get = elems.get  # get(None) is None: a missing cell
+        data[name] = [get(c) if type(c) is not tuple else [elems[h] for h in sorted(c, key=order)]
+                      for c in col] if m else list(map(get, col))
     return pd.DataFrame(data, columns=cols)
 
 
-def _objs(reader: Reader, hids: set, info: dict) -> dict:
-    """hid -> value: atoms from one read of their values, collections assembled by the storage."""
-    atoms: dict = {}  # hid -> cid
+_ATOM_KINDS = {None, "atom"}
+
+
+def _hids(col: list, multi: set) -> set:
+    """The ids a column holds: its single-id cells and the members of its several-id cells."""
+    out = set(col)
+    out.discard(None)
+    return {c for c in out if type(c) is not tuple} | multi if multi else out
+
+
+def _split_atoms(hids: set, info: dict) -> tuple[dict, list]:
+    """``({hid: cid} of the atoms, [hids of collections])``: atoms' values are read by cid, collections are
+    assembled by the storage."""
+    atoms: dict = {}
     others = []
     for h in hids:
         cid, kind = info[h]
@@ -130,11 +181,7 @@ def _objs(reader: Reader, hids: set, info: dict) -> dict:
             atoms[h] = cid
         else:
             others.append(h)
-    get = reader.load_values(set(atoms.values())).get
-    out = {h: get(c) for h, c in atoms.items()}
-    if others:
-        out.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
-    return out
+    return atoms, others
 
 
 def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: "CallBatch") -> dict:
@@ -150,7 +197,7 @@ def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: "CallBatc
 def _distinct(keep: list, columns: list) -> list:
     seen, out = set(), []
     for i in keep:
-        key = tuple(tuple(col[i]) for col in columns)
+        key = tuple(col[i] for col in columns)
         if key not in seen:
             seen.add(key)
             out.append(i)
