@@ -128,7 +128,7 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
     table = temp_name("m") if needs_members(pattern) else None
     try:
         if table is not None:
-            reader.run(emit.emit_create_temp(table, ["node", "hid"]), {})
+            reader.run(emit.emit_create_members(table), {})
             p = emit.Params()
             reader.query(emit.emit_members_insert(compile_members(pattern, table), table, p), p)
         p = emit.Params()

@@ -57,7 +57,7 @@ def plan_statements(pattern: Pattern, dialect: str = emit.DIALECT) -> tuple[list
     if needs_members(pattern):
         table = temp_name("m")
         temps.append(table)
-        stmts.append(Statement("exec", emit.emit_create_temp(table, ["node", "hid"]), {}))
+        stmts.append(Statement("exec", emit.emit_create_members(table), {}))
         p = emit.Params()
         sql, params = emit.render(emit.emit_members_insert(compile_members(pattern, table), table, p), p, dialect)
         stmts.append(Statement("exec", sql, params))
@@ -84,9 +84,10 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
     stages = tree.stages()
     for i, steps in enumerate(stages):
         p = emit.Params()
-        q = emit.emit_tree_stage(tree, steps, prev, done, p)
+        last = i == len(stages) - 1
+        q = emit.emit_tree_stage(tree, steps, prev, done, p, last)
         done = done + steps
-        if i == len(stages) - 1:
+        if last:
             q = emit.wrap_filtered(q, tree, p)
             sql, params = emit.render(q, p, dialect)
             out.append(Statement("tree", sql, params, tree, ["root", "created"] + [f"s{s.id}" for s in done]))

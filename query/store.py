@@ -180,13 +180,13 @@ class Reader:
         ops = getattr(self.storage, "_ops_by_name", {})
         out: dict = {}
         make = self.storage.make_ref
-        for hid, cid, op_name, version, direction, label, ref_hid, ref_cid, kind in self.query(
+        for hid, cid, op_name, version, direction, label, r_hid, r_cid, kind in self.query(
                 emit.emit_load_calls(hids, p), p):
             call = out.get(hid)
             if call is None:
                 call = out[hid] = Call(ops.get((op_name, version), op_name), hid, cid, {}, {})
             if label is not None:
-                (call.outputs if direction == 1 else call.inputs)[label] = make(kind or "atom", ref_cid, ref_hid)
+                (call.outputs if direction == 1 else call.inputs)[label] = make(kind or "atom", r_cid, r_hid)
         return out
 
 

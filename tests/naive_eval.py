@@ -31,7 +31,9 @@ def read_store(storage) -> Store:
     outs: dict = {h: {} for h in calls}
     creator: dict = {}
     consumers: dict = {}
-    for call, direction, label, ref in run("SELECT call_hid, direction, label, ref_hid FROM edges"):
+    edges = run("SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e "
+                "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id")
+    for call, direction, label, ref in edges:
         if direction == OUT:
             outs[call][label] = ref
             creator.setdefault(ref, []).append((call, label))

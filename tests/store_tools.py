@@ -92,6 +92,15 @@ def columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[
     return [row[1] for row in conn.execute(f'PRAGMA {schema}.table_info("{table}")')]
 
 
+BY_HID = {
+    "edges": "(SELECT c.hid AS call_hid, e.direction, e.label, e.pos, r.hid AS ref_hid FROM src.edges AS e "
+             "JOIN src.calls AS c ON c.id = e.call_id JOIN src.refs AS r ON r.id = e.ref_id)",
+    "members": "(SELECT c.hid AS coll_hid, m.pos, m.key, r.hid AS elt_hid FROM src.members AS m "
+               "JOIN src.refs AS c ON c.id = m.coll_id JOIN src.refs AS r ON r.id = m.elt_id)",
+}
+"""Edges and members as schemas before 7 held them (by text id), from a store of the current schema."""
+
+
 def make_store_at_version(path: str, version: int) -> dict[str, int]:
     """A store at schema ``version`` (1 .. current-1) holding ``program(version)``; returns its row counts."""
     assert 1 <= version < len(MIGRATION_NAMES)
@@ -114,7 +123,8 @@ def make_store_at_version(path: str, version: int) -> dict[str, int]:
                 assert conn.execute(f'SELECT count(*) FROM src."{table}"').fetchone()[0] == 0, table
                 continue
             cols = ", ".join(f'"{c}"' for c in old)
-            conn.execute(f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM src."{table}"')
+            source = BY_HID.get(table, f'src."{table}"')
+            conn.execute(f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM {source}')
             counts[table] = conn.execute(f'SELECT count(*) FROM main."{table}"').fetchone()[0]
         conn.execute("DETACH DATABASE src")
     finally:

@@ -312,8 +312,11 @@ def test_store_of_every_earlier_schema_version_is_migrated(db_path, version):
     counts = store_tools.make_store_at_version(db_path, version)
     conn = sqlite3.connect(db_path)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    # really the old layout: outputs kept in calls since version 5, refs indexed by cid until version 6
-    assert ("outputs" in store_tools.columns(conn, "calls")) == (version >= 5) and "refs_cid" in indexes
+    # really the old layout: outputs kept in calls since version 5, refs indexed by cid until version 6, edges
+    # by text id until version 7
+    assert ("outputs" in store_tools.columns(conn, "calls")) == (version >= 5)
+    assert ("refs_cid" in indexes) == (version < 6)
+    assert "call_hid" in store_tools.columns(conn, "edges") and "id" not in store_tools.columns(conn, "calls")
     conn.close()
     with pytest.raises(StoreError, match="needs migrating"):
         Storage(db_path, read_only=True)  # a read-only store cannot migrate itself

@@ -28,8 +28,10 @@ def snapshot(storage: Storage) -> dict[str, list[tuple]]:
         "values": 'SELECT cid, path FROM "values" ORDER BY cid',
         "refs": "SELECT hid, cid, kind FROM refs ORDER BY hid",
         "calls": "SELECT hid, cid, op_name FROM calls ORDER BY hid",
-        "edges": "SELECT call_hid, direction, label, ref_hid FROM edges ORDER BY call_hid, direction, label",
-        "members": "SELECT coll_hid, pos, key, elt_hid FROM members ORDER BY coll_hid, pos",
+        "edges": "SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
+                 "JOIN refs AS r ON r.id = e.ref_id ORDER BY 1, 2, 3",
+        "members": "SELECT c.hid, m.pos, m.key, r.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id "
+                   "JOIN refs AS r ON r.id = m.elt_id ORDER BY 1, 2",
     }
     return {t: storage.backend.execute(q) for t, q in sql.items()}
 
@@ -343,7 +345,8 @@ def test_dropping_a_list_producer_with_dependents(storage, log):
     # while 30 stays (ys holds it) and so do 3, 0 and 1
     assert storage.cleanup_refs() == {"refs": 9, "values": 6, "overflow_files": 0}
     assert counts(storage) == {"values": 5, "refs": 6, "calls": 3, "edges": 8, "members": 2}
-    assert storage.backend.execute("SELECT DISTINCT coll_hid FROM members") == [(ys.hid,)]
+    assert storage.backend.execute(
+        "SELECT DISTINCT c.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id") == [(ys.hid,)]
     assert storage.check().ok
     assert storage.unwrap(storage.load_ref(ys.hid)) == [30, 40]
 

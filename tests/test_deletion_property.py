@@ -184,10 +184,14 @@ def rows(conn, sql):
     return conn.execute(sql).fetchall()
 
 
+EDGES = ("SELECT c.hid, e.direction, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
+         "JOIN refs AS r ON r.id = e.ref_id")
+
+
 def dependents(conn, seeds):
     """Seeds plus every call downstream of their outputs, computed in Python from the edges."""
     outs, consumers = {}, {}
-    for call, direction, ref in rows(conn, "SELECT call_hid, direction, ref_hid FROM edges"):
+    for call, direction, ref in rows(conn, EDGES):
         if direction == 1:
             outs.setdefault(call, set()).add(ref)
         else:
@@ -206,9 +210,10 @@ def dependents(conn, seeds):
 def live_refs(conn):
     """Refs with an edge, and (transitively) the elements of a live collection."""
     members = {}
-    for coll, elt in rows(conn, "SELECT coll_hid, elt_hid FROM members"):
+    for coll, elt in rows(conn, "SELECT c.hid, r.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id "
+                               "JOIN refs AS r ON r.id = m.elt_id"):
         members.setdefault(coll, []).append(elt)
-    live, todo = set(), [r for (r,) in rows(conn, "SELECT DISTINCT ref_hid FROM edges")]
+    live, todo = set(), [r for (r,) in rows(conn, "SELECT DISTINCT r.hid FROM edges AS e JOIN refs AS r ON r.id = e.ref_id")]
     while todo:
         ref = todo.pop()
         if ref not in live:
@@ -227,18 +232,18 @@ def expected_cleanup(conn):
 
 INVARIANTS = {
     "edge to a missing call": "SELECT count(*) FROM edges AS e WHERE NOT EXISTS (SELECT 1 FROM calls AS c "
-    "WHERE c.hid = e.call_hid)",
-    "edge of a call to a missing ref": "SELECT count(*) FROM edges AS e JOIN calls AS c ON c.hid = e.call_hid "
-    "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = e.ref_hid)",
+    "WHERE c.id = e.call_id)",
+    "edge of a call to a missing ref": "SELECT count(*) FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
+    "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = e.ref_id)",
     "atom ref without a value": "SELECT count(*) FROM refs AS r WHERE r.kind = 'atom' AND NOT EXISTS "
     '(SELECT 1 FROM "values" AS v WHERE v.cid = r.cid)',
     "member of an existing collection missing": "SELECT count(*) FROM members AS m WHERE EXISTS (SELECT 1 FROM refs "
-    "AS c WHERE c.hid = m.coll_hid) AND NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = m.elt_hid)",
+    "AS c WHERE c.id = m.coll_id) AND NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = m.elt_id)",
 }
 
 AFTER_CLEANUP = {
     "members of a missing collection": "SELECT count(*) FROM members AS m WHERE NOT EXISTS (SELECT 1 FROM refs AS c "
-    "WHERE c.hid = m.coll_hid)",
+    "WHERE c.id = m.coll_id)",
 }
 
 

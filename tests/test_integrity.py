@@ -62,15 +62,24 @@ def _problems(info: dict) -> list[str]:
         s.close()
 
 
+def _row_id(path: str, table: str, hid: str) -> int:
+    conn = sqlite3.connect(path)
+    (found,) = conn.execute(f"SELECT id FROM {table} WHERE hid = ?", (hid,)).fetchone()
+    conn.close()
+    return found
+
+
 def test_check_finds_a_dangling_edge(checked):
+    call_id = _row_id(checked["db"], "calls", checked["call"])
     _edit(checked["db"], "DELETE FROM calls WHERE hid = ?", (checked["call"],))
-    (problem,) = _problems(checked)
-    assert checked["call"] in problem and "missing call" in problem
+    (problem,) = _problems(checked)  # the call is gone: the problem names the id its edges still hold
+    assert f"call id {call_id} " in problem and "missing call" in problem
 
 
 def test_check_finds_an_edge_to_a_missing_ref(checked):
+    ref_id = _row_id(checked["db"], "refs", checked["y"].hid)
     _edit(checked["db"], "DELETE FROM refs WHERE hid = ?", (checked["y"].hid,))
-    assert any(checked["y"].hid in p and "missing ref" in p for p in _problems(checked))
+    assert any(checked["call"] in p and f"ref id {ref_id}" in p and "missing ref" in p for p in _problems(checked))
 
 
 def test_check_finds_a_ref_without_value(checked):
@@ -80,8 +89,8 @@ def test_check_finds_a_ref_without_value(checked):
 
 
 def test_check_finds_a_collection_with_a_missing_element(checked):
-    _edit(checked["db"], "DELETE FROM refs WHERE hid IN (SELECT elt_hid FROM members WHERE coll_hid = ?)",
-          (checked["xs"],))
+    _edit(checked["db"], "DELETE FROM refs WHERE id IN (SELECT m.elt_id FROM members AS m JOIN refs AS c "
+          "ON c.id = m.coll_id WHERE c.hid = ?)", (checked["xs"],))
     assert any(checked["xs"] in p and "missing element" in p for p in _problems(checked))
 
 

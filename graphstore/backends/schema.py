@@ -175,6 +175,80 @@ CREATE INDEX IF NOT EXISTS calls_version ON calls (version_id) WHERE version_id 
 """)
 
 
+_INTEGER_IDS = """
+CREATE TABLE calls_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hid TEXT NOT NULL UNIQUE,
+    cid TEXT NOT NULL,
+    op_name TEXT NOT NULL,
+    op_version INTEGER NOT NULL,
+    tuple_out INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    duration REAL NOT NULL,
+    version_id TEXT,
+    outputs TEXT
+);
+INSERT INTO calls_new (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs)
+    SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs FROM calls
+    ORDER BY created_at, hid;
+CREATE TABLE refs_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hid TEXT NOT NULL UNIQUE,
+    cid TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
+INSERT INTO refs_new (hid, cid, kind)
+    SELECT r.hid, r.cid, r.kind FROM refs AS r
+    LEFT JOIN (SELECT e.ref_hid AS hid, min(c.id) AS first FROM edges AS e JOIN calls_new AS c ON c.hid = e.call_hid
+               GROUP BY e.ref_hid) AS f ON f.hid = r.hid
+    ORDER BY f.first, r.hid;
+CREATE TABLE edges_new (
+    call_id INTEGER NOT NULL,
+    direction INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    ref_id INTEGER NOT NULL,
+    PRIMARY KEY (call_id, direction, label)
+) WITHOUT ROWID;
+INSERT INTO edges_new (call_id, direction, label, pos, ref_id)
+    SELECT c.id, e.direction, e.label, e.pos, r.id FROM edges AS e
+    JOIN calls_new AS c ON c.hid = e.call_hid JOIN refs_new AS r ON r.hid = e.ref_hid;
+CREATE TABLE members_new (
+    coll_id INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    key TEXT,
+    elt_id INTEGER NOT NULL,
+    PRIMARY KEY (coll_id, pos)
+) WITHOUT ROWID;
+INSERT INTO members_new (coll_id, pos, key, elt_id)
+    SELECT c.id, m.pos, m.key, r.id FROM members AS m
+    JOIN refs_new AS c ON c.hid = m.coll_hid JOIN refs_new AS r ON r.hid = m.elt_hid;
+DROP TABLE edges;
+DROP TABLE members;
+DROP TABLE calls;
+DROP TABLE refs;
+ALTER TABLE calls_new RENAME TO calls;
+ALTER TABLE refs_new RENAME TO refs;
+ALTER TABLE edges_new RENAME TO edges;
+ALTER TABLE members_new RENAME TO members;
+CREATE INDEX calls_cid ON calls (cid);
+CREATE INDEX calls_op ON calls (op_name, op_version);
+CREATE INDEX calls_version ON calls (version_id) WHERE version_id IS NOT NULL;
+CREATE INDEX edges_ref ON edges (ref_id, direction);
+CREATE INDEX members_elt ON members (elt_id)
+"""
+
+
+@_migration("0007_integer_ids")
+def _integer_ids(db: sqlite_utils.Database) -> None:
+    """Calls and refs get integer row ids, assigned in the order they are recorded, and edges and members join
+    through them: rows recorded together sit on neighbouring pages, keys are a few bytes instead of 32, and a
+    batch appends to the end of each table instead of touching pages all over it. Text ids stay, each in one
+    unique index, for lookups from outside. (Ids are never reused: ``AUTOINCREMENT``.) Rows of a damaged store
+    that point at missing calls or refs cannot be expressed by id and are left out."""
+    _run_script(db, _INTEGER_IDS)
+
+
 SCHEMA_VERSION = len(_STEPS)
 """The schema version this code writes."""
 

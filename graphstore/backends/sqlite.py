@@ -26,9 +26,9 @@ from .sqlite_history import HistoryMixin
 from .sqlite_versions import VersionsMixin
 
 _LOOKUP_BY_HID = (
-    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, c.version_id, e.label, e.ref_hid, r.cid, r.kind "
-    "FROM calls AS c LEFT JOIN edges AS e ON e.call_hid = c.hid AND e.direction = 1 "
-    "LEFT JOIN refs AS r ON r.hid = e.ref_hid WHERE c.hid = ? ORDER BY e.pos"
+    "SELECT c.hid, c.cid, c.op_name, c.op_version, c.tuple_out, c.version_id, e.label, r.hid, r.cid, r.kind "
+    "FROM calls AS c LEFT JOIN edges AS e ON e.call_id = c.id AND e.direction = 1 "
+    "LEFT JOIN refs AS r ON r.id = e.ref_id WHERE c.hid = ? ORDER BY e.pos"
 )
 _LOOKUP_BY_CID = _LOOKUP_BY_HID.replace(
     "WHERE c.hid = ?", "WHERE c.hid = (SELECT hid FROM calls WHERE cid = ? LIMIT 1)"
@@ -77,6 +77,25 @@ def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
             conn.execute(sql, list(itertools.chain.from_iterable(rows[start:start + per])))
     if full < len(rows):
         conn.executemany(f"{head} VALUES {group}", rows[full:])
+
+
+def _insert_counted(conn: sqlite3.Connection, head: str, rows: list) -> list:
+    """Like :func:`_insert_rows` (``INSERT OR IGNORE``), returning the chunks of rows of which some were ignored
+    (already stored)."""
+    width, per = len(rows[0]), _ROWS_PER_STATEMENT
+    group = "(" + ",".join("?" * width) + ")"
+    clashed = []
+    full = len(rows) - len(rows) % per
+    if full:
+        sql = f"{head} VALUES {','.join([group] * per)}"
+        for start in range(0, full, per):
+            chunk = rows[start:start + per]
+            if conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount < len(chunk):
+                clashed.append(chunk)
+    if full < len(rows):
+        if conn.executemany(f"{head} VALUES {group}", rows[full:]).rowcount < len(rows) - full:
+            clashed.append(rows[full:])
+    return clashed
 
 
 def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -295,8 +314,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             "WHERE hid IN ({ids})", hids,
         )
         edges = self._select_in(
-            "SELECT e.call_hid, e.direction, e.label, e.ref_hid, r.cid, r.kind FROM edges AS e "
-            "JOIN refs AS r ON r.hid = e.ref_hid WHERE e.call_hid IN ({ids}) ORDER BY e.call_hid, e.pos", hids,
+            "SELECT c.hid, e.direction, e.label, r.hid, r.cid, r.kind FROM calls AS c "
+            "JOIN edges AS e ON e.call_id = c.id JOIN refs AS r ON r.id = e.ref_id WHERE c.hid IN ({ids}) "
+            "ORDER BY c.hid, e.pos", hids,
         )
         ins: dict[str, list] = {}
         outs: dict[str, list] = {}
@@ -370,6 +390,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
     def _write_batch(self, conn: sqlite3.Connection, batch: Batch, now: float) -> None:
+        """Refs and calls are appended in the order they were recorded (their integer ids follow it); edges and
+        members are written with the ids of their calls and refs: those just inserted (``RETURNING``) and, for
+        records stored before, looked up in the same transaction."""
         def run_many(head: str, rows: list) -> None:
             if rows:
                 self._trace(head, (len(rows),))
@@ -383,29 +406,68 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
             sorted(batch.values, key=_first),
         )
-        run_many(
-            "INSERT OR IGNORE INTO refs (hid, cid, kind)",
-            sorted(batch.refs, key=_first),
-        )
-        run_many(
-            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
-            "outputs)",
-            [
-                (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9]))
-                for c in sorted(batch.calls, key=_first)
-            ],
-        )
+        refs = list({r[0]: r for r in reversed(batch.refs)}.values())[::-1]  # the first of each hid, in order
+        ref_ids = self._insert_ids(conn, "refs", "hid, cid, kind", refs)
+        calls = list({c[0]: c for c in reversed(batch.calls)}.values())[::-1]
+        call_ids, new_calls = self._insert_ids(conn, "calls", "hid, cid, op_name, op_version, tuple_out, created_at, "
+                                               "duration, version_id, outputs", [
+            (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls
+        ], with_new=True)
         edge_rows: list[tuple[Any, ...]] = []
-        for c in batch.calls:  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
-            ins, outs = c[6], c[4]
-            edge_rows.extend((c[0], IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3))
-            edge_rows.extend((c[0], OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3))
-        edge_rows.sort(key=_first)
-        run_many("INSERT OR IGNORE INTO edges (call_hid, direction, label, pos, ref_hid)", edge_rows)
-        run_many(
-            "INSERT OR IGNORE INTO members (coll_hid, pos, key, elt_hid)",
-            batch.members,
-        )
+        for c in calls:  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
+            if c[0] not in new_calls:
+                continue  # stored before, with its edges
+            call_id, ins, outs = call_ids[c[0]], c[6], c[4]
+            edge_rows.extend((call_id, IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3))
+            edge_rows.extend((call_id, OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3))
+        members = batch.members
+        unknown = {e[4] for e in edge_rows if e[4] not in ref_ids} | {
+            h for m in members for h in (m[0], m[3]) if h not in ref_ids}
+        if unknown:  # refs a batch uses without carrying them: stored before
+            ref_ids.update(self._find_ids(conn, "refs", list(unknown)))
+        get = ref_ids.__getitem__
+        run_many("INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id)",
+                 [(e[0], e[1], e[2], e[3], get(e[4])) for e in edge_rows])
+        run_many("INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
+                 [(get(m[0]), m[1], m[2], get(m[3])) for m in members])
+
+    def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list,
+                    with_new: bool = False) -> Any:
+        """Insert rows keyed by ``hid`` (their first column) unless stored; returns ``{hid: id}`` for all of them
+        (and, ``with_new``, the set of hids inserted now).
+
+        Ids are given here, counting on from the largest ever used (this transaction holds the write lock), so no
+        statement has to return rows; a chunk in which some rows were ignored has its ids read back."""
+        if not rows:
+            return ({}, set()) if with_new else {}
+        start = conn.execute(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
+            f"coalesce((SELECT max(id) FROM {table}), 0)) + 1"
+        ).fetchone()[0]
+        given = [(start + k,) + r for k, r in enumerate(rows)]
+        head = f"INSERT OR IGNORE INTO {table} (id, {columns})"
+        self._trace(head, (len(rows),))
+        ids = {r[0]: start + k for k, r in enumerate(rows)}
+        new = set(ids) if with_new else None
+        for chunk in _insert_counted(conn, head, given):
+            stored = self._find_ids(conn, table, [r[1] for r in chunk])
+            for row in chunk:
+                if stored[row[1]] != row[0]:  # stored before: its id stands
+                    ids[row[1]] = stored[row[1]]
+                    if new is not None:
+                        new.discard(row[1])
+        return (ids, new) if with_new else ids
+
+    def _find_ids(self, conn: sqlite3.Connection, table: str, hids: list) -> dict:
+        """``{hid: id}`` of stored calls or refs; every one must be there."""
+        sql = f"SELECT t.hid, t.id FROM json_each(?) AS j JOIN {table} AS t ON t.hid = j.value"
+        self._trace(sql, (len(hids),))
+        found = dict(conn.execute(sql, (json.dumps(hids),)).fetchall())
+        lost = [h for h in hids if h not in found]
+        if lost:
+            what = "ref" if table == "refs" else "call"
+            raise StoreError(f"store {self.location}: {what} {lost[0]} is used by a recorded call but is not stored")
+        return found
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
 
@@ -427,8 +489,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
     def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
         out: dict[str, list] = {}
         rows = self._select_in(
-            "SELECT m.coll_hid, m.pos, m.key, m.elt_hid, r.cid, r.kind FROM members AS m "
-            "JOIN refs AS r ON r.hid = m.elt_hid WHERE m.coll_hid IN ({ids}) ORDER BY m.coll_hid, m.pos",
+            "SELECT c.hid, m.pos, m.key, r.hid, r.cid, r.kind FROM refs AS c JOIN members AS m ON m.coll_id = c.id "
+            "JOIN refs AS r ON r.id = m.elt_id WHERE c.hid IN ({ids}) ORDER BY c.hid, m.pos",
             coll_hids,
         )
         for coll_hid, pos, key, elt_hid, cid, kind in rows:

@@ -13,15 +13,16 @@ import xxhash
 from ..errors import StoreError
 
 _DANGLING = [
-    ("edge of call {0} points at a missing call", "SELECT DISTINCT e.call_hid FROM edges AS e "
-     "WHERE NOT EXISTS (SELECT 1 FROM calls AS c WHERE c.hid = e.call_hid) LIMIT 20"),
-    ("edge {0} points at a missing ref", "SELECT e.call_hid || ' -> ' || e.ref_hid FROM edges AS e "
-     "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = e.ref_hid) LIMIT 20"),
+    ("edge of call {0} points at a missing call", "SELECT DISTINCT 'id ' || e.call_id FROM edges AS e "
+     "WHERE NOT EXISTS (SELECT 1 FROM calls AS c WHERE c.id = e.call_id) LIMIT 20"),
+    ("edge {0} points at a missing ref", "SELECT coalesce(c.hid, 'call id ' || e.call_id) || ' -> ref id ' || "
+     "e.ref_id FROM edges AS e LEFT JOIN calls AS c ON c.id = e.call_id "
+     "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = e.ref_id) LIMIT 20"),
     ("ref {0} has no stored value", "SELECT r.hid FROM refs AS r WHERE r.kind = 'atom' "
      "AND NOT EXISTS (SELECT 1 FROM \"values\" AS v WHERE v.cid = r.cid) LIMIT 20"),
-    ("collection {0} lists a missing element", "SELECT m.coll_hid FROM members AS m "
-     "WHERE EXISTS (SELECT 1 FROM refs AS c WHERE c.hid = m.coll_hid) "
-     "AND NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = m.elt_hid) LIMIT 20"),
+    ("collection {0} lists a missing element", "SELECT DISTINCT c.hid FROM members AS m "
+     "JOIN refs AS c ON c.id = m.coll_id "
+     "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = m.elt_id) LIMIT 20"),
 ]
 
 

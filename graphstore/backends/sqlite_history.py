@@ -11,28 +11,28 @@ from ..errors import StoreError
 _SEED = "CREATE TEMP TABLE IF NOT EXISTS _gs_seed (hid TEXT PRIMARY KEY)"
 
 _DEPENDENTS = """
-WITH RECURSIVE doomed(hid) AS (
-    SELECT hid FROM temp._gs_seed
+WITH RECURSIVE doomed(id) AS (
+    SELECT c.id FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid
     UNION
-    SELECT ei.call_hid FROM doomed AS d
-    JOIN edges AS eo ON eo.call_hid = d.hid AND eo.direction = 1
-    JOIN edges AS ei ON ei.ref_hid = eo.ref_hid AND ei.direction = 0
+    SELECT ei.call_id FROM doomed AS d
+    JOIN edges AS eo ON eo.call_id = d.id AND eo.direction = 1
+    JOIN edges AS ei ON ei.ref_id = eo.ref_id AND ei.direction = 0
 )
-INSERT OR IGNORE INTO temp._gs_doomed (hid) SELECT hid FROM doomed
+INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT id FROM doomed
 """
 
 # A ref stays while an edge uses it, or while it is an element, at any depth, of a collection an edge uses (the rows
 # of a nested list are kept by the outer list, and their numbers by the rows).
 # (The statement starts with DELETE, not WITH, so that sqlite3 reports its rowcount.)
 _UNREFERENCED_REFS = """
-DELETE FROM refs WHERE NOT EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = refs.hid)
-AND hid NOT IN (
-    WITH RECURSIVE held(hid) AS (
-        SELECT m.coll_hid FROM members AS m WHERE EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_hid = m.coll_hid)
+DELETE FROM refs WHERE NOT EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_id = refs.id)
+AND id NOT IN (
+    WITH RECURSIVE held(id) AS (
+        SELECT m.coll_id FROM members AS m WHERE EXISTS (SELECT 1 FROM edges AS e WHERE e.ref_id = m.coll_id)
         UNION
-        SELECT m.elt_hid FROM held JOIN members AS m ON m.coll_hid = held.hid
+        SELECT m.elt_id FROM held JOIN members AS m ON m.coll_id = held.id
     )
-    SELECT hid FROM held
+    SELECT id FROM held
 )
 """
 
@@ -54,8 +54,8 @@ class HistoryMixin:
         with self._lock:
             self._seed(ref_hids)
             rows = self._run(
-                "SELECT e.ref_hid, e.call_hid FROM edges AS e JOIN temp._gs_seed AS s ON s.hid = e.ref_hid "
-                "WHERE e.direction = 1"
+                "SELECT r.hid, c.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid "
+                "JOIN edges AS e ON e.ref_id = r.id AND e.direction = 1 JOIN calls AS c ON c.id = e.call_id"
             )
         out.update(rows)
         return out
@@ -65,8 +65,8 @@ class HistoryMixin:
         with self._lock:
             self._seed(ref_hids)
             rows = self._run(
-                "SELECT DISTINCT e.call_hid FROM edges AS e JOIN temp._gs_seed AS s ON s.hid = e.ref_hid "
-                "WHERE e.direction = 0"
+                "SELECT DISTINCT c.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid "
+                "JOIN edges AS e ON e.ref_id = r.id AND e.direction = 0 JOIN calls AS c ON c.id = e.call_id"
             )
         return [r[0] for r in rows]
 
@@ -85,14 +85,15 @@ class HistoryMixin:
 
     def _delete_seeded(self, with_dependents: bool) -> int:
         """Inside a write transaction: delete the seeded calls (and their dependents); returns the count."""
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (hid TEXT PRIMARY KEY)")
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (id INTEGER PRIMARY KEY)")
         self._conn.execute("DELETE FROM temp._gs_doomed")
         if with_dependents:
             self._run_write(_DEPENDENTS)
         else:
-            self._run_write("INSERT INTO temp._gs_doomed (hid) SELECT hid FROM temp._gs_seed")
-        self._run_write("DELETE FROM edges WHERE call_hid IN (SELECT hid FROM temp._gs_doomed)")
-        return self._run_write("DELETE FROM calls WHERE hid IN (SELECT hid FROM temp._gs_doomed)")
+            self._run_write("INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT c.id FROM temp._gs_seed AS s "
+                            "JOIN calls AS c ON c.hid = s.hid")
+        self._run_write("DELETE FROM edges WHERE call_id IN (SELECT id FROM temp._gs_doomed)")
+        return self._run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
 
     def cleanup_refs(self) -> tuple[int, int, list[str]]:
         """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""
@@ -100,7 +101,7 @@ class HistoryMixin:
             self._begin_write()
             try:
                 refs = self._run_write(_UNREFERENCED_REFS)
-                self._run_write("DELETE FROM members WHERE coll_hid NOT IN (SELECT hid FROM refs)")
+                self._run_write("DELETE FROM members WHERE coll_id NOT IN (SELECT id FROM refs)")
                 doomed = "SELECT cid FROM \"values\" WHERE cid NOT IN (SELECT cid FROM refs WHERE kind = 'atom')"
                 files = [r[0] for r in self._conn.execute(
                     f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
