@@ -198,7 +198,8 @@ def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
     by_node: dict = {}
     for j, i in enumerate(ids):
         by_node.setdefault(steps[i].node, []).append(raw[j])
-    order = sorted(range(len(roots)), key=lambda k: (data[1][k] or 0.0, roots[k]))
+    created = data[1] if None not in data[1] else [c or 0.0 for c in data[1]]
+    order = sorted(range(len(roots)), key=list(zip(created, roots)).__getitem__)
     pick = operator.itemgetter(*order) if len(order) > 1 else list  # a tuple of the picked items, in C
     cells, meta = {}, {}
     for node, cols in by_node.items():
