@@ -62,26 +62,14 @@ _ROWS_PER_STATEMENT = 256
 through ``executemany``, so the statement cache never fills with one-off statements of thousands of placeholders."""
 
 _first = operator.itemgetter(0)
-"""Rows are written in key order: each B-tree page is then visited once per batch, not once per row."""
+"""Values are written in content-id order: each page of their index is then visited once per batch, not once per
+row. (Refs and calls are written in recording order, which their row ids follow.)"""
 
 
-def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
+def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> list:
     """``head VALUES (...), (...), ...``: hundreds of rows per statement, so a batch costs a few hundred statement
-    executions instead of one per row."""
-    width, per = len(rows[0]), _ROWS_PER_STATEMENT
-    group = "(" + ",".join("?" * width) + ")"
-    full = len(rows) - len(rows) % per
-    if full:
-        sql = f"{head} VALUES {','.join([group] * per)}"
-        for start in range(0, full, per):
-            conn.execute(sql, list(itertools.chain.from_iterable(rows[start:start + per])))
-    if full < len(rows):
-        conn.executemany(f"{head} VALUES {group}", rows[full:])
-
-
-def _insert_counted(conn: sqlite3.Connection, head: str, rows: list) -> list:
-    """Like :func:`_insert_rows` (``INSERT OR IGNORE``), returning the chunks of rows of which some were ignored
-    (already stored)."""
+    executions instead of one per row. For ``INSERT OR IGNORE`` heads, returns the chunks of rows of which some were
+    ignored (already stored)."""
     width, per = len(rows[0]), _ROWS_PER_STATEMENT
     group = "(" + ",".join("?" * width) + ")"
     clashed = []
@@ -90,11 +78,10 @@ def _insert_counted(conn: sqlite3.Connection, head: str, rows: list) -> list:
         sql = f"{head} VALUES {','.join([group] * per)}"
         for start in range(0, full, per):
             chunk = rows[start:start + per]
-            if conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount < len(chunk):
+            if conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount < per:
                 clashed.append(chunk)
-    if full < len(rows):
-        if conn.executemany(f"{head} VALUES {group}", rows[full:]).rowcount < len(rows) - full:
-            clashed.append(rows[full:])
+    if full < len(rows) and conn.executemany(f"{head} VALUES {group}", rows[full:]).rowcount < len(rows) - full:
+        clashed.append(rows[full:])
     return clashed
 
 
@@ -390,9 +377,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
     def _write_batch(self, conn: sqlite3.Connection, batch: Batch, now: float) -> None:
-        """Refs and calls are appended in the order they were recorded (their integer ids follow it); edges and
-        members are written with the ids of their calls and refs: those just inserted (``RETURNING``) and, for
-        records stored before, looked up in the same transaction."""
+        """Refs and calls are appended in the order they were recorded (their row ids follow it); edges and members
+        are written with the row ids of their calls and refs, given here or, for records stored before, read in the
+        same transaction."""
         def run_many(head: str, rows: list) -> None:
             if rows:
                 self._trace(head, (len(rows),))
@@ -406,13 +393,13 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
             sorted(batch.values, key=_first),
         )
-        refs = list({r[0]: r for r in reversed(batch.refs)}.values())[::-1]  # the first of each hid, in order
-        ref_ids = self._insert_ids(conn, "refs", "hid, cid, kind", refs)
-        calls = list({c[0]: c for c in reversed(batch.calls)}.values())[::-1]
+        # one row per hid (records of one hid are the same), in the order of its first appearance
+        ref_ids, _ = self._insert_ids(conn, "refs", "hid, cid, kind", list({r[0]: r for r in batch.refs}.values()))
+        calls = list({c[0]: c for c in batch.calls}.values())
         call_ids, new_calls = self._insert_ids(conn, "calls", "hid, cid, op_name, op_version, tuple_out, created_at, "
                                                "duration, version_id, outputs", [
             (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls
-        ], with_new=True)
+        ])
         edge_rows: list[tuple[Any, ...]] = []
         for c in calls:  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
             if c[0] not in new_calls:
@@ -431,15 +418,14 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         run_many("INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
                  [(get(m[0]), m[1], m[2], get(m[3])) for m in members])
 
-    def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list,
-                    with_new: bool = False) -> Any:
+    def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list) -> tuple[dict, set]:
         """Insert rows keyed by ``hid`` (their first column) unless stored; returns ``{hid: id}`` for all of them
-        (and, ``with_new``, the set of hids inserted now).
+        and the set of hids inserted now.
 
         Ids are given here, counting on from the largest ever used (this transaction holds the write lock), so no
         statement has to return rows; a chunk in which some rows were ignored has its ids read back."""
         if not rows:
-            return ({}, set()) if with_new else {}
+            return {}, set()
         start = conn.execute(
             f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
             f"coalesce((SELECT max(id) FROM {table}), 0)) + 1"
@@ -448,15 +434,14 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         head = f"INSERT OR IGNORE INTO {table} (id, {columns})"
         self._trace(head, (len(rows),))
         ids = {r[0]: start + k for k, r in enumerate(rows)}
-        new = set(ids) if with_new else None
-        for chunk in _insert_counted(conn, head, given):
+        new = set(ids)
+        for chunk in _insert_rows(conn, head, given):
             stored = self._find_ids(conn, table, [r[1] for r in chunk])
             for row in chunk:
                 if stored[row[1]] != row[0]:  # stored before: its id stands
                     ids[row[1]] = stored[row[1]]
-                    if new is not None:
-                        new.discard(row[1])
-        return (ids, new) if with_new else ids
+                    new.discard(row[1])
+        return ids, new
 
     def _find_ids(self, conn: sqlite3.Connection, table: str, hids: list) -> dict:
         """``{hid: id}`` of stored calls or refs; every one must be there."""
