@@ -240,8 +240,8 @@ def hash_text(*parts: str) -> str:
 
 
 def derive_source_hid(cid: str) -> str:
-    """History id of a value that entered the graph as a raw input."""
-    return hash_text("gs:source", cid)
+    """History id of a value that entered the graph as a raw input: ``hash_text("gs:source", cid)``."""
+    return _digest(f"9:gs:source{len(cid)}:{cid}".encode("utf-8", "surrogatepass")).hex()
 
 
 def derive_call_id(kind: str, op_id: str, inputs: Iterable[tuple[str, str]]) -> str:
@@ -262,5 +262,7 @@ def derive_call_ids(op_id: str, inputs: list[tuple[str, str, str]]) -> tuple[str
 
 
 def derive_output_hid(call_hid: str, output_name: str) -> str:
-    """History id of an output from its call's history id and the output's name."""
-    return hash_text("gs:output", call_hid, output_name)
+    """History id of an output from its call's history id and the output's name:
+    ``hash_text("gs:output", call_hid, output_name)``."""
+    text = f"9:gs:output{len(call_hid)}:{call_hid}{len(output_name)}:{output_name}"
+    return _digest(text.encode("utf-8", "surrogatepass")).hex()

@@ -101,8 +101,18 @@ class Op:
         self._simple_set = frozenset(self._simple_names or ())
         self._plain_inputs = not (self.input_structs or self.ignore_args or self._new_defaults)
         self._simple_defaults = tuple((p.name, p.default) for p in params if p.default is not p.empty)
+        self._fast_output = self._single_output_name() if self._plain_inputs and simple else None
         functools.update_wrapper(self, func)
         self._source_hash: Optional[str] = None
+
+    def _single_output_name(self) -> Optional[str]:
+        """The name of the op's only output when it has exactly one and no collection type, else None."""
+        if self._output_struct is not None or self._output_structs is not None:
+            return None
+        names = self.output_names
+        if self.nout == 1 or (self.nout == "auto" and (names is None or len(names) == 1)):
+            return names[0] if names else "output_0"
+        return None
 
     def _validate(self) -> None:
         params = self.signature.parameters

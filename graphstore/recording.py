@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from .backends import CallRecord, MemberRecord, OpRecord, ValueRecord
 from .errors import HashingError, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
+from .fastcall import NOT_FAST, FastRecorder
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_value
 from .ops import Op, storable_text
 from .refs import AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
@@ -73,20 +74,24 @@ class PendingCall:
     members: list[MemberRecord] = field(default_factory=list)
 
 
-class Recorder:
+class Recorder(FastRecorder):
     """The recording half of a Storage."""
 
     def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
         self._pending.raise_background_error()
         if op.op_id not in self._known_ops or self._ops_by_name.get((op.name, op.version)) is not op:
             self._register_op(op)  # also when an op of the same name and version was redefined in this session
+        if op._fast_output is not None and self._versioner is None:
+            out = self._call_fast(op, op._fast_output, args, kwargs)
+            if out is not NOT_FAST:
+                return out
         bound = op.bind(args, kwargs)
         todo = PendingCall()
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
         ids = None
         if self._versioner is None:
             ids = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
-            found = self._lookup(*ids)
+            found = self._lookup(*ids, op)
             if found is not None:
                 if found.hid == ids[0]:
                     return self._lazy_outputs(found)
@@ -100,12 +105,13 @@ class Recorder:
         self._check_writable(op)
         return self._execute(op, bound, in_refs, todo, ids)
 
-    def _lookup(self, hid: str, cid: str) -> Optional[CallRecord]:
-        """The call with this history id, else one with this content id: pending records first, then one read."""
+    def _lookup(self, hid: str, cid: str, op: Optional[Op] = None) -> Optional[CallRecord]:
+        """The call with this history id, else one with this content id: pending records first, then one read
+        (none when the backend holds every id of ``op``'s stored calls)."""
         found = self._pending.call(hid)
         if found is not None:
             return found
-        stored = self.backend.lookup_call_or_content(hid, cid)
+        stored = self.backend.lookup_call_or_content(hid, cid, None if op is None else (op.name, op.version))
         if stored is not None and stored.hid == hid:
             return stored
         return self._pending.call_by_cid(cid) or stored
@@ -124,7 +130,7 @@ class Recorder:
         if not ids:
             return _MISS
         if len(ids) == 1:  # the usual case: one statement, by history id else by content id
-            record = self._lookup(*ids[0])
+            record = self._lookup(*ids[0], op)
         else:
             record = next((r for r in map(self._pending.call, (h for h, _ in ids)) if r), None)
             record = record or self.backend.lookup_any_call([h for h, _ in ids])
@@ -258,10 +264,14 @@ class Recorder:
             self._versioner.absorb(op, version.version_id)
             op_key, version_id = f"{op.op_id}#{version.semantic_version}", version.version_id
         duration = time.perf_counter() - t0
-        if ids is not None and version_id is None:
-            hid, cid = ids
-        else:
-            hid, cid = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
+        if ids is None or version_id is not None:
+            ids = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
+        return self._finish_call(op, in_refs, todo, ids, result, started, duration, version_id)
+
+    def _finish_call(self, op: Op, in_refs: list, todo: PendingCall, ids: tuple[str, str], result: Any,
+                     started: float, duration: float, version_id: Optional[str] = None) -> Any:
+        """Record a call whose function has run and returned ``result``; returns its output Refs."""
+        hid, cid = ids
         named, returns_tuple = op.split_outputs(result)
         out_refs: list[tuple[str, Ref]] = []
         for position, (name, value) in enumerate(named):
@@ -365,6 +375,14 @@ class Recorder:
         )
         self._save_call(op, record, in_refs, out_refs, todo)
         return self._lazy_outputs(record)
+
+    @staticmethod
+    def _new_todo() -> PendingCall:
+        return PendingCall()
+
+    @staticmethod
+    def _holds_ref(value: Any) -> bool:
+        return has_ref(value)
 
     def _lazy_outputs(self, record: CallRecord) -> Any:
         kinds = record.output_kinds or ("atom",) * len(record.outputs)

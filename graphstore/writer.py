@@ -106,6 +106,29 @@ class PendingWrites:
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
 
+    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
+        """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples."""
+        with self.lock:
+            gen = self._current
+            b = gen.batch
+            for v in values:
+                b.values.append(v)
+                gen.values[v[0]] = v
+            for r in refs:
+                b.refs.append(r)
+                gen.refs[r[0]] = (r[1], r[2])
+            b.calls.append(row)
+            gen.calls[row[0]] = row
+            gen.calls_by_cid.setdefault(row[1], row)
+            if self._since is None:
+                self._since = time.monotonic()
+                self._start_thread()
+            waiting = len(b.calls)
+        if waiting >= self.max_calls:
+            self._wake.set()
+            if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
+                self.flush()
+
     def add_op(self, record: OpRecord) -> None:
         with self.lock:
             self._current.batch.ops.append(record)

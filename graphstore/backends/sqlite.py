@@ -23,6 +23,7 @@ from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
+from .sqlite_known import KnownIdsMixin
 from .sqlite_versions import VersionsMixin
 
 _LOOKUP_BY_HID = (
@@ -61,28 +62,47 @@ _ROWS_PER_STATEMENT = 256
 """Rows per multi-row INSERT. Every full chunk of a table reuses one prepared statement; the remainder of a batch goes
 through ``executemany``, so the statement cache never fills with one-off statements of thousands of placeholders."""
 
+_UNSET = object()
 _first = operator.itemgetter(0)
 """Values are written in content-id order: each page of their index is then visited once per batch, not once per
 row. (Refs and calls are written in recording order, which their row ids follow.)"""
 
 
-def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> list:
+def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
     """``head VALUES (...), (...), ...``: hundreds of rows per statement, so a batch costs a few hundred statement
-    executions instead of one per row. For ``INSERT OR IGNORE`` heads, returns the chunks of rows of which some were
-    ignored (already stored)."""
+    executions instead of one per row."""
     width, per = len(rows[0]), _ROWS_PER_STATEMENT
     group = "(" + ",".join("?" * width) + ")"
-    clashed = []
     full = len(rows) - len(rows) % per
     if full:
         sql = f"{head} VALUES {','.join([group] * per)}"
         for start in range(0, full, per):
-            chunk = rows[start:start + per]
-            if conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount < per:
-                clashed.append(chunk)
-    if full < len(rows) and conn.executemany(f"{head} VALUES {group}", rows[full:]).rowcount < len(rows) - full:
-        clashed.append(rows[full:])
-    return clashed
+            conn.execute(sql, list(itertools.chain.from_iterable(rows[start:start + per])))
+    if full < len(rows):
+        conn.executemany(f"{head} VALUES {group}", rows[full:])
+
+
+_STAGES = {
+    "edges": "CREATE TEMP TABLE IF NOT EXISTS write_edges (call_hid TEXT, direction INTEGER, label TEXT, pos INTEGER, "
+             "ref_hid TEXT)",
+    "members": "CREATE TEMP TABLE IF NOT EXISTS write_members (coll_hid TEXT, pos INTEGER, key TEXT, elt_hid TEXT)",
+}
+_EDGES_FROM_STAGE = (
+    "INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id) "
+    "SELECT c.id, s.direction, s.label, s.pos, r.id FROM temp.write_edges AS s "
+    "JOIN calls AS c ON c.hid = s.call_hid JOIN refs AS r ON r.hid = s.ref_hid ORDER BY s.rowid"
+)
+_MEMBERS_FROM_STAGE = (
+    "INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id) "
+    "SELECT c.id, s.pos, s.key, e.id FROM temp.write_members AS s "
+    "JOIN refs AS c ON c.hid = s.coll_hid JOIN refs AS e ON e.hid = s.elt_hid ORDER BY s.rowid"
+)
+_LOST = {  # the first hid a staged row names that is stored nowhere
+    "edges": "SELECT 'ref', ref_hid FROM temp.write_edges WHERE ref_hid NOT IN (SELECT hid FROM refs) UNION ALL "
+             "SELECT 'call', call_hid FROM temp.write_edges WHERE call_hid NOT IN (SELECT hid FROM calls) LIMIT 1",
+    "members": "SELECT 'ref', h FROM (SELECT coll_hid AS h FROM temp.write_members UNION ALL "
+               "SELECT elt_hid FROM temp.write_members) WHERE h NOT IN (SELECT hid FROM refs) LIMIT 1",
+}
 
 
 def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -103,13 +123,15 @@ def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
 
 def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     """A call's outputs as stored in its row, from the flat ``(name, hid, cid, ...)`` of a batch row."""
+    if len(flat) == 3:  # the usual single output
+        return f"{flat[0]}{_SEP_FIELD}{flat[1]}{_SEP_FIELD}{flat[2]}{_SEP_FIELD}{kinds[0] if kinds else 'atom'}"
     kinds = kinds or ("atom",) * (len(flat) // 3)
     return _SEP_OUTPUT.join(
         _SEP_FIELD.join((flat[j], flat[j + 1], flat[j + 2], k)) for j, k in zip(range(0, len(flat), 3), kinds)
     )
 
 
-class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
+class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -252,16 +274,26 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
     def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
         return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
 
-    def lookup_call_or_content(self, hid: str, cid: str) -> Optional[CallRecord]:
+    def lookup_call_or_content(self, hid: str, cid: str, op_key: Optional[tuple[str, int]] = None
+                               ) -> Optional[CallRecord]:
         """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement.
 
         An op whose stored calls keep being found (a program retracing) has its calls read in one statement and
-        looked up in memory from then on (see :meth:`forget_cached_calls`)."""
+        looked up in memory from then on (see :meth:`forget_cached_calls`). Given the op (``(name, version)``), once
+        a call of it was not found, the ids of all its stored calls are read (when they are few), and new calls are
+        known to be new without a statement (see ``sqlite_known``)."""
         row = self._memo.get(hid)
         if row is not None:
             return self._record_from_row(row)
+        known = _UNSET if op_key is None else self._known.get(op_key, _UNSET)
+        if known is not _UNSET and known is not None and hid not in known and cid not in known:
+            return None
         rows = self._run(_FAST_EITHER, (hid, cid))
-        if rows and rows[0][0] == hid:
+        if not rows:
+            if known is _UNSET and op_key is not None:
+                self.known_ids(op_key)  # a first new call of the op: more are likely to follow
+            return None
+        if rows[0][0] == hid:
             self._count_hit(rows[0][2], rows[0][3])
         return self._fast_record(rows)
 
@@ -283,6 +315,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
         deletion by this or another process is seen from the next context on)."""
         self._memo = {}
         self._memo_hits, self._memo_totals, self._memo_ops = {}, {}, set()
+        self._forget_known()
 
     def lookup_any_call(self, ids: list[str], by: str = "hid") -> Optional[CallRecord]:
         """The first stored call whose history id (or content id, ``by="cid"``) is among ``ids``, or None."""
@@ -333,9 +366,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             try:
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
+                self._check_data_version(conn)
                 self._write_batch(conn, batch, time.time())
                 self._trace("COMMIT", ())
                 conn.execute("COMMIT")
+                self._add_known(batch.calls)
             except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -377,9 +412,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
     def _write_batch(self, conn: sqlite3.Connection, batch: Batch, now: float) -> None:
-        """Refs and calls are appended in the order they were recorded (their row ids follow it); edges and members
-        are written with the row ids of their calls and refs, given here or, for records stored before, read in the
-        same transaction."""
+        """Refs and calls are appended in the order they were recorded (their row ids follow it). Edges and members
+        name calls and refs by hid: they are staged in temporary tables and joined to their row ids by SQLite, so no
+        id comes back to Python. Rows already stored (the same hid) are left as they are, and so are their edges."""
         def run_many(head: str, rows: list) -> None:
             if rows:
                 self._trace(head, (len(rows),))
@@ -389,70 +424,40 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, Backend):
             "INSERT OR IGNORE INTO ops (name, version, signature, source_hash, output_names, created_at)",
             [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in batch.ops],
         )
-        run_many(
-            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
-            sorted(batch.values, key=_first),
-        )
+        run_many('INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
+                 sorted(batch.values, key=_first))
         # one row per hid (records of one hid are the same), in the order of its first appearance
-        ref_ids, _ = self._insert_ids(conn, "refs", "hid, cid, kind", list({r[0]: r for r in batch.refs}.values()))
+        run_many("INSERT OR IGNORE INTO refs (hid, cid, kind)", list({r[0]: r for r in batch.refs}.values()))
         calls = list({c[0]: c for c in batch.calls}.values())
-        call_ids, new_calls = self._insert_ids(conn, "calls", "hid, cid, op_name, op_version, tuple_out, created_at, "
-                                               "duration, version_id, outputs", [
-            (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls
-        ])
-        edge_rows: list[tuple[Any, ...]] = []
-        for c in calls:  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
-            if c[0] not in new_calls:
-                continue  # stored before, with its edges
-            call_id, ins, outs = call_ids[c[0]], c[6], c[4]
-            edge_rows.extend((call_id, IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3))
-            edge_rows.extend((call_id, OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3))
-        members = batch.members
-        unknown = {e[4] for e in edge_rows if e[4] not in ref_ids} | {
-            h for m in members for h in (m[0], m[3]) if h not in ref_ids}
-        if unknown:  # refs a batch uses without carrying them: stored before
-            ref_ids.update(self._find_ids(conn, "refs", list(unknown)))
-        get = ref_ids.__getitem__
-        run_many("INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id)",
-                 [(e[0], e[1], e[2], e[3], get(e[4])) for e in edge_rows])
-        run_many("INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
-                 [(get(m[0]), m[1], m[2], get(m[3])) for m in members])
+        run_many(
+            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
+            "outputs)",
+            [(c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls],
+        )
+        edges = []  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
+        for c in calls:
+            hid, ins, outs = c[0], c[6], c[4]
+            edges += [(hid, IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3)]
+            edges += [(hid, OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3)]
+        if edges:
+            self._staged(conn, "edges", edges, _EDGES_FROM_STAGE)
+        if batch.members:
+            self._staged(conn, "members", batch.members, _MEMBERS_FROM_STAGE)
 
-    def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list) -> tuple[dict, set]:
-        """Insert rows keyed by ``hid`` (their first column) unless stored; returns ``{hid: id}`` for all of them
-        and the set of hids inserted now.
-
-        Ids are given here, counting on from the largest ever used (this transaction holds the write lock), so no
-        statement has to return rows; a chunk in which some rows were ignored has its ids read back."""
-        if not rows:
-            return {}, set()
-        start = conn.execute(
-            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
-            f"coalesce((SELECT max(id) FROM {table}), 0)) + 1"
-        ).fetchone()[0]
-        given = [(start + k,) + r for k, r in enumerate(rows)]
-        head = f"INSERT OR IGNORE INTO {table} (id, {columns})"
-        self._trace(head, (len(rows),))
-        ids = {r[0]: start + k for k, r in enumerate(rows)}
-        new = set(ids)
-        for chunk in _insert_rows(conn, head, given):
-            stored = self._find_ids(conn, table, [r[1] for r in chunk])
-            for row in chunk:
-                if stored[row[1]] != row[0]:  # stored before: its id stands
-                    ids[row[1]] = stored[row[1]]
-                    new.discard(row[1])
-        return ids, new
-
-    def _find_ids(self, conn: sqlite3.Connection, table: str, hids: list) -> dict:
-        """``{hid: id}`` of stored calls or refs; every one must be there."""
-        sql = f"SELECT t.hid, t.id FROM json_each(?) AS j JOIN {table} AS t ON t.hid = j.value"
-        self._trace(sql, (len(hids),))
-        found = dict(conn.execute(sql, (json.dumps(hids),)).fetchall())
-        lost = [h for h in hids if h not in found]
-        if lost:
-            what = "ref" if table == "refs" else "call"
-            raise StoreError(f"store {self.location}: {what} {lost[0]} is used by a recorded call but is not stored")
-        return found
+    def _staged(self, conn: sqlite3.Connection, table: str, rows: list, insert: str) -> None:
+        """Write edges or members given by hids: into a temporary table, then joined to the row ids in one
+        statement. A hid that is stored nowhere is a broken batch: StoreError, and the transaction is rolled back."""
+        conn.execute(_STAGES[table])
+        conn.execute(f"DELETE FROM temp.write_{table}")
+        _insert_rows(conn, f"INSERT INTO temp.write_{table}", rows)
+        self._trace(insert, (len(rows),))
+        written = conn.execute(insert).rowcount
+        if written < len(rows):
+            lost = conn.execute(_LOST[table]).fetchone()
+            if lost is not None:
+                what = "ref" if lost[0] == "ref" else "call"
+                raise StoreError(f"store {self.location}: {what} {lost[1]} is used by a recorded call but is not stored")
+        conn.execute(f"DELETE FROM temp.write_{table}")
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""The common call, recorded without the general machinery: plain parameters, plain values or atom Refs in, one
+output out.
+
+:meth:`FastRecorder._call_fast` handles a call to an op with a ``_fast_output`` name (no collection types, no ignored
+arguments, no ``NewArgDefault``, plain parameters, one output) on a storage that does not track code versions, when every
+argument is a builtin scalar or an :class:`~graphstore.refs.AtomRef`. It makes the same ids and the same records as
+the general path (``tests/test_fastcall.py`` compares them), in fewer steps; anything else it hands back before it has
+done anything, and the general path takes over.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from .hashing import _EXACT, derive_call_ids, derive_output_hid, derive_source_hid, hash_value
+from .errors import HashingError
+from .ops import Op, SimpleBound
+from .refs import AtomRef, Ref
+
+NOT_FAST = object()
+"""Returned by :meth:`FastRecorder._call_fast` when the general path must record the call."""
+
+_SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
+_STRUCTURES = frozenset({list, tuple, dict, set, frozenset})
+
+
+class FastRecorder:
+    """The fast half of a Storage's recording (see the module docstring)."""
+
+    def _call_fast(self, op: Op, out_name: str, args: tuple, kwargs: dict) -> Any:
+        bound = op.bind(args, kwargs)
+        if type(bound) is not SimpleBound:
+            return NOT_FAST
+        in_refs = []
+        for name, value in bound.arguments.items():
+            t = type(value)
+            if t in _SCALARS:
+                cid = _EXACT[t](value).hex()
+                in_refs.append((name, AtomRef(cid, derive_source_hid(cid), value)))
+            elif t is AtomRef:
+                in_refs.append((name, value))
+            else:
+                return NOT_FAST
+        hid, cid = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
+        found = self._lookup(hid, cid, op)
+        if found is not None:
+            if found.hid == hid:
+                return self._lazy_outputs(found)
+            return self._record_content_hit(op, hid, cid, found, in_refs, self._new_todo())
+        if not self._allow_new:
+            return NOT_FAST  # the general path raises the error
+        self._check_writable(op)
+        lazy = [r for _, r in in_refs if not r.in_memory]
+        if lazy:
+            self.attach(lazy)
+        started = time.time()
+        t0 = time.perf_counter()
+        result = op.func(**{n: r._obj for n, r in in_refs})
+        duration = time.perf_counter() - t0
+        t = type(result)
+        if (t is tuple and op.nout == "auto" and op.output_names is None) or isinstance(result, Ref) or (
+                t in _STRUCTURES and self._holds_ref(result)):
+            return self._finish_call(op, in_refs, self._new_todo(), (hid, cid), result, started, duration)
+        out_hid = derive_output_hid(hid, out_name)
+        out = AtomRef(self._hash_output(op, out_name, result), out_hid, result)
+        out_cid = out.cid
+        inputs: list = []
+        refs = {}
+        values: dict = {}
+        stored = self._stored_cids
+        for name, r in in_refs:
+            inputs += (name, r.hid, r.cid)
+            refs[r.hid] = (r.hid, r.cid, "atom")
+            if r.cid not in stored and r.cid not in values and r.in_memory:
+                values[r.cid] = self._values.record(r.cid, r._obj, f"op {op.name}, argument {name!r}")
+        refs[out_hid] = (out_hid, out_cid, "atom")
+        if out_cid not in stored and out_cid not in values:
+            values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
+        row = (hid, cid, op.name, op.version, (out_name, out_hid, out_cid), False, tuple(inputs), started, duration,
+               ("atom",), None)
+        self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()])
+        self._remember_cids(values)
+        return out
+
+    @staticmethod
+    def _hash_output(op: Op, name: str, value: Any) -> str:
+        enc = _EXACT.get(type(value))
+        if enc is not None and type(value) in _SCALARS:
+            return enc(value).hex()
+        try:
+            return hash_value(value)
+        except HashingError as exc:
+            raise HashingError(f"op {op.name}, output {name!r}: {exc}") from exc
