@@ -5,6 +5,9 @@ Recorded calls wait in memory until :data:`MAX_PENDING_CALLS` of them are waitin
 transaction, while recording goes on. Leaving ``with storage:`` and ``storage.commit()`` write everything at once.
 So after a crash (even ``kill -9``) every call completed more than :data:`DURABILITY_BOUND_S` seconds earlier is in
 the store. Lookups see records that are waiting or being written, so nothing is computed twice.
+
+Once :data:`HELPER_START_CALLS` calls wait, the backend is asked to start a helper process for its writes (see
+``graphstore.backends.sqlite_helper``); while it is up, batches are written from :data:`HELPER_BATCH_CALLS` calls on.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ MAX_DELAY_S = 0.25
 CHECK_INTERVAL_S = 0.05
 DURABILITY_BOUND_S = 0.5
 """The documented bound: the delay, one check interval, and ample time for the write transaction itself."""
+HELPER_START_CALLS = 500
+"""A context that has this many calls waiting has the backend start a helper process for its writes, if it can."""
+HELPER_BATCH_CALLS = 1_000
+"""With a helper process writing, batches are written from this many calls on (they take no time from recording)."""
 
 
 class _Generation:
@@ -101,6 +108,8 @@ class PendingWrites:
                 self._since = time.monotonic()
                 self._start_thread()
             waiting = len(self._current.batch.calls)
+        if waiting == HELPER_START_CALLS:
+            self._start_helper()
         if waiting >= self.max_calls:
             self._wake.set()
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
@@ -124,6 +133,8 @@ class PendingWrites:
                 self._since = time.monotonic()
                 self._start_thread()
             waiting = len(b.calls)
+        if waiting == HELPER_START_CALLS:
+            self._start_helper()
         if waiting >= self.max_calls:
             self._wake.set()
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
@@ -205,11 +216,22 @@ class PendingWrites:
         self._thread.name = "graphstore-writer"
         self._thread.start()
 
+    def _start_helper(self) -> None:
+        start = getattr(self.backend, "start_helper", None)
+        if start is not None:
+            start()
+
     def _due(self) -> bool:
         since = self._since
         if since is None:
             return False
-        return time.monotonic() - since >= self.max_delay or len(self._current.batch.calls) >= self.max_calls
+        waiting = len(self._current.batch.calls)
+        if time.monotonic() - since >= self.max_delay or waiting >= self.max_calls:
+            return True
+        if waiting >= HELPER_BATCH_CALLS:
+            ready = getattr(self.backend, "helper_ready", None)
+            return ready is not None and ready()
+        return False
 
     def _background_step(self) -> bool:
         """Flush when due; returns False once the thread has nothing left to watch."""

@@ -28,6 +28,24 @@ def snapshot(path: str) -> dict[str, list[tuple]]:
         conn.close()
 
 
+def dump(path: str) -> dict:
+    """The store's calls, refs, values, edges and members by hid (times left out)."""
+    conn = sqlite3.connect(path)
+    try:
+        q = conn.execute
+        return {
+            "calls": sorted(q("SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls")),
+            "refs": sorted(q("SELECT hid, cid, kind FROM refs")),
+            "values": sorted(q('SELECT cid, codec, size, data, path, checksum FROM "values"')),
+            "edges": sorted(q("SELECT c.hid, e.direction, e.label, e.pos, r.hid FROM edges AS e "
+                              "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id")),
+            "members": sorted(q("SELECT c.hid, m.pos, m.key, r.hid FROM members AS m "
+                                "JOIN refs AS c ON c.id = m.coll_id JOIN refs AS r ON r.id = m.elt_id")),
+        }
+    finally:
+        conn.close()
+
+
 def damage_file(file: str, how: str) -> None:
     """Damage an overflow file: remove it, make it a directory, cut its end or flip bytes in place."""
     data = open(file, "rb").read()

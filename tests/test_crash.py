@@ -50,6 +50,26 @@ def _run_and_kill(path: str, overflow_dir: str, delay: float) -> tuple[list[tupl
     return done, killed_at
 
 
+def wait_for_helpers(path: str, timeout: float = 60.0) -> None:
+    """Wait until no helper process writes to the store at ``path`` (a killed recording process's helper finishes
+    the batches it had received, then exits)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    args = fh.read().split(b"\0")
+            except OSError:
+                continue
+            if b"graphstore.backends.sqlite_helper" in args and os.fsencode(path) in args:
+                busy.append(pid)
+        if not busy:
+            return
+        assert time.monotonic() < deadline, f"helper processes {busy} still running"
+        time.sleep(0.02)
+
+
 def _retrace_chain(storage: Storage, n: int) -> object:
     prev = None
     for i in range(n):
@@ -68,6 +88,7 @@ def test_kill_9_keeps_every_call_older_than_the_durability_bound(tmp_path):
         assert done, "the child completed no call before the kill"
         assert [i for i, _ in done] == list(range(len(done)))
         durable = [i for i, t in done if t < killed_at - DURABILITY_BOUND_S]
+        wait_for_helpers(path)
 
         storage = Storage(path, overflow_dir=overflow, overflow_threshold_MB=rw.CRASH_THRESHOLD_MB)
         try:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.refs import AtomRef, Ref
+
+from store_tools import dump
 
 CALLS = []
 
@@ -51,24 +51,6 @@ scalars = st.one_of(
 )
 step = st.tuples(st.sampled_from(["inc", "add", "add_kw", "pair", "named", "const", "list"]), scalars,
                  st.integers(0, 50), st.booleans())
-
-
-def dump(path: str) -> dict:
-    """The store's calls, refs, values, edges and members by hid (times left out)."""
-    conn = sqlite3.connect(path)
-    try:
-        q = conn.execute
-        return {
-            "calls": sorted(q("SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls")),
-            "refs": sorted(q("SELECT hid, cid, kind FROM refs")),
-            "values": sorted(q('SELECT cid, codec, size, data, path, checksum FROM "values"')),
-            "edges": sorted(q("SELECT c.hid, e.direction, e.label, e.pos, r.hid FROM edges AS e "
-                              "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id")),
-            "members": sorted(q("SELECT c.hid, m.pos, m.key, r.hid FROM members AS m "
-                                "JOIN refs AS c ON c.id = m.coll_id JOIN refs AS r ON r.id = m.elt_id")),
-        }
-    finally:
-        conn.close()
 
 
 def run(path: str, steps: list, fast: bool) -> tuple[list, list]:

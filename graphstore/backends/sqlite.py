@@ -62,47 +62,32 @@ _ROWS_PER_STATEMENT = 256
 """Rows per multi-row INSERT. Every full chunk of a table reuses one prepared statement; the remainder of a batch goes
 through ``executemany``, so the statement cache never fills with one-off statements of thousands of placeholders."""
 
+_CHECKPOINT_PAGES = 10_000
+"""The writer folds the log back into the store once it holds this many pages (40 MB of 4 kB pages): a batch of
+calls with random ids touches most pages of their indexes, and each checkpoint copies every page it finds once."""
 _UNSET = object()
 _first = operator.itemgetter(0)
 """Values are written in content-id order: each page of their index is then visited once per batch, not once per
 row. (Refs and calls are written in recording order, which their row ids follow.)"""
 
 
-def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
+def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> list[tuple[list, int]]:
     """``head VALUES (...), (...), ...``: hundreds of rows per statement, so a batch costs a few hundred statement
-    executions instead of one per row."""
+    executions instead of one per row. Returns each chunk of rows with the number of rows it inserted (fewer than
+    its length for ``INSERT OR IGNORE`` when some were stored before)."""
     width, per = len(rows[0]), _ROWS_PER_STATEMENT
     group = "(" + ",".join("?" * width) + ")"
+    done = []
     full = len(rows) - len(rows) % per
     if full:
         sql = f"{head} VALUES {','.join([group] * per)}"
         for start in range(0, full, per):
-            conn.execute(sql, list(itertools.chain.from_iterable(rows[start:start + per])))
+            chunk = rows[start:start + per]
+            done.append((chunk, conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount))
     if full < len(rows):
-        conn.executemany(f"{head} VALUES {group}", rows[full:])
-
-
-_STAGES = {
-    "edges": "CREATE TEMP TABLE IF NOT EXISTS write_edges (call_hid TEXT, direction INTEGER, label TEXT, pos INTEGER, "
-             "ref_hid TEXT)",
-    "members": "CREATE TEMP TABLE IF NOT EXISTS write_members (coll_hid TEXT, pos INTEGER, key TEXT, elt_hid TEXT)",
-}
-_EDGES_FROM_STAGE = (
-    "INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id) "
-    "SELECT c.id, s.direction, s.label, s.pos, r.id FROM temp.write_edges AS s "
-    "JOIN calls AS c ON c.hid = s.call_hid JOIN refs AS r ON r.hid = s.ref_hid ORDER BY s.rowid"
-)
-_MEMBERS_FROM_STAGE = (
-    "INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id) "
-    "SELECT c.id, s.pos, s.key, e.id FROM temp.write_members AS s "
-    "JOIN refs AS c ON c.hid = s.coll_hid JOIN refs AS e ON e.hid = s.elt_hid ORDER BY s.rowid"
-)
-_LOST = {  # the first hid a staged row names that is stored nowhere
-    "edges": "SELECT 'ref', ref_hid FROM temp.write_edges WHERE ref_hid NOT IN (SELECT hid FROM refs) UNION ALL "
-             "SELECT 'call', call_hid FROM temp.write_edges WHERE call_hid NOT IN (SELECT hid FROM calls) LIMIT 1",
-    "members": "SELECT 'ref', h FROM (SELECT coll_hid AS h FROM temp.write_members UNION ALL "
-               "SELECT elt_hid FROM temp.write_members) WHERE h NOT IN (SELECT hid FROM refs) LIMIT 1",
-}
+        chunk = rows[full:]
+        done.append((chunk, conn.executemany(f"{head} VALUES {group}", chunk).rowcount))
+    return done
 
 
 def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -148,6 +133,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
         self._timeout = timeout
         self._wconn: Optional[sqlite3.Connection] = None
         self._wlock = threading.Lock()
+        self._helper: Any = None
         self.forget_cached_calls()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
@@ -363,6 +349,17 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
             raise ReadOnlyStoreError(f"store {self.location} is open read-only: nothing can be recorded in it")
         conn, lock = self._writer()
         with lock:
+            helper = self._helper
+            if helper is not None and helper.usable():
+                self._trace("BEGIN IMMEDIATE", ())
+                changed = helper.write(batch)
+                if changed is not None:
+                    self._trace("COMMIT", ())
+                    if changed:
+                        self._forget_known()
+                    self._add_known(batch.calls)
+                    return
+                self._helper = None  # the helper is gone: write here from now on
             try:
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
@@ -378,6 +375,24 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
                     raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
                 raise
 
+    def start_helper(self) -> None:
+        """Start a helper process to write batches (see ``sqlite_helper``), unless there is one, the store is in
+        memory or read-only, the system is not POSIX, or ``GRAPHSTORE_WRITER_PROCESS=0`` is set."""
+        if self._helper is not None or self.location == ":memory:" or self.read_only or os.name != "posix":
+            return
+        if os.environ.get("GRAPHSTORE_WRITER_PROCESS", "1") == "0":
+            return
+        from .sqlite_helper import WriterProcess
+
+        with self._wlock:
+            if self._helper is None:
+                self._helper = WriterProcess(self.location, self._timeout)
+
+    def helper_ready(self) -> bool:
+        """Whether batches are written by a helper process (which is up)."""
+        helper = self._helper
+        return helper is not None and helper.usable()
+
     def _writer(self) -> tuple[sqlite3.Connection, Any]:
         """The connection (and its lock) that batches are written on: a second one for file stores."""
         if self.location == ":memory:":
@@ -390,6 +405,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
                 conn.execute("PRAGMA cache_size = -262144")
                 conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                conn.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
                 self._wconn = conn
         return self._wconn, self._wlock
 
@@ -412,9 +428,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
     def _write_batch(self, conn: sqlite3.Connection, batch: Batch, now: float) -> None:
-        """Refs and calls are appended in the order they were recorded (their row ids follow it). Edges and members
-        name calls and refs by hid: they are staged in temporary tables and joined to their row ids by SQLite, so no
-        id comes back to Python. Rows already stored (the same hid) are left as they are, and so are their edges."""
+        """Refs and calls are appended in the order they were recorded (their row ids follow it); edges and members
+        are written with the row ids of their calls and refs, known from the inserts or, for records stored before,
+        read in the same transaction. Rows already stored (the same hid) are left as they are, and so are their
+        edges."""
         def run_many(head: str, rows: list) -> None:
             if rows:
                 self._trace(head, (len(rows),))
@@ -427,28 +444,61 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
         run_many('INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
                  sorted(batch.values, key=_first))
         # one row per hid (records of one hid are the same), in the order of its first appearance
-        run_many("INSERT OR IGNORE INTO refs (hid, cid, kind)", list({r[0]: r for r in batch.refs}.values()))
+        ref_ids = self._insert_ids(conn, "refs", "hid, cid, kind", list({r[0]: r for r in batch.refs}.values()))
         calls = list({c[0]: c for c in batch.calls}.values())
-        run_many(
-            "INSERT OR IGNORE INTO calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
-            "outputs)",
-            [(c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls],
-        )
-        edges = []  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
+        call_ids = self._insert_ids(conn, "calls", "hid, cid, op_name, op_version, tuple_out, created_at, duration, "
+                                    "version_id, outputs", [
+            (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls
+        ])
+        edges: list[tuple] = []  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
         for c in calls:
-            hid, ins, outs = c[0], c[6], c[4]
-            edges += [(hid, IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3)]
-            edges += [(hid, OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3)]
-        if edges:
-            self._staged(conn, "edges", edges, _EDGES_FROM_STAGE)
-        if batch.members:
-            self._staged(conn, "members", batch.members, _MEMBERS_FROM_STAGE)
+            call_id, ins, outs = call_ids[c[0]], c[6], c[4]
+            edges += [(call_id, IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3)]
+            edges += [(call_id, OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3)]
+        members = batch.members
+        unknown = {e[4] for e in edges if e[4] not in ref_ids}
+        unknown.update(h for m in members for h in (m[0], m[3]) if h not in ref_ids)
+        if unknown:  # refs a batch uses without carrying them: stored before
+            ref_ids.update(self._find_ids(conn, "refs", list(unknown)))
+        get = ref_ids.__getitem__
+        run_many("INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id)",
+                 [(e[0], e[1], e[2], e[3], get(e[4])) for e in edges])
+        run_many("INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
+                 [(get(m[0]), m[1], m[2], get(m[3])) for m in members])
 
-    def _staged(self, conn: sqlite3.Connection, table: str, rows: list, insert: str) -> None:
-        """Write edges or members given by hids: into a temporary table, then joined to the row ids in one
-        statement. A hid that is stored nowhere is a broken batch: StoreError, and the transaction is rolled back."""
-        conn.execute(_STAGES[table])
-        conn.execute(f"DELETE FROM temp.write_{table}")
+    def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list) -> dict:
+        """Insert rows keyed by ``hid`` (their first column) unless stored; returns ``{hid: id}`` for all of them.
+
+        SQLite numbers inserted rows on from the largest id ever used (this transaction holds the write lock), so
+        the ids of a chunk inserted whole are known without reading them; a chunk in which some rows were ignored
+        has its ids read back."""
+        if not rows:
+            return {}
+        next_id = conn.execute(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
+            f"coalesce((SELECT max(id) FROM {table}), 0)) + 1"
+        ).fetchone()[0]
+        head = f"INSERT OR IGNORE INTO {table} ({columns})"
+        self._trace(head, (len(rows),))
+        ids: dict = {}
+        for chunk, inserted in _insert_rows(conn, head, rows):
+            if inserted == len(chunk):
+                ids.update(zip(map(_first, chunk), range(next_id, next_id + inserted)))
+            else:
+                ids.update(self._find_ids(conn, table, [r[0] for r in chunk]))
+            next_id += inserted
+        return ids
+
+    def _find_ids(self, conn: sqlite3.Connection, table: str, hids: list) -> dict:
+        """``{hid: id}`` of stored calls or refs; every one must be there."""
+        sql = f"SELECT t.hid, t.id FROM json_each(?) AS j JOIN {table} AS t ON t.hid = j.value"
+        self._trace(sql, (len(hids),))
+        found = dict(conn.execute(sql, (json.dumps(hids),)).fetchall())
+        lost = [h for h in hids if h not in found]
+        if lost:
+            what = "ref" if table == "refs" else "call"
+            raise StoreError(f"store {self.location}: {what} {lost[0]} is used by a recorded call but is not stored")
+        return found
         _insert_rows(conn, f"INSERT INTO temp.write_{table}", rows)
         self._trace(insert, (len(rows),))
         written = conn.execute(insert).rowcount
@@ -508,6 +558,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
         return {k: self._run(f"SELECT count(*) FROM {t}")[0][0] for k, t in tables.items()}
 
     def close(self) -> None:
+        with self._wlock:
+            if self._helper is not None:
+                self._helper.stop()
+                self._helper = None
         with self._lock:
             self._conn.close()
         with self._wlock:

@@ -7,8 +7,9 @@ Calls this process writes are added to the set as they are committed.
 
 Other processes may store calls of the op meanwhile. The writer connection reads ``PRAGMA data_version`` (which
 changes only when another connection commits) at the start of every batch it writes, and forgets every set when it
-changed. A call another process stores is so seen within one batch interval of the writer; before that it may be
-computed here once more, as it may be anyway while it waits in that process's own queue.
+changed (a helper process writing the batches does the same and reports it). A call another process stores is so
+seen within one batch interval of the writer; before that it may be computed here once more, as it may be anyway
+while it waits in that process's own queue.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class KnownIdsMixin:
     _loading: dict[tuple[str, int], set]
     _known_era: int = 0
     _seen_version: Optional[int] = None
+    _helper: object = None
 
     def _forget_known(self) -> None:
         self._known, self._loading = {}, {}
@@ -43,7 +45,8 @@ class KnownIdsMixin:
             return None
         conn, lock = self._writer()  # type: ignore[attr-defined]
         with lock:
-            self._check_data_version(conn)
+            if self._helper is None:  # (a helper process writing batches reports other connections' commits)
+                self._check_data_version(conn)
             era, ids = self._known_era, set()
             self._loading[op_key] = ids  # batches committed while the calls are read are added here too
         rows = self._run(_LIST_OP, (op_key[0], op_key[1], KNOWN_MAX_CALLS + 1))  # type: ignore[attr-defined]

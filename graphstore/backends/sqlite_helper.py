@@ -1,0 +1,166 @@
+"""A helper process that writes batches, so a program recording many calls is not slowed by its own writes.
+
+Writing a batch is mostly Python and SQLite work that, in a thread, would take turns with the recording thread for
+the interpreter lock. A storage that records many calls (see ``graphstore.writer``) starts this helper: a second
+Python process, running :func:`main` on the same store file. Each batch is sent to it over a pipe (``marshal``ed:
+plain tuples of strings, numbers and bytes), written there in one transaction exactly as the storage would write it,
+and acknowledged; the batch stays pending (and visible to lookups) until then. Batches are sent one at a time, in
+order.
+
+If the recording process dies, the helper still writes every batch it has received, then exits at the end of its
+input. If the helper dies, the storage writes in its own thread again. The helper runs only on POSIX systems.
+
+Messages both ways are an 8-byte length and a ``marshal`` payload. Helper to storage: ``("ready",)`` once the store is
+open, then per batch ``("ok", changed)`` (``changed``: another connection committed since its previous batch) or
+``("error", kind, message)``.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+from typing import Any, BinaryIO, Optional
+
+from ..errors import StoreError
+from .base import Batch, OpRecord
+
+_LEN = struct.Struct("<Q")
+
+
+def _send(out: BinaryIO, message: Any) -> None:
+    data = marshal.dumps(message)
+    out.write(_LEN.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def _receive(inp: BinaryIO) -> Optional[Any]:
+    """The next message, or None at the end of the input (a message cut short counts as the end)."""
+    head = inp.read(_LEN.size)
+    if len(head) < _LEN.size:
+        return None
+    (size,) = _LEN.unpack(head)
+    data = inp.read(size)
+    if len(data) < size:
+        return None
+    return marshal.loads(data)
+
+
+def batch_message(batch: Batch) -> tuple:
+    return (batch.values, batch.refs, batch.calls, [tuple(o) for o in batch.ops], batch.members)
+
+
+def message_batch(message: tuple) -> Batch:
+    values, refs, calls, ops, members = message
+    return Batch(values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members)
+
+
+class WriterProcess:
+    """The storage's side of a helper process writing to the store at ``path``."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        import graphstore
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(graphstore.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        self.pid = os.getpid()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "graphstore.backends.sqlite_helper", path, repr(timeout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True,
+        )
+        self.ready = False
+        self.dead = False
+
+    def usable(self) -> bool:
+        """Whether the helper is up (checked without waiting) and this is the process that started it."""
+        if self.dead or os.getpid() != self.pid:
+            return False
+        if not self.ready:
+            if self.proc.poll() is not None:
+                self.dead = True
+                return False
+            readable, _, _ = select.select([self.proc.stdout], [], [], 0)
+            if not readable:
+                return False
+            if _receive(self.proc.stdout) != ("ready",):  # type: ignore[arg-type]
+                self.stop()
+                return False
+            self.ready = True
+        return True
+
+    def write(self, batch: Batch) -> Optional[bool]:
+        """Have the helper write ``batch``; returns whether another connection had committed since its previous
+        batch, or None if the helper is gone (the batch may or may not be stored: write it again). A write the helper
+        could not do raises StoreError."""
+        try:
+            _send(self.proc.stdin, batch_message(batch))  # type: ignore[arg-type]
+            reply = _receive(self.proc.stdout)  # type: ignore[arg-type]
+        except (OSError, ValueError):
+            reply = None
+        if reply is None:
+            self.stop()
+            return None
+        if reply[0] == "ok":
+            return bool(reply[1])
+        raise StoreError(reply[2])
+
+    def stop(self) -> None:
+        """End the helper once it has written what it received."""
+        self.dead = True
+        if os.getpid() != self.pid:
+            return
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def main(argv: list[str]) -> int:
+    """The helper: open the store, then write each batch received on stdin, acknowledging it on stdout."""
+    from .sqlite import SQLiteBackend
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the recording program; what it sent is still written
+    path, timeout = argv[0], float(argv[1])
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    backend = SQLiteBackend(path, timeout=timeout)
+    _send(out, ("ready",))
+    backend._seen_version = None
+    first = True
+    while True:
+        message = _receive(inp)
+        if message is None:
+            break
+        before = backend._known_era
+        try:
+            backend.save_batch(message_batch(message))
+        except Exception as exc:  # reported to the recording process, which keeps the batch pending
+            try:
+                _send(out, ("error", type(exc).__name__, str(exc)))
+            except OSError:
+                break
+            continue
+        changed = first or backend._known_era != before
+        first = False
+        try:
+            _send(out, ("ok", changed))
+        except OSError:
+            pass  # the recording process is gone: go on writing what was received
+    backend.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
