@@ -82,6 +82,13 @@ def test_check_finds_an_edge_to_a_missing_ref(checked):
     assert any(checked["call"] in p and f"ref id {ref_id}" in p and "missing ref" in p for p in _problems(checked))
 
 
+def test_check_finds_a_ref_made_by_two_calls(checked):
+    y_id = _row_id(checked["db"], "refs", checked["y"].hid)  # the output of inc: now also claimed by big
+    _edit(checked["db"], "UPDATE edges SET ref_id = ? WHERE direction = 1 AND call_id = "
+          "(SELECT id FROM calls WHERE op_name = 'big')", (y_id,))
+    assert f"ref {checked['y'].hid} is the output of 2 calls" in _problems(checked)
+
+
 def test_check_finds_a_ref_without_value(checked):
     _edit(checked["db"], 'DELETE FROM "values" WHERE cid = ?', (checked["y"].cid,))
     (problem,) = _problems(checked)

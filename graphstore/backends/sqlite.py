@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..errors import ReadOnlyStoreError, SchemaVersionError, StoreError
 from ..hashing import SCHEME_VERSION
@@ -71,23 +71,26 @@ _first = operator.itemgetter(0)
 row. (Refs and calls are written in recording order, which their row ids follow.)"""
 
 
-def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> list[tuple[list, int]]:
+def _insert_chunks(conn: sqlite3.Connection, head: str, rows: list) -> Iterator[tuple[list, int]]:
     """``head VALUES (...), (...), ...``: hundreds of rows per statement, so a batch costs a few hundred statement
-    executions instead of one per row. Returns each chunk of rows with the number of rows it inserted (fewer than
-    its length for ``INSERT OR IGNORE`` when some were stored before)."""
+    executions instead of one per row. Yields each chunk of rows once inserted, with the number of rows it inserted
+    (fewer than its length for ``INSERT OR IGNORE`` when some were stored before), before the next one goes in."""
     width, per = len(rows[0]), _ROWS_PER_STATEMENT
     group = "(" + ",".join("?" * width) + ")"
-    done = []
     full = len(rows) - len(rows) % per
     if full:
         sql = f"{head} VALUES {','.join([group] * per)}"
         for start in range(0, full, per):
             chunk = rows[start:start + per]
-            done.append((chunk, conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount))
+            yield chunk, conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount
     if full < len(rows):
         chunk = rows[full:]
-        done.append((chunk, conn.executemany(f"{head} VALUES {group}", chunk).rowcount))
-    return done
+        yield chunk, conn.executemany(f"{head} VALUES {group}", chunk).rowcount
+
+
+def _insert_rows(conn: sqlite3.Connection, head: str, rows: list) -> None:
+    for _ in _insert_chunks(conn, head, rows):
+        pass
 
 
 def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -471,22 +474,22 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
 
         SQLite numbers inserted rows on from the largest id ever used (this transaction holds the write lock), so
         the ids of a chunk inserted whole are known without reading them; a chunk in which some rows were ignored
-        has its ids read back."""
+        has its ids read back, and the numbering of the next chunk too."""
         if not rows:
             return {}
-        next_id = conn.execute(
-            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
-            f"coalesce((SELECT max(id) FROM {table}), 0)) + 1"
-        ).fetchone()[0]
+        next_sql = (f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
+                    f"coalesce((SELECT max(id) FROM {table}), 0)) + 1")
+        next_id = conn.execute(next_sql).fetchone()[0]
         head = f"INSERT OR IGNORE INTO {table} ({columns})"
         self._trace(head, (len(rows),))
         ids: dict = {}
-        for chunk, inserted in _insert_rows(conn, head, rows):
+        for chunk, inserted in _insert_chunks(conn, head, rows):
             if inserted == len(chunk):
                 ids.update(zip(map(_first, chunk), range(next_id, next_id + inserted)))
-            else:
+                next_id += inserted
+            else:  # an ignored row may use up a number too: read the chunk's ids and where numbering goes on
                 ids.update(self._find_ids(conn, table, [r[0] for r in chunk]))
-            next_id += inserted
+                next_id = conn.execute(next_sql).fetchone()[0]
         return ids
 
     def _find_ids(self, conn: sqlite3.Connection, table: str, hids: list) -> dict:

@@ -20,6 +20,8 @@ _DANGLING = [
      "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = e.ref_id) LIMIT 20"),
     ("ref {0} has no stored value", "SELECT r.hid FROM refs AS r WHERE r.kind = 'atom' "
      "AND NOT EXISTS (SELECT 1 FROM \"values\" AS v WHERE v.cid = r.cid) LIMIT 20"),
+    ("ref {0} calls", "SELECT r.hid || ' is the output of ' || count(*) FROM edges AS e "
+     "JOIN refs AS r ON r.id = e.ref_id WHERE e.direction = 1 GROUP BY e.ref_id HAVING count(*) > 1 LIMIT 20"),
     ("collection {0} lists a missing element", "SELECT DISTINCT c.hid FROM members AS m "
      "JOIN refs AS c ON c.id = m.coll_id "
      "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = m.elt_id) LIMIT 20"),
