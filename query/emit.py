@@ -321,7 +321,8 @@ def root_conditions(root: RootPlan, row_id: exp.Expression, p: Params) -> list[e
 
 STEP_KEYS = "iscx"
 """The columns of a step in a history query: ``i`` its element's row id (joins only: kept in staged tables, not
-returned), ``s`` the element's hid, ``c`` its cid, ``x`` a ref's kind or a call's op version."""
+returned), ``s`` the element's hid, ``c`` its cid, ``x`` a ref's kind (NULL for an atom: no string to read) or a
+call's op version."""
 
 
 def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps: list, p: Params,
@@ -354,7 +355,7 @@ def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps
             q = _left_join(q, table("refs", r), _and(col(r, "id").eq(col(t, "ref_id")),
                                                      _differs(col(t, "ref_id"), s, cols, steps_by_id)))
             cols[s.id] = (col(t, "ref_id"), _repeat_hid(col(t, "ref_id"), col(r, "hid"), s, cols),
-                          col(r, "cid"), col(r, "kind"))
+                          col(r, "cid"), exp.func("nullif", col(r, "kind"), exp.Literal.string("atom")))
         else:  # creator
             on = _and(edge_on(t, "ref_id", parent.copy(), 1, s.label, p),
                       _differs(parent.copy(), steps_by_id[s.parent], cols, steps_by_id))
