@@ -29,11 +29,16 @@ class FastRecorder:
     """The fast half of a Storage's recording (see the module docstring)."""
 
     def _call_fast(self, op: Op, out_name: str, args: tuple, kwargs: dict) -> Any:
-        bound = op.bind(args, kwargs)
-        if type(bound) is not SimpleBound:
-            return NOT_FAST
+        names = op._simple_names
+        if kwargs or len(args) != len(names):  # (plain positional arguments for every parameter need no binding)
+            bound = op.bind(args, kwargs)
+            if type(bound) is not SimpleBound:
+                return NOT_FAST
+            pairs = bound.arguments.items()
+        else:
+            pairs = zip(names, args)
         in_refs = []
-        for name, value in bound.arguments.items():
+        for name, value in pairs:
             t = type(value)
             if t in _SCALARS:
                 cid = _EXACT[t](value).hex()

@@ -251,6 +251,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
         hid, cid, op_name, op_version, tuple_out, version_id, packed = row
         if packed is None:
             return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))  # type: ignore[return-value]
+        if _SEP_OUTPUT not in packed and packed:  # the usual single output
+            name, out_hid, out_cid, kind = packed.split(_SEP_FIELD)
+            return CallRecord(hid, cid, op_name, op_version, ((name, out_hid, out_cid),), bool(tuple_out),
+                              output_kinds=(kind,), version_id=version_id)
         parts = [p.split(_SEP_FIELD) for p in packed.split(_SEP_OUTPUT)] if packed else []
         return CallRecord(
             hid, cid, op_name, op_version, tuple((p[0], p[1], p[2]) for p in parts), bool(tuple_out),
