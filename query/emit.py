@@ -354,8 +354,9 @@ def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps
             r = f"r{s.id}"
             q = _left_join(q, table("refs", r), _and(col(r, "id").eq(col(t, "ref_id")),
                                                      _differs(col(t, "ref_id"), s, cols, steps_by_id)))
-            cols[s.id] = (col(t, "ref_id"), _repeat_hid(col(t, "ref_id"), col(r, "hid"), s, cols),
-                          col(r, "cid"), exp.func("nullif", col(r, "kind"), exp.Literal.string("atom")))
+            # a repeat of the same element joins no refs row: its columns are NULL, the first step has them
+            cols[s.id] = (col(t, "ref_id"), col(r, "hid"), col(r, "cid"),
+                          exp.func("nullif", col(r, "kind"), exp.Literal.string("atom")))
         else:  # creator
             on = _and(edge_on(t, "ref_id", parent.copy(), 1, s.label, p),
                       _differs(parent.copy(), steps_by_id[s.parent], cols, steps_by_id))
@@ -383,14 +384,6 @@ def _differs(value: exp.Expression, step: Step, cols: dict, steps_by_id: dict) -
     first = cols[step.dup][0]
     return exp.or_(exp.Is(this=first.copy(), expression=exp.Null()),
                    exp.NEQ(this=value.copy(), expression=first.copy()), copy=False)
-
-
-def _repeat_hid(row_id: exp.Expression, hid: exp.Expression, step: Step, cols: dict) -> exp.Expression:
-    """A ref step's hid: its refs row's, or, for a repeat of the same element (no refs row joined), the first's."""
-    if step.dup is None:
-        return hid
-    first_id, first_hid = cols[step.dup][0], cols[step.dup][1]
-    return exp.Case(ifs=[exp.If(this=row_id.eq(first_id.copy()), true=first_hid.copy())], default=hid)
 
 
 def _left_join(q: exp.Select, tbl: exp.Expression, on: exp.Expression) -> exp.Select:

@@ -134,11 +134,11 @@ class Reader:
 
     def load_values(self, cids: Iterable[str]) -> dict:
         """Decoded values by cid, read in one statement."""
-        cids = sorted(set(cids))
+        cids = set(cids)
         if not cids:
             return {}
         p = emit.Params()
-        rows = self.query(emit.emit_load_values(cids, p), p)
+        rows = self.query(emit.emit_load_values(cids, p), p)  # (which sorts them)
         loads = pickle.loads
         try:  # the common case, plain pickles kept in the row, decoded directly
             out = {cid: loads(data) for cid, codec, _, data, path in rows if codec == "pickle" and path is None}
