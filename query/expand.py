@@ -131,10 +131,14 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
             reader.run(emit.emit_create_members(table), {})
             p = emit.Params()
             reader.query(emit.emit_members_insert(compile_members(pattern, table), table, p), p)
-        p = emit.Params()
         targets = [(v, var_sources(pattern, v, table, only_inputs=direction == OUT),
                     _existing(pattern, v, direction, table)) for v in names]
-        rows = reader.query(emit.emit_discovery(targets, direction, p), p)
+        if table is None:  # one statement per variable, which the store may run side by side
+            statements = [(emit.emit_discovery([t], direction, p), p) for t in targets for p in [emit.Params()]]
+            rows = [row for part in reader.query_many(statements) for row in part]
+        else:  # (the members table exists on the main connection only)
+            p = emit.Params()
+            rows = reader.query(emit.emit_discovery(targets, direction, p), p)
     finally:
         if table is not None:
             reader.run(emit.emit_drop_temp(table), {})

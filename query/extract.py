@@ -63,9 +63,9 @@ def plan_statements(pattern: Pattern, dialect: str = emit.DIALECT) -> tuple[list
         stmts.append(Statement("exec", sql, params))
     if is_simple(pattern):
         trees = compile_trees(pattern, table)
-        if trees:
+        for tree in trees:  # one root probe per root node (extraction may run them side by side)
             p = emit.Params()
-            sql, params = emit.render(emit.emit_root_probe(trees, p), p, dialect)
+            sql, params = emit.render(emit.emit_root_probe([tree], p), p, dialect)
             stmts.append(Statement("probe", sql, params))
         for tree in trees:
             stmts.append(Statement("lazy", "", {}, tree))
@@ -112,17 +112,17 @@ def _expand_lazy(stmts: list, temps: list, has_roots: Optional[set], dialect: st
 
 
 def sql_text(pattern: Pattern, run: Optional[Callable[[str, Any], list]] = None) -> str:
-    """The SQL extraction runs, as one script. With ``run``, the root probe is run first, so that (as in
+    """The SQL extraction runs, as one script. With ``run``, the root probes are run first, so that (as in
     extraction) only the root nodes that have roots get a history query."""
     stmts, temps = plan_statements(pattern)
     has_roots = None
-    probe = next((s for s in stmts if s.kind == "probe"), None)
-    if run is not None and probe is not None:
-        staging = [s for s in stmts[: stmts.index(probe)]]
+    probes = [s for s in stmts if s.kind == "probe"]
+    if run is not None and probes:
+        staging = [s for s in stmts[: stmts.index(probes[0])]]
         try:
             for s in staging:
                 run(s.sql, s.params)
-            has_roots = {r[0] for r in run(probe.sql, probe.params)}
+            has_roots = {r[0] for s in probes for r in run(s.sql, s.params)}
         finally:
             for t in temps:
                 run(emit.emit_drop_temp(t), {})
@@ -173,10 +173,10 @@ def _cell(hids: tuple) -> Any:
     return None if not hids else hids[0] if len(hids) == 1 else hids
 
 
-def history_table(run: Callable[[str, Any], list], pattern: Pattern) -> Table:
+def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> Table:
     """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
     case) is turned into columns as it comes, without a per-history object."""
-    results = _run_all(run, pattern)
+    results = _run_all(run, pattern, run_many)
     if len(results) == 1 and results[0][0].kind == "tree":
         table = _tree_table(results[0][0], results[0][1])
         if table is not None:
@@ -213,9 +213,9 @@ def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
     return Table(pick(roots), pick(data[1]), cells, None, meta, raw)
 
 
-def history_rows(run: Callable[[str, Any], list], pattern: Pattern) -> list:
+def history_rows(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> list:
     """Every history row of ``pattern``, ordered by the creation time of its root (then root id)."""
-    return _rows_of_results(_run_all(run, pattern))
+    return _rows_of_results(_run_all(run, pattern, run_many))
 
 
 def _rows_of_results(results: list) -> list:
@@ -233,8 +233,9 @@ def _rows_of_results(results: list) -> list:
     return rows
 
 
-def _run_all(run: Callable[[str, Any], list], pattern: Pattern) -> list:
-    """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories."""
+def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> list:
+    """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories. The root
+    probes go through ``run_many`` (statements -> results, maybe side by side) when it is given."""
     stmts, temps = plan_statements(pattern)
     results: list = []
     try:
@@ -244,7 +245,14 @@ def _run_all(run: Callable[[str, Any], list], pattern: Pattern) -> list:
             i += 1
             if s.kind == "lazy":
                 continue
-            result = run(s.sql, s.params)
+            if s.kind == "probe":  # the probes of every root node, side by side when they touch no temporary table
+                probes = [s] + [x for x in stmts[i:] if x.kind == "probe"]
+                i += len(probes) - 1
+                pairs = [(x.sql, x.params) for x in probes]
+                parts = run_many(pairs) if run_many is not None and not temps else [run(*x) for x in pairs]
+                result = [row for part in parts for row in part]
+            else:
+                result = run(s.sql, s.params)
             if s.kind == "probe":
                 stmts = stmts[:i] + _expand_lazy(stmts[i:], temps, {r[0] for r in result})
             elif s.kind in ("tree", "long"):

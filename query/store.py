@@ -41,6 +41,18 @@ class Reader:
         sql, params = emit.render(tree, p)
         return self.run(sql, params)
 
+    def run_many(self, statements: list) -> list:
+        """The rows of several independent statements ``(sql, params)`` that touch no temporary table; the backend
+        may run them side by side."""
+        many = getattr(self.storage.backend, "execute_many", None)
+        if many is None:
+            return [self.run(sql, params) for sql, params in statements]
+        return many(statements)
+
+    def query_many(self, trees: list) -> list:
+        """As :meth:`run_many`, for statements given as ``(tree, params)``."""
+        return self.run_many([emit.render(tree, p) for tree, p in trees])
+
     def sync(self) -> None:
         """Write the storage's pending calls so that the queries see them."""
         self.storage.commit()
@@ -134,11 +146,24 @@ class Reader:
 
     def load_values(self, cids: Iterable[str]) -> dict:
         """Decoded values by cid, read in one statement."""
-        cids = set(cids)
+        return self.load_values_later(cids)()
+
+    def load_values_later(self, cids: Iterable[str]) -> Any:
+        """Start reading the values of ``cids`` (on a second connection, while the caller goes on, when the store
+        has one); returns a function that gives them decoded by cid."""
+        cids = cids if type(cids) is set else set(cids)
         if not cids:
-            return {}
+            return dict
         p = emit.Params()
-        rows = self.query(emit.emit_load_values(cids, p), p)  # (which sorts them)
+        sql, params = emit.render(emit.emit_load_values(cids, p), p)  # (which sorts them)
+        submit = getattr(self.storage.backend, "submit", None)
+        if submit is None:
+            rows = self.run(sql, params)
+            return lambda: self._decode_rows(rows)
+        started = submit(sql, params)
+        return lambda: self._decode_rows(started.result())
+
+    def _decode_rows(self, rows: list) -> dict:
         loads = pickle.loads
         try:  # the common case, plain pickles kept in the row, decoded directly
             out = {cid: loads(data) for cid, codec, _, data, path in rows if codec == "pickle" and path is None}

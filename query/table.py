@@ -25,15 +25,16 @@ JOINS = ("outer", "inner")
 def rows_of(reader: Reader, pattern: Pattern) -> list:
     """History rows after every filter (id filters in SQL; predicates here, on loaded values)."""
     reader.sync()
-    return _filtered(reader, pattern, history_rows(reader.run, pattern))
+    return _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many))
 
 
 def table_of(reader: Reader, pattern: Pattern) -> Table:
     """The histories after every filter, by column."""
     reader.sync()
     if not after_filters(pattern):
-        return history_table(reader.run, pattern)
-    return Table.of_rows(_filtered(reader, pattern, history_rows(reader.run, pattern)), pattern.names())
+        return history_table(reader.run, pattern, reader.run_many)
+    return Table.of_rows(_filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many)),
+                         pattern.names())
 
 
 def _filtered(reader: Reader, pattern: Pattern, rows: list) -> list:
@@ -129,25 +130,32 @@ def _build_table(
     atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
     cids = set(atoms.values()).union(*[meta[0] for meta, k, d in zip(metas, kinds, direct) if d and k == "obj"])
     cids.discard(None)
-    loaded = reader.load_values(cids)
-    objs = {h: loaded.get(c) for h, c in atoms.items()}
-    if others:
-        objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
-    refs = reader.make_refs(info, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "ref"]), False)
+    values_later = reader.load_values_later(cids)  # read while the calls' and refs' columns are made
     make = reader.storage.make_ref
     ops = getattr(reader.storage, "_ops_by_name", {})
     data = {}
-    for name, col, kind, hids, m, meta, d in zip(cols, columns, kinds, hid_sets, multi, metas, direct):
+    objs: dict = {}
+    refs: dict = {}
+    loaded: Optional[dict] = None
+    for name, col, kind, hids, m, meta, d in sorted(zip(cols, columns, kinds, hid_sets, multi, metas, direct),
+                                                   key=lambda t: t[2] == "obj"):  # values last
+        if kind == "obj" and loaded is None:
+            loaded = values_later()
+            objs = {h: loaded.get(c) for h, c in atoms.items()}
+            if others:
+                objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
+        if kind == "ref" and not refs:
+            refs = reader.make_refs(info, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "ref"]), False)
         if d and kind == "obj":
-            data[name] = list(map(loaded.get, meta[0]))  # get(None) is None: a missing cell
+            data[name] = list(map(loaded.get, meta[0]))  # type: ignore[union-attr]  (get(None): a missing cell)
             continue
         if d:
             if kind == "ref":
                 elems = {h: make(k or "atom", c, h) for h, c, k in zip(col, *meta) if h is not None}
             else:
                 op = pattern.func(name).op
-                elems = {h: LazyCall(ops.get((op, v), op), h, c, batch) for h, c, v in zip(col, *meta)
-                         if h is not None}
+                by_version = {v: ops.get((op, v), op) for v in set(meta[1])}
+                elems = {h: LazyCall(by_version[v], h, c, batch) for h, c, v in zip(col, *meta) if h is not None}
                 batch.hids.extend(elems)
         else:
             elems = objs if kind == "obj" else refs if kind == "ref" else _calls(

@@ -6,6 +6,10 @@ conditional calls, ``*args`` and list (MList) arguments; frames are built by ran
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -134,6 +138,7 @@ def apply(cf, step, storage, refs):
     program=st.lists(instruction, min_size=1, max_size=14),
     start=st.one_of(st.sampled_from(sorted(OPS)), st.integers(0, 50)),
     steps=st.lists(frame_op, max_size=5),
+    on_file=st.booleans(),
 )
 @example(  # merging variables made a member query of more than 500 UNION terms
     program=[("call", "f4", 0), ("many", "f6", [11, 30]), ("raw", 5), ("call", "f4", 23), ("call2", "f2", 11, 14),
@@ -141,9 +146,12 @@ def apply(cf, step, storage, refs):
              ("call2", "f2", 29, 6)],
     start="f5",
     steps=[("upstream", 20), ("upstream", 16), ("all",), ("merge_vars",)],
+    on_file=True,
 )
-def test_sql_extraction_equals_naive_evaluation(program, start, steps):
-    storage = Storage()
+def test_sql_extraction_equals_naive_evaluation(program, start, steps, on_file):
+    # a file store reads on two connections, side by side; a store in memory on one
+    folder = tempfile.mkdtemp() if on_file else None
+    storage = Storage(os.path.join(folder, "s.db")) if folder else Storage()
     try:
         refs = run_program(storage, program)
         cf = storage.cf(OPS[start]) if isinstance(start, str) else storage.cf(refs[start % len(refs)] if refs else [])
@@ -157,3 +165,5 @@ def test_sql_extraction_equals_naive_evaluation(program, start, steps):
         assert list(df.columns) == cf.pattern.topo_names()
     finally:
         storage.close()
+        if folder:
+            shutil.rmtree(folder)

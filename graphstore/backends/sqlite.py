@@ -24,6 +24,7 @@ from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stor
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
+from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
 _LOOKUP_BY_HID = (
@@ -119,7 +120,7 @@ def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     )
 
 
-class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Backend):
+class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -565,6 +566,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Back
         return {k: self._run(f"SELECT count(*) FROM {t}")[0][0] for k, t in tables.items()}
 
     def close(self) -> None:
+        self._close_side()
         with self._wlock:
             if self._helper is not None:
                 self._helper.stop()

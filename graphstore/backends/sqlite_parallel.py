@@ -1,0 +1,106 @@
+"""Independent read statements run side by side: one on the backend's own connection, the others on a second
+read connection in a worker thread (SQLite lets go of Python's interpreter lock while it works).
+
+Used by the query layer for statements that touch no temporary table (those exist on the main connection only).
+A store in memory has one connection: its statements run one after the other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional
+
+from ..errors import StoreError
+
+
+class ParallelReadMixin:
+    """``execute_many`` for :class:`graphstore.backends.sqlite.SQLiteBackend`."""
+
+    _pool: Optional[ThreadPoolExecutor] = None
+    _side: Optional[sqlite3.Connection] = None
+    _side_failed = False
+
+    def execute_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple]]:
+        """The rows of each read-only statement, in order; run two at a time when the store is a file.
+
+        >>> from graphstore.backends.sqlite import SQLiteBackend
+        >>> SQLiteBackend(":memory:").execute_many([("SELECT 1", ()), ("SELECT 2", ())])
+        [[(1,)], [(2,)]]
+        """
+        if len(statements) < 2 or not self._side_ready():
+            return [self.execute(sql, params) for sql, params in statements]  # type: ignore[attr-defined]
+        results: list = [None] * len(statements)
+        lock = threading.Lock()
+        queue = iter(range(len(statements)))
+
+        def drain(run: Any) -> None:
+            while True:
+                with lock:
+                    i = next(queue, None)
+                if i is None:
+                    return
+                results[i] = run(*statements[i])
+
+        side = self._pool.submit(drain, self._run_side)  # type: ignore[union-attr]
+        drain(self.execute)  # type: ignore[attr-defined]
+        side.result()
+        return results
+
+    def submit(self, sql: str, params: Any = ()) -> Any:
+        """Start a read-only statement on the second connection; returns an object whose ``result()`` gives its rows
+        (run at once, on the main connection, when there is no second one).
+
+        >>> from graphstore.backends.sqlite import SQLiteBackend
+        >>> SQLiteBackend(":memory:").submit("SELECT 1").result()
+        [(1,)]
+        """
+        if not self._side_ready():
+            return _Done(self.execute(sql, params))  # type: ignore[attr-defined]
+        return self._pool.submit(self._run_side, sql, params)  # type: ignore[union-attr]
+
+    def _side_ready(self) -> bool:
+        if self._side is not None:
+            return True
+        if self._side_failed or self.location == ":memory:":  # type: ignore[attr-defined]
+            return False
+        path = self.location  # type: ignore[attr-defined]
+        try:
+            uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=self._timeout,  # type: ignore[attr-defined]
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA cache_size = -262144")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")  # type: ignore[attr-defined]
+        except sqlite3.Error:
+            self._side_failed = True  # (then one connection does it all)
+            return False
+        self._side = conn
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphstore-read")
+        return True
+
+    def _run_side(self, sql: str, params: Any = ()) -> list[tuple]:
+        if self.tracer is not None:  # type: ignore[attr-defined]
+            self.tracer(sql, params)  # type: ignore[attr-defined]
+        try:
+            return self._side.execute(sql, params).fetchall()  # type: ignore[union-attr]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"store {self.location}: {exc}") from exc  # type: ignore[attr-defined]
+
+    def _close_side(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._side is not None:
+            self._side.close()
+            self._side = None
+
+
+class _Done:
+    def __init__(self, rows: list) -> None:
+        self.rows = rows
+
+    def result(self) -> list:
+        return self.rows
