@@ -146,22 +146,11 @@ class Reader:
 
     def load_values(self, cids: Iterable[str]) -> dict:
         """Decoded values by cid, read in one statement."""
-        return self.load_values_later(cids)()
-
-    def load_values_later(self, cids: Iterable[str]) -> Any:
-        """Start reading the values of ``cids`` (on a second connection, while the caller goes on, when the store
-        has one); returns a function that gives them decoded by cid."""
         cids = cids if type(cids) is set else set(cids)
         if not cids:
-            return dict
+            return {}
         p = emit.Params()
-        sql, params = emit.render(emit.emit_load_values(cids, p), p)  # (which sorts them)
-        submit = getattr(self.storage.backend, "submit", None)
-        if submit is None:
-            rows = self.run(sql, params)
-            return lambda: self._decode_rows(rows)
-        started = submit(sql, params)
-        return lambda: self._decode_rows(started.result())
+        return self._decode_rows(self.query(emit.emit_load_values(cids, p), p))  # (which sorts them)
 
     def _decode_rows(self, rows: list) -> dict:
         loads = pickle.loads

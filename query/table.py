@@ -130,24 +130,17 @@ def _build_table(
     atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
     cids = set(atoms.values()).union(*[meta[0] for meta, k, d in zip(metas, kinds, direct) if d and k == "obj"])
     cids.discard(None)
-    values_later = reader.load_values_later(cids)  # read while the calls' and refs' columns are made
+    loaded = reader.load_values(cids)
+    objs = {h: loaded.get(c) for h, c in atoms.items()}
+    if others:
+        objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
+    refs = reader.make_refs(info, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "ref"]), False)
     make = reader.storage.make_ref
     ops = getattr(reader.storage, "_ops_by_name", {})
     data = {}
-    objs: dict = {}
-    refs: dict = {}
-    loaded: Optional[dict] = None
-    for name, col, kind, hids, m, meta, d in sorted(zip(cols, columns, kinds, hid_sets, multi, metas, direct),
-                                                   key=lambda t: t[2] == "obj"):  # values last
-        if kind == "obj" and loaded is None:
-            loaded = values_later()
-            objs = {h: loaded.get(c) for h, c in atoms.items()}
-            if others:
-                objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
-        if kind == "ref" and not refs:
-            refs = reader.make_refs(info, set().union(*[h for h, k in zip(hid_sets, kinds) if k == "ref"]), False)
+    for name, col, kind, hids, m, meta, d in zip(cols, columns, kinds, hid_sets, multi, metas, direct):
         if d and kind == "obj":
-            data[name] = list(map(loaded.get, meta[0]))  # type: ignore[union-attr]  (get(None): a missing cell)
+            data[name] = list(map(loaded.get, meta[0]))  # get(None) is None: a missing cell
             continue
         if d:
             if kind == "ref":

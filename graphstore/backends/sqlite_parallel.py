@@ -49,18 +49,6 @@ class ParallelReadMixin:
         side.result()
         return results
 
-    def submit(self, sql: str, params: Any = ()) -> Any:
-        """Start a read-only statement on the second connection; returns an object whose ``result()`` gives its rows
-        (run at once, on the main connection, when there is no second one).
-
-        >>> from graphstore.backends.sqlite import SQLiteBackend
-        >>> SQLiteBackend(":memory:").submit("SELECT 1").result()
-        [(1,)]
-        """
-        if not self._side_ready():
-            return _Done(self.execute(sql, params))  # type: ignore[attr-defined]
-        return self._pool.submit(self._run_side, sql, params)  # type: ignore[union-attr]
-
     def _side_ready(self) -> bool:
         if self._side is not None:
             return True
@@ -97,10 +85,3 @@ class ParallelReadMixin:
             self._side.close()
             self._side = None
 
-
-class _Done:
-    def __init__(self, rows: list) -> None:
-        self.rows = rows
-
-    def result(self) -> list:
-        return self.rows
