@@ -1,20 +1,20 @@
 """The common call, recorded without the general machinery: plain parameters, plain values or atom Refs in, one
 output out.
 
-:meth:`FastRecorder._call_fast` handles a call to an op with a ``_fast_output`` name (no collection types, no ignored
-arguments, no ``NewArgDefault``, plain parameters, one output) on a storage that does not track code versions, when every
-argument is a builtin scalar or an :class:`~graphstore.refs.AtomRef`. It makes the same ids and the same records as
-the general path (``tests/test_fastcall.py`` compares them), in fewer steps; anything else it hands back before it has
-done anything, and the general path takes over.
+:meth:`FastRecorder._call_fast` handles a call to an op with a ``_fast_output`` name (no collection types, no
+ignored arguments, no ``NewArgDefault``, plain parameters, one output) on a storage that does not track code versions,
+when every argument is a builtin scalar or an :class:`~graphstore.refs.AtomRef`. It makes the same ids and the same
+records as the general path (``tests/test_fastcall.py`` compares them), in fewer steps; anything else it hands back
+before it has done anything, and the general path takes over.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any
 
-from .hashing import _EXACT, derive_call_ids, derive_output_hid, derive_source_hid, hash_value
 from .errors import HashingError
+from .hashing import _EXACT, derive_call_ids, derive_output_hid, derive_source_hid, hash_value
 from .ops import Op, SimpleBound
 from .refs import AtomRef, Ref
 

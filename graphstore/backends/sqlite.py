@@ -507,15 +507,6 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             what = "ref" if table == "refs" else "call"
             raise StoreError(f"store {self.location}: {what} {lost[0]} is used by a recorded call but is not stored")
         return found
-        _insert_rows(conn, f"INSERT INTO temp.write_{table}", rows)
-        self._trace(insert, (len(rows),))
-        written = conn.execute(insert).rowcount
-        if written < len(rows):
-            lost = conn.execute(_LOST[table]).fetchone()
-            if lost is not None:
-                what = "ref" if lost[0] == "ref" else "call"
-                raise StoreError(f"store {self.location}: {what} {lost[1]} is used by a recorded call but is not stored")
-        conn.execute(f"DELETE FROM temp.write_{table}")
 
     # --- values, refs, ops ----------------------------------------------------------------------------------------
 
