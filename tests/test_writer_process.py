@@ -83,6 +83,7 @@ def test_closing_the_storage_ends_the_helper(db_path):
 
 def test_a_dead_helper_is_replaced_by_writing_in_process(db_path):
     s = with_helper(db_path)
+    s._pending.max_delay = 1e9  # written at the commit below, where the warning is expected
     EXECUTED.clear()
     with s:
         for i in range(300):
@@ -91,6 +92,8 @@ def test_a_dead_helper_is_replaced_by_writing_in_process(db_path):
         s.backend._helper.proc.wait()
         for i in range(300, 600):
             inc(i)
+        with pytest.warns(RuntimeWarning, match="helper process writing its batches has exited"):
+            s.commit()
     assert s.backend._helper is None
     with s:
         assert [s.unwrap(inc(i)) for i in range(600)] == list(range(1, 601))

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+import warnings
 from typing import Any, Iterable, Iterator, Optional
 
 from ..errors import ReadOnlyStoreError, SchemaVersionError, StoreError
@@ -368,6 +369,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                     self._add_known(batch.calls)
                     return
                 self._helper = None  # the helper is gone: write here from now on
+                warnings.warn(f"store {self.location}: the helper process writing its batches has exited (code "
+                              f"{helper.proc.returncode}); this process writes them from now on", RuntimeWarning,
+                              stacklevel=2)
             try:
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
