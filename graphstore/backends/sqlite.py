@@ -129,6 +129,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
     0
     """
 
+    _mmap_bytes = _MMAP_BYTES
+
     def __init__(self, path: str = ":memory:", tracer: Optional[Tracer] = None, timeout: float = 60.0,
                  read_only: bool = False) -> None:
         self.location = str(path)
@@ -165,6 +167,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
             refuse_foreign(conn, path)
             found = stored_schema_version(conn, path)
+            for pragma in ("cache_size = -262144", f"mmap_size = {_MMAP_BYTES}", "temp_store = MEMORY"):
+                conn.execute(f"PRAGMA {pragma}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
         if found > SCHEMA_VERSION:

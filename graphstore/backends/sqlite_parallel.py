@@ -59,8 +59,9 @@ class ParallelReadMixin:
             uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
             conn = sqlite3.connect(uri, uri=True, timeout=self._timeout,  # type: ignore[attr-defined]
                                    isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA cache_size = -262144")
-            conn.execute("PRAGMA temp_store = MEMORY")
+            for pragma in ("cache_size = -262144", f"mmap_size = {self._mmap_bytes}",  # type: ignore[attr-defined]
+                           "temp_store = MEMORY"):
+                conn.execute(f"PRAGMA {pragma}")
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")  # type: ignore[attr-defined]
         except sqlite3.Error:
             self._side_failed = True  # (then one connection does it all)
