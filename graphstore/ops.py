@@ -81,6 +81,7 @@ class Op:
         self.nout = nout
         self.ignore_args = frozenset(ignore_args)
         self.op_id = f"{self.name}@{self.version}"
+        self._key = (self.name, self.version)
         self._new_defaults = {
             p.name: hash_value(p.default.value)
             for p in self.signature.parameters.values()

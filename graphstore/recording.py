@@ -111,7 +111,7 @@ class Recorder(FastRecorder):
         found = self._pending.call(hid)
         if found is not None:
             return found
-        stored = self.backend.lookup_call_or_content(hid, cid, None if op is None else (op.name, op.version))
+        stored = self.backend.lookup_call_or_content(hid, cid, None if op is None else op._key)
         if stored is not None and stored.hid == hid:
             return stored
         return self._pending.call_by_cid(cid) or stored

@@ -152,6 +152,14 @@ class PendingWrites:
                 found = getattr(flushing, attr).get(key)
         return found
 
+    def holds_call(self, hid: str, cid: str) -> bool:
+        """Whether a call with this history id, or with this content id, is waiting or being written."""
+        gen = self._current
+        if hid in gen.calls or cid in gen.calls_by_cid:
+            return True
+        flushing = self._flushing
+        return flushing is not None and (hid in flushing.calls or cid in flushing.calls_by_cid)
+
     def call(self, hid: str) -> Optional[CallRecord]:
         found = self._find("calls", hid)
         return None if found is None else row_call(found)  # type: ignore[arg-type]

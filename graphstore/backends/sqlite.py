@@ -64,9 +64,12 @@ _ROWS_PER_STATEMENT = 256
 """Rows per multi-row INSERT. Every full chunk of a table reuses one prepared statement; the remainder of a batch goes
 through ``executemany``, so the statement cache never fills with one-off statements of thousands of placeholders."""
 
-_CHECKPOINT_PAGES = 10_000
-"""The writer folds the log back into the store once it holds this many pages (40 MB of 4 kB pages): a batch of
-calls with random ids touches most pages of their indexes, and each checkpoint copies every page it finds once."""
+_PAGE_BYTES = 16_384
+"""Page size of new stores. A batch of calls with random ids touches most pages of their indexes; with 16 kB pages
+(rather than SQLite's 4 kB) writing it costs a fifth less, and queries are as fast."""
+_CHECKPOINT_PAGES = 5_000
+"""The writer folds the log back into the store once it holds this many pages (80 MB of 16 kB pages), each
+checkpoint copying every page it finds once."""
 _UNSET = object()
 _first = operator.itemgetter(0)
 """Values are written in content-id order: each page of their index is then visited once per batch, not once per
@@ -189,6 +192,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
                 refuse_foreign(conn, path)  # before anything (even the journal mode) changes someone else's file
+                conn.execute(f"PRAGMA page_size = {_PAGE_BYTES}")  # (a new store's; an existing one keeps its own)
                 _use_wal(conn, timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -262144")

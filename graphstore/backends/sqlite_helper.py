@@ -17,6 +17,7 @@ open, then per batch ``("ok", changed)`` (``changed``: another connection commit
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import select
@@ -133,6 +134,7 @@ def main(argv: list[str]) -> int:
     from .sqlite import SQLiteBackend
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the recording program; what it sent is still written
+    gc.disable()  # batches are plain tuples, freed by reference counting; no cycle collector passes over them
     path, timeout = argv[0], float(argv[1])
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     backend = SQLiteBackend(path, timeout=timeout)
@@ -152,6 +154,7 @@ def main(argv: list[str]) -> int:
             except OSError:
                 break
             continue
+        del message
         changed = first or backend._known_era != before
         first = False
         try:
