@@ -74,6 +74,44 @@ def test_the_helper_writes_what_the_recording_process_would(tmp_path, monkeypatc
     assert dump(str(tmp_path / "helped.db")) == dump(str(tmp_path / "plain.db"))
 
 
+def test_threads_asking_whether_the_helper_is_up_do_not_block(db_path, monkeypatch):
+    """The recording thread and the writer thread both ask while the helper starts: one of them reads its "ready"
+    message, and neither waits for a second one."""
+    import threading
+
+    import graphstore.backends.sqlite_helper as helper_mod
+
+    real_select = helper_mod.select.select
+
+    def slow_select(*args):  # every asker sees the message waiting before any of them reads it
+        found = real_select(*args)
+        time.sleep(0.05)
+        return found
+
+    monkeypatch.setattr(helper_mod.select, "select", slow_select)
+    for _ in range(2):
+        s = Storage(db_path)
+        s.backend.start_helper()
+        helper = s.backend._helper
+        done = []
+
+        def ask():
+            deadline = time.monotonic() + 30
+            while not helper.usable() and time.monotonic() < deadline:
+                pass
+            done.append(helper.usable())
+
+        threads = [threading.Thread(target=ask, daemon=True) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        assert done == [True] * 4, "a thread blocked reading a message that never came"
+        with s:
+            inc(len(done))  # and the helper still answers
+        s.close()
+
+
 def test_closing_the_storage_ends_the_helper(db_path):
     s = with_helper(db_path)
     proc = s.backend._helper.proc

@@ -25,6 +25,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 from typing import Any, BinaryIO, Optional
 
 from ..errors import StoreError
@@ -77,12 +78,17 @@ class WriterProcess:
         )
         self.ready = False
         self.dead = False
+        self._ready_lock = threading.Lock()  # the recording and writing threads both ask; one reads the message
 
     def usable(self) -> bool:
         """Whether the helper is up (checked without waiting) and this is the process that started it."""
         if self.dead or os.getpid() != self.pid:
             return False
-        if not self.ready:
+        if self.ready:
+            return True
+        with self._ready_lock:
+            if self.ready or self.dead:
+                return self.ready
             if self.proc.poll() is not None:
                 self.dead = True
                 return False
