@@ -10,16 +10,13 @@ before it has done anything, and the general path takes over.
 
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Any
 
-from xxhash import xxh3_64_hexdigest
-
 from .errors import HashingError
-from .hashing import _EXACT, derive_call_ids, derive_output_hid, derive_source_hid, hash_value
+from .hashing import derive_call_ids, derive_output_hid, hash_value
 from .ops import Op, SimpleBound
-from .refs import AtomRef, Ref
+from .refs import AtomRef, Ref, wrap_atom
 
 NOT_FAST = object()
 """Returned by :meth:`FastRecorder._call_fast` when the general path must record the call."""
@@ -44,8 +41,7 @@ class FastRecorder:
         for name, value in pairs:
             t = type(value)
             if t in _SCALARS:
-                cid = _EXACT[t](value).hex()
-                in_refs.append((name, AtomRef(cid, derive_source_hid(cid), value)))
+                in_refs.append((name, wrap_atom(value)))
             elif t is AtomRef:
                 in_refs.append((name, value))
             else:
@@ -74,7 +70,10 @@ class FastRecorder:
                 t in _STRUCTURES and self._holds_ref(result)):
             return self._finish_call(op, in_refs, self._new_todo(), (hid, cid), result, started, duration)
         out_hid = derive_output_hid(hid, out_name)
-        out = AtomRef(self._hash_output(op, out_name, result), out_hid, result)
+        try:
+            out = AtomRef(hash_value(result), out_hid, result)
+        except HashingError as exc:
+            raise HashingError(f"op {op.name}, output {out_name!r}: {exc}") from exc
         out_cid = out.cid
         inputs: list = []
         refs = {}
@@ -87,23 +86,9 @@ class FastRecorder:
                 values[r.cid] = self._values.record(r.cid, r._obj, f"op {op.name}, argument {name!r}")
         refs[out_hid] = (out_hid, out_cid, "atom")
         if out_cid not in stored and out_cid not in values:
-            data = pickle.dumps(result, protocol=5) if t in _SCALARS else None
-            if data is not None and len(data) <= self._values.threshold_bytes:  # what the codec makes of a scalar
-                values[out_cid] = (out_cid, "pickle", len(data), data, None, xxh3_64_hexdigest(data))
-            else:
-                values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
+            values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
         row = (hid, cid, op.name, op.version, (out_name, out_hid, out_cid), False, tuple(inputs), started, duration,
                ("atom",), None)
         self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()])
         self._remember_cids(values)
         return out
-
-    @staticmethod
-    def _hash_output(op: Op, name: str, value: Any) -> str:
-        enc = _EXACT.get(type(value))
-        if enc is not None and type(value) in _SCALARS:
-            return enc(value).hex()
-        try:
-            return hash_value(value)
-        except HashingError as exc:
-            raise HashingError(f"op {op.name}, output {name!r}: {exc}") from exc

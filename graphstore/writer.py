@@ -68,6 +68,19 @@ class _Generation:
             self.calls[call[0]] = call
             self.calls_by_cid.setdefault(call[1], call)
 
+    def add_row(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
+        """One call already in row form (see ``call_row``), with its refs and values as plain tuples."""
+        b = self.batch
+        for v in values:
+            b.values.append(v)
+            self.values[v[0]] = v
+        for r in refs:
+            b.refs.append(r)
+            self.refs[r[0]] = (r[1], r[2])
+        b.calls.append(row)
+        self.calls[row[0]] = row
+        self.calls_by_cid.setdefault(row[1], row)
+
     def absorb(self, later: "_Generation") -> "_Generation":
         """This generation followed by a later one (to put a failed write back in front of newer records)."""
         merged = _Generation()
@@ -104,35 +117,24 @@ class PendingWrites:
         with self.lock:
             self.raise_background_error()
             self._current.add(calls, refs, values, members)
-            if self._since is None:
-                self._since = time.monotonic()
-                self._start_thread()
-            waiting = len(self._current.batch.calls)
-        if waiting == HELPER_START_CALLS:
-            self._start_helper()
-        if waiting >= self.max_calls:
-            self._wake.set()
-            if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
-                self.flush()
+            waiting = self._queued()
+        self._after_queueing(waiting)
 
     def add_call(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
         """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples."""
         with self.lock:
-            gen = self._current
-            b = gen.batch
-            for v in values:
-                b.values.append(v)
-                gen.values[v[0]] = v
-            for r in refs:
-                b.refs.append(r)
-                gen.refs[r[0]] = (r[1], r[2])
-            b.calls.append(row)
-            gen.calls[row[0]] = row
-            gen.calls_by_cid.setdefault(row[1], row)
-            if self._since is None:
-                self._since = time.monotonic()
-                self._start_thread()
-            waiting = len(b.calls)
+            self._current.add_row(row, refs, values)
+            waiting = self._queued()
+        self._after_queueing(waiting)
+
+    def _queued(self) -> int:
+        """(Lock held.) Start the clock and the writer thread if this is the first waiting call; the number waiting."""
+        if self._since is None:
+            self._since = time.monotonic()
+            self._start_thread()
+        return len(self._current.batch.calls)
+
+    def _after_queueing(self, waiting: int) -> None:
         if waiting == HELPER_START_CALLS:
             self._start_helper()
         if waiting >= self.max_calls:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import sqlite3
 import subprocess
@@ -50,24 +51,23 @@ def _run_and_kill(path: str, overflow_dir: str, delay: float) -> tuple[list[tupl
     return done, killed_at
 
 
-def wait_for_helpers(path: str, timeout: float = 60.0) -> None:
-    """Wait until no helper process writes to the store at ``path`` (a killed recording process's helper finishes
-    the batches it had received, then exits)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        busy = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    args = fh.read().split(b"\0")
-            except OSError:
+def wait_for_helpers(path: str) -> None:
+    """Wait until every helper process writing to the store at ``path`` has exited (a killed recording process's
+    helper finishes the batches it had received, then exits): each is waited for through a pidfd, which becomes
+    readable when its process ends."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+            if b"graphstore.backends.sqlite_helper" not in args or os.fsencode(path) not in args:
                 continue
-            if b"graphstore.backends.sqlite_helper" in args and os.fsencode(path) in args:
-                busy.append(pid)
-        if not busy:
-            return
-        assert time.monotonic() < deadline, f"helper processes {busy} still running"
-        time.sleep(0.02)
+            fd = os.pidfd_open(int(pid))
+        except OSError:  # gone already
+            continue
+        try:
+            select.select([fd], [], [])
+        finally:
+            os.close(fd)
 
 
 def _retrace_chain(storage: Storage, n: int) -> object:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -35,13 +36,11 @@ def add(x, y):
 
 
 def with_helper(path: str) -> Storage:
-    """A file storage whose helper process is up."""
+    """A file storage whose helper process is up (waited for: its first message, or its end)."""
     s = Storage(path)
     s.backend.start_helper()
-    deadline = time.monotonic() + 60
-    while not s.backend.helper_ready():
-        assert time.monotonic() < deadline, "the helper process did not start"
-        time.sleep(0.005)
+    select.select([s.backend._helper.proc.stdout], [], [])
+    assert s.backend.helper_ready(), "the helper process did not start"
     return s
 
 

@@ -367,7 +367,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         conn, lock = self._writer()
         with lock:
             helper = self._helper
-            if helper is not None and helper.usable():
+            if helper is not None and helper.usable():  # (the tracer sees the transaction the helper runs)
                 self._trace("BEGIN IMMEDIATE", ())
                 changed = helper.write(batch)
                 if changed is not None:
