@@ -26,6 +26,10 @@ from . import emit
 
 
 LABEL_SAMPLE = 64
+SCAN_SHARE = 0.25
+"""``values_of`` reads every small value when its cells number this share of the store's values, or more."""
+SCAN_MIN = 10_000
+SCAN_BYTES = 4096
 
 
 class Reader:
@@ -151,6 +155,31 @@ class Reader:
             return {}
         p = emit.Params()
         return self._decode_rows(self.query(emit.emit_load_values(cids, p), p))  # (which sorts them)
+
+    def values_of(self, columns: list) -> dict:
+        """Decoded values by cid for the cids in ``columns`` (sequences of cids, ``None`` for no value).
+
+        When the columns name a large share of the store's values (``SCAN_SHARE`` of its rows, counting repeats),
+        one pass over its small plain values is cheaper than searching each id: those are read and decoded, and the
+        others the columns name are then read by id."""
+        cells = sum(map(len, columns))
+        rows = self.run('SELECT max(rowid) FROM "values"') if cells >= SCAN_MIN else [(None,)]
+        if cells < SCAN_SHARE * (rows[0][0] or 0) or rows[0][0] is None:
+            return self.load_values(set().union(*columns) - {None})
+        loads = pickle.loads
+        inline = 'codec = \'pickle\' AND path IS NULL AND size <= ?'
+        small = self.run(f'SELECT cid, data FROM "values" WHERE {inline}', (SCAN_BYTES,))
+        try:
+            out = {cid: loads(data) for cid, data in small}
+        except Exception:  # let the storage's codec decode them one by one and report
+            out = {}
+            rest = {cid for cid, _ in small}
+        else:
+            rest = set()
+        rest.update(cid for cid, in self.run(f'SELECT cid FROM "values" WHERE NOT ({inline})', (SCAN_BYTES,)))
+        wanted = set().union(*(rest.intersection(col) for col in columns)) if rest else set()
+        out.update(self.load_values(wanted))
+        return out
 
     def _decode_rows(self, rows: list) -> dict:
         loads = pickle.loads

@@ -128,9 +128,8 @@ def _build_table(
     batch = CallBatch(reader)
     hid_sets = [set() if d else _hids(col, m) for col, m, d in zip(columns, multi, direct)]
     atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
-    cids = set(atoms.values()).union(*[meta[0] for meta, k, d in zip(metas, kinds, direct) if d and k == "obj"])
-    cids.discard(None)
-    loaded = reader.load_values(cids)
+    loaded = reader.values_of([list(atoms.values())] + [meta[0] for meta, k, d in zip(metas, kinds, direct)
+                                                         if d and k == "obj"])
     objs = {h: loaded.get(c) for h, c in atoms.items()}
     if others:
         objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
