@@ -1,4 +1,4 @@
-"""The emitter: turns compiled plans into SQL text with sqlglot (the only module that imports it).
+"""The emitter: turns compiled plans into SQL text with sqlglot (which only it and ``emit_load`` import).
 
 Every identifier is quoted by :func:`ident`; every value is a named parameter made by :meth:`Params.add`, so no
 SQL text ever holds data. ``dialect`` is any sqlglot dialect name ("sqlite" by default; "postgres" works too, though
@@ -326,18 +326,19 @@ call's op version."""
 
 
 def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps: list, p: Params,
-                    last: bool = True) -> exp.Select:
+                    last: bool = True, id_range: Optional[tuple] = None) -> exp.Select:
     """One stage of a history query: the root (first stage) or the previous stage's table, then LEFT JOINs.
 
     Columns: ``root`` (its hid), ``created`` (of the root call), and per step so far (see :data:`STEP_KEYS`) ``s<id>``,
     ``c<id>``, ``x<id>``, and ``i<id>`` in the stages before the ``last``. Elements are joined by row id. The query
-    grows in place (``copy=False``): sqlglot's builders otherwise copy the whole tree at every join.
+    grows in place (``copy=False``): sqlglot's builders otherwise copy the whole tree at every join. With
+    ``id_range`` (two placeholders), only the root calls whose row ids lie in that range are read.
     """
     keys = STEP_KEYS[1:] if last else STEP_KEYS
     cols: dict[int, tuple] = {s.id: tuple(col("prev", f"{k}{s.id}") for k in STEP_KEYS) for s in prev_steps}
     steps_by_id = {s.id: s for s in tree.steps}
     if prev is None:
-        q = _root_select(tree, steps[0], p)
+        q = _root_select(tree, steps[0], p, id_range)
         cols[steps[0].id] = (col("r", "id"), col("r", "hid"), col("r", "cid"), col("r", "extra"))
         rest = steps[1:]
     else:
@@ -401,7 +402,7 @@ def emit_root_probe(trees: list, p: Params) -> exp.Expression:
     return _union(parts, distinct=False)
 
 
-def _root_select(tree: TreePlan, root: Step, p: Params) -> exp.Select:
+def _root_select(tree: TreePlan, root: Step, p: Params, id_range: Optional[tuple] = None) -> exp.Select:
     """``FROM`` the roots of a tree, as ``r``: ``id`` (row id), ``hid``, ``created``, ``cid`` and ``extra``.
 
     Seed refs come from their text ids joined to ``refs``; a seed that is not stored keeps its hid (and no id)."""
@@ -420,6 +421,8 @@ def _root_select(tree: TreePlan, root: Step, p: Params) -> exp.Select:
             inner = inner.join(table(src.members_table, "mm"), on=_and(
                 col("mm", "node").eq(p.add(src.node)), col("mm", "id").eq(col("c", "id"))), copy=False)
         conds = root_conditions(plan, col("c", "id"), p)
+        if id_range is not None:
+            conds.append(exp.Between(this=col("c", "id"), low=id_range[0], high=id_range[1]))
         if conds:
             inner = inner.where(exp.and_(*conds, copy=False), append=True, copy=False)
     else:
@@ -433,6 +436,26 @@ def _root_select(tree: TreePlan, root: Step, p: Params) -> exp.Select:
         if conds:
             inner = inner.where(exp.and_(*conds, copy=False), copy=False)
     return exp.select().from_(inner.subquery("r"), copy=False)
+
+
+def emit_root_range(tree: TreePlan, p: Params) -> exp.Select:
+    """``(min id, max id, count)`` of the calls of a tree's root node (a whole op, or some of its versions)."""
+    return exp.select(exp.Min(this=col("c", "id")), exp.Max(this=col("c", "id")), exp.Count(this=exp.Star())).from_(
+        table("calls", "c"), copy=False).where(op_condition("c", tree.root.source, p), copy=False)
+
+
+def emit_json_columns(q: exp.Select, columns: list) -> exp.Select:
+    """The rows of ``q`` as one JSON array per column (each a text value to decode at once): reading a few long
+    texts is much cheaper than a row object per history. ``created`` becomes integer nanoseconds, which keep the
+    order of the stored times (JSON keeps only 15 digits of a real)."""
+    arrays = []
+    for name in columns:
+        value: exp.Expression = exp.column(name, quoted=True)
+        if name == "created":
+            value = exp.Cast(this=exp.Mul(this=value, expression=exp.Literal.number(1_000_000_000)),
+                             to=exp.DataType.build("INTEGER"))
+        arrays.append(exp.Anonymous(this="json_group_array", expressions=[value]))
+    return exp.select(*arrays).from_(q.subquery("j"), copy=False)
 
 
 def emit_tree_filters(tree: TreePlan, q: exp.Select, p: Params) -> exp.Select:
@@ -526,64 +549,6 @@ def emit_drop_temp(name: str) -> str:
 
 def emit_create_as(name: str, query: exp.Expression, dialect: str = DIALECT) -> str:
     return f"CREATE TEMP TABLE {ident(name).sql(dialect)} AS {query.sql(dialect=dialect)}"
-
-
-def emit_load_refs(hids: list, with_values: bool, p: Params) -> exp.Expression:
-    cols = [col("r", "hid"), col("r", "cid"), col("r", "kind")]
-    q = exp.select(*cols).from_(table("refs", "r"), copy=False)
-    if with_values:
-        q = q.select(col("v", "codec"), col("v", "size"), col("v", "data"), col("v", "path"), append=True, copy=False)
-        q = q.join(table("values", "v"), on=col("v", "cid").eq(col("r", "cid")), join_type="left", copy=False)
-    return q.where(col("r", "hid").isin(query=exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"))), copy=False)
-
-
-def emit_load_values(cids: list, p: Params) -> exp.Expression:
-    """Stored values of these content ids, driven by the id list (one primary-key search per id)."""
-    ids = exp.Subquery(this=exp.select(exp.alias_(exp.column("value"), "cid", quoted=True, copy=False)).from_(
-        exp.Anonymous(this="json_each", expressions=[p.add(json.dumps(sorted(cids)))]), copy=False),
-        alias=exp.TableAlias(this=ident("f")))
-    q = exp.select(col("v", "cid"), col("v", "codec"), col("v", "size"), col("v", "data"), col("v", "path"))
-    q = q.from_(ids, copy=False)
-    q.append("joins", exp.Join(this=table("values", "v"), on=col("v", "cid").eq(col("f", "cid"))))
-    return q
-
-
-def emit_load_calls(hids: list, p: Params) -> exp.Expression:
-    """Calls with their edges and the refs at them, by call hid; edges in position order."""
-    return (
-        exp.select(col("c", "hid"), col("c", "cid"), col("c", "op_name"), col("c", "op_version"),
-                   col("e", "direction"), col("e", "label"), col("r", "hid"), col("r", "cid"), col("r", "kind"))
-        .from_(table("calls", "c"), copy=False)
-        .join(table("edges", "e"), on=col("e", "call_id").eq(col("c", "id")), join_type="left", copy=False)
-        .join(table("refs", "r"), on=col("r", "id").eq(col("e", "ref_id")), join_type="left", copy=False)
-        .where(col("c", "hid").isin(query=exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"))), copy=False)
-        .order_by(col("c", "hid"), col("e", "pos"), copy=False)
-    )
-
-
-def emit_creation_times(hids: list, p: Params) -> exp.Expression:
-    """``(hid, created_at)`` for these ids: a call's own time, a ref's creator call's time (none for raw values)."""
-    ids = exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"), copy=False)
-    calls = exp.select(col("c", "hid"), col("c", "created_at")).from_(table("calls", "c"), copy=False).where(
-        col("c", "hid").isin(query=ids), copy=False)
-    refs = (
-        exp.select(col("r", "hid"), col("c", "created_at")).from_(table("refs", "r"), copy=False)
-        .join(table("edges", "e"), on=_and(col("e", "ref_id").eq(col("r", "id")),
-                                          col("e", "direction").eq(exp.Literal.number(1))), copy=False)
-        .join(table("calls", "c"), on=col("c", "id").eq(col("e", "call_id")), copy=False)
-        .where(col("r", "hid").isin(query=ids.copy()), copy=False)
-    )
-    return exp.union(calls, refs, distinct=False)
-
-
-def emit_lookup_hids(hids: list, p: Params) -> exp.Expression:
-    """Which of these ids are calls (with their op) and which are refs."""
-    ids = exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"), copy=False)
-    calls = exp.select(exp.Literal.string("call").as_("kind"), col("c", "hid"), col("c", "op_name")).from_(
-        table("calls", "c"), copy=False).where(col("c", "hid").isin(query=ids), copy=False)
-    refs = exp.select(exp.Literal.string("ref").as_("kind"), col("r", "hid"), exp.Null().as_("op_name")).from_(
-        table("refs", "r"), copy=False).where(col("r", "hid").isin(query=ids.copy()), copy=False)
-    return exp.union(calls, refs, distinct=False)
 
 
 def pretty(sql: str, dialect: str = DIALECT) -> str:

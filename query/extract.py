@@ -7,6 +7,7 @@ the row holds there. ``query.table`` turns rows into a DataFrame.
 from __future__ import annotations
 
 import itertools
+import json
 import operator
 import threading
 from dataclasses import dataclass, field
@@ -27,6 +28,25 @@ def temp_name(prefix: str) -> str:
         return f"_gs_{prefix}{next(_COUNTER)}"
 
 
+CHUNK_ROWS = 25_000
+"""Histories read per chunk when a history query is read by column (see :class:`Chunks`)."""
+
+
+@dataclass
+class Chunks:
+    """A single-stage history query of an op's calls, read by column in chunks of root row ids: ``range_sql`` gives
+    the ids' ``(min, max, count)``; ``sql`` (with ``params`` and the range's two parameters ``lo`` and ``hi``)
+    returns a chunk as one JSON array per column of ``columns``."""
+
+    range_sql: str
+    range_params: dict
+    sql: str
+    params: dict
+    lo: str
+    hi: str
+    columns: list
+
+
 @dataclass
 class Statement:
     """One SQL statement of an extraction: ``kind`` is "exec" (staging), "tree" or "long" (returns rows)."""
@@ -36,6 +56,7 @@ class Statement:
     params: dict
     tree: Optional[TreePlan] = None
     columns: list = field(default_factory=list)
+    chunks: Optional[Chunks] = None
 
 
 @dataclass
@@ -90,14 +111,29 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
         if last:
             q = emit.wrap_filtered(q, tree, p)
             sql, params = emit.render(q, p, dialect)
-            out.append(Statement("tree", sql, params, tree, ["root", "created"] + [f"s{s.id}" for s in done]))
-            out[-1].columns = ["root", "created"] + [f"{k}{s.id}" for s in done for k in "scx"]
+            columns = ["root", "created"] + [f"{k}{s.id}" for s in done for k in "scx"]
+            chunks = _chunks(tree, columns, dialect) if len(stages) == 1 else None
+            out.append(Statement("tree", sql, params, tree, columns, chunks))
         else:
             name = temp_name("s")
             temps.append(name)
             out.append(Statement("exec", emit.emit_create_as(name, q, dialect), dict(p.values)))
             prev = name
     return out
+
+
+def _chunks(tree: TreePlan, columns: list, dialect: str) -> Optional[Chunks]:
+    """How to read a tree's histories by column, when its roots are the calls of an op (else None)."""
+    if tree.root.kind != "call" or tree.root.source.members_table is not None:
+        return None
+    p = emit.Params()
+    range_sql, range_params = emit.render(emit.emit_root_range(tree, p), p, dialect)
+    p = emit.Params()
+    lo, hi = p.add(0), p.add(0)
+    q = emit.wrap_filtered(emit.emit_tree_stage(tree, tree.steps, None, [], p, True, (lo, hi)), tree, p)
+    wanted = columns[1:]  # the root is the first step's element: its column is read once
+    sql, params = emit.render(emit.emit_json_columns(q, wanted), p, dialect)
+    return Chunks(range_sql, range_params, sql, params, lo.name, hi.name, wanted)
 
 
 def _expand_lazy(stmts: list, temps: list, has_roots: Optional[set], dialect: str = emit.DIALECT) -> list:
@@ -173,10 +209,16 @@ def _cell(hids: tuple) -> Any:
     return None if not hids else hids[0] if len(hids) == 1 else hids
 
 
-def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> Table:
+class Columns(list):
+    """A history query's result by column (``columns[k]`` lists the values of its k-th column), not by row."""
+
+
+def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None,
+                  stream: Optional[Callable] = None) -> Table:
     """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
-    case) is turned into columns as it comes, without a per-history object."""
-    results = _run_all(run, pattern, run_many)
+    case) is turned into columns as it comes, without a per-history object; with ``stream`` (see
+    ``Reader.run_stream``) a query of an op's calls is read by column, in chunks of roots."""
+    results = _run_all(run, pattern, run_many, stream)
     if len(results) == 1 and results[0][0].kind == "tree":
         table = _tree_table(results[0][0], results[0][1])
         if table is not None:
@@ -185,12 +227,28 @@ def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: O
     return Table.of_rows(rows, pattern.names())
 
 
+def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool) -> Columns:
+    """A history query read by column, chunk by chunk (see :class:`Chunks`)."""
+    low, high, count = run(chunks.range_sql, chunks.range_params)[0]
+    cols: list = [[] for _ in chunks.columns]
+    if count:
+        n = -(-count // CHUNK_ROWS)
+        step = (high - low) // n + 1
+        param_sets = [{**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1}
+                      for k in range(n)]
+        loads = json.loads
+        for rows in stream(chunks.sql, param_sets, side):
+            for col, text in zip(cols, rows[0]):
+                col.extend(loads(text))
+    return Columns([cols[1]] + cols)  # the root (the first step's element), then every column read
+
+
 def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
     steps = {s.id: s for s in stmt.tree.steps}
     ids = [int(c[1:]) for c in stmt.columns[2::3]]
-    if not result:
+    if not result or not result[0]:
         return Table([], [], {steps[i].node: [] for i in ids}, {})
-    data = list(zip(*result))
+    data = result if type(result) is Columns else list(zip(*result))
     roots = data[0]
     if len(set(roots)) != len(roots):
         return None
@@ -199,8 +257,11 @@ def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
     for j, i in enumerate(ids):
         by_node.setdefault(steps[i].node, []).append(raw[j])
     created = data[1] if None not in data[1] else [c or 0.0 for c in data[1]]
-    order = sorted(range(len(roots)), key=list(zip(created, roots)).__getitem__)
-    pick = operator.itemgetter(*order) if len(order) > 1 else list  # a tuple of the picked items, in C
+    if all(map(operator.lt, created, itertools.islice(created, 1, None))):  # already in order: nothing to pick
+        pick: Callable = list
+    else:
+        order = sorted(range(len(roots)), key=list(zip(created, roots)).__getitem__)
+        pick = operator.itemgetter(*order) if len(order) > 1 else list  # a tuple of the picked items, in C
     cells, meta = {}, {}
     for node, cols in by_node.items():
         first = col = cols[0][0]
@@ -222,6 +283,8 @@ def _rows_of_results(results: list) -> list:
     rows: list[Row] = []
     info: dict = {}
     for s, result in results:
+        if type(result) is Columns:
+            result = list(zip(*result))
         if s.kind == "tree":
             rows.extend(_tree_rows(s, result, info))
         else:
@@ -233,9 +296,11 @@ def _rows_of_results(results: list) -> list:
     return rows
 
 
-def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> list:
+def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None,
+             stream: Optional[Callable] = None) -> list:
     """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories. The root
-    probes go through ``run_many`` (statements -> results, maybe side by side) when it is given."""
+    probes go through ``run_many`` (statements -> results, maybe side by side) when it is given; with ``stream``,
+    a history query that can be is read by column (its result is then a ``Columns``)."""
     stmts, temps = plan_statements(pattern)
     results: list = []
     try:
@@ -251,6 +316,8 @@ def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Option
                 pairs = [(x.sql, x.params) for x in probes]
                 parts = run_many(pairs) if run_many is not None and not temps else [run(*x) for x in pairs]
                 result = [row for part in parts for row in part]
+            elif s.chunks is not None and stream is not None:
+                result = _read_chunks(run, stream, s.chunks, side=not temps)
             else:
                 result = run(s.sql, s.params)
             if s.kind == "probe":

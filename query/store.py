@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import pickle
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from graphstore.backends import ValueRecord
 from graphstore.refs import AtomRef, Call
 
-from . import emit
+from . import emit, emit_load
 
 
 LABEL_SAMPLE = 64
@@ -52,6 +52,14 @@ class Reader:
         if many is None:
             return [self.run(sql, params) for sql, params in statements]
         return many(statements)
+
+    def run_stream(self, sql: str, param_sets: list, side: bool = True) -> Iterator[list]:
+        """The rows of one statement for each parameter set, in order and in one snapshot; with ``side`` (the
+        statement touches no temporary table) the store may read them in a worker thread, ahead of the caller."""
+        stream = getattr(self.storage.backend, "execute_stream", None)
+        if stream is None:
+            return (self.run(sql, params) for params in param_sets)
+        return stream(sql, param_sets, side)
 
     def query_many(self, trees: list) -> list:
         """As :meth:`run_many`, for statements given as ``(tree, params)``."""
@@ -111,7 +119,7 @@ class Reader:
         """Split ids into calls (hid -> op name) and refs."""
         p = emit.Params()
         calls, refs = {}, set()
-        for kind, hid, op in self.query(emit.emit_lookup_hids(hids, p), p):
+        for kind, hid, op in self.query(emit_load.emit_lookup_hids(hids, p), p):
             if kind == "call":
                 calls[hid] = op
             else:
@@ -129,7 +137,7 @@ class Reader:
         out: dict = {}
         decoded: dict = {}
         collections = []
-        for row in self.query(emit.emit_load_refs(hids, with_values, p), p):
+        for row in self.query(emit_load.emit_load_refs(hids, with_values, p), p):
             hid, cid, kind = row[0], row[1], row[2]
             ref = self.storage.make_ref(kind, cid, hid)
             if with_values and kind != "atom":
@@ -154,7 +162,7 @@ class Reader:
         if not cids:
             return {}
         p = emit.Params()
-        return self._decode_rows(self.query(emit.emit_load_values(cids, p), p))  # (which sorts them)
+        return self._decode_rows(self.query(emit_load.emit_load_values(cids, p), p))  # (which sorts them)
 
     def values_of(self, columns: list) -> dict:
         """Decoded values by cid for the cids in ``columns`` (sequences of cids, ``None`` for no value).
@@ -212,7 +220,7 @@ class Reader:
         if not hids:
             return {}
         p = emit.Params()
-        return dict(self.query(emit.emit_creation_times(hids, p), p))
+        return dict(self.query(emit_load.emit_creation_times(hids, p), p))
 
     def load_calls(self, hids: Iterable[str]) -> dict:
         """``Call`` objects by hid (with lazy input and output Refs), in one statement."""
@@ -224,7 +232,7 @@ class Reader:
         out: dict = {}
         make = self.storage.make_ref
         for hid, cid, op_name, version, direction, label, r_hid, r_cid, kind in self.query(
-                emit.emit_load_calls(hids, p), p):
+                emit_load.emit_load_calls(hids, p), p):
             call = out.get(hid)
             if call is None:
                 call = out[hid] = Call(ops.get((op_name, version), op_name), hid, cid, {}, {})

@@ -32,7 +32,7 @@ def table_of(reader: Reader, pattern: Pattern) -> Table:
     """The histories after every filter, by column."""
     reader.sync()
     if not after_filters(pattern):
-        return history_table(reader.run, pattern, reader.run_many)
+        return history_table(reader.run, pattern, reader.run_many, reader.run_stream)
     return Table.of_rows(_filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many)),
                          pattern.names())
 

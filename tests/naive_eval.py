@@ -153,10 +153,24 @@ def sql_rows(storage, p: Pattern) -> list:
     return sorted(tuple(sorted((n, tuple(h)) for n, h in r.cells.items())) for r in rows)
 
 
+def sql_table_rows(storage, p: Pattern) -> list:
+    """The rows of the compiler's columnar table (what ``df()`` builds on), in the same shape."""
+    from query.store import Reader
+    from query.table import table_of
+
+    p = _without_predicates(p)
+    table = table_of(Reader(storage), p)
+    rows = []
+    for i in range(len(table)):
+        cells = {n: col[i] for n, col in table.cells.items() if col[i] is not None}
+        rows.append(tuple(sorted((n, c if type(c) is tuple else (c,)) for n, c in cells.items())))
+    return sorted(rows)
+
+
 def _without_predicates(p: Pattern) -> Pattern:
     from dataclasses import replace
 
     return replace(p, filters=tuple(f for f in p.filters if f.kind != "pred"))
 
 
-__all__ = ["IN", "OUT", "members", "naive_rows", "read_store", "sql_rows"]
+__all__ = ["IN", "OUT", "members", "naive_rows", "read_store", "sql_rows", "sql_table_rows"]

@@ -104,3 +104,73 @@ def test_a_read_only_store_reads_side_by_side_too(db_path):
     assert len(df) == 100 and sorted(df["var_0"]) == [3 * (i + 1) for i in range(100)]
     assert ro.backend._side is not None
     ro.close()
+
+
+# --- one statement streamed over many parameter sets (extraction's chunks) ------------------------------------------
+
+
+def test_a_stream_gives_each_sets_rows_in_order(db_path):
+    for s in (Storage(db_path), Storage()):
+        chain(s, 40)
+        sets = [(op_name, k) for k in range(3) for op_name in ("f", "g", "h", "nope")]
+        sql = "SELECT count(*) + ? FROM calls WHERE op_name = ?"
+        streamed = list(s.backend.execute_stream(sql, [(k, name) for name, k in sets]))
+        assert streamed == [s.backend.execute(sql, (k, name)) for name, k in sets]
+        assert (s.backend._side is not None) == (s.backend.location != ":memory:")
+        s.close()
+
+
+def test_a_stream_reads_one_snapshot(db_path):
+    """A call another connection commits after the first set was read is in none of the later sets."""
+    s = Storage(db_path)
+    chain(s, 10)
+    stream = s.backend.execute_stream("SELECT count(*) FROM calls", [()] * 6)
+    first = next(stream)
+    other = Storage(db_path)
+    with other:
+        f(1000)
+    other.close()
+    assert [first] + list(stream) == [[(30,)]] * 6
+    assert s.backend.execute_stream("SELECT count(*) FROM calls", [()]).__next__() == [(31,)]  # a new snapshot
+    s.close()
+
+
+def test_a_stream_left_early_or_failing_leaves_the_store_usable(db_path):
+    s = Storage(db_path)
+    chain(s, 10)
+    stream = s.backend.execute_stream("SELECT ?", [(k,) for k in range(50)])
+    assert next(stream) == [(0,)]
+    stream.close()  # the worker stops, and ends its read transaction
+    assert not s.backend._side.in_transaction
+    with pytest.raises(StoreError, match="no such table"):
+        list(s.backend.execute_stream("SELECT * FROM missing_table WHERE ? = 1", [(1,), (2,)]))
+    assert not s.backend._side.in_transaction
+    assert list(s.backend.execute_stream("SELECT ?", [(1,), (2,)])) == [[(1,)], [(2,)]]
+    s.close()
+
+
+def test_a_table_read_in_chunks_keeps_the_order_of_creation_times(db_path, monkeypatch):
+    """Roots are ordered by creation time, then id, whatever their row order: times rewritten out of order, with ties."""
+    import sqlite3
+
+    import query.extract
+
+    s = Storage(db_path)
+    chain(s, 60)
+    s.close()
+    for spread in (13, 1):  # shuffled times with ties; every time the same
+        conn = sqlite3.connect(db_path)
+        with conn:
+            ids = [i for i, in conn.execute("SELECT id FROM calls WHERE op_name = 'h' ORDER BY id")]
+            for k, i in enumerate(ids):
+                conn.execute("UPDATE calls SET created_at = ? WHERE id = ?", (1000.0 + (k * 7) % spread, i))
+        want = [hid for _, hid in sorted(conn.execute("SELECT created_at, hid FROM calls WHERE op_name = 'h'"))]
+        conn.close()
+        assert want != [hid for hid, in sqlite3.connect(db_path).execute(
+            "SELECT hid FROM calls WHERE op_name = 'h' ORDER BY id")]
+        for chunk_rows in (4, 10**6):
+            monkeypatch.setattr(query.extract, "CHUNK_ROWS", chunk_rows)
+            s = Storage(db_path)
+            df = s.cf(h).expand_all().df()
+            assert [c.hid for c in df["h"]] == want
+            s.close()

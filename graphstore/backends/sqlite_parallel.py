@@ -1,5 +1,6 @@
 """Independent read statements run side by side: one on the backend's own connection, the others on a second
-read connection in a worker thread (SQLite lets go of Python's interpreter lock while it works).
+read connection in a worker thread (SQLite lets go of Python's interpreter lock while it works). A statement run
+for many parameter sets streams its results from that thread while the caller uses the ones already read.
 
 Used by the query layer for statements that touch no temporary table (those exist on the main connection only).
 A store in memory has one connection: its statements run one after the other.
@@ -7,11 +8,12 @@ A store in memory has one connection: its statements run one after the other.
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from ..errors import StoreError
 
@@ -48,6 +50,69 @@ class ParallelReadMixin:
         drain(self.execute)  # type: ignore[attr-defined]
         side.result()
         return results
+
+    def execute_stream(self, sql: str, param_sets: list, side: bool = True, ahead: int = 2) -> Iterator[list[tuple]]:
+        """The rows of one read-only statement for each parameter set, in order, all read in one snapshot of the
+        store. On a store file (and with ``side``: the statement touches no temporary table) they are read in a
+        worker thread, up to ``ahead`` sets before the caller takes them.
+
+        >>> from graphstore.backends.sqlite import SQLiteBackend
+        >>> list(SQLiteBackend(":memory:").execute_stream("SELECT ?", [(1,), (2,)]))
+        [[(1,)], [(2,)]]
+        """
+        if not side or not self._side_ready():
+            yield from self._serial_stream(sql, param_sets)
+            return
+        results: queue.Queue = queue.Queue(maxsize=ahead)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                self._side.execute("BEGIN")  # type: ignore[union-attr]  (one snapshot for every set)
+                try:
+                    for params in param_sets:
+                        item = ("rows", self._run_side(sql, params))
+                        while not stop.is_set():
+                            try:
+                                results.put(item, timeout=0.1)
+                                break
+                            except queue.Full:
+                                continue
+                        if stop.is_set():
+                            return
+                finally:
+                    self._side.execute("COMMIT")  # type: ignore[union-attr]
+            except BaseException as exc:  # handed to the caller, who raises it
+                results.put(("error", exc))
+                return
+            results.put(("done", None))
+
+        worker = self._pool.submit(produce)  # type: ignore[union-attr]
+        try:
+            while True:
+                kind, value = results.get()
+                if kind == "rows":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop.set()
+            worker.result()
+
+    def _serial_stream(self, sql: str, param_sets: list) -> Iterator[list[tuple]]:
+        lock = self._lock  # type: ignore[attr-defined]
+        with lock:  # one snapshot: no write of this connection between the sets
+            began = not self._conn.in_transaction  # type: ignore[attr-defined]
+            if began:
+                self._conn.execute("BEGIN")  # type: ignore[attr-defined]
+            try:
+                for params in param_sets:
+                    yield self.execute(sql, params)  # type: ignore[attr-defined]
+            finally:
+                if began:
+                    self._conn.execute("COMMIT")  # type: ignore[attr-defined]
 
     def _side_ready(self) -> bool:
         if self._side is not None:
