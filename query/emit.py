@@ -209,38 +209,69 @@ def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
     return _union(parts, distinct=True)
 
 
-def emit_discovery(targets: list, direction: int, p: Params) -> exp.Expression:
+def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[int] = None) -> exp.Expression:
     """For each target variable: the ops and labels of the calls that create (OUT) or consume (IN) its members.
 
     Columns: var, op_name, label, ``n`` (distinct calls) and ``m`` (how many of them are already members of a
     function node of that op through an edge at that label from another variable). ``targets`` holds
-    ``(name, VarSources, [(CallSource, label), ...] of the existing edges)``.
+    ``(name, VarSources, [(CallSource, label), ...] of the existing edges)``. With ``sample``, only the first
+    ``sample`` members are looked at (to learn which groups exist; see :func:`emit_discovery_counts`).
     """
     parts = []
     for name, var_sources, existing in targets:
-        known = [
-            _and(label_test(col("e", "label"), label, p),
-                 _is_member(source, col("e", "call_id"), col("c", "op_name"), col("c", "op_version"), p))
-            for source, label in existing
-        ]
-        # A call holds one ref per label, and the members are distinct: COUNT(*) counts distinct calls.
-        hit = (exp.Case(ifs=[exp.If(this=exp.or_(*known, copy=False), true=exp.Literal.number(1))],
-                        default=exp.Literal.number(0)) if known else exp.Literal.number(0))
         q = (
             exp.select(
                 exp.alias_(p.add(name), "var", quoted=True, copy=False), col("c", "op_name"), col("e", "label"),
                 exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True, copy=False),
-                exp.alias_(exp.Sum(this=hit), "m", quoted=True, copy=False),
+                exp.alias_(exp.Sum(this=_known_hit(existing, p)), "m", quoted=True, copy=False),
             )
-            .from_(emit_var_members(var_sources, p).subquery("m"), copy=False)
-            .join(table("edges", "e"), on=_and(
-                col("e", "ref_id").eq(col("m", "id")), col("e", "direction").eq(exp.Literal.number(direction))),
-                copy=False)
-            .join(table("calls", "c"), on=col("c", "id").eq(col("e", "call_id")), copy=False)
             .group_by(col("c", "op_name"), col("e", "label"), copy=False)
         )
-        parts.append(q)
+        parts.append(_from_consumers(q, var_sources, direction, p, sample))
     return _union(parts, distinct=False)
+
+
+def emit_discovery_counts(target: Any, direction: int, groups: list, p: Params) -> exp.Expression:
+    """:func:`emit_discovery` for one target when its groups ``[(op, label), ...]`` are known: one row, the
+    count of all its edges of that direction, then ``n`` and ``m`` of each group. Counting into known groups spares
+    the sort a ``GROUP BY`` needs; the total tells whether the groups were all of them."""
+    name, var_sources, existing = target
+    hit = _known_hit(existing, p)
+    cols: list = [exp.Count(this=exp.Star())]
+    for op, label in groups:
+        member = _and(col("c", "op_name").eq(p.add(op)), col("e", "label").eq(p.add(label)))
+        cols.append(exp.Sum(this=exp.Case(ifs=[exp.If(this=member, true=exp.Literal.number(1))],
+                                          default=exp.Literal.number(0))))
+        cols.append(exp.Sum(this=exp.Case(ifs=[exp.If(this=member.copy(), true=hit.copy())],
+                                          default=exp.Literal.number(0))))
+    return _from_consumers(exp.select(*cols), var_sources, direction, p)
+
+
+def _known_hit(existing: list, p: Params) -> exp.Expression:
+    """1 when the edge ``e`` (of call ``c``) is at a label where ``c`` is a member through another variable."""
+    known = [
+        _and(label_test(col("e", "label"), label, p),
+             _is_member(source, col("e", "call_id"), col("c", "op_name"), col("c", "op_version"), p))
+        for source, label in existing
+    ]
+    # A call holds one ref per label, and the members are distinct: counting rows counts distinct calls.
+    return (exp.Case(ifs=[exp.If(this=exp.or_(*known, copy=False), true=exp.Literal.number(1))],
+                     default=exp.Literal.number(0)) if known else exp.Literal.number(0))
+
+
+def _from_consumers(q: exp.Select, var_sources: Any, direction: int, p: Params,
+                    sample: Optional[int] = None) -> exp.Select:
+    """``q`` over the edges ``e`` of that direction at the members of a variable, and their calls ``c``."""
+    members = emit_var_members(var_sources, p)
+    if sample is not None:
+        members = exp.select(exp.Star()).from_(members.subquery("s"), copy=False).limit(sample, copy=False)
+    return (
+        q.from_(members.subquery("m"), copy=False)
+        .join(table("edges", "e"), on=_and(
+            col("e", "ref_id").eq(col("m", "id")), col("e", "direction").eq(exp.Literal.number(direction))),
+            copy=False)
+        .join(table("calls", "c"), on=col("c", "id").eq(col("e", "call_id")), copy=False)
+    )
 
 
 def _is_member(source: CallSource, call_id: exp.Expression, op_col: exp.Expression, version_col: exp.Expression,

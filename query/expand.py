@@ -133,9 +133,8 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
             reader.query(emit.emit_members_insert(compile_members(pattern, table), table, p), p)
         targets = [(v, var_sources(pattern, v, table, only_inputs=direction == OUT),
                     _existing(pattern, v, direction, table)) for v in names]
-        if table is None:  # one statement per variable, which the store may run side by side
-            statements = [(emit.emit_discovery([t], direction, p), p) for t in targets for p in [emit.Params()]]
-            rows = [row for part in reader.query_many(statements) for row in part]
+        if table is None:  # statements per variable, which the store may run side by side
+            rows = _discover_apart(reader, targets, direction)
         else:  # (the members table exists on the main connection only)
             p = emit.Params()
             rows = reader.query(emit.emit_discovery(targets, direction, p), p)
@@ -150,6 +149,32 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
     order = {v: i for i, v in enumerate(names)}
     out = [(v, op, label, n, n if known else -1) for (v, op, label), (n, known) in grouped.items()]
     return sorted(out, key=lambda r: (order[r[0]], r[1], r[2]))
+
+
+SAMPLE = 2000
+"""Members whose creators (or consumers) tell which groups of ops and labels to count over all of them."""
+
+
+def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
+    """``emit_discovery`` rows for each target, in up to three rounds of one statement per target: the groups
+    among its first ``SAMPLE`` members; then counts into those groups over all members; and, for a target whose
+    total shows other groups, one grouped count."""
+    sampled = reader.query_many([(emit.emit_discovery([t], direction, p, SAMPLE), p)
+                                 for t in targets for p in [emit.Params()]])
+    groups = [[(op, label) for _, op, label, _, _ in part] for part in sampled]
+    counted = reader.query_many([(emit.emit_discovery_counts(t, direction, g, p), p)
+                                 for t, g in zip(targets, groups) for p in [emit.Params()]])
+    rows, again = [], []
+    for t, g, part in zip(targets, groups, counted):
+        total, *sums = part[0]
+        if total != sum(sums[0::2]):
+            again.append(t)
+            continue
+        rows.extend((t[0], op, label, n, m) for (op, label), n, m in zip(g, sums[0::2], sums[1::2]) if n)
+    if again:
+        rows.extend(row for part in reader.query_many(
+            [(emit.emit_discovery([t], direction, p), p) for t in again for p in [emit.Params()]]) for row in part)
+    return rows
 
 
 def _has_edge_elsewhere(pattern: Pattern, var: str, op: str, label: str, direction: int) -> bool:

@@ -214,11 +214,12 @@ class Columns(list):
 
 
 def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None,
-                  stream: Optional[Callable] = None) -> Table:
+                  stream: Optional[Callable] = None, on_count: Optional[Callable] = None) -> Table:
     """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
     case) is turned into columns as it comes, without a per-history object; with ``stream`` (see
-    ``Reader.run_stream``) a query of an op's calls is read by column, in chunks of roots."""
-    results = _run_all(run, pattern, run_many, stream)
+    ``Reader.run_stream``) a query of an op's calls is read by column, in chunks of roots. ``on_count(n)``, told
+    how many roots such a query has, may return work for the time spent waiting on the stream (its ``idle``)."""
+    results = _run_all(run, pattern, run_many, stream, on_count)
     if len(results) == 1 and results[0][0].kind == "tree":
         table = _tree_table(results[0][0], results[0][1])
         if table is not None:
@@ -227,17 +228,19 @@ def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: O
     return Table.of_rows(rows, pattern.names())
 
 
-def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool) -> Columns:
+def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
+                 on_count: Optional[Callable] = None) -> Columns:
     """A history query read by column, chunk by chunk (see :class:`Chunks`)."""
     low, high, count = run(chunks.range_sql, chunks.range_params)[0]
     cols: list = [[] for _ in chunks.columns]
+    idle = on_count(count) if on_count is not None and count else None
     if count:
         n = -(-count // CHUNK_ROWS)
         step = (high - low) // n + 1
         param_sets = [{**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1}
                       for k in range(n)]
         loads = json.loads
-        for rows in stream(chunks.sql, param_sets, side):
+        for rows in stream(chunks.sql, param_sets, side, idle):
             for col, text in zip(cols, rows[0]):
                 col.extend(loads(text))
     return Columns([cols[1]] + cols)  # the root (the first step's element), then every column read
@@ -297,7 +300,7 @@ def _rows_of_results(results: list) -> list:
 
 
 def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None,
-             stream: Optional[Callable] = None) -> list:
+             stream: Optional[Callable] = None, on_count: Optional[Callable] = None) -> list:
     """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories. The root
     probes go through ``run_many`` (statements -> results, maybe side by side) when it is given; with ``stream``,
     a history query that can be is read by column (its result is then a ``Columns``)."""
@@ -317,7 +320,8 @@ def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Option
                 parts = run_many(pairs) if run_many is not None and not temps else [run(*x) for x in pairs]
                 result = [row for part in parts for row in part]
             elif s.chunks is not None and stream is not None:
-                result = _read_chunks(run, stream, s.chunks, side=not temps)
+                result = _read_chunks(run, stream, s.chunks, not temps, on_count)
+                on_count = None  # (one waiting task)
             else:
                 result = run(s.sql, s.params)
             if s.kind == "probe":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from graphstore.backends import ValueRecord
 from graphstore.refs import AtomRef, Call
@@ -53,13 +53,15 @@ class Reader:
             return [self.run(sql, params) for sql, params in statements]
         return many(statements)
 
-    def run_stream(self, sql: str, param_sets: list, side: bool = True) -> Iterator[list]:
+    def run_stream(self, sql: str, param_sets: list, side: bool = True,
+                   idle: Optional[Callable[[], bool]] = None) -> Iterator[list]:
         """The rows of one statement for each parameter set, in order and in one snapshot; with ``side`` (the
-        statement touches no temporary table) the store may read them in a worker thread, ahead of the caller."""
+        statement touches no temporary table) the store may read them in a worker thread, ahead of the caller, who
+        then calls ``idle`` (until it returns False) whenever the next set is not read yet."""
         stream = getattr(self.storage.backend, "execute_stream", None)
         if stream is None:
             return (self.run(sql, params) for params in param_sets)
-        return stream(sql, param_sets, side)
+        return stream(sql, param_sets, side, idle=idle)
 
     def query_many(self, trees: list) -> list:
         """As :meth:`run_many`, for statements given as ``(tree, params)``."""
@@ -164,30 +166,15 @@ class Reader:
         p = emit.Params()
         return self._decode_rows(self.query(emit_load.emit_load_values(cids, p), p))  # (which sorts them)
 
-    def values_of(self, columns: list) -> dict:
+    def values_of(self, columns: list, value_pass: Optional["ValuePass"] = None) -> dict:
         """Decoded values by cid for the cids in ``columns`` (sequences of cids, ``None`` for no value).
 
-        When the columns name a large share of the store's values (``SCAN_SHARE`` of its rows, counting repeats),
-        one pass over its small plain values is cheaper than searching each id: those are read and decoded, and the
-        others the columns name are then read by id."""
-        cells = sum(map(len, columns))
-        rows = self.run('SELECT max(rowid) FROM "values"') if cells >= SCAN_MIN else [(None,)]
-        if cells < SCAN_SHARE * (rows[0][0] or 0) or rows[0][0] is None:
-            return self.load_values(set().union(*columns) - {None})
-        loads = pickle.loads
-        inline = 'codec = \'pickle\' AND path IS NULL AND size <= ?'
-        small = self.run(f'SELECT cid, data FROM "values" WHERE {inline}', (SCAN_BYTES,))
-        try:
-            out = {cid: loads(data) for cid, data in small}
-        except Exception:  # let the storage's codec decode them one by one and report
-            out = {}
-            rest = {cid for cid, _ in small}
-        else:
-            rest = set()
-        rest.update(cid for cid, in self.run(f'SELECT cid FROM "values" WHERE NOT ({inline})', (SCAN_BYTES,)))
-        wanted = set().union(*(rest.intersection(col) for col in columns)) if rest else set()
-        out.update(self.load_values(wanted))
-        return out
+        When the columns name a large share of the store's values, one pass over its small plain values (see
+        :class:`ValuePass`, maybe begun already) is cheaper than searching each id."""
+        value_pass = value_pass or ValuePass(self)
+        if value_pass.started or value_pass.worth(sum(map(len, columns))):
+            return value_pass.finish(columns)
+        return self.load_values(set().union(*columns) - {None})
 
     def _decode_rows(self, rows: list) -> dict:
         loads = pickle.loads
@@ -294,3 +281,59 @@ class LazyCall(Call):
         except AttributeError:
             self._load()
             return _OUTPUTS.__get__(self, Call)
+
+
+class ValuePass:
+    """One pass over a store's small plain values (pickles of at most ``SCAN_BYTES`` kept in their row), read and
+    decoded a piece of ``PIECE`` rows at a time, so that its pieces can fill time spent waiting for other reads.
+    :meth:`finish` reads what is left, then by id the values the pass skips that the table names."""
+
+    PIECE = 100_000
+
+    def __init__(self, reader: Reader, columns: int = 1) -> None:
+        self.reader = reader
+        self.columns = columns  # how many value columns a history brings
+        self.values: dict = {}
+        self.started = False
+        self._next = 0
+        self._top = 0
+        self._undecoded: set = set()
+
+    def worth(self, cells: int) -> bool:
+        """Whether ``cells`` values (counting repeats) are a large enough share of the store's to read them all."""
+        if cells < SCAN_MIN:
+            return False
+        self._top = self.reader.run('SELECT max(rowid) FROM "values"')[0][0] or 0
+        return self._top > 0 and cells >= SCAN_SHARE * self._top
+
+    def plan(self, histories: int) -> Optional[Callable[[], bool]]:
+        """:meth:`step` if ``histories`` make the pass worth it (else None)."""
+        return self.step if self.columns and self.worth(histories * self.columns) else None
+
+    def step(self) -> bool:
+        """Read and decode one piece; False once the pass is done."""
+        self.started = True
+        if self._next > self._top:
+            return False
+        rows = self.reader.run(f'SELECT cid, data FROM "values" WHERE rowid BETWEEN ? AND ? AND {_INLINE}',
+                               (self._next, self._next + self.PIECE - 1, SCAN_BYTES))
+        self._next += self.PIECE
+        loads = pickle.loads
+        try:
+            self.values.update({cid: loads(data) for cid, data in rows})
+        except Exception:  # the storage's codec decodes those by id, and reports
+            self._undecoded.update(cid for cid, _ in rows if cid not in self.values)
+        return self._next <= self._top
+
+    def finish(self, columns: list) -> dict:
+        while self.step():
+            pass
+        rest = self._undecoded  # and values too large, in files, cloudpickled, or stored since the pass began
+        rest.update(cid for cid, in self.reader.run(
+            f'SELECT cid FROM "values" WHERE rowid > ? OR NOT ({_INLINE})', (self._top, SCAN_BYTES)))
+        if rest:
+            self.values.update(self.reader.load_values(set().union(*(rest.intersection(c) for c in columns))))
+        return self.values
+
+
+_INLINE = "codec = 'pickle' AND path IS NULL AND size <= ?"

@@ -9,14 +9,14 @@ read in one statement, for the returned cells only; calls' inputs and outputs in
 from __future__ import annotations
 
 import gc
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pandas as pd
 
 from .errors import FrameStructureError
 from .extract import Row, Table, after_filters, history_rows, history_table
 from .model import Pattern
-from .store import CallBatch, LazyCall, Reader
+from .store import CallBatch, LazyCall, Reader, ValuePass
 
 VALUES = ("objs", "refs")
 JOINS = ("outer", "inner")
@@ -28,11 +28,11 @@ def rows_of(reader: Reader, pattern: Pattern) -> list:
     return _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many))
 
 
-def table_of(reader: Reader, pattern: Pattern) -> Table:
-    """The histories after every filter, by column."""
+def table_of(reader: Reader, pattern: Pattern, on_count: Optional[Callable] = None) -> Table:
+    """The histories after every filter, by column (``on_count``: see ``history_table``)."""
     reader.sync()
     if not after_filters(pattern):
-        return history_table(reader.run, pattern, reader.run_many, reader.run_stream)
+        return history_table(reader.run, pattern, reader.run_many, reader.run_stream, on_count)
     return Table.of_rows(_filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many)),
                          pattern.names())
 
@@ -100,7 +100,10 @@ def _build_table(
     if join_how not in JOINS:
         raise FrameStructureError(f"join_how must be one of {JOINS}, got {join_how!r}")
     cols = columns_of(pattern, nodes, include_calls)
-    table = table_of(reader, pattern)
+    lazy = set(lazy_vars or ())
+    kinds = ["call" if pattern.is_func(c) else "obj" if values == "objs" and c not in lazy else "ref" for c in cols]
+    value_pass = ValuePass(reader, kinds.count("obj"))  # may be read while the histories are
+    table = table_of(reader, pattern, value_pass.plan)
     columns = [table.cells.get(c) or [None] * len(table) for c in cols]
     metas = [table.meta.get(c) for c in cols]
     if nodes or join_how == "inner":
@@ -114,8 +117,6 @@ def _build_table(
         metas = [None if m is None else tuple([x[i] for i in keep] for x in m) for m in metas]
     if not cols or not columns[0]:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    lazy = set(lazy_vars or ())
-    kinds = ["call" if pattern.is_func(c) else "obj" if values == "objs" and c not in lazy else "ref" for c in cols]
     multi = [set() if meta is not None else {h for cell in col if type(cell) is tuple for h in cell}
              for col, meta in zip(columns, metas)]  # a column with meta holds single ids only
     # A column is "direct" when its cells are single ids that came with their cid (and, for values, are atoms):
@@ -129,7 +130,7 @@ def _build_table(
     hid_sets = [set() if d else _hids(col, m) for col, m, d in zip(columns, multi, direct)]
     atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
     loaded = reader.values_of([list(atoms.values())] + [meta[0] for meta, k, d in zip(metas, kinds, direct)
-                                                         if d and k == "obj"])
+                                                         if d and k == "obj"], value_pass)
     objs = {h: loaded.get(c) for h, c in atoms.items()}
     if others:
         objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})

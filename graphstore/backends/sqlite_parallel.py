@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ..errors import StoreError
 
@@ -51,10 +51,12 @@ class ParallelReadMixin:
         side.result()
         return results
 
-    def execute_stream(self, sql: str, param_sets: list, side: bool = True, ahead: int = 2) -> Iterator[list[tuple]]:
+    def execute_stream(self, sql: str, param_sets: list, side: bool = True, ahead: int = 2,
+                       idle: Optional[Callable[[], bool]] = None) -> Iterator[list[tuple]]:
         """The rows of one read-only statement for each parameter set, in order, all read in one snapshot of the
         store. On a store file (and with ``side``: the statement touches no temporary table) they are read in a
-        worker thread, up to ``ahead`` sets before the caller takes them.
+        worker thread, up to ``ahead`` sets before the caller takes them; while the next set is not read yet, the
+        caller runs ``idle`` (some other work of its own), until it returns False.
 
         >>> from graphstore.backends.sqlite import SQLiteBackend
         >>> list(SQLiteBackend(":memory:").execute_stream("SELECT ?", [(1,), (2,)]))
@@ -90,6 +92,10 @@ class ParallelReadMixin:
         worker = self._pool.submit(produce)  # type: ignore[union-attr]
         try:
             while True:
+                if idle is not None and results.empty():
+                    if not idle():
+                        idle = None
+                    continue
                 kind, value = results.get()
                 if kind == "rows":
                     yield value
