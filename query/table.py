@@ -9,6 +9,7 @@ read in one statement, for the returned cells only; calls' inputs and outputs in
 from __future__ import annotations
 
 import gc
+import itertools
 from typing import Any, Callable, Iterable, Optional
 
 import pandas as pd
@@ -148,7 +149,10 @@ def _build_table(
             else:
                 op = pattern.func(name).op
                 by_version = {v: ops.get((op, v), op) for v in set(meta[1])}
-                elems = {h: LazyCall(by_version[v], h, c, batch) for h, c, v in zip(col, *meta) if h is not None}
+                op_objs = (itertools.repeat(next(iter(by_version.values()))) if len(by_version) == 1
+                           else map(by_version.__getitem__, meta[1]))
+                elems = dict(zip(col, map(LazyCall, op_objs, col, meta[0], itertools.repeat(batch))))  # (in C)
+                elems.pop(None, None)  # (the one made for missing cells)
                 batch.hids.extend(elems)
         else:
             elems = objs if kind == "obj" else refs if kind == "ref" else _calls(
