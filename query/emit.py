@@ -43,7 +43,9 @@ class Params:
 
 
 def render(tree: exp.Expression, params: Params, dialect: str = DIALECT) -> tuple[str, dict]:
-    return tree.sql(dialect=dialect), dict(params.values)
+    """SQL text and parameters of a statement; the tree is generated in place (each is built for one statement,
+    and a copy of a large tree costs more than making the text)."""
+    return tree.sql(dialect=dialect, copy=False), dict(params.values)
 
 
 def ident(name: str) -> exp.Identifier:
@@ -201,7 +203,7 @@ def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
         parts.append(exp.select(col("s", "id")).from_(known_ids("refs", var_sources.seeds, p).as_("s"), copy=False))
     for source, direction, label in var_sources.edges:
         q = exp.select(exp.alias_(col("e", "ref_id"), "id", quoted=True, copy=False)).from_(
-            select_members(source, p).subquery("m"), copy=False).join(
+            select_members(source, p).subquery("m", copy=False), copy=False).join(
             table("edges", "e"), on=edge_on("e", "call_id", col("m", "id"), direction, label, p), copy=False)
         parts.append(q)
     if not parts:
@@ -215,7 +217,8 @@ def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[in
     Columns: var, op_name, label, ``n`` (distinct calls) and ``m`` (how many of them are already members of a
     function node of that op through an edge at that label from another variable). ``targets`` holds
     ``(name, VarSources, [(CallSource, label), ...] of the existing edges)``. With ``sample``, only the first
-    ``sample`` members are looked at (to learn which groups exist; see :func:`emit_discovery_counts`).
+    ``sample`` members are looked at (to learn which groups exist; see :func:`emit_discovery_counts`), and a row
+    ``(var, NULL, NULL, k, 0)`` tells how many they were: fewer than ``sample``, the answer is whole.
     """
     parts = []
     for name, var_sources, existing in targets:
@@ -228,7 +231,15 @@ def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[in
             .group_by(col("c", "op_name"), col("e", "label"), copy=False)
         )
         parts.append(_from_consumers(q, var_sources, direction, p, sample))
+        if sample is not None:
+            parts.append(exp.select(p.add(name), exp.Null(), exp.Null(), exp.Count(this=exp.Star()),
+                                    exp.Literal.number(0)).from_(_sample(emit_var_members(var_sources, p), sample)
+                                                                 .subquery("m", copy=False), copy=False))
     return _union(parts, distinct=False)
+
+
+def _sample(members: exp.Select, sample: int) -> exp.Select:
+    return exp.select(exp.Star()).from_(members.subquery("s", copy=False), copy=False).limit(sample, copy=False)
 
 
 def emit_discovery_counts(target: Any, direction: int, groups: list, p: Params) -> exp.Expression:
@@ -264,9 +275,9 @@ def _from_consumers(q: exp.Select, var_sources: Any, direction: int, p: Params,
     """``q`` over the edges ``e`` of that direction at the members of a variable, and their calls ``c``."""
     members = emit_var_members(var_sources, p)
     if sample is not None:
-        members = exp.select(exp.Star()).from_(members.subquery("s"), copy=False).limit(sample, copy=False)
+        members = _sample(members, sample)
     return (
-        q.from_(members.subquery("m"), copy=False)
+        q.from_(members.subquery("m", copy=False), copy=False)
         .join(table("edges", "e"), on=_and(
             col("e", "ref_id").eq(col("m", "id")), col("e", "direction").eq(exp.Literal.number(direction))),
             copy=False)
@@ -466,7 +477,7 @@ def _root_select(tree: TreePlan, root: Step, p: Params, id_range: Optional[tuple
         conds = root_conditions(plan, col("rr", "id"), p)
         if conds:
             inner = inner.where(exp.and_(*conds, copy=False), copy=False)
-    return exp.select().from_(inner.subquery("r"), copy=False)
+    return exp.select().from_(inner.subquery("r", copy=False), copy=False)
 
 
 def emit_root_range(tree: TreePlan, p: Params) -> exp.Select:
@@ -486,7 +497,7 @@ def emit_json_columns(q: exp.Select, columns: list) -> exp.Select:
             value = exp.Cast(this=exp.Mul(this=value, expression=exp.Literal.number(1_000_000_000)),
                              to=exp.DataType.build("INTEGER"))
         arrays.append(exp.Anonymous(this="json_group_array", expressions=[value]))
-    return exp.select(*arrays).from_(q.subquery("j"), copy=False)
+    return exp.select(*arrays).from_(q.subquery("j", copy=False), copy=False)
 
 
 def emit_tree_filters(tree: TreePlan, q: exp.Select, p: Params) -> exp.Select:
@@ -505,7 +516,7 @@ def emit_tree_filters(tree: TreePlan, q: exp.Select, p: Params) -> exp.Select:
 
 
 def wrap_filtered(stage: exp.Select, tree: TreePlan, p: Params) -> exp.Select:
-    outer = exp.select(exp.Star()).from_(stage.subquery("q"), copy=False)
+    outer = exp.select(exp.Star()).from_(stage.subquery("q", copy=False), copy=False)
     return emit_tree_filters(tree, outer, p)
 
 
@@ -579,7 +590,7 @@ def emit_drop_temp(name: str) -> str:
 
 
 def emit_create_as(name: str, query: exp.Expression, dialect: str = DIALECT) -> str:
-    return f"CREATE TEMP TABLE {ident(name).sql(dialect)} AS {query.sql(dialect=dialect)}"
+    return f"CREATE TEMP TABLE {ident(name).sql(dialect)} AS {query.sql(dialect=dialect, copy=False)}"
 
 
 def pretty(sql: str, dialect: str = DIALECT) -> str:

@@ -157,15 +157,23 @@ SAMPLE = 2000
 
 def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
     """``emit_discovery`` rows for each target, in up to three rounds of one statement per target: the groups
-    among its first ``SAMPLE`` members; then counts into those groups over all members; and, for a target whose
-    total shows other groups, one grouped count."""
+    among its first ``SAMPLE`` members (the answer, when they are all its members); then counts into those groups
+    over all members; and, for a target whose total shows other groups, one grouped count."""
     sampled = reader.query_many([(emit.emit_discovery([t], direction, p, SAMPLE), p)
                                  for t in targets for p in [emit.Params()]])
-    groups = [[(op, label) for _, op, label, _, _ in part] for part in sampled]
+    rows: list = []
+    big = []
+    for t, part in zip(targets, sampled):
+        looked = next(n for _, op, _, n, _ in part if op is None)
+        found = [r for r in part if r[1] is not None]
+        if looked < SAMPLE:
+            rows.extend(found)
+        else:
+            big.append((t, [(op, label) for _, op, label, _, _ in found]))
     counted = reader.query_many([(emit.emit_discovery_counts(t, direction, g, p), p)
-                                 for t, g in zip(targets, groups) for p in [emit.Params()]])
-    rows, again = [], []
-    for t, g, part in zip(targets, groups, counted):
+                                 for t, g in big for p in [emit.Params()]])
+    again = []
+    for (t, g), part in zip(big, counted):
         total, *sums = part[0]
         if total != sum(sums[0::2]):
             again.append(t)

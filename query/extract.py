@@ -240,6 +240,7 @@ def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
         param_sets = [{**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1}
                       for k in range(n)]
         loads = json.loads
+        side = side and n > 1  # (one chunk is read at once, here)
         for rows in stream(chunks.sql, param_sets, side, idle):
             for col, text in zip(cols, rows[0]):
                 col.extend(loads(text))
