@@ -56,7 +56,7 @@ class Statement:
     params: dict
     tree: Optional[TreePlan] = None
     columns: list = field(default_factory=list)
-    chunks: Optional[Chunks] = None
+    chunkable: bool = False  # a history query that may be read by column (see :func:`_chunks`)
 
 
 @dataclass
@@ -112,8 +112,8 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
             q = emit.wrap_filtered(q, tree, p)
             sql, params = emit.render(q, p, dialect)
             columns = ["root", "created"] + [f"{k}{s.id}" for s in done for k in "scx"]
-            chunks = _chunks(tree, columns, dialect) if len(stages) == 1 else None
-            out.append(Statement("tree", sql, params, tree, columns, chunks))
+            chunkable = len(stages) == 1 and tree.root.kind == "call" and tree.root.source.members_table is None
+            out.append(Statement("tree", sql, params, tree, columns, chunkable))
         else:
             name = temp_name("s")
             temps.append(name)
@@ -122,10 +122,8 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
     return out
 
 
-def _chunks(tree: TreePlan, columns: list, dialect: str) -> Optional[Chunks]:
-    """How to read a tree's histories by column, when its roots are the calls of an op (else None)."""
-    if tree.root.kind != "call" or tree.root.source.members_table is not None:
-        return None
+def _chunks(tree: TreePlan, columns: list, dialect: str = emit.DIALECT) -> Chunks:
+    """How to read the histories of a single-stage tree whose roots are the calls of an op, by column."""
     p = emit.Params()
     range_sql, range_params = emit.render(emit.emit_root_range(tree, p), p, dialect)
     p = emit.Params()
@@ -262,7 +260,7 @@ def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
         by_node.setdefault(steps[i].node, []).append(raw[j])
     created = data[1] if None not in data[1] else [c or 0.0 for c in data[1]]
     if all(map(operator.lt, created, itertools.islice(created, 1, None))):  # already in order: nothing to pick
-        pick: Callable = list
+        pick: Callable = _same
     else:
         order = sorted(range(len(roots)), key=list(zip(created, roots)).__getitem__)
         pick = operator.itemgetter(*order) if len(order) > 1 else list  # a tuple of the picked items, in C
@@ -276,6 +274,10 @@ def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
         if col is first and first.count(None) == cols[0][1].count(None):  # every id came with its cid
             meta[node] = (pick(cols[0][1]), pick(cols[0][2]))
     return Table(pick(roots), pick(data[1]), cells, None, meta, raw)
+
+
+def _same(column: Any) -> Any:
+    return column
 
 
 def history_rows(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> list:
@@ -320,8 +322,8 @@ def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Option
                 pairs = [(x.sql, x.params) for x in probes]
                 parts = run_many(pairs) if run_many is not None and not temps else [run(*x) for x in pairs]
                 result = [row for part in parts for row in part]
-            elif s.chunks is not None and stream is not None:
-                result = _read_chunks(run, stream, s.chunks, not temps, on_count)
+            elif s.chunkable and stream is not None:
+                result = _read_chunks(run, stream, _chunks(s.tree, s.columns), not temps, on_count)
                 on_count = None  # (one waiting task)
             else:
                 result = run(s.sql, s.params)

@@ -172,7 +172,7 @@ class Reader:
         When the columns name a large share of the store's values, one pass over its small plain values (see
         :class:`ValuePass`, maybe begun already) is cheaper than searching each id."""
         value_pass = value_pass or ValuePass(self)
-        if value_pass.started or value_pass.worth(sum(map(len, columns))):
+        if value_pass.chosen or value_pass.worth(sum(map(len, columns))):
             return value_pass.finish(columns)
         return self.load_values(set().union(*columns) - {None})
 
@@ -290,11 +290,11 @@ class ValuePass:
 
     PIECE = 100_000
 
-    def __init__(self, reader: Reader, columns: int = 1) -> None:
+    def __init__(self, reader: Reader, value_columns: int = 1) -> None:
         self.reader = reader
-        self.columns = columns  # how many value columns a history brings
+        self.value_columns = value_columns  # how many value cells a history brings
         self.values: dict = {}
-        self.started = False
+        self.chosen = False  # (by :meth:`worth`)
         self._next = 0
         self._top = 0
         self._undecoded: set = set()
@@ -304,15 +304,15 @@ class ValuePass:
         if cells < SCAN_MIN:
             return False
         self._top = self.reader.run('SELECT max(rowid) FROM "values"')[0][0] or 0
-        return self._top > 0 and cells >= SCAN_SHARE * self._top
+        self.chosen = self._top > 0 and cells >= SCAN_SHARE * self._top
+        return self.chosen
 
     def plan(self, histories: int) -> Optional[Callable[[], bool]]:
         """:meth:`step` if ``histories`` make the pass worth it (else None)."""
-        return self.step if self.columns and self.worth(histories * self.columns) else None
+        return self.step if self.value_columns and self.worth(histories * self.value_columns) else None
 
     def step(self) -> bool:
         """Read and decode one piece; False once the pass is done."""
-        self.started = True
         if self._next > self._top:
             return False
         rows = self.reader.run(f'SELECT cid, data FROM "values" WHERE rowid BETWEEN ? AND ? AND {_INLINE}',

@@ -73,15 +73,9 @@ class ParallelReadMixin:
                 self._side.execute("BEGIN")  # type: ignore[union-attr]  (one snapshot for every set)
                 try:
                     for params in param_sets:
-                        item = ("rows", self._run_side(sql, params))
-                        while not stop.is_set():
-                            try:
-                                results.put(item, timeout=0.1)
-                                break
-                            except queue.Full:
-                                continue
                         if stop.is_set():
                             return
+                        results.put(("rows", self._run_side(sql, params)))
                 finally:
                     self._side.execute("COMMIT")  # type: ignore[union-attr]
             except BaseException as exc:  # handed to the caller, who raises it
@@ -104,7 +98,12 @@ class ParallelReadMixin:
                 else:
                     return
         finally:
-            stop.set()
+            stop.set()  # a caller that left early: take what the worker still hands over, until it ends
+            while not worker.done():
+                try:
+                    results.get(timeout=0.05)
+                except queue.Empty:
+                    pass
             worker.result()
 
     def _serial_stream(self, sql: str, param_sets: list) -> Iterator[list[tuple]]:
