@@ -27,6 +27,7 @@ from .errors import (
     StoreError,
     ValueTooLargeError,
     VersioningError,
+    WriteRefusedError,
 )
 from .hashing import hash_value
 from .ops import Op, op
@@ -75,4 +76,5 @@ __all__ = [
     "op",
     "track",
     "wrap_atom",
+    "WriteRefusedError",
 ]

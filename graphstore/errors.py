@@ -51,6 +51,11 @@ class ReadOnlyStoreError(StoreError):
     """A call would have to be recorded in a store opened read-only."""
 
 
+class WriteRefusedError(StoreError):
+    """The store refused the records of some calls (for example a value over its size limit): those calls are not
+    memoized, and the other calls written with them are stored."""
+
+
 class IntegrityError(StoreError):
     """``storage.check()`` found the store inconsistent."""
 

@@ -109,6 +109,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self._allow_new = True
         self._known_ops: set[str] = set()
         self._stored_cids: set[str] = set()
+        self._pending.on_refused = self._stored_cids.difference_update  # a refused call's values are not stored
         self._ops_by_name: dict[tuple[str, int], Op] = {}
         self._source_hashes = self.backend.op_source_hashes()
         self._warned: set[str] = set()

@@ -13,6 +13,9 @@ from .codecs import decode_value, encode_value
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
 POINTER_CODEC = "pointer"
+MAX_INLINE_BYTES = 999_000_000
+"""The largest value kept in the store file itself: SQLite refuses a row over 1,000,000,000 bytes, whatever the
+threshold, so a larger value goes to the overflow folder (or is refused before anything of its call is queued)."""
 
 
 class ValueCodec:
@@ -30,11 +33,13 @@ class ValueCodec:
             raise SerializationError(f"{what}: {exc}") from exc
         size = len(data)
         checksum = xxhash.xxh3_64_hexdigest(data)
-        if size <= self.threshold_bytes:
+        limit = min(self.threshold_bytes, MAX_INLINE_BYTES)
+        if size <= limit:
             return ValueRecord(cid, codec, size, data, None, checksum)
         if self.overflow_dir is None:
+            which = "the storage's threshold" if limit == self.threshold_bytes else "the most a SQLite row can hold"
             raise ValueTooLargeError(
-                f"{what}: the value is {_size(size)}, over the storage's threshold of {_size(self.threshold_bytes)}; "
+                f"{what}: the value is {_size(size)}, over {which} ({_size(limit)}); "
                 "pass Storage(overflow_dir=...) to keep large values in files"
             )
         name = f"{cid}.bin"

@@ -8,17 +8,33 @@ the store. Lookups see records that are waiting or being written, so nothing is 
 
 Once :data:`HELPER_START_CALLS` calls wait, the backend is asked to start a helper process for its writes (see
 ``graphstore.backends.sqlite_helper``); while it is up, batches are written from :data:`HELPER_BATCH_CALLS` calls on.
+
+The bound holds when ops keep the interpreter lock busy (plain Python loops), not only when they sleep or wait:
+
+- while the background thread writes, threads take turns for the interpreter lock every :data:`WRITE_SWITCH_S`
+  seconds instead of Python's default 5 ms (a write hands the lock back to SQLite for every statement, and would
+  otherwise wait a full switch interval each time to get it back: 100 calls took 1.7 s beside a busy op);
+- the recording thread itself watches the age of the oldest unwritten call: once it reaches
+  :data:`BACK_PRESSURE_S`, the next call it records waits for the write in progress, or writes the waiting calls
+  itself (back-pressure by age, not only by count).
+
+A batch that the store refuses is written again one call at a time: the calls it can store are kept, and the others
+(with the calls that used their results) are dropped and reported with :class:`~graphstore.errors.WriteRefusedError`,
+naming their ops, so one bad record never blocks the writes after it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import time
 import weakref
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import call_row, row_call
+from .errors import WriteRefusedError
 
 MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
@@ -29,6 +45,34 @@ HELPER_START_CALLS = 500
 """A context that has this many calls waiting has the backend start a helper process for its writes, if it can."""
 HELPER_BATCH_CALLS = 1_000
 """With a helper process writing, batches are written from this many calls on (they take no time from recording)."""
+BACK_PRESSURE_S = 0.3
+"""Once the oldest unwritten call is this old, recording a call first waits for (or does) the write."""
+WRITE_SWITCH_S = 0.0005
+"""The interpreter's thread switch interval while the background thread writes a batch."""
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextlib.contextmanager
+def _prompt_switching() -> Iterator[None]:
+    """Let threads take turns for the interpreter lock every :data:`WRITE_SWITCH_S` seconds while a background write
+    runs (the process's own setting comes back after the last one, unless something else changed it meanwhile)."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            if _switch_saved > WRITE_SWITCH_S:
+                sys.setswitchinterval(WRITE_SWITCH_S)
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0 and _switch_saved > WRITE_SWITCH_S and sys.getswitchinterval() == WRITE_SWITCH_S:
+                sys.setswitchinterval(_switch_saved)
 
 
 class _Generation:
@@ -46,9 +90,16 @@ class _Generation:
         self.values: dict[str, tuple] = {}
         self.refs: dict[str, tuple[str, str]] = {}
         self.members: dict[str, list[tuple]] = {}
+        self.groups: list[tuple[int, int, int, int]] = []
+        """Where each added group (one op call with its structural calls) starts: (values, refs, calls, members)."""
+
+    def _mark(self) -> None:
+        b = self.batch
+        self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
 
     def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
             members: list[MemberRecord]) -> None:
+        self._mark()
         b = self.batch
         for v in values:
             v = tuple(v)
@@ -70,6 +121,7 @@ class _Generation:
 
     def add_row(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
         """One call already in row form (see ``call_row``), with its refs and values as plain tuples."""
+        self._mark()
         b = self.batch
         for v in values:
             b.values.append(v)
@@ -81,11 +133,22 @@ class _Generation:
         self.calls[row[0]] = row
         self.calls_by_cid.setdefault(row[1], row)
 
+    def group_batches(self) -> list[Batch]:
+        """The generation cut into its groups, each a batch of its own (every batch carries all the ops)."""
+        b = self.batch
+        ends = self.groups[1:] + [(len(b.values), len(b.refs), len(b.calls), len(b.members))]
+        return [
+            Batch(values=b.values[v0:v1], refs=b.refs[r0:r1], calls=b.calls[c0:c1], ops=list(b.ops),
+                  members=b.members[m0:m1])
+            for (v0, r0, c0, m0), (v1, r1, c1, m1) in zip(self.groups, ends)
+        ]
+
     def absorb(self, later: "_Generation") -> "_Generation":
         """This generation followed by a later one (to put a failed write back in front of newer records)."""
         merged = _Generation()
         for gen in (self, later):
-            merged.add(gen.batch.calls, gen.batch.refs, gen.batch.values, gen.batch.members)
+            for group in gen.group_batches():
+                merged.add(group.calls, group.refs, group.values, group.members)
             merged.batch.ops.extend(gen.batch.ops)
         return merged
 
@@ -102,7 +165,10 @@ class PendingWrites:
         self._current = _Generation()
         self._flushing: Optional[_Generation] = None
         self._since: Optional[float] = None
+        self._flushing_since: Optional[float] = None
         self._error: Optional[BaseException] = None
+        self.on_refused: Optional[Callable[[set[str]], None]] = None
+        """Called with the content ids of values that were dropped with refused calls (they are not stored)."""
         self._wake = threading.Event()
         self._closed = False
         self._thread: Optional[threading.Thread] = None
@@ -132,6 +198,8 @@ class PendingWrites:
         if self._since is None:
             self._since = time.monotonic()
             self._start_thread()
+            if _helper_setting() == "always":
+                self._start_helper()
         return len(self._current.batch.calls)
 
     def _after_queueing(self, waiting: int) -> None:
@@ -141,6 +209,22 @@ class PendingWrites:
             self._wake.set()
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
+                return
+        self._back_pressure()
+
+    def _back_pressure(self) -> None:
+        """Once the oldest unwritten call is :data:`BACK_PRESSURE_S` old, wait for the write in progress (the wait
+        gives the writing thread the interpreter lock), then write what still waits that long, here."""
+        flushing, since = self._flushing_since, self._since
+        if flushing is None and since is None:
+            return
+        now = time.monotonic()
+        if flushing is not None and now - flushing >= BACK_PRESSURE_S:
+            with self._flush_lock:
+                pass
+            since = self._since
+        if since is not None and now - since >= BACK_PRESSURE_S:
+            self.flush()
 
     def add_op(self, record: OpRecord) -> None:
         with self.lock:
@@ -192,25 +276,75 @@ class PendingWrites:
     # --- writing ----------------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything pending; returns once it is in the store. On failure it stays pending and the error
-        propagates."""
+        """Write everything pending; returns once it is in the store. If the store cannot be written, everything
+        stays pending and the error propagates; calls the store refuses are dropped and reported (see the module
+        docstring)."""
         with self._flush_lock:
             with self.lock:
                 gen = self._current
                 if not len(gen.batch):
                     self._since = None
                     return
+                since = self._since if self._since is not None else time.monotonic()
                 self._current, self._flushing, self._since = _Generation(), gen, None
+                self._flushing_since = since
+            refused: Optional[WriteRefusedError] = None
             try:
-                self.backend.save_batch(gen.batch)
+                try:
+                    self.backend.save_batch(gen.batch)
+                except Exception as exc:  # noqa: BLE001  (decided call by call below)
+                    refused = self._write_groups(gen, exc)
+            except _Unwritten as unwritten:  # the groups not written yet stay pending, in front of newer calls
+                rest = _Generation()
+                for group in unwritten.groups:
+                    rest.add(group.calls, group.refs, group.values, group.members)
+                rest.batch.ops.extend(unwritten.ops)
+                with self.lock:
+                    self._current = rest.absorb(self._current)
+                    self._flushing = self._flushing_since = None
+                    self._since = since
+                raise unwritten.error from None
             except BaseException:
                 with self.lock:
                     self._current = gen.absorb(self._current)
-                    self._flushing = None
-                    self._since = time.monotonic()
+                    self._flushing = self._flushing_since = None
+                    self._since = since
                 raise
             with self.lock:
-                self._flushing = None
+                self._flushing = self._flushing_since = None
+            if refused is not None:
+                raise refused
+
+    def _write_groups(self, gen: _Generation, error: Exception) -> Optional[WriteRefusedError]:
+        """After ``error`` failed the whole batch: write its calls one group at a time. Groups the store refuses are
+        dropped, with the groups after them that used their results; the refusal is returned to report. If the store
+        cannot be written just now, the groups not written yet stay pending and that error propagates."""
+        groups = gen.group_batches()
+        if len(groups) <= 1 and not _refuses_records(error):
+            raise error
+        refused: list[tuple[Batch, Exception]] = []
+        lost_hids: set[str] = set()
+        lost_cids: set[str] = set()
+        for i, group in enumerate(groups):
+            if _needs(group, lost_hids, lost_cids):
+                refused.append((group, WriteRefusedError("it used results of a refused call")))
+            else:
+                try:
+                    self.backend.save_batch(group)
+                    continue
+                except Exception as exc:  # noqa: BLE001
+                    if not _refuses_records(exc):
+                        self._report_refused(lost_cids)
+                        raise _Unwritten(groups[i:], gen.batch.ops, refused, exc) from exc
+                    refused.append((group, exc))
+            lost_hids.update(r[0] for r in group.refs)
+            lost_cids.update(v[0] for v in group.values)
+        self._report_refused(lost_cids)
+        return WriteRefusedError(_refusal_message(self.backend, refused)) if refused else None
+
+    def _report_refused(self, cids: set[str]) -> None:
+        if cids and self.on_refused is not None:
+            self.on_refused(cids)
 
     def raise_background_error(self) -> None:
         """Re-raise, once, an error that a background write met."""
@@ -247,7 +381,8 @@ class PendingWrites:
         """Flush when due; returns False once the thread has nothing left to watch."""
         if not self._closed and self._due():
             try:
-                self.flush()
+                with _prompt_switching():
+                    self.flush()
             except BaseException as exc:  # kept for the recording thread to raise
                 self._error = exc
         with self.lock:
@@ -273,3 +408,59 @@ def _flush_loop(ref: "weakref.ref[PendingWrites]", wake: threading.Event) -> Non
         if pending is None or not pending._background_step():
             return
         del pending
+
+
+class _Unwritten(Exception):
+    """(Internal) Writing a batch group by group stopped at a store error: the groups not written, and the error."""
+
+    def __init__(self, groups: list[Batch], ops: list, refused: list, error: Exception) -> None:
+        super().__init__(str(error))
+        self.groups, self.ops, self.refused, self.error = groups, ops, refused, error
+
+
+def _helper_setting() -> str:
+    """``GRAPHSTORE_WRITER_PROCESS``: ``0`` (never start a helper process), ``always`` (start it with a context's first
+    waiting call), anything else (start it once :data:`HELPER_START_CALLS` calls wait)."""
+    import os
+
+    return os.environ.get("GRAPHSTORE_WRITER_PROCESS", "1").strip().lower()
+
+
+_REFUSAL_SIGNS = ("too big", "datatype mismatch", "error binding parameter", "overflowerror", "dataerror",
+                  "integrityerror", "unicodeencodeerror", "interfaceerror")
+
+
+def _refuses_records(exc: BaseException) -> bool:
+    """Whether an error is the store refusing these records (rather than the store being unwritable just now)."""
+    if isinstance(exc, (WriteRefusedError, OverflowError, UnicodeError, TypeError, ValueError)):
+        return True
+    text = f"{type(exc).__name__} {exc} {exc.__cause__!r}".lower()
+    return any(sign in text for sign in _REFUSAL_SIGNS)
+
+
+def _needs(group: Batch, hids: set[str], cids: set[str]) -> bool:
+    """Whether a group uses a ref, or a value it does not carry itself, that a refused group introduced."""
+    if not hids:
+        return False
+    for row in group.calls:
+        inputs = row[6]
+        if any(inputs[j] in hids for j in range(1, len(inputs), 3)):
+            return True
+    if any(m[3] in hids for m in group.members):
+        return True
+    own = {v[0] for v in group.values}
+    return any(r[1] in cids and r[1] not in own for r in group.refs)
+
+
+def _refusal_message(backend: Backend, refused: list[tuple[Batch, Exception]]) -> str:
+    where = getattr(backend, "location", "the store")
+    lines = []
+    for group, exc in refused[:5]:
+        row = group.calls[0] if group.calls else None
+        if row is None:
+            continue
+        outs = ", ".join(repr(row[4][j]) for j in range(0, len(row[4]), 3))
+        lines.append(f"op {row[2]} (call {row[0][:12]}..., outputs {outs or 'none'}): {exc}")
+    more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
+    return (f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "
+            "of their batch were stored:\n  " + "\n  ".join(lines))

@@ -10,12 +10,17 @@ Modes:
 - ``retrace PATH WORKERS N``: retrace every worker's calls with new calls forbidden; print one JSON line.
 - ``race PATH``: print ``ready``, wait for stdin, compute ``slow_square(12)``; print one JSON line.
 - ``crash PATH OVERFLOW_DIR``: record ``chain_step`` calls forever, printing ``INDEX MONOTONIC_TIME`` after each.
+- ``durable PATH KIND PROGRESS``: record ``<KIND>_step`` calls forever (``cpu``: 3 ms of plain Python, ``trivial``,
+  ``sleep``: 3 ms asleep), noting after each the count and its completion time (``time.monotonic()``) in the file
+  ``PROGRESS`` through shared memory: no system call, so the interpreter lock is never given up for reporting.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
+import struct
 import sys
 import time
 
@@ -76,6 +81,39 @@ def chain_step(i, prev):
 CRASH_THRESHOLD_MB = 0.001
 
 
+@op
+def cpu_step(i, prev):
+    end = time.perf_counter() + 0.003
+    n = 0
+    while time.perf_counter() < end:  # plain Python holding the interpreter lock, as numeric code does
+        n += 1
+    return i * 2
+
+
+@op
+def trivial_step(i, prev):
+    return i * 2
+
+
+@op
+def sleep_step(i, prev):
+    time.sleep(0.003)
+    return i * 2
+
+
+DURABLE_STEPS = {"cpu": cpu_step, "trivial": trivial_step, "sleep": sleep_step}
+PROGRESS_SLOTS = 1_000_000
+"""The progress file: a count, then the completion time of each call (doubles)."""
+
+
+def read_progress(path: str) -> list[float]:
+    """Completion times of the calls a ``durable`` child completed, in order."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    (count,) = struct.unpack_from("<d", data, 0)
+    return list(struct.unpack_from(f"<{int(count)}d", data, 8))
+
+
 def record_stress(storage: Storage, worker: int, n: int) -> None:
     for i in range(n):
         s = shared_step(i)
@@ -128,6 +166,25 @@ def _crash(path: str, overflow_dir: str) -> None:
             i += 1
 
 
+def _durable(path: str, kind: str, progress: str) -> None:
+    step = DURABLE_STEPS[kind]
+    with open(progress, "wb") as fh:
+        fh.truncate(8 * (PROGRESS_SLOTS + 1))
+    fh = open(progress, "r+b")
+    shared = mmap.mmap(fh.fileno(), 0)
+    pack = struct.pack_into
+    storage = Storage(path)
+    print("ready", flush=True)
+    prev = None
+    i = 0
+    with storage:
+        while i < PROGRESS_SLOTS:
+            prev = step(i, prev)
+            i += 1
+            pack("<d", shared, 8 * i, time.monotonic())
+            pack("<d", shared, 0, float(i))
+
+
 def main(argv: list[str]) -> None:
     mode, path = argv[0], argv[1]
     if mode == "stress":
@@ -138,6 +195,8 @@ def main(argv: list[str]) -> None:
         _race(path)
     elif mode == "crash":
         _crash(path, argv[2])
+    elif mode == "durable":
+        _durable(path, argv[2], argv[3])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

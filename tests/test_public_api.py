@@ -11,7 +11,7 @@ def test_graphstore_all_is_pinned():
         "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "SetRef", "TupleRef",
         "NewCallsNotAllowedError", "Op", "OpCallError", "OpDefinitionError", "Ref", "RefNotLoadedError",
         "SchemaVersionError", "SerializationError", "Storage", "StoreError", "ValuePointer", "ValueTooLargeError",
-        "VersionInfo", "VersioningError", "hash_value", "noop", "op", "track", "wrap_atom",
+        "VersionInfo", "VersioningError", "hash_value", "noop", "op", "track", "wrap_atom", "WriteRefusedError",
     ])
     for name in graphstore.__all__:
         assert hasattr(graphstore, name), name
