@@ -24,6 +24,7 @@ from typing import Any, Optional, Union
 from .backends import Tracer, open_backend
 from .context import ModeContext
 from .errors import ConfigurationError, GraphstoreError
+from .forking import abandon
 from .history import History
 from .versioning import Versioner
 from .versions_api import VersionsAPI, check_store_mode
@@ -120,6 +121,20 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def __repr__(self) -> str:
         return f"Storage({self.db_path!r})"
+
+    def _fork_locks(self) -> list[Any]:
+        """The locks a fork takes first, so no write is half done in the child's copy (see ``forking``)."""
+        return [self._pending._flush_lock, self._pending.lock, self.backend._wlock]
+
+    def _start_afresh_after_fork(self) -> None:
+        """(In a forked child) New connection, locks and queue; the parent writes its own waiting calls."""
+        abandon(self._pending)
+        self._pid = os.getpid()
+        self.backend.start_afresh_after_fork()
+        self._pending = PendingWrites(self.backend)
+        self._pending.write_through = True
+        self._stored_cids = set()
+        self._pending.on_refused = self._stored_cids.difference_update
 
     # --- contexts -----------------------------------------------------------------------------------------------------
 

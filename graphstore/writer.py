@@ -167,6 +167,8 @@ class PendingWrites:
         self._since: Optional[float] = None
         self._flushing_since: Optional[float] = None
         self._error: Optional[BaseException] = None
+        self.write_through = False
+        """Write each call before the op call returns (in a forked child, which may end at any moment)."""
         self.on_refused: Optional[Callable[[set[str]], None]] = None
         """Called with the content ids of values that were dropped with refused calls (they are not stored)."""
         self._wake = threading.Event()
@@ -203,6 +205,9 @@ class PendingWrites:
         return len(self._current.batch.calls)
 
     def _after_queueing(self, waiting: int) -> None:
+        if self.write_through:
+            self.flush()
+            return
         if waiting == HELPER_START_CALLS:
             self._start_helper()
         if waiting >= self.max_calls:

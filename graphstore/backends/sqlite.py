@@ -124,6 +124,20 @@ def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     )
 
 
+class _Unreachable:
+    """Stands for an in-memory store's connection in a forked child, which cannot reach the parent's memory."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    def __getattr__(self, name: str) -> Any:
+        raise StoreError(
+            "an in-memory store cannot be used in a process forked from the one that created it (the child has "
+            "a copy of its memory, and nothing it records would reach the parent): give the Storage a file, "
+            "Storage('experiments.db'), to record from worker processes"
+        )
+
+
 class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
@@ -407,6 +421,26 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         with self._wlock:
             if self._helper is None:
                 self._helper = WriterProcess(self.location, self._timeout)
+
+    def start_afresh_after_fork(self) -> None:
+        """(In a forked child) Leave the parent's connections and helper process alone and open new ones; an
+        in-memory store cannot be reached from the child, and says so at its first use."""
+        from ..forking import abandon
+
+        if self._helper is not None:
+            self._helper.disown()
+        abandon(self._conn, self._wconn, self._side, self._pool, self._helper)
+        self._lock, self._wlock = threading.RLock(), threading.Lock()
+        self._wconn = self._side = self._pool = self._helper = None
+        self._seen_version = None
+        self.forget_cached_calls()
+        self._forget_known()
+        if self.location == ":memory:":
+            self._conn = _Unreachable(self.location)
+        elif self.read_only:
+            self._conn = self._connect_read_only(self.location, self._timeout)
+        else:
+            self._conn = self._connect(self.location, self._timeout)
 
     def helper_ready(self) -> bool:
         """Whether batches are written by a helper process (which is up)."""

@@ -110,12 +110,39 @@ class WriterProcess:
             reply = _receive(self.proc.stdout)  # type: ignore[arg-type]
         except (OSError, ValueError):
             reply = None
+        except BaseException:  # interrupted (Ctrl-C) mid-exchange: its reply would come one batch late
+            self.retire()
+            raise
         if reply is None:
             self.stop()
             return None
         if reply[0] == "ok":
             return bool(reply[1])
         raise StoreError(reply[2])
+
+    def retire(self) -> None:
+        """Use this helper no more, without waiting for it: it writes what it received in full, then exits (the
+        storage writes its batches itself from then on; ``stop`` reaps it later)."""
+        self.dead = True
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            pass
+
+    def disown(self) -> None:
+        """(In a forked child) Let go of the child's copies of the pipes to the parent's helper, so the helper still
+        sees the end of its input when the parent closes it; the file numbers stay taken (by /dev/null)."""
+        self.dead = True
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            for f in (self.proc.stdin, self.proc.stdout):
+                if f is not None:
+                    try:
+                        os.dup2(null, f.fileno())
+                    except (OSError, ValueError):
+                        pass
+        finally:
+            os.close(null)
 
     def stop(self) -> None:
         """End the helper once it has written what it received."""
