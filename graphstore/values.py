@@ -10,6 +10,7 @@ import xxhash
 
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
+from .overflow import confined_path
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
 POINTER_CODEC = "pointer"
@@ -81,7 +82,7 @@ class ValueCodec:
             raise StoreError(
                 f"value {rec.cid} is kept in overflow file {rec.path}, but this Storage has no overflow_dir"
             )
-        path = os.path.join(self.overflow_dir, rec.path or "")
+        path = confined_path(self.overflow_dir, rec.path, rec.cid)  # (a crafted row may point anywhere)
         try:
             with open(path, "rb") as fh:
                 data = fh.read()

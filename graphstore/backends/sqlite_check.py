@@ -10,7 +10,8 @@ from typing import Optional
 
 import xxhash
 
-from ..errors import StoreError
+from ..errors import OverflowPathError, StoreError
+from ..overflow import confined_path
 
 _DANGLING = [
     ("edge of call {0} points at a missing call", "SELECT DISTINCT 'id ' || e.call_id FROM edges AS e "
@@ -51,7 +52,11 @@ class CheckMixin:
             if overflow_dir is None:
                 out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
                 continue
-            file = os.path.join(overflow_dir, path)
+            try:
+                file = confined_path(overflow_dir, path, cid)
+            except OverflowPathError as exc:  # reported, never followed
+                out.append(str(exc))
+                continue
             if not os.path.isfile(file):
                 out.append(f"overflow file {file} of value {cid} is missing")
             elif os.path.getsize(file) != size:
