@@ -25,6 +25,7 @@ from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stor
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
+from .sqlite_open import refuse_foreign_file, refuse_foreign_wal, stamp_identity
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
@@ -165,6 +166,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
     def _connect_read_only(self, path: str, timeout: float) -> sqlite3.Connection:
         """Open an existing store for queries only; SQLite itself refuses every write on this connection."""
         self._check_path(path, must_exist=True)
+        refuse_foreign_file(path)
+        refuse_foreign_wal(path)
         uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -188,11 +191,15 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
 
     def _connect(self, path: str, timeout: float) -> sqlite3.Connection:
         self._check_path(path, must_exist=False)
+        if path != ":memory:":  # before SQLite opens the file (and applies a log): see sqlite_open
+            refuse_foreign_file(path)
+            refuse_foreign_wal(path)
         try:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
                 refuse_foreign(conn, path)  # before anything (even the journal mode) changes someone else's file
                 conn.execute(f"PRAGMA page_size = {_PAGE_BYTES}")  # (a new store's; an existing one keeps its own)
+                stamp_identity(conn)
                 _use_wal(conn, timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -262144")
