@@ -10,7 +10,7 @@ import xxhash
 
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
-from .overflow import confined_path
+from .overflow import claim, confined_path
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
 POINTER_CODEC = "pointer"
@@ -19,9 +19,13 @@ POINTER_CODEC = "pointer"
 class ValueCodec:
     """Serializes values for one storage, sending those over the threshold to files in ``overflow_dir``."""
 
-    def __init__(self, overflow_dir: Optional[str], threshold_bytes: int) -> None:
+    def __init__(self, overflow_dir: Optional[str], threshold_bytes: int, trusted: bool = True,
+                 store_id: Optional[str] = None, store: str = "") -> None:
         self.overflow_dir = os.fspath(overflow_dir) if overflow_dir is not None else None
         self.threshold_bytes = threshold_bytes
+        self.trusted = trusted
+        self.store_id, self.store = store_id, store
+        self._claimed = False
 
     def record(self, cid: str, obj: Any, what: str) -> ValueRecord:
         """The stored form of ``obj``; ``what`` names it in errors (for example "op train, output model")."""
@@ -44,7 +48,13 @@ class ValueCodec:
 
     def _write_file(self, name: str, data: bytes) -> None:
         assert self.overflow_dir is not None
-        os.makedirs(self.overflow_dir, exist_ok=True)
+        if not self._claimed:
+            try:
+                os.makedirs(self.overflow_dir, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create overflow folder {self.overflow_dir}: {exc.strerror or exc}") from exc
+            claim(self.overflow_dir, self.store_id, self.store)
+            self._claimed = True
         final = os.path.join(self.overflow_dir, name)
         if os.path.exists(final) and os.path.getsize(final) == len(data):
             return
@@ -75,7 +85,7 @@ class ValueCodec:
             data = self._read_file(rec)
         elif rec.checksum is not None and xxhash.xxh3_64_hexdigest(data or b"") != rec.checksum:
             raise IntegrityError(f"stored bytes of value {rec.cid} do not match their checksum: the store is damaged")
-        return decode_value(rec.codec, data or b"")
+        return decode_value(rec.codec, data or b"", self.trusted)
 
     def _read_file(self, rec: ValueRecord) -> bytes:
         if self.overflow_dir is None:

@@ -25,7 +25,7 @@ from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stor
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
-from .sqlite_open import refuse_foreign_file, refuse_foreign_wal, stamp_identity
+from .sqlite_open import refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
@@ -145,6 +145,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         self._wconn: Optional[sqlite3.Connection] = None
         self._wlock = threading.Lock()
         self._helper: Any = None
+        self.store_id: Optional[str] = None
         self.forget_cached_calls()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
@@ -173,6 +174,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
             refuse_foreign(conn, path)
             found = stored_schema_version(conn, path)
+            if found == SCHEMA_VERSION:
+                self._check_hash_scheme(conn, path, write=False)
+                self.store_id = store_uuid(conn, create=False)
             for pragma in ("cache_size = -262144", f"mmap_size = {_MMAP_BYTES}", "temp_store = MEMORY"):
                 conn.execute(f"PRAGMA {pragma}")
         except sqlite3.DatabaseError as exc:
@@ -208,17 +212,27 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             ensure_schema(conn, path)
             self._check_hash_scheme(conn, path)
+            self.store_id = store_uuid(conn, create=True)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
         return conn
 
     @staticmethod
-    def _check_hash_scheme(conn: sqlite3.Connection, path: str) -> None:
+    def _check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -> None:
         """Record the hashing scheme in a new store; refuse a store whose ids were made by another scheme."""
         row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
         if row is None:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)", (str(SCHEME_VERSION),))
-        elif int(row[0]) != SCHEME_VERSION:
+            if write:
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)",
+                             (str(SCHEME_VERSION),))
+            return
+        try:
+            scheme = int(row[0])
+        except (TypeError, ValueError):
+            raise SchemaVersionError(
+                f"store {path} records hashing scheme {row[0]!r}, which is not a scheme number: the store is damaged"
+            ) from None
+        if scheme != SCHEME_VERSION:
             raise SchemaVersionError(
                 f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
                 f"{SCHEME_VERSION}: its ids cannot be matched"

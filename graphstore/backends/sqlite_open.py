@@ -165,3 +165,15 @@ def stamp_identity(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def store_uuid(conn: sqlite3.Connection, create: bool) -> Optional[str]:
+    """The store's unique id (``meta.store_id``), made on first use when ``create``; None for a read-only store
+    made by an older graphstore, which has none."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+    if row is None and create:
+        import uuid
+
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+    return None if row is None else str(row[0])
