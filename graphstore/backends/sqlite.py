@@ -25,7 +25,7 @@ from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stor
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
-from .sqlite_open import refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
+from .sqlite_open import read_only_mode, refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
@@ -169,7 +169,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         self._check_path(path, must_exist=True)
         refuse_foreign_file(path)
         refuse_foreign_wal(path)
-        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + read_only_mode(path)
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
             refuse_foreign(conn, path)

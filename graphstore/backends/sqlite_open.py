@@ -177,3 +177,26 @@ def store_uuid(conn: sqlite3.Connection, create: bool) -> Optional[str]:
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex,))
         row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
     return None if row is None else str(row[0])
+
+
+def read_only_mode(path: str) -> str:
+    """The URI parameters of a read-only connection to ``path``.
+
+    SQLite reads a store in WAL mode through a shared-memory index (``-shm``), which it creates next to the store
+    file. In a folder this process cannot write (a read-only file system, a colleague's folder), that is impossible:
+    a store without a log (closed by every writer) is then opened ``immutable``, so SQLite creates, locks and changes
+    nothing there, on the promise that nobody changes the store while it is open. A store with a log there (a writer
+    has it open, or crashed) cannot be read consistently without the index and is refused.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.access(folder, os.W_OK):
+        return "?mode=ro"
+    wal = path + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        raise StoreError(
+            f"cannot open store {path} read-only: it has a write-ahead log {wal} (a process is writing it, or one "
+            f"was stopped while writing) and folder {folder} cannot be written here, so SQLite cannot make the "
+            "index it needs to read the log; open it from an account that can write the folder, or once the "
+            "writer has closed it"
+        )
+    return "?mode=ro&immutable=1"
