@@ -78,6 +78,13 @@ class _PlainUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def untrusted_loads(data: bytes) -> Any:
+    """``pickle.loads`` that builds plain values only (raises :class:`UntrustedValueError` for anything else)."""
+    import io
+
+    return _PlainUnpickler(io.BytesIO(data)).load()
+
+
 def decode_value(codec: str, data: bytes, trusted: bool = True) -> Any:
     """Inverse of :func:`encode_value`. With ``trusted=False`` only plain values are decoded (see above).
 
@@ -86,10 +93,8 @@ def decode_value(codec: str, data: bytes, trusted: bool = True) -> Any:
     """
     if not trusted:
         if codec == "pickle":
-            import io
-
             try:
-                return _PlainUnpickler(io.BytesIO(data)).load()
+                return untrusted_loads(data)
             except UntrustedValueError:
                 raise
             except Exception as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import GraphstoreError, RefNotLoadedError, SerializationError, UntrustedValueError
+from .errors import GraphstoreError, IntegrityError, RefNotLoadedError, SerializationError, UntrustedValueError
 from .refs import AtomRef, Ref
 from .structs import REF_CLASSES, CollectionRef, assemble
 
@@ -25,7 +25,13 @@ class Loader:
         """A lazy Ref of the given kind ("atom", "list", "dict", "set", "tuple")."""
         if kind == "atom":
             return AtomRef(cid, hid)
-        return REF_CLASSES[kind](cid, hid, resolver=self._resolve_members)
+        cls = REF_CLASSES.get(kind)
+        if cls is None:
+            raise IntegrityError(
+                f"ref {hid} in store {self.db_path} has kind {kind!r}, which graphstore never writes: the store is "
+                "damaged (storage.check() lists what else is)"
+            )
+        return cls(cid, hid, resolver=self._resolve_members)
 
     def _resolve_members(self, coll: CollectionRef) -> list[tuple[Any, Ref]]:
         pending = self._pending.members(coll.hid)

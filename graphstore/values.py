@@ -14,6 +14,7 @@ from .overflow import claim, confined_path
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
 POINTER_CODEC = "pointer"
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL"}
 
 
 class ValueCodec:
@@ -81,11 +82,19 @@ class ValueCodec:
                 f"value pointer {pid!r} was never stored (only its id is); pass ValuePointer({pid!r}, obj) again"
             )
         data = rec.data
+        if data is not None and type(data) is not bytes:
+            raise IntegrityError(
+                f"value {rec.cid} is stored as {type(data).__name__} ({_SQL_TYPES.get(type(data), '?')}), not as "
+                f"bytes: store {self.store} is damaged"
+            )
         if rec.path is not None:
             data = self._read_file(rec)
         elif rec.checksum is not None and xxhash.xxh3_64_hexdigest(data or b"") != rec.checksum:
             raise IntegrityError(f"stored bytes of value {rec.cid} do not match their checksum: the store is damaged")
-        return decode_value(rec.codec, data or b"", self.trusted)
+        try:
+            return decode_value(rec.codec, data or b"", self.trusted)
+        except SerializationError as exc:
+            raise SerializationError(f"value {rec.cid} in store {self.store}: {exc}") from exc
 
     def _read_file(self, rec: ValueRecord) -> bytes:
         if self.overflow_dir is None:

@@ -106,6 +106,8 @@ def test_a_crafted_pickle_is_never_run_by_check_or_an_untrusted_load(store, tmp_
         with pytest.raises(UntrustedValueError) as ei:
             s.unwrap(ref)
         assert ".open, which is not a plain type" in str(ei.value) and a.cid in str(ei.value)
+        with pytest.raises(UntrustedValueError):
+            s.cf(plain).df()  # the query layer's own fast decoding is held to the same rule
     finally:
         s.close()
     assert not marker.exists()

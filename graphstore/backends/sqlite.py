@@ -18,14 +18,13 @@ import urllib.parse
 import warnings
 from typing import Any, Iterable, Iterator, Optional
 
-from ..errors import ReadOnlyStoreError, SchemaVersionError, StoreError
-from ..hashing import SCHEME_VERSION
+from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
-from .sqlite_open import read_only_mode, refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
+from .sqlite_open import check_hash_scheme, read_only_mode, refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
@@ -175,7 +174,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             refuse_foreign(conn, path)
             found = stored_schema_version(conn, path)
             if found == SCHEMA_VERSION:
-                self._check_hash_scheme(conn, path, write=False)
+                check_hash_scheme(conn, path, write=False)
                 self.store_id = store_uuid(conn, create=False)
             for pragma in ("cache_size = -262144", f"mmap_size = {_MMAP_BYTES}", "temp_store = MEMORY"):
                 conn.execute(f"PRAGMA {pragma}")
@@ -211,32 +210,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             ensure_schema(conn, path)
-            self._check_hash_scheme(conn, path)
+            check_hash_scheme(conn, path)
             self.store_id = store_uuid(conn, create=True)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
         return conn
-
-    @staticmethod
-    def _check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -> None:
-        """Record the hashing scheme in a new store; refuse a store whose ids were made by another scheme."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
-        if row is None:
-            if write:
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)",
-                             (str(SCHEME_VERSION),))
-            return
-        try:
-            scheme = int(row[0])
-        except (TypeError, ValueError):
-            raise SchemaVersionError(
-                f"store {path} records hashing scheme {row[0]!r}, which is not a scheme number: the store is damaged"
-            ) from None
-        if scheme != SCHEME_VERSION:
-            raise SchemaVersionError(
-                f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
-                f"{SCHEME_VERSION}: its ids cannot be matched"
-            )
 
     # --- plumbing -------------------------------------------------------------------------------------------------
 
@@ -279,6 +257,15 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         return self._record_from_row(rows[0]) if rows else None
 
     def _record_from_row(self, row: tuple) -> CallRecord:
+        try:
+            return self._parse_row(row)
+        except (ValueError, TypeError, AttributeError, IndexError):
+            raise IntegrityError(
+                f"store {self.location}: the outputs recorded in the row of call {row[0]} cannot be read "
+                f"({str(row[6])[:60]!r}): the store is damaged (storage.check() lists what else is)"
+            ) from None
+
+    def _parse_row(self, row: tuple) -> CallRecord:
         hid, cid, op_name, op_version, tuple_out, version_id, packed = row
         if packed is None:
             return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))  # type: ignore[return-value]

@@ -22,7 +22,8 @@ import struct
 import urllib.parse
 from typing import Optional
 
-from ..errors import ForeignWALError, StoreError
+from ..errors import ForeignWALError, SchemaVersionError, StoreError
+from ..hashing import SCHEME_VERSION
 
 STORE_MAGIC = 0x47535431
 """``application_id`` of graphstore stores ("GST1")."""
@@ -200,3 +201,24 @@ def read_only_mode(path: str) -> str:
             "writer has closed it"
         )
     return "?mode=ro&immutable=1"
+
+
+def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -> None:
+    """Record the hashing scheme in a new store; refuse a store whose ids were made by another scheme."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
+    if row is None:
+        if write:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)",
+                         (str(SCHEME_VERSION),))
+        return
+    try:
+        scheme = int(row[0])
+    except (TypeError, ValueError):
+        raise SchemaVersionError(
+            f"store {path} records hashing scheme {row[0]!r}, which is not a scheme number: the store is damaged"
+        ) from None
+    if scheme != SCHEME_VERSION:
+        raise SchemaVersionError(
+            f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
+            f"{SCHEME_VERSION}: its ids cannot be matched"
+        )
