@@ -10,6 +10,7 @@ import xxhash
 
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
+from .diskfull import why_write_failed
 from .overflow import claim, confined_path
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
@@ -67,7 +68,12 @@ class ValueCodec:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
         except OSError as exc:
-            raise StoreError(f"cannot write overflow file {final}: {exc.strerror or exc}") from exc
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            why = why_write_failed([final], str(exc), exc.errno)
+            raise StoreError(f"cannot write overflow file {final}: {exc.strerror or exc}{why}") from exc
 
     @staticmethod
     def pointer_record(cid: str, pointer_id: str) -> ValueRecord:

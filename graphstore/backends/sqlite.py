@@ -18,6 +18,7 @@ import urllib.parse
 import warnings
 from typing import Any, Iterable, Iterator, Optional
 
+from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
@@ -184,6 +185,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             raise SchemaVersionError(
                 f"store {path} has schema version {found}, newer than version {SCHEMA_VERSION} that this "
                 "graphstore supports: upgrade graphstore to open it"
+            )
+        if found == 0:
+            raise StoreError(
+                f"cannot open store {path} read-only: it is empty, no graphstore store has been made in it yet (or "
+                "another process is making it right now: try again in a moment)"
             )
         if found < SCHEMA_VERSION:
             raise StoreError(
@@ -400,7 +406,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.DatabaseError):
-                    raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
+                    why = why_write_failed([self.location, self.location + "-wal"], str(exc))
+                    raise StoreError(f"cannot write to store {self.location}: {exc}{why}") from exc
                 raise
 
     def start_helper(self) -> None:
