@@ -7,6 +7,10 @@ Two codecs exist today, both read back with :func:`pickle.loads`:
 - ``"cloudpickle"``: everything else, so functions, lambdas and classes defined in ``__main__`` round-trip.
 
 A stored value is trusted data: loading it runs pickle, which can execute code. Listing or querying ids never loads.
+A store from someone else can be read with ``trusted=False``: then only ``"pickle"`` values are decoded, by an
+unpickler that builds nothing but builtin scalars and containers and numpy arrays of plain dtypes (every other
+global a pickle names is refused with :class:`~graphstore.errors.UntrustedValueError`), and ``"cloudpickle"`` values
+are refused outright.
 
 >>> codec, data = encode_value([1, 2.5, "x"])
 >>> codec, decode_value(codec, data)
@@ -18,7 +22,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from .errors import SerializationError
+from .errors import SerializationError, UntrustedValueError
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, bytearray)
 _CONTAINERS = (list, tuple, set, frozenset, dict)
@@ -56,8 +60,47 @@ def encode_value(obj: Any) -> tuple[str, bytes]:
         raise SerializationError(f"cannot serialize a value of type {type(obj).__qualname__}: {exc}") from exc
 
 
-def decode_value(codec: str, data: bytes) -> Any:
-    """Inverse of :func:`encode_value`."""
+_SAFE_GLOBALS = frozenset([
+    ("builtins", "complex"),
+    ("numpy", "dtype"), ("numpy", "ndarray"),
+    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+])
+"""What a pickle of plain values (see ``_is_plain``) names: the only globals an untrusted value may use."""
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _SAFE_GLOBALS:
+            raise UntrustedValueError(
+                f"the stored value needs {module}.{name}, which is not a plain type: unpickling it could run code"
+            )
+        return super().find_class(module, name)
+
+
+def untrusted_loads(data: bytes) -> Any:
+    """``pickle.loads`` that builds plain values only (raises :class:`UntrustedValueError` for anything else)."""
+    import io
+
+    return _PlainUnpickler(io.BytesIO(data)).load()
+
+
+def decode_value(codec: str, data: bytes, trusted: bool = True) -> Any:
+    """Inverse of :func:`encode_value`. With ``trusted=False`` only plain values are decoded (see above).
+
+    >>> decode_value(*encode_value({"a": (1, 2.5)}), trusted=False)
+    {'a': (1, 2.5)}
+    """
+    if not trusted:
+        if codec == "pickle":
+            try:
+                return untrusted_loads(data)
+            except UntrustedValueError:
+                raise
+            except Exception as exc:
+                raise SerializationError(f"cannot deserialize a stored value (codec {codec!r}): {exc}") from exc
+        if codec == "cloudpickle":
+            raise UntrustedValueError("the stored value was written with cloudpickle: loading it could run code")
     if codec in ("pickle", "cloudpickle"):
         if codec == "cloudpickle":
             import cloudpickle  # noqa: F401  (cloudpickled data may reference its helpers)

@@ -70,3 +70,21 @@ class ConfigurationError(GraphstoreError, ValueError):
 
 class VersioningError(GraphstoreError):
     """Code versioning cannot decide or record which code a call depends on."""
+
+
+class OverflowPathError(IntegrityError):
+    """A value's row names an overflow file outside the storage's overflow folder (an absolute path, ``..``, or a
+    symbolic link leading out): graphstore never reads, checks or deletes such a file."""
+
+
+class ForeignWALError(StoreError):
+    """The write-ahead log (``-wal`` file) next to a store was written by another database: SQLite would apply it
+    and replace the store's contents, so the store is not opened and neither file is touched."""
+
+
+class UntrustedValueError(StoreError):
+    """A store opened with ``trusted=False`` holds a value that only pickle could decode, which could run code."""
+
+
+class OverflowDirInUseError(ConfigurationError):
+    """The ``overflow_dir`` given to a Storage belongs to another store (whose cleanups would delete its files)."""

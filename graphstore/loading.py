@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import RefNotLoadedError
+from .errors import GraphstoreError, IntegrityError, RefNotLoadedError, SerializationError, UntrustedValueError
 from .refs import AtomRef, Ref
 from .structs import REF_CLASSES, CollectionRef, assemble
 
 _STRUCTURES = (list, tuple, dict, set, frozenset)
+
+
+def _hint(exc: Exception) -> str:
+    if isinstance(exc, UntrustedValueError):
+        return ("; the store was opened with trusted=False: open it with trusted=True only if you trust whoever "
+                "wrote it")
+    return ""
 
 
 class Loader:
@@ -18,7 +25,13 @@ class Loader:
         """A lazy Ref of the given kind ("atom", "list", "dict", "set", "tuple")."""
         if kind == "atom":
             return AtomRef(cid, hid)
-        return REF_CLASSES[kind](cid, hid, resolver=self._resolve_members)
+        cls = REF_CLASSES.get(kind)
+        if cls is None:
+            raise IntegrityError(
+                f"ref {hid} in store {self.db_path} has kind {kind!r}, which graphstore never writes: the store is "
+                "damaged (storage.check() lists what else is)"
+            )
+        return cls(cid, hid, resolver=self._resolve_members)
 
     def _resolve_members(self, coll: CollectionRef) -> list[tuple[Any, Ref]]:
         pending = self._pending.members(coll.hid)
@@ -55,9 +68,25 @@ class Loader:
             rec = records.get(cid)
             if rec is None:
                 raise RefNotLoadedError(f"{group[0]!r}: its value {cid} is not in store {self.db_path}")
-            obj = self._values.load(rec)
+            try:
+                obj = self._values.load(rec)
+            except (SerializationError, UntrustedValueError) as exc:
+                raise type(exc)(f"{self._describe_value(group[0], cid)}: {exc}{_hint(exc)}") from exc
             for ref in group:
                 ref._set_obj(obj)
+
+    def _describe_value(self, ref: Ref, cid: str) -> str:
+        """Which value failed to load, for messages: its ref, the op and output that made it, its store."""
+        where = ""
+        try:
+            creator = self.backend.creator_calls([ref.hid]).get(ref.hid)
+            record = self.backend.get_calls([creator]).get(creator) if creator else None
+            if record is not None:
+                label = next((n for n, h, _ in record.outputs if h == ref.hid), "?")
+                where = f" (output {label!r} of op {record.op_name!r}, call {record.hid})"
+        except GraphstoreError:  # a damaged store: the ids alone must do
+            pass
+        return f"value {cid} of ref {ref.hid}{where} in store {self.db_path}"
 
     def _collect_lazy(self, x: Any, out: dict[str, list[Ref]], colls: list[CollectionRef], depth: int = 0) -> None:
         if isinstance(x, CollectionRef):

@@ -32,6 +32,7 @@ from .loading import Loader
 from .ops import Op
 from .recording import Recorder
 from .refs import Call
+from .overflow import check_owner
 from .values import ValueCodec
 from .writer import PendingWrites
 
@@ -87,7 +88,22 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     """A store of memoized calls: a SQLite file (``db_path``) or, by default, memory.
 
     Use it as a context (``with storage:``) to record and retrace op calls. Large values (over
-    ``overflow_threshold_MB``) go to files in ``overflow_dir``.
+    ``overflow_threshold_MB``) go to files in ``overflow_dir``, which belongs to this store alone (another store
+    giving the same folder is refused with ``OverflowDirInUseError``).
+
+    Loading a value runs pickle, which can execute code. To look into a store written by someone else, open it with
+    ``trusted=False`` (usually with ``read_only=True``): only builtin scalars and containers and numpy arrays are
+    decoded, and any other value raises ``UntrustedValueError`` instead of being unpickled.
+
+    >>> from graphstore import op
+    >>> @op
+    ... def halves(x):
+    ...     return [x, x / 2]
+    >>> s = Storage(trusted=False)
+    >>> with s:
+    ...     y = halves(3)
+    >>> s.unwrap(s.load_ref(y.hid, in_memory=False))
+    [3, 1.5]
     """
 
     def __init__(
@@ -99,12 +115,16 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         tracer: Optional[Tracer] = None,
         on_change: str = "ask",
         read_only: bool = False,
+        trusted: bool = True,
     ) -> None:
         if overflow_threshold_MB <= 0:
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
         self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
-        self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6))
+        self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6), trusted=trusted,
+                                  store_id=getattr(self.backend, "store_id", None), store=self.db_path)
+        if overflow_dir is not None:
+            check_owner(os.fspath(overflow_dir), self._values.store_id, self.db_path)
         self._pending = PendingWrites(self.backend)
         self._context = ModeContext(self, "run")
         self._allow_new = True

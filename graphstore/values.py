@@ -10,20 +10,27 @@ import xxhash
 
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
+from .diskfull import why_write_failed
+from .overflow import claim, confined_path
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
 
 POINTER_CODEC = "pointer"
 MAX_INLINE_BYTES = 999_000_000
 """The largest value kept in the store file itself: SQLite refuses a row over 1,000,000,000 bytes, whatever the
 threshold, so a larger value goes to the overflow folder (or is refused before anything of its call is queued)."""
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL"}
 
 
 class ValueCodec:
     """Serializes values for one storage, sending those over the threshold to files in ``overflow_dir``."""
 
-    def __init__(self, overflow_dir: Optional[str], threshold_bytes: int) -> None:
+    def __init__(self, overflow_dir: Optional[str], threshold_bytes: int, trusted: bool = True,
+                 store_id: Optional[str] = None, store: str = "") -> None:
         self.overflow_dir = os.fspath(overflow_dir) if overflow_dir is not None else None
         self.threshold_bytes = threshold_bytes
+        self.trusted = trusted
+        self.store_id, self.store = store_id, store
+        self._claimed = False
 
     def record(self, cid: str, obj: Any, what: str) -> ValueRecord:
         """The stored form of ``obj``; ``what`` names it in errors (for example "op train, output model")."""
@@ -48,7 +55,13 @@ class ValueCodec:
 
     def _write_file(self, name: str, data: bytes) -> None:
         assert self.overflow_dir is not None
-        os.makedirs(self.overflow_dir, exist_ok=True)
+        if not self._claimed:
+            try:
+                os.makedirs(self.overflow_dir, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create overflow folder {self.overflow_dir}: {exc.strerror or exc}") from exc
+            claim(self.overflow_dir, self.store_id, self.store)
+            self._claimed = True
         final = os.path.join(self.overflow_dir, name)
         if os.path.exists(final) and os.path.getsize(final) == len(data):
             return
@@ -60,7 +73,12 @@ class ValueCodec:
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
         except OSError as exc:
-            raise StoreError(f"cannot write overflow file {final}: {exc.strerror or exc}") from exc
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+            why = why_write_failed([final], str(exc), exc.errno)
+            raise StoreError(f"cannot write overflow file {final}: {exc.strerror or exc}{why}") from exc
 
     @staticmethod
     def pointer_record(cid: str, pointer_id: str) -> ValueRecord:
@@ -75,18 +93,26 @@ class ValueCodec:
                 f"value pointer {pid!r} was never stored (only its id is); pass ValuePointer({pid!r}, obj) again"
             )
         data = rec.data
+        if data is not None and type(data) is not bytes:
+            raise IntegrityError(
+                f"value {rec.cid} is stored as {type(data).__name__} ({_SQL_TYPES.get(type(data), '?')}), not as "
+                f"bytes: store {self.store} is damaged"
+            )
         if rec.path is not None:
             data = self._read_file(rec)
         elif rec.checksum is not None and xxhash.xxh3_64_hexdigest(data or b"") != rec.checksum:
             raise IntegrityError(f"stored bytes of value {rec.cid} do not match their checksum: the store is damaged")
-        return decode_value(rec.codec, data or b"")
+        try:
+            return decode_value(rec.codec, data or b"", self.trusted)
+        except SerializationError as exc:
+            raise SerializationError(f"value {rec.cid} in store {self.store}: {exc}") from exc
 
     def _read_file(self, rec: ValueRecord) -> bytes:
         if self.overflow_dir is None:
             raise StoreError(
                 f"value {rec.cid} is kept in overflow file {rec.path}, but this Storage has no overflow_dir"
             )
-        path = os.path.join(self.overflow_dir, rec.path or "")
+        path = confined_path(self.overflow_dir, rec.path, rec.cid)  # (a crafted row may point anywhere)
         try:
             with open(path, "rb") as fh:
                 data = fh.read()

@@ -187,12 +187,22 @@ def from_source(reader: Reader, source: Any) -> Pattern:
         return p
     if isinstance(source, (str, Call)):
         source = [source]
-    items = list(source)
+    accepted = "an op, a Ref, Refs, {name: Refs}, Calls, or history ids (strings)"
+    try:
+        items = list(source)
+    except TypeError:
+        raise FrameStructureError(
+            f"storage.cf() cannot make a frame of {type(source).__name__} {source!r:.80}: it takes {accepted}"
+        ) from None
     if all(isinstance(x, Ref) for x in items):
         return Pattern().add_var(VarNode("v", frozenset(r.hid for r in items)))
     ids = [x.hid if isinstance(x, (Ref, Call)) else x for x in items]
-    if not all(isinstance(x, str) for x in ids):
-        raise FrameStructureError("storage.cf() takes an op, Refs, Calls, {name: Refs} or history ids")
+    bad = [x for x in ids if not isinstance(x, str)]
+    if bad:
+        raise FrameStructureError(
+            f"storage.cf() cannot make a frame of {type(bad[0]).__name__} {bad[0]!r:.80} (in the "
+            f"{type(source).__name__} it was given): it takes {accepted}"
+        )
     return _from_ids(reader, ids)
 
 

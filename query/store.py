@@ -20,6 +20,7 @@ import re
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from graphstore.backends import ValueRecord
+from graphstore.codecs import untrusted_loads
 from graphstore.refs import AtomRef, Call
 
 from . import emit, emit_load
@@ -176,8 +177,13 @@ class Reader:
             return value_pass.finish(columns)
         return self.load_values(set().union(*columns) - {None})
 
+    def plain_loads(self) -> Callable[[bytes], Any]:
+        """What decodes a plain pickle kept in its row: ``pickle.loads``, or for a store opened with
+        ``trusted=False`` the unpickler that builds plain values only."""
+        return pickle.loads if self.storage._values.trusted else untrusted_loads
+
     def _decode_rows(self, rows: list) -> dict:
-        loads = pickle.loads
+        loads = self.plain_loads()
         try:  # the common case, plain pickles kept in the row, decoded directly
             out = {cid: loads(data) for cid, codec, _, data, path in rows if codec == "pickle" and path is None}
         except Exception:  # let the storage's codec decode them all and report
@@ -318,7 +324,7 @@ class ValuePass:
         rows = self.reader.run(f'SELECT cid, data FROM "values" WHERE rowid BETWEEN ? AND ? AND {_INLINE}',
                                (self._next, self._next + self.PIECE - 1, SCAN_BYTES))
         self._next += self.PIECE
-        loads = pickle.loads
+        loads = self.reader.plain_loads()
         try:
             self.values.update({cid: loads(data) for cid, data in rows})
         except Exception:  # the storage's codec decodes those by id, and reports

@@ -149,3 +149,10 @@ def make_store_at_version(path: str, version: int) -> dict[str, int]:
         conn.close()
     os.remove(scratch)
     return counts
+
+
+def value_files(folder) -> list[str]:
+    """The overflow files in ``folder`` (without the marker naming the store it belongs to), sorted."""
+    from graphstore.overflow import OWNER_FILE
+
+    return sorted(n for n in os.listdir(folder) if n != OWNER_FILE)

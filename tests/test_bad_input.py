@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import store_tools
-from store_tools import damage_file, snapshot
+from store_tools import damage_file, snapshot, value_files
 from graphstore import (
     GraphstoreError,
     HashingError,
@@ -208,7 +208,7 @@ def overflow_store(tmp_path, db_path):
     with s:
         ref = blob(20)
     s.close()
-    (name,) = os.listdir(ovf)
+    (name,) = value_files(ovf)
     return {"ovf": str(ovf), "file": str(ovf / name), "blob": blob, "cid": ref.cid}
 
 

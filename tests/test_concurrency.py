@@ -14,7 +14,7 @@ import sys
 import threading
 
 import reliability_worker as rw
-from store_tools import MIGRATION_NAMES, make_store_at_version
+from store_tools import MIGRATION_NAMES, make_store_at_version, value_files
 from graphstore import Storage
 
 WORKER = rw.__file__
@@ -206,7 +206,7 @@ def test_threads_storing_the_same_large_values(tmp_path):
     try:
         assert errors == []
         assert storage.check().ok, storage.check().problems
-        assert sorted(os.listdir(tmp_path / "ovf")) == sorted(f"{rw.blob_cid(i)}.bin" for i in range(15))
+        assert value_files(tmp_path / "ovf") == sorted(f"{rw.blob_cid(i)}.bin" for i in range(15))
         with storage.allow_new_calls(False), storage:
             assert all(storage.unwrap(rw.blob(i)) == rw.blob.func(i) for i in range(15))
     finally:

@@ -13,6 +13,7 @@ import sqlite3
 import pytest
 
 from graphstore import Call, MList, Ref, Storage, StoreError, op
+from store_tools import value_files
 
 TABLES = ("values", "refs", "calls", "edges", "members")
 
@@ -516,7 +517,7 @@ def test_a_failure_inside_cleanup_refs_changes_nothing(monkeypatch, tmp_path, lo
         big = blob(1000)
     storage.drop_calls(storage.get_ref_creator(xs), delete_dependents=True)
     storage.drop_calls(storage.get_ref_creator(big))
-    assert os.listdir(overflow) == [f"{big.cid}.bin"]
+    assert value_files(overflow) == [f"{big.cid}.bin"]
     before = snapshot(storage)
     tried = fail_at(monkeypatch, storage, n, error)
     expected = StoreError if isinstance(error, sqlite3.DatabaseError) else RuntimeError
@@ -524,13 +525,13 @@ def test_a_failure_inside_cleanup_refs_changes_nothing(monkeypatch, tmp_path, lo
         storage.cleanup_refs()
     assert len(tried) == n
     assert snapshot(storage) == before
-    assert os.listdir(overflow) == [f"{big.cid}.bin"]  # no file goes when the transaction does not commit
+    assert value_files(overflow) == [f"{big.cid}.bin"]  # no file goes when the transaction does not commit
     monkeypatch.undo()
 
     # the cleanup that works afterwards removes what it should: 9 refs and 6 values of the list program (see
     # test_dropping_a_list_producer_with_dependents), and the raw 1000 and the blob with its file
     assert storage.cleanup_refs() == {"refs": 11, "values": 8, "overflow_files": 1}
-    assert os.listdir(overflow) == []
+    assert value_files(overflow) == []
     assert storage.check().ok
     storage.close()
 
@@ -619,24 +620,24 @@ def test_cleanup_removes_the_overflow_file_of_a_dropped_value_only_once_nothing_
         b = same_blob(1000)  # the same value: one file
         n = size(b"y" * 500)  # a large raw input gets a file too
     assert a.cid == b.cid
-    files = sorted(os.listdir(overflow))
+    files = value_files(overflow)
     assert len(files) == 2 and f"{a.cid}.bin" in files
 
     assert storage.drop_calls(storage.get_ref_creator(a)) == 1
     # blob's output ref goes; the value (and its file) stays, same_blob's output holds it
     assert storage.cleanup_refs() == {"refs": 1, "values": 0, "overflow_files": 0}
-    assert sorted(os.listdir(overflow)) == files
+    assert value_files(overflow) == files
     assert storage.unwrap(storage.load_ref(b.hid)) == b"x" * 1000
 
     assert storage.drop_calls(storage.get_ref_creator(b)) == 1
     # now nothing holds it; the raw 1000 goes with it (its value too: no other ref has it)
     assert storage.cleanup_refs() == {"refs": 2, "values": 2, "overflow_files": 1}
-    assert os.listdir(overflow) == [f for f in files if f != f"{a.cid}.bin"]
+    assert value_files(overflow) == [f for f in files if f != f"{a.cid}.bin"]
 
     assert storage.drop_calls(storage.get_ref_creator(n)) == 1
     # the raw bytes input and the output 500 go; 500 was not stored anywhere else
     assert storage.cleanup_refs() == {"refs": 2, "values": 2, "overflow_files": 1}
-    assert os.listdir(overflow) == []
+    assert value_files(overflow) == []
     assert counts(storage) == {t: 0 for t in TABLES}
     assert storage.check().ok
 
@@ -644,6 +645,6 @@ def test_cleanup_removes_the_overflow_file_of_a_dropped_value_only_once_nothing_
     with storage:
         blob(1000)
     assert log == ["blob"]
-    assert os.listdir(overflow) == [f"{a.cid}.bin"]
+    assert value_files(overflow) == [f"{a.cid}.bin"]
     assert storage.check().ok
     storage.close()

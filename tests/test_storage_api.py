@@ -14,6 +14,7 @@ import warnings
 import pytest
 
 import graphstore.storage
+from store_tools import value_files
 from graphstore import (
     GraphstoreError,
     NewCallsNotAllowedError,
@@ -407,7 +408,7 @@ def test_large_values_go_to_the_overflow_dir(tmp_path, db_path, log):
     with s:
         r = big(5000)
     s.close()
-    files = os.listdir(ovf)
+    files = value_files(ovf)
     assert len(files) == 1 and r.cid in files[0]
     with sqlite3.connect(db_path) as conn:
         data, path = conn.execute('SELECT data, path FROM "values" WHERE cid = ?', (r.cid,)).fetchone()

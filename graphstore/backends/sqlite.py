@@ -18,13 +18,14 @@ import urllib.parse
 import warnings
 from typing import Any, Iterable, Iterator, Optional
 
-from ..errors import ReadOnlyStoreError, SchemaVersionError, StoreError
-from ..hashing import SCHEME_VERSION
+from ..diskfull import why_write_failed
+from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
+from .sqlite_open import check_hash_scheme, read_only_mode, refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
@@ -158,6 +159,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         self._wconn: Optional[sqlite3.Connection] = None
         self._wlock = threading.Lock()
         self._helper: Any = None
+        self.store_id: Optional[str] = None
         self.forget_cached_calls()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
@@ -179,11 +181,16 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
     def _connect_read_only(self, path: str, timeout: float) -> sqlite3.Connection:
         """Open an existing store for queries only; SQLite itself refuses every write on this connection."""
         self._check_path(path, must_exist=True)
-        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+        refuse_foreign_file(path)
+        refuse_foreign_wal(path)
+        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + read_only_mode(path)
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
             refuse_foreign(conn, path)
             found = stored_schema_version(conn, path)
+            if found == SCHEMA_VERSION:
+                check_hash_scheme(conn, path, write=False)
+                self.store_id = store_uuid(conn, create=False)
             for pragma in ("cache_size = -262144", f"mmap_size = {_MMAP_BYTES}", "temp_store = MEMORY"):
                 conn.execute(f"PRAGMA {pragma}")
         except sqlite3.DatabaseError as exc:
@@ -192,6 +199,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             raise SchemaVersionError(
                 f"store {path} has schema version {found}, newer than version {SCHEMA_VERSION} that this "
                 "graphstore supports: upgrade graphstore to open it"
+            )
+        if found == 0:
+            raise StoreError(
+                f"cannot open store {path} read-only: it is empty, no graphstore store has been made in it yet (or "
+                "another process is making it right now: try again in a moment)"
             )
         if found < SCHEMA_VERSION:
             raise StoreError(
@@ -202,11 +214,15 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
 
     def _connect(self, path: str, timeout: float) -> sqlite3.Connection:
         self._check_path(path, must_exist=False)
+        if path != ":memory:":  # before SQLite opens the file (and applies a log): see sqlite_open
+            refuse_foreign_file(path)
+            refuse_foreign_wal(path)
         try:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
                 refuse_foreign(conn, path)  # before anything (even the journal mode) changes someone else's file
                 conn.execute(f"PRAGMA page_size = {_PAGE_BYTES}")  # (a new store's; an existing one keeps its own)
+                stamp_identity(conn)
                 _use_wal(conn, timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -262144")
@@ -214,22 +230,11 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             ensure_schema(conn, path)
-            self._check_hash_scheme(conn, path)
+            check_hash_scheme(conn, path)
+            self.store_id = store_uuid(conn, create=True)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
         return conn
-
-    @staticmethod
-    def _check_hash_scheme(conn: sqlite3.Connection, path: str) -> None:
-        """Record the hashing scheme in a new store; refuse a store whose ids were made by another scheme."""
-        row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
-        if row is None:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)", (str(SCHEME_VERSION),))
-        elif int(row[0]) != SCHEME_VERSION:
-            raise SchemaVersionError(
-                f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
-                f"{SCHEME_VERSION}: its ids cannot be matched"
-            )
 
     # --- plumbing -------------------------------------------------------------------------------------------------
 
@@ -272,6 +277,15 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         return self._record_from_row(rows[0]) if rows else None
 
     def _record_from_row(self, row: tuple) -> CallRecord:
+        try:
+            return self._parse_row(row)
+        except (ValueError, TypeError, AttributeError, IndexError):
+            raise IntegrityError(
+                f"store {self.location}: the outputs recorded in the row of call {row[0]} cannot be read "
+                f"({str(row[6])[:60]!r}): the store is damaged (storage.check() lists what else is)"
+            ) from None
+
+    def _parse_row(self, row: tuple) -> CallRecord:
         hid, cid, op_name, op_version, tuple_out, version_id, packed = row
         if packed is None:
             return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))  # type: ignore[return-value]
@@ -406,7 +420,8 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.DatabaseError):
-                    raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
+                    why = why_write_failed([self.location, self.location + "-wal"], str(exc))
+                    raise StoreError(f"cannot write to store {self.location}: {exc}{why}") from exc
                 raise
 
     def start_helper(self) -> None:

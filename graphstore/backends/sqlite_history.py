@@ -6,7 +6,8 @@ import os
 import sqlite3
 from typing import Iterable, Optional
 
-from ..errors import StoreError
+from ..errors import OverflowPathError, StoreError
+from ..overflow import confined_path
 
 _SEED = "CREATE TEMP TABLE IF NOT EXISTS _gs_seed (hid TEXT PRIMARY KEY)"
 
@@ -138,8 +139,10 @@ def remove_overflow_files(folder: Optional[str], names: list[str]) -> int:
     removed = 0
     for name in names if folder else ():
         try:
-            os.remove(os.path.join(folder, name))  # type: ignore[arg-type]
+            os.remove(confined_path(folder, name, name))  # type: ignore[arg-type]
             removed += 1
         except FileNotFoundError:
+            pass
+        except OverflowPathError:  # a row naming a file outside the folder: never deleted (check() reports it)
             pass
     return removed

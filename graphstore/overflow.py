@@ -1,0 +1,94 @@
+"""Overflow files: where a value's row may point, and which store an overflow folder belongs to.
+
+A row of the ``values`` table names its overflow file by a bare file name (``<cid>.bin``) inside the storage's
+``overflow_dir``. A store file can be written by anyone, so every name is checked before the file is read, checked
+or deleted: it must be a plain name (no folder, no ``..``, not absolute) and, symbolic links resolved, stay inside
+the folder. A folder is also claimed by one store (a marker file holding the store's id), so that two stores never
+delete each other's files.
+
+>>> confined_path("/data/ovf", "abc.bin", "abc")
+'/data/ovf/abc.bin'
+>>> confined_path("/data/ovf", "../etc/passwd", "abc")
+Traceback (most recent call last):
+...
+graphstore.errors.OverflowPathError: value abc names overflow file '../etc/passwd', which is outside the overflow folder /data/ovf: the store is damaged or was tampered with; the file is not used
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .errors import OverflowDirInUseError, OverflowPathError, StoreError
+
+OWNER_FILE = ".graphstore-owner"
+"""The marker file naming the store an overflow folder belongs to."""
+
+
+def confined_path(folder: str, name: str, cid: str) -> str:
+    """The path of overflow file ``name`` of value ``cid`` in ``folder``; raises :class:`OverflowPathError` if the
+    name leads anywhere else."""
+    if not _plain_name(name):
+        raise _outside(folder, name, cid)
+    path = os.path.join(folder, name)
+    real_folder = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    if os.path.dirname(real) != real_folder:  # a symbolic link out of the folder (or to a subfolder)
+        raise _outside(folder, name, cid, f" (it leads to {real})")
+    return path
+
+
+def _plain_name(name: object) -> bool:
+    if not isinstance(name, str) or name in ("", ".", "..") or "\0" in name:
+        return False
+    seps = [os.sep] + ([os.altsep] if os.altsep else [])
+    return not any(sep in name for sep in seps) and not os.path.isabs(name) and not os.path.splitdrive(name)[0]
+
+
+def _outside(folder: str, name: object, cid: str, detail: str = "") -> OverflowPathError:
+    return OverflowPathError(
+        f"value {cid} names overflow file {name!r}, which is outside the overflow folder {folder}{detail}: "
+        "the store is damaged or was tampered with; the file is not used"
+    )
+
+
+def read_owner(folder: str) -> Optional[str]:
+    """The id of the store that claimed ``folder``, or None if none did."""
+    try:
+        with open(os.path.join(folder, OWNER_FILE), encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read {os.path.join(folder, OWNER_FILE)}: {exc.strerror or exc}") from exc
+
+
+def check_owner(folder: str, store_id: Optional[str], store: str) -> None:
+    """Refuse ``folder`` if another store claimed it."""
+    owner = read_owner(folder)
+    if owner is not None and store_id is not None and owner != store_id:
+        raise OverflowDirInUseError(
+            f"overflow folder {folder} belongs to another store (id {owner}, in {os.path.join(folder, OWNER_FILE)}), "
+            f"not to store {store} (id {store_id}): two stores sharing a folder would delete each other's files "
+            "in cleanup_refs(); give each store its own overflow_dir"
+        )
+
+
+def claim(folder: str, store_id: Optional[str], store: str) -> None:
+    """Mark ``folder`` (which exists) as belonging to store ``store_id``, unless it already is; refuses a folder
+    another store claimed."""
+    if store_id is None:
+        return
+    check_owner(folder, store_id, store)
+    marker = os.path.join(folder, OWNER_FILE)
+    if os.path.exists(marker):
+        return
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # another process claimed it meanwhile: for this store, or not
+        check_owner(folder, store_id, store)
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot write {marker}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(store_id + "\n")
