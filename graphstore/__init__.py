@@ -13,9 +13,12 @@
 
 from .context import noop
 from .errors import (
+    CallNotStoredWarning,
     ConfigurationError,
     GraphstoreError,
+    GraphstoreWarning,
     HashingError,
+    InputMutatedWarning,
     IntegrityError,
     NewCallsNotAllowedError,
     OpCallError,
@@ -41,10 +44,13 @@ __version__ = "0.1.0"
 __all__ = [
     "AtomRef",
     "Call",
+    "CallNotStoredWarning",
     "ConfigurationError",
     "DictRef",
     "GraphstoreError",
+    "GraphstoreWarning",
     "HashingError",
+    "InputMutatedWarning",
     "IntegrityError",
     "Ignore",
     "ListRef",

@@ -11,7 +11,8 @@ def test_graphstore_all_is_pinned():
         "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "SetRef", "TupleRef",
         "NewCallsNotAllowedError", "Op", "OpCallError", "OpDefinitionError", "Ref", "RefNotLoadedError",
         "SchemaVersionError", "SerializationError", "Storage", "StoreError", "ValuePointer", "ValueTooLargeError",
-        "VersionInfo", "VersioningError", "hash_value", "noop", "op", "track", "wrap_atom",
+        "VersionInfo", "VersioningError", "hash_value",
+        "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning", "noop", "op", "track", "wrap_atom",
     ])
     for name in graphstore.__all__:
         assert hasattr(graphstore, name), name
