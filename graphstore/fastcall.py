@@ -39,6 +39,7 @@ class FastRecorder:
     """The fast half of a Storage's recording (see the module docstring)."""
 
     def _call_fast(self, op: Op, out_name: str, args: tuple, kwargs: dict) -> Any:
+        deletions = self._deletions  # (read before anything remembered about the store is)
         names = op._simple_names
         if kwargs or len(args) != len(names):  # (plain positional arguments for every parameter need no binding)
             bound = op.bind(args, kwargs)
@@ -64,7 +65,7 @@ class FastRecorder:
         if found is not None:
             if found.hid == hid:
                 return self._lazy_outputs(found)
-            return self._record_content_hit(op, hid, cid, found, in_refs, self._new_todo())
+            return self._record_content_hit(op, hid, cid, found, in_refs, self._new_todo(deletions))
         if not self._allow_new:
             return NOT_FAST  # the general path raises the error
         self._check_writable(op)
@@ -73,11 +74,15 @@ class FastRecorder:
             self.attach(lazy)
         values: dict = {}  # new input values, serialized before the op runs (it may change them)
         stored = self._stored_cids
-        mutable = None
+        mutable = held = None
         for name, r in in_refs:
             obj = r._obj
-            if r.cid not in stored and r.cid not in values:
-                values[r.cid] = self._values.record(r.cid, obj, f"op {op.name}, argument {name!r}")
+            if r.cid not in stored:
+                if r.cid not in values:
+                    values[r.cid] = self._values.record(r.cid, obj, f"op {op.name}, argument {name!r}")
+            else:
+                held = held or {}
+                held[r.cid] = r
             if type(obj) not in _SCALARS:
                 mutable = True
         started = time.time()
@@ -89,7 +94,7 @@ class FastRecorder:
         t = type(result)
         if (t is tuple and op.nout == "auto" and op.output_names is None) or isinstance(result, Ref) or (
                 t in _STRUCTURES and self._holds_ref(result)):
-            return self._finish_call(op, in_refs, self._new_todo(), (hid, cid), result, started, duration,
+            return self._finish_call(op, in_refs, self._new_todo(deletions), (hid, cid), result, started, duration,
                                      values=values)
         out_hid = derive_output_hid(hid, out_name)
         try:
@@ -103,10 +108,14 @@ class FastRecorder:
             inputs += (name, r.hid, r.cid)
             refs[r.hid] = (r.hid, r.cid, "atom")
         refs[out_hid] = (out_hid, out_cid, "atom")
-        if out_cid not in stored and out_cid not in values:
-            values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
+        if out_cid not in stored:
+            if out_cid not in values:
+                values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
+        else:
+            held = held or {}
+            held[out_cid] = out
         row = (hid, cid, op.name, op.version, (out_name, out_hid, out_cid), False, tuple(inputs), started, duration,
                ("atom",), None)
-        self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()])
+        self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()], deletions, held)
         self._remember_cids(values)
         return out

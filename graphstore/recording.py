@@ -72,6 +72,8 @@ class PendingCall:
 
     extra: list[tuple[CallRecord, list[tuple[str, Ref]], list[tuple[str, Ref]]]] = field(default_factory=list)
     members: list[MemberRecord] = field(default_factory=list)
+    deletions: Optional[int] = None
+    """The storage's deletion count when the call started (before anything remembered about the store was read)."""
 
 
 class Recorder(FastRecorder):
@@ -86,7 +88,7 @@ class Recorder(FastRecorder):
             if out is not NOT_FAST:
                 return out
         bound = op.bind(args, kwargs)
-        todo = PendingCall()
+        todo = PendingCall(deletions=self._deletions)
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
         ids = None
         if self._versioner is None:
@@ -427,8 +429,8 @@ class Recorder(FastRecorder):
         return self._lazy_outputs(record)
 
     @staticmethod
-    def _new_todo() -> PendingCall:
-        return PendingCall()
+    def _new_todo(deletions: Optional[int] = None) -> PendingCall:
+        return PendingCall(deletions=deletions)
 
     @staticmethod
     def _holds_ref(value: Any) -> bool:
@@ -446,6 +448,7 @@ class Recorder(FastRecorder):
         """Queue a call, its structural calls, refs and new values (all serialized before anything is queued;
         ``values``: those already serialized)."""
         values = {} if values is None else values
+        held: Optional[dict] = None  # cid -> Ref of values left out as stored (to supply them if they were deleted)
         refs: dict[str, tuple] = {}  # hid -> the fields of a RefRecord
         calls = [record] + [rec for rec, _, _ in todo.extra]
         groups = [(op.name, in_refs, out_refs)] + [(op.name, ins, outs) for _, ins, outs in todo.extra]
@@ -456,10 +459,16 @@ class Recorder(FastRecorder):
                     hid, cid = ref.hid, ref.cid
                     collection = isinstance(ref, CollectionRef)
                     refs[hid] = (hid, cid, ref.kind if collection else "atom")  # a RefRecord's fields
-                    if not collection and cid not in stored and cid not in values and ref.in_memory:
+                    if collection or not ref.in_memory or cid in values:
+                        continue
+                    if cid not in stored:
                         values[cid] = self._value_record(op_name, role, name, ref)
+                    else:
+                        if held is None:
+                            held = {}
+                        held[cid] = ref
         self._check_names(op, calls, todo.members)
-        self._pending.add(calls, list(refs.values()), list(values.values()), todo.members)
+        self._pending.add(calls, list(refs.values()), list(values.values()), todo.members, todo.deletions, held)
         self._remember_cids(values)
 
     @staticmethod

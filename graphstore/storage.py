@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import warnings
 import weakref
 from typing import Any, Optional, Union
 
 from .backends import Tracer, open_backend
 from .context import ModeContext
-from .errors import ConfigurationError, GraphstoreError
+from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
 from .history import History
 from .versioning import Versioner
 from .versions_api import VersionsAPI, check_store_mode
@@ -31,6 +32,7 @@ from .loading import Loader
 from .ops import Op
 from .recording import Recorder
 from .refs import Call
+from .resupply import complete_batch
 from .values import ValueCodec
 from .writer import PendingWrites
 
@@ -105,6 +107,11 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
         self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6))
         self._pending = PendingWrites(self.backend)
+        self._pending.resupply = self._resupply
+        self._pending.on_deletions = self._deletions_seen
+        self._deletions = getattr(self.backend, "deletion_count", lambda: None)()
+        """The store's deletion count that what this storage remembers about the store (stored values, calls
+        read ahead) is valid for; batches carry it, and the store checks them when a deletion came after it."""
         self._context = ModeContext(self, "run")
         self._allow_new = True
         self._known_ops: set[str] = set()
@@ -119,6 +126,23 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def __repr__(self) -> str:
         return f"Storage({self.db_path!r})"
+
+    def _deletions_seen(self, count: Optional[int]) -> None:
+        """Another process (or this one) deleted from the store: forget what is remembered about it."""
+        if count is None or self._deletions is None or count <= self._deletions:
+            return
+        self._stored_cids.clear()  # (cleared first, the count moved on after: a call records the count before
+        self.backend.forget_cached_calls()  # it consults these)
+        self._deletions = count
+
+    def _resupply(self, batch: Any, held: dict, exc: MissingValuesError) -> None:
+        left_out = complete_batch(batch, held, exc.cids, self._values)
+        if left_out:
+            warnings.warn(
+                f"store {self.db_path}: calls of op {', '.join(left_out)} were not stored: values they use were "
+                "deleted from the store by another process while they were recorded, and this process does not hold "
+                "them any more (they are computed again when called)", CallNotStoredWarning, stacklevel=2,
+            )
 
     # --- contexts -----------------------------------------------------------------------------------------------------
 

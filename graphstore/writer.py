@@ -15,10 +15,11 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import Optional
+from typing import Callable, Optional
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import call_row, row_call
+from .errors import MissingValuesError
 
 MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
@@ -46,6 +47,16 @@ class _Generation:
         self.values: dict[str, tuple] = {}
         self.refs: dict[str, tuple[str, str]] = {}
         self.members: dict[str, list[tuple]] = {}
+        self.held: dict[str, object] = {}
+        """Objects of values the batch uses but does not carry (thought stored): supplied if they were deleted."""
+
+    def stamp(self, deletions: Optional[int], held: Optional[dict]) -> None:
+        """Note the deletion count the records being added were made under (the batch keeps the oldest)."""
+        b = self.batch
+        if deletions is not None and (b.deletions is None or deletions < b.deletions):
+            b.deletions = deletions
+        if held:
+            self.held.update(held)
 
     def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
             members: list[MemberRecord]) -> None:
@@ -87,6 +98,7 @@ class _Generation:
         for gen in (self, later):
             merged.add(gen.batch.calls, gen.batch.refs, gen.batch.values, gen.batch.members)
             merged.batch.ops.extend(gen.batch.ops)
+            merged.stamp(gen.batch.deletions, gen.held)
         return merged
 
 
@@ -106,24 +118,36 @@ class PendingWrites:
         self._wake = threading.Event()
         self._closed = False
         self._thread: Optional[threading.Thread] = None
+        self.resupply: Optional[Callable[[Batch, dict, MissingValuesError], None]] = None
+        """Called when the store refused a batch for values deleted meanwhile: completes the batch (or leaves calls
+        out) for it to be written again (see ``graphstore.resupply``)."""
+        self.on_deletions: Optional[Callable[[int], None]] = None
+        """Called with the store's deletion count when a written batch was made under an older one."""
 
     # --- adding and reading -----------------------------------------------------------------------------------------
 
     def add(
         self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
         members: list[MemberRecord] = (),  # type: ignore[assignment]
+        deletions: Optional[int] = None, held: Optional[dict] = None,
     ) -> None:
-        """Queue calls (one op call and its structural calls) with the refs, values and members they introduce."""
+        """Queue calls (one op call and its structural calls) with the refs, values and members they introduce;
+        ``deletions``: the store's deletion count the recording's memory was valid for, ``held``: objects of values
+        left out as stored."""
         with self.lock:
             self.raise_background_error()
             self._current.add(calls, refs, values, members)
+            self._current.stamp(deletions, held)
             waiting = self._queued()
         self._after_queueing(waiting)
 
-    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
-        """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples."""
+    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple], deletions: Optional[int] = None,
+                 held: Optional[dict] = None) -> None:
+        """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples (and
+        ``deletions`` and ``held`` as for :meth:`add`)."""
         with self.lock:
             self._current.add_row(row, refs, values)
+            self._current.stamp(deletions, held)
             waiting = self._queued()
         self._after_queueing(waiting)
 
@@ -202,7 +226,7 @@ class PendingWrites:
                     return
                 self._current, self._flushing, self._since = _Generation(), gen, None
             try:
-                self.backend.save_batch(gen.batch)
+                self._save(gen)
             except BaseException:
                 with self.lock:
                     self._current = gen.absorb(self._current)
@@ -211,6 +235,23 @@ class PendingWrites:
                 raise
             with self.lock:
                 self._flushing = None
+
+    def _save(self, gen: _Generation) -> None:
+        """Write a generation's batch; one refused for values deleted meanwhile is completed and written again."""
+        for attempt in range(10):
+            try:
+                self.backend.save_batch(gen.batch)
+                break
+            except MissingValuesError as exc:
+                if self.resupply is None or attempt == 9:
+                    raise
+                if self.on_deletions is not None:
+                    self.on_deletions(exc.deletions)
+                self.resupply(gen.batch, gen.held, exc)
+                gen.batch.deletions = exc.deletions
+        seen = getattr(self.backend, "deletions_seen", None)
+        if seen is not None and self.on_deletions is not None and seen != gen.batch.deletions:
+            self.on_deletions(seen)
 
     def raise_background_error(self) -> None:
         """Re-raise, once, an error that a background write met."""

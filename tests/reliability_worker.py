@@ -10,6 +10,10 @@ Modes:
 - ``retrace PATH WORKERS N``: retrace every worker's calls with new calls forbidden; print one JSON line.
 - ``race PATH``: print ``ready``, wait for stdin, compute ``slow_square(12)``; print one JSON line.
 - ``crash PATH OVERFLOW_DIR``: record ``chain_step`` calls forever, printing ``INDEX MONOTONIC_TIME`` after each.
+- ``reuse PATH N``: print ``ready``, wait for stdin, record ``N`` rounds of calls whose values keep recurring
+  (``tag``, ``halve``), in contexts of 100 rounds; print one JSON line.
+- ``delete PATH STOP_FILE``: until STOP_FILE exists, drop a few random calls (with their dependents) and clean up;
+  print one JSON line.
 """
 
 from __future__ import annotations
@@ -76,6 +80,62 @@ def chain_step(i, prev):
 CRASH_THRESHOLD_MB = 0.001
 
 
+@op
+def tag(xs, i):
+    return [xs[0] * 2, "tag"]
+
+
+@op
+def halve(pair):
+    return [pair[0] // 2, pair[1]]
+
+
+@op
+def count(x):
+    return x + 1
+
+
+def record_reuse(storage: Storage, n: int) -> int:
+    """Calls whose inputs and outputs hold few distinct values, so most are left out of batches as stored."""
+    done = 0
+    for start in range(0, n, 100):
+        with storage:
+            for i in range(start, min(n, start + 100)):
+                t = tag([i % 97, "x"], i)   # a list argument: the general path; its output recurs every 97
+                halve(t)                     # an AtomRef argument: the fast path
+                count(i % 89)                # recorded once, then retraced or found by content
+                done += 3
+    return done
+
+
+def _reuse(path: str, n: int) -> None:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    storage = Storage(path)
+    calls = record_reuse(storage, n)
+    storage.close()
+    print(json.dumps({"calls": calls}), flush=True)
+
+
+def _delete(path: str, stop_file: str) -> None:
+    import random
+
+    rng = random.Random(0)
+    storage = Storage(path)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    rounds = dropped = 0
+    while not os.path.exists(stop_file):
+        hids = [h for (h,) in storage.backend.execute("SELECT hid FROM calls")]
+        if hids:
+            dropped += storage.drop_calls(rng.sample(hids, min(len(hids), 15)))
+            storage.cleanup_refs()
+            rounds += 1
+        time.sleep(0.01)
+    storage.close()
+    print(json.dumps({"rounds": rounds, "dropped": dropped}), flush=True)
+
+
 def record_stress(storage: Storage, worker: int, n: int) -> None:
     for i in range(n):
         s = shared_step(i)
@@ -138,6 +198,10 @@ def main(argv: list[str]) -> None:
         _race(path)
     elif mode == "crash":
         _crash(path, argv[2])
+    elif mode == "reuse":
+        _reuse(path, int(argv[2]))
+    elif mode == "delete":
+        _delete(path, argv[2])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -23,6 +23,7 @@ from ..hashing import SCHEME_VERSION
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
+from .sqlite_deletions import DeletionsMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
 from .sqlite_parallel import ParallelReadMixin
@@ -124,7 +125,8 @@ def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     )
 
 
-class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, Backend):
+class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, DeletionsMixin,
+                    Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -375,6 +377,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                     if changed:
                         self._forget_known()
                     self._add_known(batch.calls)
+                    self.deletions_seen = helper.deletions
                     return
                 self._helper = None  # the helper is gone: write here from now on
                 warnings.warn(f"store {self.location}: the helper process writing its batches has exited (code "
@@ -384,6 +387,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
                 self._check_data_version(conn)
+                self._check_deletions(conn, batch)
                 self._write_batch(conn, batch, time.time())
                 self._trace("COMMIT", ())
                 conn.execute("COMMIT")
