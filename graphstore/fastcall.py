@@ -82,7 +82,7 @@ class FastRecorder:
                     values[r.cid] = self._values.record(r.cid, obj, f"op {op.name}, argument {name!r}")
             else:
                 held = held or {}
-                held[r.cid] = r
+                held[r.cid] = obj
             if type(obj) not in _SCALARS:
                 mutable = True
         started = time.time()
@@ -113,7 +113,7 @@ class FastRecorder:
                 values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
         else:
             held = held or {}
-            held[out_cid] = out
+            held[out_cid] = result
         row = (hid, cid, op.name, op.version, (out_name, out_hid, out_cid), False, tuple(inputs), started, duration,
                ("atom",), None)
         self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()], deletions, held)

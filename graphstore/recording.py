@@ -466,7 +466,7 @@ class Recorder(FastRecorder):
                     else:
                         if held is None:
                             held = {}
-                        held[cid] = ref
+                        held[cid] = ref.obj if type(ref) is not PointerRef else self._value_record("", "", "", ref)
         self._check_names(op, calls, todo.members)
         self._pending.add(calls, list(refs.values()), list(values.values()), todo.members, todo.deletions, held)
         self._remember_cids(values)

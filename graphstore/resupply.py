@@ -1,34 +1,36 @@
 """Completing a batch that the store refused because values it uses were deleted by another process meanwhile.
 
 A recording process leaves out of its batches the values it knows are stored, keeping a reference to each such
-value's Ref (``held``). When the store refuses a batch (:class:`~graphstore.errors.MissingValuesError`, see
-``graphstore.backends.sqlite_deletions``), each missing value is serialized again from its Ref, if the Ref still holds
-the very value that was hashed; a call that uses a value nobody can supply any more (its Ref was lazy, or the object
-changed) is left out of the batch, with the refs and collection members that need that value, and the caller warns
-about it.
+value's object (``held``; for a value pointer, its stored record). When the store refuses a batch
+(:class:`~graphstore.errors.MissingValuesError`, see ``graphstore.backends.sqlite_deletions``), each missing value is
+serialized again from its object, if the object still hashes to the content id; a call that uses a value nobody can
+supply any more (its Ref was lazy, or the object changed since) is left out of the batch, with the refs and collection
+members that need that value, and the caller warns about it. (Objects rather than Refs are held: plain values such as
+numbers cost the garbage collector nothing while they wait.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .backends import Batch
+from .backends import Batch, ValueRecord
 from .errors import GraphstoreError
 from .hashing import hash_value
-from .refs import PointerRef
-from .values import ValueCodec
+from .values import POINTER_CODEC, ValueCodec
+
+_ABSENT = object()
 
 
-def _record(codec: ValueCodec, cid: str, ref: Any) -> Any:
-    """The stored form of a held Ref's value, or None if the Ref does not hold the value of ``cid`` any more."""
-    if ref is None or not ref.in_memory:
+def _record(codec: ValueCodec, cid: str, obj: Any) -> Any:
+    """The stored form of a held object, or None if there is none or it does not hash to ``cid`` any more."""
+    if obj is _ABSENT:
         return None
-    if isinstance(ref, PointerRef):
-        return ValueCodec.pointer_record(cid, ref.pointer_id)
+    if type(obj) is ValueRecord and obj.codec == POINTER_CODEC and obj.cid == cid:
+        return obj
     try:
-        if hash_value(ref.obj) != cid:
+        if hash_value(obj) != cid:
             return None
-        return codec.record(cid, ref.obj, f"value {cid}")
+        return codec.record(cid, obj, f"value {cid}")
     except GraphstoreError:
         return None
 
@@ -38,7 +40,7 @@ def complete_batch(batch: Batch, held: dict, missing: list[str], codec: ValueCod
     others. Returns the names of the ops whose calls were left out."""
     lost = set()
     for cid in missing:
-        rec = _record(codec, cid, held.get(cid))
+        rec = _record(codec, cid, held.get(cid, _ABSENT))
         if rec is None:
             lost.add(cid)
         else:

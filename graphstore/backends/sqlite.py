@@ -312,8 +312,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         if total is None:
             total = self._memo_totals[key] = self._run(_COUNT_OP, key)[0][0]
         if hits * MEMO_HIT_SHARE >= total and len(self._memo) + total <= MEMO_MAX_CALLS:
+            memo = self._memo  # (forgotten meanwhile, after a deletion: the rows read go nowhere)
             self._memo_ops.add(key)
-            self._memo.update((row[0], row) for row in self._run(_OP_CALLS, key) if row[6] is not None)
+            memo.update((row[0], row) for row in self._run(_OP_CALLS, key) if row[6] is not None)
 
     def forget_cached_calls(self) -> None:
         """Drop the calls read ahead into memory (done on entering a storage context and before any deletion, so a
