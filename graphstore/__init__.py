@@ -13,10 +13,13 @@
 
 from .context import noop
 from .errors import (
+    CallNotStoredWarning,
     ConfigurationError,
     ForeignWALError,
     GraphstoreError,
+    GraphstoreWarning,
     HashingError,
+    InputMutatedWarning,
     IntegrityError,
     NewCallsNotAllowedError,
     OpCallError,
@@ -46,11 +49,14 @@ __version__ = "0.1.0"
 __all__ = [
     "AtomRef",
     "Call",
+    "CallNotStoredWarning",
     "ConfigurationError",
     "DictRef",
     "ForeignWALError",
     "GraphstoreError",
+    "GraphstoreWarning",
     "HashingError",
+    "InputMutatedWarning",
     "IntegrityError",
     "Ignore",
     "ListRef",

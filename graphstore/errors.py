@@ -88,3 +88,28 @@ class UntrustedValueError(StoreError):
 
 class OverflowDirInUseError(ConfigurationError):
     """The ``overflow_dir`` given to a Storage belongs to another store (whose cleanups would delete its files)."""
+
+
+class MissingValuesError(StoreError):
+    """A batch of calls uses values that are not stored any more (another process deleted them after this one last
+    saw them): nothing of the batch was written. ``cids`` lists the missing values, ``deletions`` is the store's
+    count of deletions when it was refused. The storage recovers from it by itself; it reaches the program only if
+    a store keeps refusing."""
+
+    def __init__(self, message: str, cids: "list[str]", deletions: int) -> None:
+        super().__init__(message)
+        self.cids = list(cids)
+        self.deletions = deletions
+
+
+class GraphstoreWarning(GraphstoreError, UserWarning):
+    """Root of the warnings graphstore issues."""
+
+
+class InputMutatedWarning(GraphstoreWarning):
+    """An op changed one of its arguments in place (the stored argument is the value before the change)."""
+
+
+class CallNotStoredWarning(GraphstoreWarning):
+    """A call could not be stored because a value it uses was deleted from the store meanwhile, and this process
+    does not hold the value to store it again: it is left out of the store (and is computed again if needed)."""

@@ -25,10 +25,21 @@ _SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
 _STRUCTURES = frozenset({list, tuple, dict, set, frozenset})
 
 
+def is_immutable(obj: Any, depth: int = 0) -> bool:
+    """Whether an op cannot change ``obj`` in place: a builtin scalar, or a tuple or frozenset of such values."""
+    t = type(obj)
+    if t in _SCALARS:
+        return True
+    if (t is tuple or t is frozenset) and depth < 20:
+        return all(is_immutable(x, depth + 1) for x in obj)
+    return False
+
+
 class FastRecorder:
     """The fast half of a Storage's recording (see the module docstring)."""
 
     def _call_fast(self, op: Op, out_name: str, args: tuple, kwargs: dict) -> Any:
+        deletions = self._deletions  # (read before anything remembered about the store is)
         names = op._simple_names
         if kwargs or len(args) != len(names):  # (plain positional arguments for every parameter need no binding)
             bound = op.bind(args, kwargs)
@@ -54,21 +65,37 @@ class FastRecorder:
         if found is not None:
             if found.hid == hid:
                 return self._lazy_outputs(found)
-            return self._record_content_hit(op, hid, cid, found, in_refs, self._new_todo())
+            return self._record_content_hit(op, hid, cid, found, in_refs, self._new_todo(deletions))
         if not self._allow_new:
             return NOT_FAST  # the general path raises the error
         self._check_writable(op)
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
             self.attach(lazy)
+        values: dict = {}  # new input values, serialized before the op runs (it may change them)
+        stored = self._stored_cids
+        mutable = held = None
+        for name, r in in_refs:
+            obj = r._obj
+            if r.cid not in stored:
+                if r.cid not in values:
+                    values[r.cid] = self._values.record(r.cid, obj, f"op {op.name}, argument {name!r}")
+            else:
+                held = held or {}
+                held[r.cid] = obj
+            if type(obj) not in _SCALARS:
+                mutable = True
         started = time.time()
         t0 = time.perf_counter()
         result = op.func(**{n: r._obj for n, r in in_refs})
         duration = time.perf_counter() - t0
+        if mutable:
+            self._check_unchanged(op, in_refs)
         t = type(result)
         if (t is tuple and op.nout == "auto" and op.output_names is None) or isinstance(result, Ref) or (
                 t in _STRUCTURES and self._holds_ref(result)):
-            return self._finish_call(op, in_refs, self._new_todo(), (hid, cid), result, started, duration)
+            return self._finish_call(op, in_refs, self._new_todo(deletions), (hid, cid), result, started, duration,
+                                     values=values)
         out_hid = derive_output_hid(hid, out_name)
         try:
             out = AtomRef(hash_value(result), out_hid, result)
@@ -77,18 +104,18 @@ class FastRecorder:
         out_cid = out.cid
         inputs: list = []
         refs = {}
-        values: dict = {}
-        stored = self._stored_cids
         for name, r in in_refs:
             inputs += (name, r.hid, r.cid)
             refs[r.hid] = (r.hid, r.cid, "atom")
-            if r.cid not in stored and r.cid not in values and r.in_memory:
-                values[r.cid] = self._values.record(r.cid, r._obj, f"op {op.name}, argument {name!r}")
         refs[out_hid] = (out_hid, out_cid, "atom")
-        if out_cid not in stored and out_cid not in values:
-            values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
+        if out_cid not in stored:
+            if out_cid not in values:
+                values[out_cid] = self._values.record(out_cid, result, f"op {op.name}, output {out_name!r}")
+        else:
+            held = held or {}
+            held[out_cid] = result
         row = (hid, cid, op.name, op.version, (out_name, out_hid, out_cid), False, tuple(inputs), started, duration,
                ("atom",), None)
-        self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()])
+        self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()], deletions, held)
         self._remember_cids(values)
         return out

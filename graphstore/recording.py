@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .backends import CallRecord, MemberRecord, OpRecord, ValueRecord
-from .errors import HashingError, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
-from .fastcall import NOT_FAST, FastRecorder
+from .errors import HashingError, InputMutatedWarning, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
+from .fastcall import NOT_FAST, FastRecorder, is_immutable
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_value
 from .ops import Op, storable_text
-from .refs import AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
+from .refs import _NOT_LOADED, AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
 from .structs import (
     COLLECTION_LABEL,
     GETITEM_OPS,
@@ -72,6 +72,8 @@ class PendingCall:
 
     extra: list[tuple[CallRecord, list[tuple[str, Ref]], list[tuple[str, Ref]]]] = field(default_factory=list)
     members: list[MemberRecord] = field(default_factory=list)
+    deletions: Optional[int] = None
+    """The storage's deletion count when the call started (before anything remembered about the store was read)."""
 
 
 class Recorder(FastRecorder):
@@ -86,7 +88,7 @@ class Recorder(FastRecorder):
             if out is not NOT_FAST:
                 return out
         bound = op.bind(args, kwargs)
-        todo = PendingCall()
+        todo = PendingCall(deletions=self._deletions)
         in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
         ids = None
         if self._versioner is None:
@@ -248,6 +250,7 @@ class Recorder(FastRecorder):
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
             self.attach(lazy)
+        values = self._input_values(op, in_refs, todo)  # before the op runs: it may change its inputs
         started = time.time()
         op_key, version_id = op.op_id, None
         t0 = time.perf_counter()
@@ -264,13 +267,62 @@ class Recorder(FastRecorder):
             self._versioner.absorb(op, version.version_id)
             op_key, version_id = f"{op.op_id}#{version.semantic_version}", version.version_id
         duration = time.perf_counter() - t0
+        self._check_unchanged(op, in_refs)
         if ids is None or version_id is not None:
             ids = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
-        return self._finish_call(op, in_refs, todo, ids, result, started, duration, version_id)
+        return self._finish_call(op, in_refs, todo, ids, result, started, duration, version_id, values)
+
+    def _input_values(self, op: Op, in_refs: list, todo: PendingCall) -> dict[str, ValueRecord]:
+        """The stored form of the call's input values not stored yet, made before the op runs: the bytes stored
+        under a content id must be those of the value that was hashed, even if the op then changes it."""
+        values: dict[str, ValueRecord] = {}
+        stored = self._stored_cids
+        for ins in [in_refs] + [ins for _, ins, _ in todo.extra]:
+            for name, ref in ins:
+                cid = ref.cid
+                if cid not in stored and cid not in values and ref.in_memory and not isinstance(ref, CollectionRef):
+                    values[cid] = self._value_record(op.name, "argument", name, ref)
+        return values
+
+    def _check_unchanged(self, op: Op, in_refs: list) -> bool:
+        """Warn (once per op and argument) if the op changed an input in place, and let go of the changed object:
+        the Ref is lazy again, and its stored value (the one before the change) is loaded when it is needed.
+        Returns whether some input had changed."""
+        changed = False
+        for name, ref in in_refs:
+            if isinstance(ref, CollectionRef):
+                if ref.in_memory and self._check_unchanged(op, [(f"{name}[{k!r}]", r) for k, r in ref.members()]):
+                    ref._obj = _NOT_LOADED  # (it holds the changed element)
+                    changed = True
+                continue
+            if not ref.in_memory or isinstance(ref, PointerRef) or is_immutable(ref._obj):
+                continue
+            try:
+                same = hash_value(ref._obj) == ref.cid
+            except HashingError:
+                same = False
+            if not same:
+                changed = True
+                self._input_changed(op, name, ref)
+        return changed
+
+    def _input_changed(self, op: Op, name: str, ref: Ref) -> None:
+        ref._obj = _NOT_LOADED
+        key = f"{op.op_id}\x00{name}"
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(
+                f"op {op.name} changed its argument {name!r} in place: the value stored for the argument is the one "
+                "the op was called with, but its results were computed as the op changed it; copy the argument "
+                "inside the op before changing it",
+                InputMutatedWarning, stacklevel=6,
+            )
 
     def _finish_call(self, op: Op, in_refs: list, todo: PendingCall, ids: tuple[str, str], result: Any,
-                     started: float, duration: float, version_id: Optional[str] = None) -> Any:
-        """Record a call whose function has run and returned ``result``; returns its output Refs."""
+                     started: float, duration: float, version_id: Optional[str] = None,
+                     values: Optional[dict] = None) -> Any:
+        """Record a call whose function has run and returned ``result``; returns its output Refs (``values``: the
+        input values serialized before the run)."""
         hid, cid = ids
         named, returns_tuple = op.split_outputs(result)
         out_refs: list[tuple[str, Ref]] = []
@@ -282,7 +334,7 @@ class Recorder(FastRecorder):
             tuple([(n, r.hid, r.cid) for n, r in in_refs]), started, duration,
             tuple([ref_kind(r) for _, r in out_refs]), version_id,
         )
-        self._save_call(op, record, in_refs, out_refs, todo)
+        self._save_call(op, record, in_refs, out_refs, todo, values)
         return Op.package([r for _, r in out_refs], returns_tuple)
 
     def _argument_value(self, value: Any) -> Any:
@@ -377,8 +429,8 @@ class Recorder(FastRecorder):
         return self._lazy_outputs(record)
 
     @staticmethod
-    def _new_todo() -> PendingCall:
-        return PendingCall()
+    def _new_todo(deletions: Optional[int] = None) -> PendingCall:
+        return PendingCall(deletions=deletions)
 
     @staticmethod
     def _holds_ref(value: Any) -> bool:
@@ -391,9 +443,12 @@ class Recorder(FastRecorder):
 
     # --- queuing records ----------------------------------------------------------------------------------------------
 
-    def _save_call(self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall) -> None:
-        """Queue a call, its structural calls, refs and new values (all serialized before anything is queued)."""
-        values: dict[str, ValueRecord] = {}
+    def _save_call(self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall,
+                   values: Optional[dict] = None) -> None:
+        """Queue a call, its structural calls, refs and new values (all serialized before anything is queued;
+        ``values``: those already serialized)."""
+        values = {} if values is None else values
+        held: Optional[dict] = None  # cid -> Ref of values left out as stored (to supply them if they were deleted)
         refs: dict[str, tuple] = {}  # hid -> the fields of a RefRecord
         calls = [record] + [rec for rec, _, _ in todo.extra]
         groups = [(op.name, in_refs, out_refs)] + [(op.name, ins, outs) for _, ins, outs in todo.extra]
@@ -404,10 +459,16 @@ class Recorder(FastRecorder):
                     hid, cid = ref.hid, ref.cid
                     collection = isinstance(ref, CollectionRef)
                     refs[hid] = (hid, cid, ref.kind if collection else "atom")  # a RefRecord's fields
-                    if not collection and cid not in stored and cid not in values and ref.in_memory:
+                    if collection or not ref.in_memory or cid in values:
+                        continue
+                    if cid not in stored:
                         values[cid] = self._value_record(op_name, role, name, ref)
+                    else:
+                        if held is None:
+                            held = {}
+                        held[cid] = ref.obj if type(ref) is not PointerRef else self._value_record("", "", "", ref)
         self._check_names(op, calls, todo.members)
-        self._pending.add(calls, list(refs.values()), list(values.values()), todo.members)
+        self._pending.add(calls, list(refs.values()), list(values.values()), todo.members, todo.deletions, held)
         self._remember_cids(values)
 
     @staticmethod

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import warnings
 import weakref
 from typing import Any, Optional, Union
 
 from .backends import Tracer, open_backend
 from .context import ModeContext
-from .errors import ConfigurationError, GraphstoreError
+from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
 from .forking import abandon
 from .history import History
 from .versioning import Versioner
@@ -33,6 +34,7 @@ from .ops import Op
 from .recording import Recorder
 from .refs import Call
 from .overflow import check_owner
+from .resupply import complete_batch
 from .values import ValueCodec
 from .writer import PendingWrites
 
@@ -125,12 +127,14 @@ class Storage(Recorder, Loader, History, VersionsAPI):
                                   store_id=getattr(self.backend, "store_id", None), store=self.db_path)
         if overflow_dir is not None:
             check_owner(os.fspath(overflow_dir), self._values.store_id, self.db_path)
-        self._pending = PendingWrites(self.backend)
+        self._stored_cids: set[str] = set()
+        self._pending = self._new_pending()
+        self._deletions = getattr(self.backend, "deletion_count", lambda: None)()
+        """The store's deletion count that what this storage remembers about the store (stored values, calls
+        read ahead) is valid for; batches carry it, and the store checks them when a deletion came after it."""
         self._context = ModeContext(self, "run")
         self._allow_new = True
         self._known_ops: set[str] = set()
-        self._stored_cids: set[str] = set()
-        self._pending.on_refused = self._stored_cids.difference_update  # a refused call's values are not stored
         self._ops_by_name: dict[tuple[str, int], Op] = {}
         self._source_hashes = self.backend.op_source_hashes()
         self._warned: set[str] = set()
@@ -151,10 +155,33 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         abandon(self._pending)
         self._pid = os.getpid()
         self.backend.start_afresh_after_fork()
-        self._pending = PendingWrites(self.backend)
-        self._pending.write_through = True
         self._stored_cids = set()
-        self._pending.on_refused = self._stored_cids.difference_update
+        self._pending = self._new_pending()
+        self._pending.write_through = True
+
+    def _new_pending(self) -> PendingWrites:
+        pending = PendingWrites(self.backend)
+        pending.resupply = self._resupply
+        pending.on_deletions = self._deletions_seen
+        pending.on_refused = self._stored_cids.difference_update  # a refused call's values are not stored
+        return pending
+
+    def _deletions_seen(self, count: Optional[int]) -> None:
+        """Another process (or this one) deleted from the store: forget what is remembered about it."""
+        if count is None or self._deletions is None or count <= self._deletions:
+            return
+        self._stored_cids.clear()  # (cleared first, the count moved on after: a call records the count before
+        self.backend.forget_cached_calls()  # it consults these)
+        self._deletions = count
+
+    def _resupply(self, batch: Any, held: dict, exc: MissingValuesError) -> None:
+        left_out = complete_batch(batch, held, exc.cids, self._values)
+        if left_out:
+            warnings.warn(
+                f"store {self.db_path}: calls of op {', '.join(left_out)} were not stored: values they use were "
+                "deleted from the store by another process while they were recorded, and this process does not hold "
+                "them any more (they are computed again when called)", CallNotStoredWarning, stacklevel=2,
+            )
 
     # --- contexts -----------------------------------------------------------------------------------------------------
 

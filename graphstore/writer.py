@@ -34,7 +34,7 @@ from typing import Callable, Iterator, Optional
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import call_row, row_call
-from .errors import WriteRefusedError
+from .errors import MissingValuesError, WriteRefusedError
 
 MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
@@ -92,10 +92,20 @@ class _Generation:
         self.members: dict[str, list[tuple]] = {}
         self.groups: list[tuple[int, int, int, int]] = []
         """Where each added group (one op call with its structural calls) starts: (values, refs, calls, members)."""
+        self.held: dict[str, object] = {}
+        """Objects of values the batch uses but does not carry (thought stored): supplied if they were deleted."""
 
     def _mark(self) -> None:
         b = self.batch
         self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
+
+    def stamp(self, deletions: Optional[int], held: Optional[dict]) -> None:
+        """Note the deletion count the records being added were made under (the batch keeps the oldest)."""
+        b = self.batch
+        if deletions is not None and (b.deletions is None or deletions < b.deletions):
+            b.deletions = deletions
+        if held:
+            self.held.update(held)
 
     def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
             members: list[MemberRecord]) -> None:
@@ -139,7 +149,7 @@ class _Generation:
         ends = self.groups[1:] + [(len(b.values), len(b.refs), len(b.calls), len(b.members))]
         return [
             Batch(values=b.values[v0:v1], refs=b.refs[r0:r1], calls=b.calls[c0:c1], ops=list(b.ops),
-                  members=b.members[m0:m1])
+                  members=b.members[m0:m1], deletions=b.deletions)
             for (v0, r0, c0, m0), (v1, r1, c1, m1) in zip(self.groups, ends)
         ]
 
@@ -150,6 +160,7 @@ class _Generation:
             for group in gen.group_batches():
                 merged.add(group.calls, group.refs, group.values, group.members)
             merged.batch.ops.extend(gen.batch.ops)
+            merged.stamp(gen.batch.deletions, gen.held)
         return merged
 
 
@@ -174,24 +185,36 @@ class PendingWrites:
         self._wake = threading.Event()
         self._closed = False
         self._thread: Optional[threading.Thread] = None
+        self.resupply: Optional[Callable[[Batch, dict, MissingValuesError], None]] = None
+        """Called when the store refused a batch for values deleted meanwhile: completes the batch (or leaves calls
+        out) for it to be written again (see ``graphstore.resupply``)."""
+        self.on_deletions: Optional[Callable[[int], None]] = None
+        """Called with the store's deletion count when a written batch was made under an older one."""
 
     # --- adding and reading -----------------------------------------------------------------------------------------
 
     def add(
         self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
         members: list[MemberRecord] = (),  # type: ignore[assignment]
+        deletions: Optional[int] = None, held: Optional[dict] = None,
     ) -> None:
-        """Queue calls (one op call and its structural calls) with the refs, values and members they introduce."""
+        """Queue calls (one op call and its structural calls) with the refs, values and members they introduce;
+        ``deletions``: the store's deletion count the recording's memory was valid for, ``held``: objects of values
+        left out as stored."""
         with self.lock:
             self.raise_background_error()
             self._current.add(calls, refs, values, members)
+            self._current.stamp(deletions, held)
             waiting = self._queued()
         self._after_queueing(waiting)
 
-    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
-        """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples."""
+    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple], deletions: Optional[int] = None,
+                 held: Optional[dict] = None) -> None:
+        """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples (and
+        ``deletions`` and ``held`` as for :meth:`add`)."""
         with self.lock:
             self._current.add_row(row, refs, values)
+            self._current.stamp(deletions, held)
             waiting = self._queued()
         self._after_queueing(waiting)
 
@@ -296,7 +319,7 @@ class PendingWrites:
             refused: Optional[WriteRefusedError] = None
             try:
                 try:
-                    self.backend.save_batch(gen.batch)
+                    self._save(gen.batch, gen.held)
                 except Exception as exc:  # noqa: BLE001  (decided call by call below)
                     refused = self._write_groups(gen, exc)
             except _Unwritten as unwritten:  # the groups not written yet stay pending, in front of newer calls
@@ -335,7 +358,7 @@ class PendingWrites:
                 refused.append((group, WriteRefusedError("it used results of a refused call")))
             else:
                 try:
-                    self.backend.save_batch(group)
+                    self._save(group, gen.held)
                     continue
                 except Exception as exc:  # noqa: BLE001
                     if not _refuses_records(exc):
@@ -350,6 +373,23 @@ class PendingWrites:
     def _report_refused(self, cids: set[str]) -> None:
         if cids and self.on_refused is not None:
             self.on_refused(cids)
+
+    def _save(self, batch: Batch, held: dict) -> None:
+        """Write a batch; one refused for values deleted meanwhile is completed and written again."""
+        for attempt in range(10):
+            try:
+                self.backend.save_batch(batch)
+                break
+            except MissingValuesError as exc:
+                if self.resupply is None or attempt == 9:
+                    raise
+                if self.on_deletions is not None:
+                    self.on_deletions(exc.deletions)
+                self.resupply(batch, held, exc)
+                batch.deletions = exc.deletions
+        seen = getattr(self.backend, "deletions_seen", None)
+        if seen is not None and self.on_deletions is not None and seen != batch.deletions:
+            self.on_deletions(seen)
 
     def raise_background_error(self) -> None:
         """Re-raise, once, an error that a background write met."""

@@ -13,6 +13,10 @@ Modes:
 - ``durable PATH KIND PROGRESS``: record ``<KIND>_step`` calls forever (``cpu``: 3 ms of plain Python, ``trivial``,
   ``sleep``: 3 ms asleep), noting after each the count and its completion time (``time.monotonic()``) in the file
   ``PROGRESS`` through shared memory: no system call, so the interpreter lock is never given up for reporting.
+- ``reuse PATH N``: print ``ready``, wait for stdin, record ``N`` rounds of calls whose values keep recurring
+  (``tag``, ``halve``), in contexts of 100 rounds; print one JSON line.
+- ``delete PATH STOP_FILE``: until STOP_FILE exists, drop a few random calls (with their dependents) and clean up;
+  print one JSON line.
 """
 
 from __future__ import annotations
@@ -112,6 +116,59 @@ def read_progress(path: str) -> list[float]:
         data = fh.read()
     (count,) = struct.unpack_from("<d", data, 0)
     return list(struct.unpack_from(f"<{int(count)}d", data, 8))
+def tag(xs, i):
+    return [xs[0] * 2, "tag"]
+
+
+@op
+def halve(pair):
+    return [pair[0] // 2, pair[1]]
+
+
+@op
+def count(x):
+    return x + 1
+
+
+def record_reuse(storage: Storage, n: int) -> int:
+    """Calls whose inputs and outputs hold few distinct values, so most are left out of batches as stored."""
+    done = 0
+    for start in range(0, n, 100):
+        with storage:
+            for i in range(start, min(n, start + 100)):
+                t = tag([i % 97, "x"], i)   # a list argument: the general path; its output recurs every 97
+                halve(t)                     # an AtomRef argument: the fast path
+                count(i % 89)                # recorded once, then retraced or found by content
+                done += 3
+    return done
+
+
+def _reuse(path: str, n: int) -> None:
+    print("ready", flush=True)
+    sys.stdin.readline()
+    storage = Storage(path)
+    calls = record_reuse(storage, n)
+    storage.close()
+    print(json.dumps({"calls": calls}), flush=True)
+
+
+def _delete(path: str, stop_file: str) -> None:
+    import random
+
+    rng = random.Random(0)
+    storage = Storage(path)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    rounds = dropped = 0
+    while not os.path.exists(stop_file):
+        hids = [h for (h,) in storage.backend.execute("SELECT hid FROM calls")]
+        if hids:
+            dropped += storage.drop_calls(rng.sample(hids, min(len(hids), 15)))
+            storage.cleanup_refs()
+            rounds += 1
+        time.sleep(0.01)
+    storage.close()
+    print(json.dumps({"rounds": rounds, "dropped": dropped}), flush=True)
 
 
 def record_stress(storage: Storage, worker: int, n: int) -> None:
@@ -197,6 +254,10 @@ def main(argv: list[str]) -> None:
         _crash(path, argv[2])
     elif mode == "durable":
         _durable(path, argv[2], argv[3])
+    elif mode == "reuse":
+        _reuse(path, int(argv[2]))
+    elif mode == "delete":
+        _delete(path, argv[2])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -156,3 +156,36 @@ def value_files(folder) -> list[str]:
     from graphstore.overflow import OWNER_FILE
 
     return sorted(n for n in os.listdir(folder) if n != OWNER_FILE)
+
+
+AUDIT = """
+import json, sys
+from graphstore import Storage, hash_value
+storage = Storage(sys.argv[1], read_only=True)
+cids = [c for (c,) in storage.backend.execute('SELECT cid FROM "values" WHERE codec != \\'pointer\\'')]
+records = storage.backend.load_values(cids)
+mismatched = [c for c in cids if hash_value(storage._values.load(records[c])) != c]
+unloadable, loaded = [], {}
+for (hid,) in storage.backend.execute("SELECT hid FROM refs WHERE kind = 'atom'"):
+    try:
+        loaded[hid] = repr(storage.unwrap(storage.load_ref(hid, in_memory=False)))
+    except Exception as exc:
+        unloadable.append(f"{hid}: {type(exc).__name__}: {exc}")
+problems = storage.check().problems
+print(json.dumps({"values": len(cids), "mismatched": mismatched, "unloadable": unloadable, "loaded": loaded,
+                  "problems": problems}))
+"""
+
+
+def audit_store(path: str) -> dict:
+    """Read a store file in a new process: every stored value checked against its content id, every atom ref
+    loaded (``loaded``: hid -> repr of its value), and ``storage.check()``'s problems."""
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", AUDIT, path], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)

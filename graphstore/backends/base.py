@@ -103,6 +103,9 @@ class Batch:
     calls: list[tuple] = field(default_factory=list)
     ops: list[OpRecord] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
+    deletions: Optional[int] = None
+    """The store's deletion count that the recording process's memory of the store was valid for: a batch written
+    after a later deletion is checked for values deleted meanwhile (None: not checked)."""
 
     def __len__(self) -> int:
         return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops) + len(self.members)

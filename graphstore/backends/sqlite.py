@@ -23,6 +23,7 @@ from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, Sto
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
+from .sqlite_deletions import DeletionsMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
 from .sqlite_open import check_hash_scheme, read_only_mode, refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
@@ -139,7 +140,8 @@ class _Unreachable:
         )
 
 
-class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, Backend):
+class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, DeletionsMixin,
+                    Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -338,8 +340,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         if total is None:
             total = self._memo_totals[key] = self._run(_COUNT_OP, key)[0][0]
         if hits * MEMO_HIT_SHARE >= total and len(self._memo) + total <= MEMO_MAX_CALLS:
+            memo = self._memo  # (forgotten meanwhile, after a deletion: the rows read go nowhere)
             self._memo_ops.add(key)
-            self._memo.update((row[0], row) for row in self._run(_OP_CALLS, key) if row[6] is not None)
+            memo.update((row[0], row) for row in self._run(_OP_CALLS, key) if row[6] is not None)
 
     def forget_cached_calls(self) -> None:
         """Drop the calls read ahead into memory (done on entering a storage context and before any deletion, so a
@@ -403,6 +406,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                     if changed:
                         self._forget_known()
                     self._add_known(batch.calls)
+                    self.deletions_seen = helper.deletions
                     return
                 self._helper = None  # the helper is gone: write here from now on
                 warnings.warn(f"store {self.location}: the helper process writing its batches has exited (code "
@@ -412,6 +416,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
                 self._check_data_version(conn)
+                self._check_deletions(conn, batch)
                 self._write_batch(conn, batch, time.time())
                 self._trace("COMMIT", ())
                 conn.execute("COMMIT")

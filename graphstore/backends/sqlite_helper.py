@@ -28,7 +28,7 @@ import sys
 import threading
 from typing import Any, BinaryIO, Optional
 
-from ..errors import StoreError
+from ..errors import MissingValuesError, StoreError
 from .base import Batch, OpRecord
 
 _LEN = struct.Struct("<Q")
@@ -54,12 +54,13 @@ def _receive(inp: BinaryIO) -> Optional[Any]:
 
 
 def batch_message(batch: Batch) -> tuple:
-    return (batch.values, batch.refs, batch.calls, [tuple(o) for o in batch.ops], batch.members)
+    return (batch.values, batch.refs, batch.calls, [tuple(o) for o in batch.ops], batch.members, batch.deletions)
 
 
 def message_batch(message: tuple) -> Batch:
-    values, refs, calls, ops, members = message
-    return Batch(values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members)
+    values, refs, calls, ops, members, deletions = message
+    return Batch(values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members,
+                 deletions=deletions)
 
 
 class WriterProcess:
@@ -78,6 +79,7 @@ class WriterProcess:
         )
         self.ready = False
         self.dead = False
+        self.deletions: Optional[int] = None  # the store's deletion count its last batch was checked against
         self._ready_lock = threading.Lock()  # the recording and writing threads both ask; one reads the message
 
     def usable(self) -> bool:
@@ -117,7 +119,10 @@ class WriterProcess:
             self.stop()
             return None
         if reply[0] == "ok":
+            self.deletions = reply[2]
             return bool(reply[1])
+        if reply[0] == "missing":
+            raise MissingValuesError(reply[1], reply[2], reply[3])
         raise StoreError(reply[2])
 
     def retire(self) -> None:
@@ -183,7 +188,10 @@ def main(argv: list[str]) -> int:
             backend.save_batch(message_batch(message))
         except Exception as exc:  # reported to the recording process, which keeps the batch pending
             try:
-                _send(out, ("error", type(exc).__name__, str(exc)))
+                if isinstance(exc, MissingValuesError):
+                    _send(out, ("missing", str(exc), exc.cids, exc.deletions))
+                else:
+                    _send(out, ("error", type(exc).__name__, str(exc)))
             except OSError:
                 break
             continue
@@ -191,7 +199,7 @@ def main(argv: list[str]) -> int:
         changed = first or backend._known_era != before
         first = False
         try:
-            _send(out, ("ok", changed))
+            _send(out, ("ok", changed, backend.deletions_seen))
         except OSError:
             pass  # the recording process is gone: go on writing what was received
     backend.close()

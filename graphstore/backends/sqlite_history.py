@@ -78,6 +78,8 @@ class HistoryMixin:
             try:
                 self._seed(hids)
                 count = self._delete_seeded(with_dependents)
+                if count:
+                    self._count_deletion()
                 self._run_traced("COMMIT")
             except BaseException as exc:
                 self._rollback(exc)
@@ -108,6 +110,8 @@ class HistoryMixin:
                     f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
                 ).fetchall()]
                 values = self._run_write(f'DELETE FROM "values" WHERE cid IN ({doomed})')
+                if refs or values:
+                    self._count_deletion()
                 self._run_traced("COMMIT")
             except BaseException as exc:
                 self._rollback(exc)
