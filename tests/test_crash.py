@@ -59,7 +59,7 @@ def wait_for_helpers(path: str) -> None:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 args = fh.read().split(b"\0")
-            if b"graphstore.backends.sqlite_helper" not in args or os.fsencode(path) not in args:
+            if not any(b"graphstore.backends.sqlite_helper" in a for a in args) or os.fsencode(path) not in args:
                 continue
             fd = os.pidfd_open(int(pid))
         except OSError:  # gone already

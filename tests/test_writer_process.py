@@ -243,3 +243,38 @@ def test_batches_survive_the_message_format():
     from graphstore.backends.sqlite_helper import message_batch
 
     assert message_batch(marshal.loads(marshal.dumps(batch_message(batch)))) == batch
+
+
+def test_the_helper_imports_this_graphstore_whatever_folder_the_program_runs_in(tmp_path):
+    """A program started in a folder that holds another (here: broken) copy of graphstore still gets its helper."""
+    import subprocess
+    import sys
+    import textwrap
+
+    other = tmp_path / "elsewhere"
+    (other / "graphstore").mkdir(parents=True)
+    (other / "graphstore" / "__init__.py").write_text("raise ImportError('another copy of graphstore')\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {root!r})
+        from graphstore import Storage, op
+
+        @op
+        def f(x):
+            return x + 1
+
+        s = Storage({str(tmp_path / "s.db")!r})
+        with s:
+            f(0)
+            deadline = time.monotonic() + 30
+            while not s.backend.helper_ready() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            print(s.backend.helper_ready())
+        s.close()
+    """)
+    env = dict(os.environ, GRAPHSTORE_WRITER_PROCESS="always")
+    out = subprocess.run([sys.executable, "-c", script], cwd=other, capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True"]

@@ -63,19 +63,24 @@ def message_batch(message: tuple) -> Batch:
                  deletions=deletions)
 
 
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from graphstore.backends.sqlite_helper import main; sys.exit(main(sys.argv[2:]))")
+"""How the helper process starts: ``python -c _BOOT ROOT PATH TIMEOUT``, ROOT the folder holding this graphstore."""
+
+
 class WriterProcess:
     """The storage's side of a helper process writing to the store at ``path``."""
 
     def __init__(self, path: str, timeout: float) -> None:
         import graphstore
 
+        # the helper imports this very graphstore, first on its path (before the folder it starts in, which may
+        # hold another copy)
         root = os.path.dirname(os.path.dirname(os.path.abspath(graphstore.__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         self.pid = os.getpid()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "graphstore.backends.sqlite_helper", path, repr(timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True,
+            [sys.executable, "-c", _BOOT, root, path, repr(timeout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
         )
         self.ready = False
         self.dead = False
