@@ -53,6 +53,12 @@ class _AllowNewCalls:
         self.storage._allow_new = self.previous
 
 
+def default_overflow_dir(db_path: str) -> str:
+    """Where a store file keeps its large values unless told otherwise: ``<db_path>-overflow`` beside it (named like
+    SQLite's own ``-wal`` and ``-shm`` files)."""
+    return os.fspath(db_path) + "-overflow"
+
+
 _OPEN: "weakref.WeakSet[Storage]" = weakref.WeakSet()
 """Storages not closed yet: closed when the interpreter exits, so their pending calls are written and SQLite folds
 its write-ahead log back into the store file (the next process then reads one file, not the file and a log)."""
@@ -90,8 +96,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     """A store of memoized calls: a SQLite file (``db_path``) or, by default, memory.
 
     Use it as a context (``with storage:``) to record and retrace op calls. Large values (over
-    ``overflow_threshold_MB``) go to files in ``overflow_dir``, which belongs to this store alone (another store
-    giving the same folder is refused with ``OverflowDirInUseError``).
+    ``overflow_threshold_MB``) go to files in ``overflow_dir`` (by default the folder ``<db_path>-overflow`` beside
+    the store file, made when the first such value comes), which belongs to this store alone (another store giving
+    the same folder is refused with ``OverflowDirInUseError``). An in-memory store keeps large values in memory.
 
     Loading a value runs pickle, which can execute code. To look into a store written by someone else, open it with
     ``trusted=False`` (usually with ``read_only=True``): only builtin scalars and containers and numpy arrays are
@@ -123,6 +130,8 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
         self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
+        if overflow_dir is None and self.db_path != ":memory:":
+            overflow_dir = default_overflow_dir(self.db_path)
         self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6), trusted=trusted,
                                   store_id=getattr(self.backend, "store_id", None), store=self.db_path)
         if overflow_dir is not None:
@@ -231,8 +240,11 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     def close(self) -> None:
         """Write pending calls and close the store."""
         _OPEN.discard(self)
-        self._pending.close()
-        self.backend.close()
+        try:
+            self._pending.close()
+            self.backend.close()
+        finally:
+            self._values.discard_temporary()
 
     def get_call(self, hid: str) -> Call:
         """The stored call with history id ``hid``, its input and output Refs lazy."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 from typing import Any, Optional
 
@@ -31,6 +33,15 @@ class ValueCodec:
         self.trusted = trusted
         self.store_id, self.store = store_id, store
         self._claimed = False
+        self.in_memory = store in ("", ":memory:")
+        self.temporary_dir = False
+        """Whether ``overflow_dir`` is a private folder of an in-memory store (removed by ``discard_temporary``)."""
+
+    def discard_temporary(self) -> None:
+        """Remove the private folder of an in-memory store's largest values, if it made one."""
+        if self.temporary_dir and self.overflow_dir is not None:
+            shutil.rmtree(self.overflow_dir, ignore_errors=True)
+            self.temporary_dir = False
 
     def record(self, cid: str, obj: Any, what: str) -> ValueRecord:
         """The stored form of ``obj``; ``what`` names it in errors (for example "op train, output model")."""
@@ -41,6 +52,11 @@ class ValueCodec:
         size = len(data)
         checksum = xxhash.xxh3_64_hexdigest(data)
         limit = min(self.threshold_bytes, MAX_INLINE_BYTES)
+        if self.in_memory and self.overflow_dir is None:
+            limit = MAX_INLINE_BYTES  # an in-memory store keeps large values in memory too
+            if size > limit:  # (larger than a row: a private folder, removed when the storage is closed)
+                self.overflow_dir = tempfile.mkdtemp(prefix="graphstore-memory-values-")
+                self.temporary_dir = True
         if size <= limit:
             return ValueRecord(cid, codec, size, data, None, checksum)
         if self.overflow_dir is None:
@@ -117,7 +133,11 @@ class ValueCodec:
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            raise StoreError(f"cannot read overflow file {path} of value {rec.cid}: {exc.strerror}") from exc
+            hint = ""
+            if isinstance(exc, FileNotFoundError):
+                hint = ("; if this store keeps its large values in another folder, open it with "
+                        "Storage(..., overflow_dir=<that folder>)")
+            raise StoreError(f"cannot read overflow file {path} of value {rec.cid}: {exc.strerror}{hint}") from exc
         if len(data) != rec.size:
             raise IntegrityError(f"overflow file {path} of value {rec.cid} has {len(data)} bytes, expected {rec.size}")
         if rec.checksum is not None and xxhash.xxh3_64_hexdigest(data) != rec.checksum:

@@ -425,7 +425,7 @@ def test_large_values_go_to_the_overflow_dir(tmp_path, db_path, log):
         s2.close()
 
 
-def test_large_value_without_overflow_dir_is_an_error(log):
+def test_an_in_memory_store_keeps_large_values_in_memory(log):
     inc, _, _ = make_ops(log)
 
     @op
@@ -435,19 +435,15 @@ def test_large_value_without_overflow_dir_is_an_error(log):
 
     s = Storage(overflow_threshold_MB=0.001)
     try:
-        with pytest.raises(ValueTooLargeError) as ei:
-            with s:
-                inc(1)
-                big(5000)
-        assert "big" in str(ei.value) and "output_0" in str(ei.value)
-        assert isinstance(ei.value, ValueError)
-        assert n_calls(s) == 1
-        assert s.cache_info()["refs"] == 2  # inc's input and output only
         with s:
             inc(1)
-            with pytest.raises(ValueTooLargeError):
-                big(5000)
-        assert log == ["inc", "big", "big"]
+            ref = big(5000)
+        assert n_calls(s) == 2 and s._values.overflow_dir is None  # kept in the in-memory store itself
+        with s:
+            again = big(5000)
+        assert s.unwrap(again) == list(range(5000)) and again.hid == ref.hid
+        assert log == ["inc", "big"]
+        assert s.check().ok
     finally:
         s.close()
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from graphstore import Storage, ValueTooLargeError, WriteRefusedError, op
+from graphstore import Storage, WriteRefusedError, op
 from store_tools import value_files
 
 
@@ -38,19 +38,20 @@ def _stored(path: str) -> dict[str, int]:
         conn.close()
 
 
-def test_a_value_over_sqlites_row_limit_fails_its_own_call_only(db_path):
-    # the threshold lets a 1 GB value through, but no SQLite row can hold it: refused at the call, before queueing
+def test_a_value_over_sqlites_row_limit_is_kept_in_files_of_its_own(db_path):
+    # the threshold lets a 1 GB value through, but no SQLite row can hold it: it goes to the overflow folder beside
+    # the store, and the calls around it are stored as usual
     storage = Storage(db_path, overflow_threshold_MB=5_000)
     try:
         with storage:
             for i in range(100):
                 small(i)
-            with pytest.raises(ValueTooLargeError, match=r"op huge, output 'output_0'.*SQLite row"):
-                huge(1_000_000_001)
+            huge(1_000_000_001)
             for i in range(100, 300):
                 small(i)
-        assert _stored(db_path) == {"small": 300}
-        assert storage.check().ok
+        assert _stored(db_path) == {"small": 300, "huge": 1}
+        assert len(value_files(db_path + "-overflow")) == 1
+        assert storage.check(full=False).ok
     finally:
         storage.close()
 
