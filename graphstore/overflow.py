@@ -92,3 +92,23 @@ def claim(folder: str, store_id: Optional[str], store: str) -> None:
         raise StoreError(f"cannot write {marker}: {exc.strerror or exc}") from exc
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(store_id + "\n")
+
+
+def copy_overflow_files(source: Optional[str], names: list[str], target: str, store_id: str, store: str) -> None:
+    """Copy overflow files ``names`` from folder ``source`` to folder ``target``, claimed for store ``store_id``
+    (a backup's folder)."""
+    import shutil
+
+    if source is None:
+        raise StoreError(f"cannot copy the overflow files of the backup {store}: the store has no overflow folder")
+    try:
+        os.makedirs(target, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create overflow folder {target}: {exc.strerror or exc}") from exc
+    claim(target, store_id, store)
+    for name in names:
+        src = confined_path(source, name, name)
+        try:
+            shutil.copyfile(src, os.path.join(target, name))
+        except OSError as exc:
+            raise StoreError(f"cannot copy overflow file {src} to {target}: {exc.strerror or exc}") from exc

@@ -33,7 +33,7 @@ from .loading import Loader
 from .ops import Op
 from .recording import Recorder
 from .refs import Call
-from .overflow import check_owner
+from .overflow import check_owner, copy_overflow_files
 from .resupply import complete_batch
 from .values import ValueCodec
 from .writer import PendingWrites
@@ -245,6 +245,32 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             self.backend.close()
         finally:
             self._values.discard_temporary()
+
+    def backup(self, path: "Union[str, os.PathLike[str]]",
+               overflow_dir: "Optional[Union[str, os.PathLike[str]]]" = None) -> str:
+        """Copy the store to a new file at ``path``: complete and consistent, as the store was at one instant, even
+        while this or other programs record into it (SQLite's online backup). Its large values are copied to
+        ``overflow_dir`` (by default ``<path>-overflow``). The copy is a store of its own; returns its path.
+
+        >>> import os, tempfile
+        >>> from graphstore import op
+        >>> @op
+        ... def inc(x):
+        ...     return x + 1
+        >>> s = Storage()
+        >>> with s:
+        ...     _ = inc(1)
+        >>> copy = s.backup(os.path.join(tempfile.mkdtemp(), "copy.db"))
+        >>> Storage(copy, read_only=True).cache_info()["calls"]
+        1
+        """
+        self.commit()
+        path = os.fspath(path)
+        new_id, files = self.backend.backup_to(path)
+        if files:
+            target = os.fspath(overflow_dir) if overflow_dir is not None else default_overflow_dir(path)
+            copy_overflow_files(self._values.overflow_dir, files, target, new_id, path)
+        return path
 
     def get_call(self, hid: str) -> Call:
         """The stored call with history id ``hid``, its input and output Refs lazy."""

@@ -23,10 +23,14 @@ from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, Sto
 from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
 from .schema import IN, OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
+from .sqlite_copies import CopiesMixin
 from .sqlite_deletions import DeletionsMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
-from .sqlite_open import check_hash_scheme, read_only_mode, refuse_foreign_file, refuse_foreign_wal, stamp_identity, store_uuid
+from .sqlite_open import (
+    check_hash_scheme, read_only_mode, refuse_copy_without_log, refuse_foreign_file, refuse_foreign_wal,
+    stamp_identity, store_uuid,
+)
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
 
@@ -126,22 +130,8 @@ def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     )
 
 
-class _Unreachable:
-    """Stands for an in-memory store's connection in a forked child, which cannot reach the parent's memory."""
-
-    def __init__(self, location: str) -> None:
-        self.location = location
-
-    def __getattr__(self, name: str) -> Any:
-        raise StoreError(
-            "an in-memory store cannot be used in a process forked from the one that created it (the child has "
-            "a copy of its memory, and nothing it records would reach the parent): give the Storage a file, "
-            "Storage('experiments.db'), to record from worker processes"
-        )
-
-
 class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, DeletionsMixin,
-                    Backend):
+                    CopiesMixin, Backend):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -185,6 +175,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         self._check_path(path, must_exist=True)
         refuse_foreign_file(path)
         refuse_foreign_wal(path)
+        refuse_copy_without_log(path)
         uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + read_only_mode(path)
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -219,6 +210,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         if path != ":memory:":  # before SQLite opens the file (and applies a log): see sqlite_open
             refuse_foreign_file(path)
             refuse_foreign_wal(path)
+            refuse_copy_without_log(path)
         try:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
             if path != ":memory:":
@@ -441,26 +433,6 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         with self._wlock:
             if self._helper is None:
                 self._helper = WriterProcess(self.location, self._timeout)
-
-    def start_afresh_after_fork(self) -> None:
-        """(In a forked child) Leave the parent's connections and helper process alone and open new ones; an
-        in-memory store cannot be reached from the child, and says so at its first use."""
-        from ..forking import abandon
-
-        if self._helper is not None:
-            self._helper.disown()
-        abandon(self._conn, self._wconn, self._side, self._pool, self._helper)
-        self._lock, self._wlock = threading.RLock(), threading.Lock()
-        self._wconn = self._side = self._pool = self._helper = None
-        self._seen_version = None
-        self.forget_cached_calls()
-        self._forget_known()
-        if self.location == ":memory:":
-            self._conn = _Unreachable(self.location)
-        elif self.read_only:
-            self._conn = self._connect_read_only(self.location, self._timeout)
-        else:
-            self._conn = self._connect(self.location, self._timeout)
 
     def helper_ready(self) -> bool:
         """Whether batches are written by a helper process (which is up)."""

@@ -130,6 +130,33 @@ def refuse_foreign_wal(path: str) -> None:
             refuse(f"it holds page 1 of another store (identity {other_id}, this store's is {store_id})")
 
 
+def refuse_copy_without_log(path: str) -> None:
+    """Refuse a store file that is an empty shell of a store: it carries a store's identity and is in WAL mode, but
+    holds a single page (no tables) and has no log beside it. A store's creator switches to WAL mode only after its
+    identity is written, and then holds a log until it is closed; so such a file is a copy of the store file taken
+    while the store was open (everything was still in its log, which was not copied), or a store whose log was
+    removed. Opening it would make a new, empty store in its place."""
+    if path == ":memory:":
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\0") or _u32(head, 68) != STORE_MAGIC:
+        return
+    in_wal_mode = head[18] == 2 and head[19] == 2
+    pages = _u32(head, 28)
+    wal = path + "-wal"
+    if in_wal_mode and pages <= 1 and not (os.path.exists(wal) and os.path.getsize(wal) > 0):
+        raise StoreError(
+            f"store {path} holds nothing but a store's identity, and no write-ahead log ({wal}) is beside it: it "
+            "looks like a copy of a store file taken while the store was open (its contents were still in the "
+            "log, which was not copied along). Nothing was changed. Copy a store with storage.backup(path), or "
+            "copy it with its -wal file, or once every program using it has closed it"
+        )
+
+
 def refuse_foreign_file(path: str) -> None:
     """Refuse a SQLite file that is not a graphstore store, reading only its main file (``immutable``: SQLite then
     neither reads nor changes its log, shared-memory index or journal)."""
