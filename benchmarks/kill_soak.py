@@ -1,6 +1,7 @@
 """Soak test of the durability bound: many ``kill -9`` trials per kind of op and writer, and a table of the results.
 
-    python benchmarks/kill_soak.py [TRIALS_PER_CASE]      (default 20; about 2.5 s per trial)
+    python benchmarks/kill_soak.py [TRIALS_PER_CASE] [KIND ...]    (default 20 trials of each kind: cpu, trivial,
+                                                                   sleep; about 2.5 s per trial)
 
 Each trial runs the ``durable`` child of ``tests/reliability_worker.py`` (ops that hold the interpreter lock for
 3 ms, trivial ops, ops that sleep 3 ms), kills it at a random time between 0.6 and 3 s, and counts the completed calls
@@ -28,7 +29,8 @@ def main() -> None:
     print(f"| op kind | writer | trials | calls completed | older than 0.5 s | lost | worst oldest unstored (s) |")
     print("|---|---|---|---|---|---|---|")
     total_lost = 0
-    for kind in ("cpu", "trivial", "sleep"):
+    kinds = sys.argv[2:] or ["cpu", "trivial", "sleep"]
+    for kind in kinds:
         for helper, label in (("0", "in process"), ("always", "helper process")):
             completed = durable = lost = 0
             worst = 0.0

@@ -45,6 +45,8 @@ HELPER_START_CALLS = 500
 """A context that has this many calls waiting has the backend start a helper process for its writes, if it can."""
 HELPER_BATCH_CALLS = 1_000
 """With a helper process writing, batches are written from this many calls on (they take no time from recording)."""
+FILE_BATCH_CALLS = 4_000
+"""Written by the recording process itself, a store file's batches are written from this many calls on."""
 BACK_PRESSURE_S = 0.3
 """Once the oldest unwritten call is this old, recording a call first waits for (or does) the write."""
 WRITE_SWITCH_S = 0.0005
@@ -419,7 +421,10 @@ class PendingWrites:
             return True
         if waiting >= HELPER_BATCH_CALLS:
             ready = getattr(self.backend, "helper_ready", None)
-            return ready is not None and ready()
+            if ready is not None and ready():
+                return True
+            # written here, a store file's batch is kept small enough to be written well within the bound
+            return waiting >= FILE_BATCH_CALLS and getattr(self.backend, "location", ":memory:") != ":memory:"
         return False
 
     def _background_step(self) -> bool:
