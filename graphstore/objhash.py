@@ -113,6 +113,7 @@ def _by_content(obj: Any) -> bytes:
     found = state.memo.get(key)
     if found is not None:
         return found[1]
+    outermost = not active
     active[key] = obj
     try:
         try:
@@ -121,6 +122,11 @@ def _by_content(obj: Any) -> bytes:
             if cycle.key != key:
                 raise
             digest = _fallback(obj, "it refers back to itself")
+        except RecursionError:
+            if not outermost:
+                raise
+            # (a long chain of objects: pickle goes deeper than Python code can, from a shallow stack here)
+            digest = _fallback(obj, "it is nested too deeply to be hashed by content")
     finally:
         del active[key]
         if not active:

@@ -145,6 +145,20 @@ def test_cycles_through_objects_fall_back_to_the_pickle_and_are_noted():
     assert hash_value_noting([shared, Box(shared), shared])[1] == []  # met twice, but not inside itself
 
 
+def test_a_long_chain_of_objects_falls_back_to_the_pickle_and_is_noted():
+    head = None
+    for i in range(300):  # deeper than Python code recurses here, not deeper than pickle goes
+        head = Box(head, str(i))
+    cid, parts = hash_value_noting(head)
+    assert cid == hash_value(head)
+    assert parts == ["Box (it is nested too deeply to be hashed by content)"]
+    nested: list = []
+    for _ in range(3000):
+        nested = [nested]
+    with pytest.raises(HashingError, match="nested too deeply"):
+        hash_value(nested)  # builtins only: as in scheme 1
+
+
 def test_functions_by_name_lambdas_and_local_functions_by_pickle():
     def local(x):
         return x
