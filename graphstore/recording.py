@@ -20,7 +20,7 @@ from .errors import (
     ReadOnlyStoreError,
     UnstableIdWarning,
 )
-from .fastcall import NOT_FAST, FastRecorder, is_immutable
+from .fastcall import _SCALARS, NOT_FAST, FastRecorder, is_immutable
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, derive_source_hid, hash_value
 from .objhash import hash_value_noting
 from .ops import Op, storable_text
@@ -195,6 +195,8 @@ class Recorder(FastRecorder):
                 return self._struct_input(op, name, implicit, value, todo)
             value = self.unwrap(value)
         try:
+            if type(value) in _SCALARS:  # (nothing in it can need the pickle)
+                return wrap_atom(value)
             cid, unstable = hash_value_noting(value)
         except HashingError as exc:
             raise HashingError(f"op {op.name}, argument {name!r}: {exc}") from exc
