@@ -113,3 +113,9 @@ class InputMutatedWarning(GraphstoreWarning):
 class CallNotStoredWarning(GraphstoreWarning):
     """A call could not be stored because a value it uses was deleted from the store meanwhile, and this process
     does not hold the value to store it again: it is left out of the store (and is computed again if needed)."""
+
+
+class UnstableIdWarning(GraphstoreWarning):
+    """An argument of an op holds a part that could only be hashed through its pickle (a lambda, a function defined
+    inside another function, an object that refers back to itself or cannot be reduced): its content id may differ in
+    another process, and the call may then be computed again there. Issued once per op and argument."""

@@ -2,8 +2,9 @@
 
 A content id (``cid``) is the hex digest of XXH3-128 over a canonical encoding of a value. The encoding starts with a
 type tag, so ``1``, ``True`` and ``1.0`` differ; dict and set order does not matter; numpy arrays and pandas objects
-are hashed from their dtype, shape and raw data, never from pickles. The scheme is written down in
-``docs/hashing.md`` and pinned by golden tests: changing it changes every id in every store.
+are hashed from their dtype, shape and raw data, never from pickles; other objects by their type's name and their state
+(:mod:`graphstore.objhash`). The scheme is written down in ``docs/hashing.md`` and pinned by golden tests: changing it
+changes ids in every store.
 
 >>> hash_value(1) == hash_value(1)
 True
@@ -26,8 +27,13 @@ from .errors import HashingError
 _digest = xxhash.xxh3_128_digest
 _xxh3_128 = xxhash.xxh3_128
 
-SCHEME_VERSION = 1
-"""Bumped whenever any encoding below changes."""
+SCHEME_VERSION = 2
+"""Bumped whenever any encoding changes. Scheme 2 hashes objects by content (:mod:`graphstore.objhash`) instead of
+by their pickle; every other encoding is that of scheme 1."""
+
+COMPATIBLE_SCHEMES = frozenset({1, 2})
+"""Schemes whose stores this code opens: scheme 1 ids of builtins, numpy and pandas values are scheme 2 ids too, so
+their calls are retraced; calls recorded with scheme 1 ids of other objects are simply not met again."""
 
 
 def _enc_none(obj: Any) -> bytes:
@@ -211,7 +217,7 @@ def digest_value(obj: Any) -> bytes:
     foreign = _enc_foreign(obj)
     if foreign is not None:
         return foreign
-    return _enc_pickled(obj)
+    return digest_object(obj)
 
 
 def hash_value(obj: Any) -> str:
@@ -271,3 +277,6 @@ def derive_output_hid(call_hid: str, output_name: str) -> str:
     ``hash_text("gs:output", call_hid, output_name)``."""
     text = f"9:gs:output{len(call_hid)}:{call_hid}{len(output_name)}:{output_name}"
     return _digest(text.encode("utf-8", "surrogatepass")).hex()
+
+
+from .objhash import digest_object  # noqa: E402  (at the end: objhash uses the encoders above)

@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .backends import CallRecord, MemberRecord, OpRecord, ValueRecord
-from .errors import HashingError, InputMutatedWarning, NewCallsNotAllowedError, OpCallError, ReadOnlyStoreError
-from .fastcall import NOT_FAST, FastRecorder, is_immutable
-from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_value
+from .errors import (
+    HashingError,
+    InputMutatedWarning,
+    NewCallsNotAllowedError,
+    OpCallError,
+    ReadOnlyStoreError,
+    UnstableIdWarning,
+)
+from .fastcall import _SCALARS, NOT_FAST, FastRecorder, is_immutable
+from .hashing import derive_call_id, derive_call_ids, derive_output_hid, derive_source_hid, hash_value
+from .objhash import hash_value_noting
 from .ops import Op, storable_text
 from .refs import _NOT_LOADED, AtomRef, Ignore, NewArgDefault, PointerRef, Ref, ValuePointer, wrap_atom
 from .structs import (
@@ -187,9 +195,25 @@ class Recorder(FastRecorder):
                 return self._struct_input(op, name, implicit, value, todo)
             value = self.unwrap(value)
         try:
-            return wrap_atom(value)
+            if type(value) in _SCALARS:  # (nothing in it can need the pickle)
+                return wrap_atom(value)
+            cid, unstable = hash_value_noting(value)
         except HashingError as exc:
             raise HashingError(f"op {op.name}, argument {name!r}: {exc}") from exc
+        if unstable:
+            self._warn_unstable(op, name, unstable)
+        return AtomRef(cid, derive_source_hid(cid), value)
+
+    def _warn_unstable(self, op: Op, name: str, parts: list[str]) -> None:
+        key = f"unstable-id\x00{op.op_id}\x00{name}"
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        warnings.warn(
+            f"op {op.name}, argument {name!r}: its content id may differ in another process (so the call may be "
+            f"computed again there), since a part of it could only be hashed through its pickle: {'; '.join(parts)}",
+            UnstableIdWarning, stacklevel=_caller_level(),
+        )
 
     def _struct_input(self, op: Op, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
         """A collection argument: reuse its Ref, or build one from its elements with a ``__make_*__`` call."""
@@ -494,6 +518,18 @@ class Recorder(FastRecorder):
         if len(self._stored_cids) > 200_000:
             self._stored_cids.clear()
         self._stored_cids.update(cids)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside graphstore, counted from the caller's ``warnings.warn``."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def is_structural(op_name: str) -> bool:

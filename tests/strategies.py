@@ -11,7 +11,7 @@ import pandas as pd
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["arrays", "dataframes", "hashables", "scalars", "values"]
+__all__ = ["arrays", "dataframes", "hashables", "object_fields", "scalars", "values"]
 
 floats = st.floats(allow_nan=True, allow_infinity=True)
 """Every float, NaN (of any sign and payload hypothesis makes), infinities and -0.0 included."""
@@ -97,3 +97,17 @@ values = st.recursive(
     max_leaves=6,
 )
 """Nested lists, tuples, str-keyed dicts and sets of hashables, with scalars, numpy arrays and DataFrames as leaves."""
+
+
+object_fields = st.dictionaries(
+    st.sampled_from(["a", "b", "c", "d"]),
+    st.one_of(
+        scalars,
+        st.sets(st.one_of(st.integers(), st.text(max_size=4)), max_size=5),
+        st.frozensets(st.text(max_size=3), max_size=5),
+        st.lists(scalars, max_size=3),
+        st.dictionaries(st.text(max_size=3), st.sets(st.integers(), max_size=3), max_size=3),
+    ),
+    max_size=4,
+)
+"""Attributes of an object (names ``a`` to ``d``): scalars, sets and frozensets, lists, dicts of sets."""

@@ -27,6 +27,7 @@ from strategies import arrays, dataframes, scalars, values
 import graphstore
 from graphstore.errors import HashingError
 from graphstore.hashing import (
+    COMPATIBLE_SCHEMES,
     SCHEME_VERSION,
     derive_call_id,
     derive_output_hid,
@@ -124,7 +125,8 @@ GOLDEN = {
 
 
 def test_scheme_version_is_pinned_with_the_goldens():
-    assert SCHEME_VERSION == 1  # bump together with the golden digests, never one without the other
+    assert SCHEME_VERSION == 2  # bump together with the golden digests, never one without the other
+    assert COMPATIBLE_SCHEMES == {1, 2}  # scheme 2 changed the ids of objects only (see docs/hashing.md)
 
 
 def test_golden_table_covers_every_value():
@@ -151,6 +153,145 @@ def test_derived_ids_golden():
     assert hash_text("") == "d3d6486a90aeaa167eda146a64d327f8"
     assert hash_text("ab", "c") == "490a258e5bcabd9490fdeed9aa16ca24"
     assert hash_text("a", "bc") == "a53e1eaf0f0ad33aebb4c8a56e875744"
+
+
+# --- golden digests of objects (scheme 2) ----------------------------------------------------------------------------
+# Classes defined in a script or notebook (module __main__): the same source runs in fresh processes below.
+
+OBJECTS_SOURCE = '''
+import collections
+import dataclasses
+import datetime
+import decimal
+import enum
+import functools
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    lr: float = 0.01
+    layers: tuple = (64, 32)
+    tags: frozenset = frozenset({"alpha", "beta", "gamma", "delta"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    name: str
+    members: frozenset
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = "green"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+
+
+class Plain:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+
+class Slotted:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+
+Pair = collections.namedtuple("Pair", "left right")
+
+
+class Tags(set):
+    pass
+
+
+def scale(x, factor=2):
+    return factor * x
+
+
+def by_word():
+    index = collections.defaultdict(set)
+    for i, word in enumerate(["a", "bb", "a", "ccc", "bb", "dddd", "a"]):
+        index[word].add(i)
+    return index
+
+
+OBJECTS = {
+    "obj_dataclass": TrainConfig(),
+    "obj_frozen_dataclass": Frozen("f", frozenset({"k1", "k2", "k3"})),
+    "obj_enum": Color.RED,
+    "obj_enum_str": Color.GREEN,
+    "obj_intenum": Level.LOW,
+    "obj_plain": Plain({"x", "y", "z", "w"}, [1, 2.5]),
+    "obj_slots": Slotted(frozenset({"p", "q", "r"}), None),
+    "obj_namedtuple": Pair(frozenset({"u", "v", "w"}), "r"),
+    "obj_defaultdict_set": by_word(),
+    "obj_set_subclass": Tags({"m", "n", "o", "pp"}),
+    "obj_ordereddict": collections.OrderedDict(b=1, a=2),
+    "obj_counter": collections.Counter("mississippi"),
+    "obj_date": datetime.date(2020, 1, 31),
+    "obj_decimal": decimal.Decimal("1.25"),
+    "obj_partial": functools.partial(scale, factor=3),
+    "obj_function": scale,
+    "obj_class": TrainConfig,
+    "obj_builtin_function": len,
+    "obj_in_object_array": np.array([Color.RED, Pair(1, 2), None], dtype=object),
+    "obj_nested": {
+        "cfg": TrainConfig(lr=0.1, tags=frozenset({"k", "l", "m"})),
+        "colors": {Color.RED, Color.GREEN},
+        "runs": [Pair(1, Plain(None, {"s", "t", "u"})), {Frozen("g", frozenset({1, 2, 3}))}],
+    },
+}
+'''
+
+
+def object_values() -> dict:
+    namespace = {"__name__": "__main__"}
+    exec(compile(OBJECTS_SOURCE, "objects_script.py", "exec", dont_inherit=True), namespace)
+    return namespace["OBJECTS"]
+
+
+GOLDEN_OBJECTS = {
+    "obj_dataclass": "a3eea9fdaf3ad0878d1e1214a777a8f5",
+    "obj_frozen_dataclass": "6969f9d1b1afcea14bf33f536e5885ce",
+    "obj_enum": "bdedf177838edc15fdb32a1589ff4d45",
+    "obj_enum_str": "331af590019e2cf32586d895468da16b",
+    "obj_intenum": "90c00de40664c65a03b141cae6d825dd",
+    "obj_plain": "be415b91327c4984ebfa03e96e3966b8",
+    "obj_slots": "078a6c65707f91f36f1f73358f65fd70",
+    "obj_namedtuple": "f775ccfe04307275b8aac31748b6fdd6",
+    "obj_defaultdict_set": "e87cc0a96810143d8411962129d51500",
+    "obj_set_subclass": "958fce62894f6a8a8c0fe10524667ca6",
+    "obj_ordereddict": "8b08d845cf18477383f97ba67f654a09",
+    "obj_counter": "ebcaea6a9c388b39dbf3fa24d7ad3f4b",
+    "obj_date": "ee4205a29bf379bc2b7226326608d098",
+    "obj_decimal": "c4687028e0e6b879affafe82fc650a58",
+    "obj_partial": "05bd935297c8f568203161fb03bcea0f",
+    "obj_function": "b33709780b17ac40da97a3ef99204229",
+    "obj_class": "7ef7e90c597e13dc0683983cca694741",
+    "obj_builtin_function": "2a5e4b969a75cd46e60d3ccd68a5f6c0",
+    "obj_in_object_array": "21f6e60170c6adb18690a052dee97935",
+    "obj_nested": "dd5b317717a0ca47fb8844cbbe5dc27f",
+}
+
+
+def test_golden_objects_table_covers_every_value():
+    assert set(object_values()) == set(GOLDEN_OBJECTS)
+    assert len(set(GOLDEN_OBJECTS.values()) | set(GOLDEN.values())) == len(GOLDEN_OBJECTS) + len(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_OBJECTS))
+def test_golden_object_digest(name):
+    value = object_values()[name]
+    assert hash_value(value) == GOLDEN_OBJECTS[name]
+    assert hash_value(copy.deepcopy(value)) == GOLDEN_OBJECTS[name]
 
 
 # --- the specification, recomputed independently with xxhash ---------------------------------------------------------
@@ -191,6 +332,47 @@ def test_numpy_and_pandas_encodings_follow_the_spec():
         + b"int64|" + digest_value(df["a"].to_numpy()) + b"float64|" + digest_value(df["b"].to_numpy())
     )
     assert hash_value(df) == expected.hex()
+
+
+def G(module: str, qualname: str) -> bytes:
+    return H(b"G" + f"{len(module)}:{module}{qualname}".encode())
+
+
+def test_object_encodings_follow_the_spec():
+    objects = object_values()
+    none = H(b"N")
+    newobj = G("copyreg", "__newobj__")
+    # an Enum member reduces to (its class, (value,)): the class by name, the value as a tuple
+    assert hash_value(objects["obj_enum"]) == H(
+        b"R" + G("__main__", "Color") + H(b"T1:" + H(b"I1")) + none + none + none
+    ).hex()
+    # a dataclass reduces to (copyreg.__newobj__, (its class,), its __dict__)
+    cfg = objects["obj_dataclass"]
+    state = digest_value({"lr": 0.01, "layers": (64, 32), "tags": cfg.tags})
+    assert hash_value(cfg) == H(b"R" + newobj + H(b"T1:" + G("__main__", "TrainConfig")) + state + none + none).hex()
+    # a class with __slots__: the state is (None, {slot: value})
+    slotted = objects["obj_slots"]
+    args = H(b"T1:" + G("__main__", "Slotted"))
+    state = digest_value((None, {"x": slotted.x, "y": None}))
+    assert hash_value(slotted) == H(b"R" + newobj + args + state + none + none).hex()
+    # a defaultdict: its factory by name, its items as a dict's (sorted, so insertion and hash order do not matter)
+    index = objects["obj_defaultdict_set"]
+    items = digest_value(dict(index))
+    args = H(b"T1:" + G("builtins", "set"))
+    assert hash_value(index) == H(b"R" + G("collections", "defaultdict") + args + none + none + items).hex()
+    # an OrderedDict keeps the order of its items: a list of (key, value) tuples
+    od = objects["obj_ordereddict"]
+    items = digest_value([("b", 1), ("a", 2)])
+    assert hash_value(od) == H(b"R" + G("collections", "OrderedDict") + H(b"T0:") + none + none + items).hex()
+    # a set subclass: the list of elements in its reduction is hashed as a set
+    tags = objects["obj_set_subclass"]
+    args = H(b"T1:" + digest_value(set(tags)))
+    assert hash_value(tags) == H(b"R" + G("__main__", "Tags") + args + none + none + none).hex()
+    # classes and functions by module and qualified name; modules by name
+    assert hash_value(objects["obj_class"]) == G("__main__", "TrainConfig").hex()
+    assert hash_value(objects["obj_function"]) == G("__main__", "scale").hex()
+    assert hash_value(len) == G("builtins", "len").hex()
+    assert hash_value(struct) == H(b"Mstruct").hex()
 
 
 def test_hash_text_is_length_prefixed_utf8():
@@ -346,13 +528,18 @@ def test_self_referential_values_raise_hashing_error():
         hash_value(d)
 
 
-def test_fallback_hashes_pickles_of_other_objects():
+def test_subclasses_of_builtins_are_objects_and_pandas_scalars_keep_their_pickle():
     from collections import OrderedDict
 
+    import cloudpickle
+
     assert hash_value(OrderedDict(a=1)) != hash_value({"a": 1})
-    assert hash_value(OrderedDict(a=1, b=2)) != hash_value(OrderedDict(b=2, a=1))  # its pickle keeps the order
-    assert hash_value(pd.Timestamp("2020-01-01")) == hash_value(pd.Timestamp("2020-01-01"))
-    assert hash_value(pd.Timestamp("2020-01-01")) != hash_value(pd.Timestamp("2020-01-02"))
+    assert hash_value(OrderedDict(a=1, b=2)) != hash_value(OrderedDict(b=2, a=1))  # its order is part of it
+    assert hash_value(OrderedDict(a=1, b=2)) == hash_value(OrderedDict([("a", 1), ("b", 2)]))
+    stamp = pd.Timestamp("2020-01-01")
+    assert hash_value(stamp) == H(b"O" + cloudpickle.dumps(stamp, protocol=5)).hex()  # as in scheme 1
+    assert hash_value(stamp) == hash_value(pd.Timestamp("2020-01-01"))
+    assert hash_value(stamp) != hash_value(pd.Timestamp("2020-01-02"))
 
 
 # --- properties ------------------------------------------------------------------------------------------------------
@@ -421,6 +608,50 @@ def test_hashes_are_stable_in_fresh_processes_with_other_hash_seeds():
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root)
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
         assert json.loads(out.stdout) == expected
+
+
+_OBJECTS_FOOTER = """
+import json
+import multiprocessing
+import sys
+
+from graphstore import hash_value
+
+
+def ids():
+    return {name: hash_value(value) for name, value in OBJECTS.items()}
+
+
+def child(queue):
+    queue.put(ids())  # OBJECTS of the re-imported script, whose classes are in module __mp_main__
+
+
+if __name__ == "__main__":
+    found = ids()
+    if sys.argv[1:] == ["--spawn"]:
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        worker = ctx.Process(target=child, args=(queue,))
+        worker.start()
+        assert queue.get(timeout=60) == found
+        worker.join()
+    print(json.dumps(found))
+"""
+
+
+def test_objects_of_a_script_hash_the_same_in_fresh_processes_with_other_hash_seeds(tmp_path):
+    """The defect of scheme 1: a script's classes were pickled by value with a random id, and sets inside objects
+    in hash-seed order. Each run here is a new process with its own hash seed (and a spawned child, whose copy of
+    the script is module __mp_main__): every id is the golden one."""
+    script = tmp_path / "objects_script.py"
+    script.write_text(OBJECTS_SOURCE + _OBJECTS_FOOTER, encoding="utf-8")
+    root = str(Path(__file__).resolve().parent.parent)
+    for seed, extra in (("0", ["--spawn"]), ("1", []), ("4242", [])):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root)
+        out = subprocess.run([sys.executable, str(script), *extra], env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == GOLDEN_OBJECTS, seed
 
 
 # --- the documentation's examples run --------------------------------------------------------------------------------

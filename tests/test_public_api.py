@@ -13,7 +13,7 @@ def test_graphstore_all_is_pinned():
         "SchemaVersionError", "SerializationError", "Storage", "StoreError", "ValuePointer", "ValueTooLargeError",
         "VersionInfo", "VersioningError", "hash_value", "noop", "op", "track", "wrap_atom", "WriteRefusedError",
         "ForeignWALError", "OverflowDirInUseError", "OverflowPathError", "UntrustedValueError",
-        "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning",
+        "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning", "UnstableIdWarning",
     ])
     for name in graphstore.__all__:
         assert hasattr(graphstore, name), name

@@ -23,7 +23,7 @@ import urllib.parse
 from typing import Optional
 
 from ..errors import ForeignWALError, SchemaVersionError, StoreError
-from ..hashing import SCHEME_VERSION
+from ..hashing import COMPATIBLE_SCHEMES, SCHEME_VERSION
 
 STORE_MAGIC = 0x47535431
 """``application_id`` of graphstore stores ("GST1")."""
@@ -231,7 +231,13 @@ def read_only_mode(path: str) -> str:
 
 
 def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -> None:
-    """Record the hashing scheme in a new store; refuse a store whose ids were made by another scheme."""
+    """Record the hashing scheme in a new store; refuse a store whose ids were made by a scheme this code cannot
+    match (one outside ``COMPATIBLE_SCHEMES``).
+
+    A store of an older compatible scheme opened for writing records that its new calls use ``SCHEME_VERSION``:
+    ``hash_scheme`` becomes the current scheme and ``hash_scheme_first`` keeps the scheme it was made with (read-only
+    opens change nothing). Its old calls stay where they are, valid for the values their ids were computed from.
+    """
     row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
     if row is None:
         if write:
@@ -244,8 +250,14 @@ def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -
         raise SchemaVersionError(
             f"store {path} records hashing scheme {row[0]!r}, which is not a scheme number: the store is damaged"
         ) from None
-    if scheme != SCHEME_VERSION:
+    if scheme not in COMPATIBLE_SCHEMES:
+        known = ", ".join(str(s) for s in sorted(COMPATIBLE_SCHEMES))
+        newer = " (a newer graphstore wrote it: upgrade graphstore to use it)" if scheme > SCHEME_VERSION else ""
         raise SchemaVersionError(
             f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
-            f"{SCHEME_VERSION}: its ids cannot be matched"
+            f"{SCHEME_VERSION} and can match the ids of schemes {known} only: its ids cannot be matched{newer}"
         )
+    if scheme < SCHEME_VERSION and write:
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme_first', ?)", (str(scheme),))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme' AND value = ?",
+                     (str(SCHEME_VERSION), row[0]))
