@@ -23,6 +23,10 @@ class OpCallError(GraphstoreError, TypeError):
     """An op was called with arguments its signature does not accept, or returned the wrong number of outputs."""
 
 
+class NotACallError(GraphstoreError, TypeError):
+    """Something that is not a call or a call's history id was given where calls are expected (``drop_calls``)."""
+
+
 class HashingError(GraphstoreError, TypeError):
     """A value could not be given a content id (it cannot be hashed or pickled)."""
 
