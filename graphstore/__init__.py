@@ -22,6 +22,7 @@ from .errors import (
     InputMutatedWarning,
     IntegrityError,
     NewCallsNotAllowedError,
+    NotACallError,
     OpCallError,
     OpDefinitionError,
     OverflowDirInUseError,
@@ -36,6 +37,7 @@ from .errors import (
     VersioningError,
     WriteRefusedError,
 )
+from .deletion import DeletionReport
 from .hashing import hash_value
 from .ops import Op, op
 from .refs import AtomRef, Call, Ignore, NewArgDefault, Ref, ValuePointer, wrap_atom
@@ -51,6 +53,7 @@ __all__ = [
     "Call",
     "CallNotStoredWarning",
     "ConfigurationError",
+    "DeletionReport",
     "DictRef",
     "ForeignWALError",
     "GraphstoreError",
@@ -66,6 +69,7 @@ __all__ = [
     "MTuple",
     "NewArgDefault",
     "NewCallsNotAllowedError",
+    "NotACallError",
     "Op",
     "OpCallError",
     "OpDefinitionError",

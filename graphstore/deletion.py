@@ -90,7 +90,8 @@ class DeletionReport:
             text += f" ({len(self.dependents)} of them because they used outputs of deleted calls)"
         if self.kept:
             kept = dict(sorted(Counter(self.kept.values()).items()))
-            text += f"; kept {_counted(len(self.kept), kept)} that other histories use"
+            noun = "call" if len(self.kept) == 1 else "calls"
+            text += f"; kept {len(self.kept)} {noun} that other histories use: " + _listed(kept)
         return text
 
     def __repr__(self) -> str:
@@ -101,7 +102,11 @@ def _counted(n: int, by_op: dict) -> str:
     noun = "call" if n == 1 else "calls"
     if not n:
         return f"0 {noun}"
-    return f"{n} {noun}: " + ", ".join(f"{name} {k}" for name, k in by_op.items())
+    return f"{n} {noun}: " + _listed(by_op)
+
+
+def _listed(by_op: dict) -> str:
+    return ", ".join(f"{name} {k}" for name, k in by_op.items())
 
 
 def log_deletion(report: DeletionReport) -> None:
