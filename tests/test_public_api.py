@@ -12,7 +12,7 @@ def test_graphstore_all_is_pinned():
         "NewCallsNotAllowedError", "Op", "OpCallError", "OpDefinitionError", "Ref", "RefNotLoadedError",
         "SchemaVersionError", "SerializationError", "Storage", "StoreError", "ValuePointer", "ValueTooLargeError",
         "VersionInfo", "VersioningError", "hash_value", "noop", "op", "track", "wrap_atom", "WriteRefusedError",
-        "ForeignWALError", "OverflowDirInUseError", "DeletionReport", "NotACallError", "OverflowPathError", "UntrustedValueError",
+        "ForeignWALError", "OverflowDirInUseError", "DeletionReport", "NotACallError", "RefComparisonError", "OverflowPathError", "UntrustedValueError",
         "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning",
     ])
     for name in graphstore.__all__:
