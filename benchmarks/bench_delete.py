@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
         doomed = storage.get_creators(heads[: args.drop])  # not timed: one batched read
         t0 = time.perf_counter()
-        dropped = storage.drop_calls(doomed, delete_dependents=True)
+        dropped = len(storage.drop_calls(doomed, delete_dependents=True))
         timings.append(("drop_calls", time.perf_counter() - t0, dropped))
         after_drop = counts(storage)
 

@@ -22,11 +22,13 @@ from .errors import (
     InputMutatedWarning,
     IntegrityError,
     NewCallsNotAllowedError,
+    NotACallError,
     OpCallError,
     OpDefinitionError,
     OverflowDirInUseError,
     OverflowPathError,
     ReadOnlyStoreError,
+    RefComparisonError,
     RefNotLoadedError,
     SchemaVersionError,
     SerializationError,
@@ -37,6 +39,7 @@ from .errors import (
     VersioningError,
     WriteRefusedError,
 )
+from .deletion import DeletionReport
 from .hashing import hash_value
 from .ops import Op, op
 from .refs import AtomRef, Call, Ignore, NewArgDefault, Ref, ValuePointer, wrap_atom
@@ -52,6 +55,7 @@ __all__ = [
     "Call",
     "CallNotStoredWarning",
     "ConfigurationError",
+    "DeletionReport",
     "DictRef",
     "ForeignWALError",
     "GraphstoreError",
@@ -67,6 +71,7 @@ __all__ = [
     "MTuple",
     "NewArgDefault",
     "NewCallsNotAllowedError",
+    "NotACallError",
     "Op",
     "OpCallError",
     "OpDefinitionError",
@@ -74,6 +79,7 @@ __all__ = [
     "OverflowPathError",
     "Ref",
     "ReadOnlyStoreError",
+    "RefComparisonError",
     "RefNotLoadedError",
     "SchemaVersionError",
     "SerializationError",

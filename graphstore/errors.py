@@ -23,6 +23,15 @@ class OpCallError(GraphstoreError, TypeError):
     """An op was called with arguments its signature does not accept, or returned the wrong number of outputs."""
 
 
+class NotACallError(GraphstoreError, TypeError):
+    """Something that is not a call or a call's history id was given where calls are expected (``drop_calls``)."""
+
+
+class RefComparisonError(GraphstoreError, ValueError):
+    """A Ref was compared with a plain value (``ref == 3``): compare ``storage.unwrap(ref)`` instead. (A
+    ``ValueError``: pandas answers ``False`` for comparisons that raise ``TypeError``, and would hide it.)"""
+
+
 class HashingError(GraphstoreError, TypeError):
     """A value could not be given a content id (it cannot be hashed or pickled)."""
 

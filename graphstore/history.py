@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from .backends.sqlite_history import remove_overflow_files
-from .errors import IntegrityError, ReadOnlyStoreError
+from .deletion import DeletionReport, log_deletion
+from .errors import IntegrityError, NotACallError, ReadOnlyStoreError
 from .refs import Call, Ref
 
 
@@ -15,6 +16,46 @@ def _hids(items: Any) -> list[str]:
     if isinstance(items, (str, Ref, Call)):
         items = [items]
     return [x.hid if isinstance(x, (Ref, Call)) else str(x) for x in items]
+
+
+def _call_hids(items: Any) -> list[str]:
+    """History ids from a Call, a call's hid, or an iterable of those; anything else is a ``NotACallError``."""
+    if isinstance(items, (str, Call)):
+        items = [items]
+    elif isinstance(items, (Ref, bytes, dict)) or not _iterable(items):
+        raise NotACallError(_not_a_call(items))
+    out = []
+    for x in items:
+        if isinstance(x, Call):
+            out.append(x.hid)
+        elif isinstance(x, str):
+            out.append(x)
+        else:
+            raise NotACallError(_not_a_call(x, inside=True))
+    return out
+
+
+def _iterable(x: Any) -> bool:
+    try:
+        iter(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _not_a_call(x: Any, inside: bool = False) -> str:
+    where = "an element " if inside else ""
+    text = f"drop_calls takes calls or call history ids (or an iterable of those); {where}{_short(x)} is not one"
+    if isinstance(x, Ref):
+        text += ": to delete the call that computed a value, pass storage.get_ref_creator(ref)"
+    elif isinstance(x, (list, tuple)) or x is None:
+        text += " (for the cells of a frame's table, use cf.delete_calls_from_df(df))"
+    return text
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return f"{text[:60]}... ({type(x).__name__})" if len(text) > 60 else f"{text} ({type(x).__name__})"
 
 
 @dataclass(frozen=True)
@@ -62,14 +103,28 @@ class History:
         records = self.backend.get_calls(hids)
         return [self._call_from_record(records[h]) for h in hids if h in records]
 
-    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True) -> int:
-        """Delete calls, and with ``delete_dependents`` every call downstream of their outputs; returns the count.
+    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True,
+                   dry_run: bool = False) -> DeletionReport:
+        """Delete calls, and with ``delete_dependents`` every call downstream of their outputs (which cannot stay
+        without their inputs); returns a :class:`~graphstore.deletion.DeletionReport` of what was deleted.
 
-        Refs and values stay until :meth:`cleanup_refs`. The deletion is one transaction.
+        ``calls_or_hids`` is a Call, a call's history id, or an iterable of those; anything else (a Ref, a value)
+        raises ``NotACallError``, and so does the id of a ref. Unknown ids are ignored. With ``dry_run`` nothing
+        is deleted and the report says what would be. Refs and values stay until :meth:`cleanup_refs`. The
+        deletion is one transaction.
         """
-        self._refuse_if_read_only("drop_calls")
+        if not dry_run:
+            self._refuse_if_read_only("drop_calls")
+        hids = list(dict.fromkeys(_call_hids(calls_or_hids)))
         self.commit()
-        return self.backend.delete_calls(_hids(calls_or_hids), with_dependents=delete_dependents)
+        refs = self.backend.ref_hids_among(hids) if hids else []
+        if refs:
+            raise NotACallError(f"drop_calls takes calls or call history ids; {refs[0]!r} is the id of a value "
+                                "(a Ref), not of a call: pass storage.get_ref_creator(ref) to delete its creator")
+        deleted = self.backend.delete_calls(hids, with_dependents=delete_dependents, dry_run=dry_run) if hids else []
+        report = DeletionReport(deleted, requested=hids, dry_run=dry_run)
+        log_deletion(report)
+        return report
 
     def cleanup_refs(self) -> dict[str, int]:
         """Delete refs that no call references and values that no ref holds (with their overflow files)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import RefComparisonError
 from .hashing import derive_source_hid, hash_text, hash_value
 
 _NOT_LOADED = object()
@@ -63,6 +64,28 @@ class Ref:
             return f"{name}({self._obj!r}, hid={self.hid[:3]}...)"
         return f"{name}(hid={self.hid[:3]}..., in_memory=False)"
 
+    def __eq__(self, other: object) -> bool:
+        """Refs are equal when their histories are (same ``hid``); any other comparison raises ``RefComparisonError``.
+
+        A Ref is compared with a value only after ``storage.unwrap(ref)``: whether a Ref's value is in memory
+        depends on how it was obtained, so comparing the wrapper would mean different things at different times.
+        Comparing with ``None`` or a Call is ``False``.
+        """
+        if isinstance(other, Ref):
+            return self.hid == other.hid
+        if other is None or isinstance(other, Call):
+            return False
+        raise RefComparisonError(
+            f"cannot compare a {type(self).__name__} (hid={self.hid[:8]}...) with {_brief(other)}: a Ref wraps a "
+            "stored value; compare storage.unwrap(ref) with the value, or two Refs (equal when their histories are)"
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.hid)
+
     def __bool__(self) -> bool:
         raise TypeError(
             f"the truth value of a {type(self).__name__} is ambiguous: it wraps a stored value; "
@@ -77,6 +100,11 @@ for _name in (
     "__invert__ __float__ __int__ __index__ __complex__ __round__"
 ).split():
     setattr(Ref, _name, _no_arithmetic(_name))
+
+
+def _brief(x: Any) -> str:
+    text = repr(x)
+    return f"{text[:40]}... ({type(x).__name__})" if len(text) > 40 else f"{text} ({type(x).__name__})"
 
 
 class AtomRef(Ref):

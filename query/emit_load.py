@@ -49,6 +49,18 @@ def emit_load_calls(hids: list, p: Params) -> exp.Expression:
     )
 
 
+def emit_call_edges(hids: list, p: Params) -> exp.Expression:
+    """``(call hid, direction, ref hid)`` of these calls' edges, each call's inputs and outputs in position order."""
+    return (
+        exp.select(col("c", "hid"), col("e", "direction"), col("r", "hid"))
+        .from_(table("calls", "c"), copy=False)
+        .join(table("edges", "e"), on=col("e", "call_id").eq(col("c", "id")), copy=False)
+        .join(table("refs", "r"), on=col("r", "id").eq(col("e", "ref_id")), copy=False)
+        .where(col("c", "hid").isin(query=exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"))), copy=False)
+        .order_by(col("c", "id"), col("e", "direction"), col("e", "pos"), copy=False)
+    )
+
+
 def emit_creation_times(hids: list, p: Params) -> exp.Expression:
     """``(hid, created_at)`` for these ids: a call's own time, a ref's creator call's time (none for raw values)."""
     ids = exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"), copy=False)

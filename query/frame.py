@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 import pandas as pd
 
-from . import render, shape
+from . import deletion, render, shape
 from .errors import FrameStructureError
 from .expand import expand, expand_all
 from .extract import sql_text
@@ -276,13 +276,24 @@ class ComputationFrame:
         self._reader.sync()
         return sql_text(self.pattern, self._reader.run)
 
-    def delete_calls(self) -> None:
-        """Delete every call in the frame from the store, and the calls that depend on them."""
-        hids = {h for f in self.pattern.fnames() for h in self._contents()[f]}
-        _drop_calls(self.storage, hids)
+    def delete_calls(self, dry_run: bool = False, include_shared_upstream: bool = False) -> Any:
+        """Delete the calls of the frame's histories (its rows, after filters) that no other history uses.
 
-    def delete_calls_from_df(self, df: pd.DataFrame) -> None:
-        """Delete the calls found in the function columns of ``df`` (a table from this frame), and dependents."""
+        A call of the selected histories stays when a history the filters left out holds it, or when a call that
+        stays uses its outputs (an upstream call shared with other histories); ``include_shared_upstream=True``
+        deletes those too. Calls that use outputs of deleted calls are deleted with them (they cannot stay without
+        their inputs). Returns a ``DeletionReport`` (the deleted calls' ids, per op counts, ``dependents``, and
+        ``kept``: the selected calls left for other histories); with ``dry_run`` nothing is deleted and the report
+        says what would be.
+        """
+        doomed, kept = deletion.plan(self._reader, self.pattern, include_shared_upstream)
+        report = _drop_calls(self.storage, doomed, dry_run)
+        report.kept = {h: op for h, op in kept.items() if h not in report.ops}
+        return report
+
+    def delete_calls_from_df(self, df: pd.DataFrame, dry_run: bool = False) -> Any:
+        """Delete the calls found in the function columns of ``df`` (a table from this frame), and the calls that
+        use their outputs; returns a ``DeletionReport`` (``dry_run``: what would be deleted)."""
         hids = set()
         for f in self.pattern.fnames():
             if f in df.columns:
@@ -290,7 +301,7 @@ class ComputationFrame:
                     for c in cell if isinstance(cell, list) else [cell]:
                         if c is not None and hasattr(c, "hid"):
                             hids.add(c.hid)
-        _drop_calls(self.storage, hids)
+        return _drop_calls(self.storage, sorted(hids), dry_run)
 
     def to_networkx(self) -> Any:
         """The frame's graph as a ``networkx.MultiDiGraph`` (node attribute ``kind``: "var" or "func")."""
@@ -320,12 +331,11 @@ def _flat(items: Iterable[Any]) -> tuple:
     return tuple(out)
 
 
-def _drop_calls(storage: Any, hids: set) -> None:
+def _drop_calls(storage: Any, hids: list, dry_run: bool) -> Any:
     drop = getattr(storage, "drop_calls", None)
     if drop is None:
-        raise FrameStructureError("this storage cannot delete calls yet (Storage.drop_calls is missing)")
-    if hids:
-        drop(sorted(hids), delete_dependents=True)
+        raise FrameStructureError("this storage cannot delete calls (it has no drop_calls)")
+    return drop(hids, delete_dependents=True, dry_run=dry_run)
 
 
 __all__ = ["ComputationFrame"]

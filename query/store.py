@@ -215,6 +215,20 @@ class Reader:
         p = emit.Params()
         return dict(self.query(emit_load.emit_creation_times(hids, p), p))
 
+    def call_edges(self, hids: Iterable[str]) -> dict:
+        """``call hid -> (input ref hids, output ref hids)``, each in position order, in one statement."""
+        hids = sorted(set(hids))
+        out: dict = {}
+        if not hids:
+            return out
+        p = emit.Params()
+        for call, direction, ref in self.query(emit_load.emit_call_edges(hids, p), p):
+            ports = out.get(call)
+            if ports is None:
+                ports = out[call] = ([], [])
+            ports[direction].append(ref)
+        return out
+
     def load_calls(self, hids: Iterable[str]) -> dict:
         """``Call`` objects by hid (with lazy input and output Refs), in one statement."""
         hids = sorted(set(hids))

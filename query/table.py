@@ -1,7 +1,7 @@
 """From history rows to a pandas DataFrame: one column per node, in topological order.
 
 A cell holds the node's single element (a value, a Ref or a Call), ``None`` when the history has none there, or a
-list of elements (in history order: raw values first, then by creation time) when the history holds several
+list of elements (in history order, the same in every column: see ``query/order.py``) when the history holds several
 (loops, aggregation, histories that disagree). Ids, cids and op versions come with the history rows; values are
 read in one statement, for the returned cells only; calls' inputs and outputs in one more, when first used.
 """
@@ -17,6 +17,7 @@ import pandas as pd
 from .errors import FrameStructureError
 from .extract import Row, Table, after_filters, history_rows, history_table
 from .model import Pattern
+from .order import cell_orders
 from .store import CallBatch, LazyCall, Reader, ValuePass
 
 VALUES = ("objs", "refs")
@@ -107,8 +108,8 @@ def _build_table(
     table = table_of(reader, pattern, value_pass.plan)
     columns = [table.cells.get(c) or [None] * len(table) for c in cols]
     metas = [table.meta.get(c) for c in cols]
+    keep: Iterable[int] = range(len(table))
     if nodes or join_how == "inner":
-        keep: Iterable[int] = range(len(table))
         if nodes:
             keep = [i for i in keep if any(col[i] is not None for col in columns)]
             keep = _distinct(keep, columns)
@@ -126,7 +127,15 @@ def _build_table(
               for m, meta, kind in zip(multi, metas, kinds)]
     info = table.info if not all(direct) else {}
     times = reader.creation_times(set().union(*multi)) if any(multi) else {}
-    order = lambda h: (times.get(h, -1.0), h)  # noqa: E731  (history order: raw values, then by creation)
+    by_time = lambda h: (times.get(h, -1.0), h)  # noqa: E731  (for elements a history's walk does not reach)
+    keys: list = []
+    if any(multi):  # cells of several elements: in history order, the same in every column (see query/order.py)
+        keep = list(keep)
+        several = [j for j, i in enumerate(keep) if any(type(col[j]) is tuple for col in columns)]
+        orders = cell_orders(reader, table, list(pattern.fnames()), [keep[j] for j in several], by_time)
+        keys = [None] * len(keep)
+        for j in several:
+            keys[j] = orders[keep[j]]
     batch = CallBatch(reader)
     hid_sets = [set() if d else _hids(col, m) for col, m, d in zip(columns, multi, direct)]
     atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
@@ -160,8 +169,8 @@ def _build_table(
             if kind == "call":
                 batch.hids.extend(hids)
         get = elems.get  # get(None) is None: a missing cell
-        data[name] = [get(c) if type(c) is not tuple else [elems[h] for h in sorted(c, key=order)]
-                      for c in col] if m else list(map(get, col))
+        data[name] = [get(c) if type(c) is not tuple else [elems[h] for h in sorted(c, key=keys[j])]
+                      for j, c in enumerate(col)] if m else list(map(get, col))
     return pd.DataFrame(data, columns=cols)
 
 

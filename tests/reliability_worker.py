@@ -163,7 +163,7 @@ def _delete(path: str, stop_file: str) -> None:
     while not os.path.exists(stop_file):
         hids = [h for (h,) in storage.backend.execute("SELECT hid FROM calls")]
         if hids:
-            dropped += storage.drop_calls(rng.sample(hids, min(len(hids), 15)))
+            dropped += len(storage.drop_calls(rng.sample(hids, min(len(hids), 15))))
             storage.cleanup_refs()
             rounds += 1
         time.sleep(0.01)

@@ -23,7 +23,7 @@ import sys
 from graphstore import Storage
 storage = Storage(sys.argv[1])
 hids = [h for (h,) in storage.backend.execute("SELECT hid FROM calls")]
-print(storage.drop_calls(hids), storage.cleanup_refs()["values"])
+print(len(storage.drop_calls(hids)), storage.cleanup_refs()["values"])
 storage.close()
 """
 

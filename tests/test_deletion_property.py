@@ -294,7 +294,10 @@ def test_drops_and_cleanup_keep_the_store_consistent_and_a_rerun_recomputes_what
                 seeds = data.draw(st.lists(st.sampled_from(present), max_size=5, unique=True), label="drop")
             with_deps = data.draw(st.booleans(), label="delete_dependents")
             doomed = dependents(conn, seeds) if with_deps else set(seeds)
-            assert storage.drop_calls(seeds, delete_dependents=with_deps) == len(doomed)
+            preview = storage.drop_calls(seeds, delete_dependents=with_deps, dry_run=True)
+            report = storage.drop_calls(seeds, delete_dependents=with_deps)
+            assert set(report) == doomed and len(report) == len(doomed) and list(preview) == list(report)
+            assert set(report.dependents) == doomed - set(seeds)
             assert set(calls_table(conn)) == set(present) - doomed
             assert_consistent(conn, storage, cleaned=False)
 

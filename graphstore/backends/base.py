@@ -164,8 +164,18 @@ class Backend(ABC):
         """Hids of the calls that take any of these refs as input."""
 
     @abstractmethod
-    def delete_calls(self, hids: Iterable[str], with_dependents: bool) -> int:
-        """Delete calls (with every call downstream of their outputs, if asked) atomically; returns the count."""
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool,
+                     dry_run: bool = False) -> list[tuple[str, str]]:
+        """Delete calls (with every call downstream of their outputs, if asked) atomically; returns ``(hid, op
+        name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
+
+    @abstractmethod
+    def output_consumers(self, call_hids: Iterable[str]) -> list[tuple[str, str]]:
+        """``(call hid, consumer hid)`` for every call taking an output of one of these calls as input."""
+
+    @abstractmethod
+    def ref_hids_among(self, hids: Iterable[str]) -> list[str]:
+        """The given ids that name refs rather than calls."""
 
     @abstractmethod
     def cleanup_refs(self) -> tuple[int, int, list[str]]:

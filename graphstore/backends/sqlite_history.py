@@ -11,7 +11,7 @@ from ..overflow import confined_path
 
 _SEED = "CREATE TEMP TABLE IF NOT EXISTS _gs_seed (hid TEXT PRIMARY KEY)"
 
-_DEPENDENTS = """
+_CLOSURE = """
 WITH RECURSIVE doomed(id) AS (
     SELECT c.id FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid
     UNION
@@ -19,8 +19,12 @@ WITH RECURSIVE doomed(id) AS (
     JOIN edges AS eo ON eo.call_id = d.id AND eo.direction = 1
     JOIN edges AS ei ON ei.ref_id = eo.ref_id AND ei.direction = 0
 )
-INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT id FROM doomed
 """
+_DEPENDENTS = _CLOSURE + "INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT id FROM doomed"
+# What a deletion would delete, read without writing: the seeds' closure, or the seeds alone.
+_WOULD_DELETE = _CLOSURE + "SELECT c.hid, c.op_name FROM doomed JOIN calls AS c ON c.id = doomed.id ORDER BY c.id"
+_SEEDED_CALLS = ("SELECT c.hid, c.op_name FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid "
+                 "ORDER BY c.id")
 
 # A ref stays while an edge uses it, or while it is an element, at any depth, of a collection an edge uses (the rows
 # of a nested list are kept by the outer list, and their numbers by the rows).
@@ -71,23 +75,46 @@ class HistoryMixin:
             )
         return [r[0] for r in rows]
 
-    def delete_calls(self, hids: Iterable[str], with_dependents: bool) -> int:
-        """Delete calls (and, if asked, every call downstream of their outputs) in one transaction."""
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool,
+                     dry_run: bool = False) -> list[tuple[str, str]]:
+        """Delete calls (and, if asked, every call downstream of their outputs) in one transaction.
+
+        Returns ``(hid, op name)`` of each deleted call, in recording order; ``dry_run`` only reads what would go.
+        """
         with self._lock:
+            if dry_run:
+                self._seed(hids)
+                return [tuple(r) for r in self._run(_WOULD_DELETE if with_dependents else _SEEDED_CALLS)]
             self._begin_write()
             try:
                 self._seed(hids)
-                count = self._delete_seeded(with_dependents)
-                if count:
+                doomed = self._delete_seeded(with_dependents)
+                if doomed:
                     self._count_deletion()
                 self._run_traced("COMMIT")
             except BaseException as exc:
                 self._rollback(exc)
                 raise
-        return count
+        return doomed
 
-    def _delete_seeded(self, with_dependents: bool) -> int:
-        """Inside a write transaction: delete the seeded calls (and their dependents); returns the count."""
+    def output_consumers(self, call_hids: Iterable[str]) -> list[tuple[str, str]]:
+        """``(call hid, consumer hid)``: the calls that take an output of one of these calls as input."""
+        with self._lock:
+            self._seed(call_hids)
+            return [tuple(r) for r in self._run(
+                "SELECT DISTINCT c.hid, k.hid FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid "
+                "JOIN edges AS eo ON eo.call_id = c.id AND eo.direction = 1 "
+                "JOIN edges AS ei ON ei.ref_id = eo.ref_id AND ei.direction = 0 JOIN calls AS k ON k.id = ei.call_id"
+            )]
+
+    def ref_hids_among(self, hids: Iterable[str]) -> list[str]:
+        """The given ids that name refs (values), not calls."""
+        with self._lock:
+            self._seed(hids)
+            return [r[0] for r in self._run("SELECT r.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid")]
+
+    def _delete_seeded(self, with_dependents: bool) -> list[tuple[str, str]]:
+        """Inside a write transaction: delete the seeded calls (and their dependents); returns ``(hid, op name)``."""
         self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (id INTEGER PRIMARY KEY)")
         self._conn.execute("DELETE FROM temp._gs_doomed")
         if with_dependents:
@@ -95,8 +122,11 @@ class HistoryMixin:
         else:
             self._run_write("INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT c.id FROM temp._gs_seed AS s "
                             "JOIN calls AS c ON c.hid = s.hid")
+        doomed = [tuple(r) for r in self._conn.execute(
+            "SELECT c.hid, c.op_name FROM temp._gs_doomed AS d JOIN calls AS c ON c.id = d.id ORDER BY c.id")]
         self._run_write("DELETE FROM edges WHERE call_id IN (SELECT id FROM temp._gs_doomed)")
-        return self._run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
+        self._run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
+        return doomed
 
     def cleanup_refs(self) -> tuple[int, int, list[str]]:
         """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""

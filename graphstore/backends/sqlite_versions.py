@@ -111,7 +111,7 @@ class VersionsMixin:
             self._begin_write()
             try:
                 self._seed([r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))])
-                count = self._delete_seeded(with_dependents)
+                count = len(self._delete_seeded(with_dependents))
                 if count:
                     self._count_deletion()
                 self._run_many("DELETE FROM versions WHERE version_id = ?", [(version_id,)])
