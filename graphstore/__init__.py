@@ -13,6 +13,7 @@
 
 from .context import noop
 from .errors import (
+    AmbiguousContextError,
     CallNotStoredWarning,
     ConfigurationError,
     ForeignWALError,
@@ -24,6 +25,7 @@ from .errors import (
     NewCallsNotAllowedError,
     OpCallError,
     OpDefinitionError,
+    OpNameConflictError,
     OverflowDirInUseError,
     OverflowPathError,
     ReadOnlyStoreError,
@@ -47,6 +49,7 @@ from .structs import DictRef, ListRef, MDict, MList, MSet, MTuple, SetRef, Tuple
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousContextError",
     "AtomRef",
     "Call",
     "CallNotStoredWarning",
@@ -69,6 +72,7 @@ __all__ = [
     "Op",
     "OpCallError",
     "OpDefinitionError",
+    "OpNameConflictError",
     "OverflowDirInUseError",
     "OverflowPathError",
     "Ref",
