@@ -328,7 +328,10 @@ def op(
 ) -> Any:
     """Make a function memoized: inside ``with storage:`` its calls are recorded and never computed twice.
 
-    Use bare (``@op``) or with options (``@op(output_names=["z"], version=1)``).
+    Use bare (``@op``) or with options (``@op(output_names=["z"], version=1)``). The op is named after the
+    function unless ``name=`` is given; calls are identified by the name and ``version``, so two different functions
+    recording under one name into one store raise :class:`~graphstore.errors.OpNameConflictError` (see
+    ``graphstore.claims``): give them distinct names.
 
     >>> @op(output_names=["total"])
     ... def add(x, y=1):
