@@ -123,7 +123,7 @@ def _message(held: Any, new: Any, store: str) -> str:
     else:
         what = f"two different functions, {first} and then {second}"
     return (
-        f"op name {new.name!r} is claimed by {what}, both recording into store {store}: their calls would share "
+        f"op name {new.name!r} is claimed by {what}, both recording into {store}: their calls would share "
         f"results. Give each op its own name with @op(name=\"...\"), for example @op(name=\"{_suggest(new)}\")"
     )
 
