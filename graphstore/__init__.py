@@ -13,6 +13,7 @@
 
 from .context import noop
 from .errors import (
+    AmbiguousContextError,
     CallNotStoredWarning,
     ConfigurationError,
     ForeignWALError,
@@ -25,6 +26,7 @@ from .errors import (
     NotACallError,
     OpCallError,
     OpDefinitionError,
+    OpNameConflictError,
     OverflowDirInUseError,
     OverflowPathError,
     ReadOnlyStoreError,
@@ -51,6 +53,7 @@ from .structs import DictRef, ListRef, MDict, MList, MSet, MTuple, SetRef, Tuple
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousContextError",
     "AtomRef",
     "Call",
     "CallNotStoredWarning",
@@ -75,6 +78,7 @@ __all__ = [
     "Op",
     "OpCallError",
     "OpDefinitionError",
+    "OpNameConflictError",
     "OverflowDirInUseError",
     "OverflowPathError",
     "Ref",

@@ -19,6 +19,16 @@ class OpDefinitionError(GraphstoreError, ValueError):
     """An ``@op`` decoration is inconsistent (for example an output named like an input)."""
 
 
+class OpNameConflictError(OpDefinitionError):
+    """Two different functions claim one op name in one store (for example ``process`` in two modules, or two ops
+    made by one factory): their calls would share results. Give them distinct names with ``@op(name=...)``."""
+
+
+class AmbiguousContextError(GraphstoreError, RuntimeError):
+    """An op was called in a thread that entered no storage context while other threads are in different ones:
+    which storage the call belongs to cannot be told. Enter the storage (``with storage:``) in the thread itself."""
+
+
 class OpCallError(GraphstoreError, TypeError):
     """An op was called with arguments its signature does not accept, or returned the wrong number of outputs."""
 

@@ -16,7 +16,7 @@ import inspect
 import re
 from typing import Any, Callable, Iterable, Optional, Union
 
-from .context import current_frame
+from .context import current_frame, shared_frame
 from .errors import OpCallError, OpDefinitionError, RefNotLoadedError
 from .hashing import hash_text, hash_value
 from .refs import Ignore, NewArgDefault, Ref, ValuePointer
@@ -75,6 +75,9 @@ class Op:
             raise OpDefinitionError(f"@op needs a function, got {type(func).__qualname__}")
         self.func = func
         self.name = name or func.__name__
+        self.explicit_name = name is not None
+        """Whether the name was given (``@op(name=...)``) rather than taken from the function: a given name may be
+        shared by several functions on purpose (see ``graphstore.claims``)."""
         self.version = int(version)
         self.signature = inspect.signature(func)
         self.output_names = tuple(output_names) if output_names is not None else None
@@ -182,6 +185,8 @@ class Op:
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:  # `self` positional-only: an op may take a `self`
         frame = current_frame()
+        if frame is None:  # no context entered here: a thread may be working for a context another thread is in
+            frame = shared_frame()
         if frame is None or frame.storage is None or frame.mode == "noop":
             return self.call_plain(args, kwargs)
         return frame.storage._call_op(self, args, kwargs)
@@ -323,7 +328,10 @@ def op(
 ) -> Any:
     """Make a function memoized: inside ``with storage:`` its calls are recorded and never computed twice.
 
-    Use bare (``@op``) or with options (``@op(output_names=["z"], version=1)``).
+    Use bare (``@op``) or with options (``@op(output_names=["z"], version=1)``). The op is named after the
+    function unless ``name=`` is given; calls are identified by the name and ``version``, so two different functions
+    recording under one name into one store raise :class:`~graphstore.errors.OpNameConflictError` (see
+    ``graphstore.claims``): give them distinct names.
 
     >>> @op(output_names=["total"])
     ... def add(x, y=1):

@@ -155,6 +155,7 @@ class Recorder(FastRecorder):
         return self._record_content_hit(op, hid, record.cid, record, in_refs, todo, record.version_id)
 
     def _register_op(self, op: Op) -> None:
+        self._claims.claim(op, repr(self))  # another function recording under this name: OpNameConflictError
         self._ops_by_name[(op.name, op.version)] = op
         stored = self._source_hashes.get((op.name, op.version))
         changed = stored is not None and stored[0] != op.source_hash and not op.only_added_new_defaults(stored[1])

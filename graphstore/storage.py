@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 import warnings
 import weakref
 from typing import Any, Optional, Union
 
 from .backends import Tracer, open_backend
+from .claims import acquire, release
 from .context import ModeContext
 from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
 from .forking import abandon
@@ -150,6 +152,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         check_store_mode(self.backend, deps_path is not None)
         self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change)
         self._pid = os.getpid()
+        self._claims_key, self._claims = acquire(self.db_path)  # which function each op name belongs to
         _OPEN.add(self)
 
     def __repr__(self) -> str:
@@ -167,6 +170,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self._stored_cids = set()
         self._pending = self._new_pending()
         self._pending.write_through = True
+        self._claims._lock = threading.Lock()  # (another thread of the parent may have held it)
 
     def _new_pending(self) -> PendingWrites:
         pending = PendingWrites(self.backend)
@@ -240,6 +244,8 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     def close(self) -> None:
         """Write pending calls and close the store."""
         _OPEN.discard(self)
+        key, self._claims_key = self._claims_key, None
+        release(key)
         try:
             self._pending.close()
             self.backend.close()

@@ -585,7 +585,9 @@ def test_nesting_the_same_storage_twice(storage, log):
     assert inc(1) == 2  # plain again
 
 
-def test_a_thread_started_inside_a_context_sees_no_storage(storage, log):
+def test_a_thread_started_inside_a_context_records_into_it(storage, log):
+    """The thread has no context of its own (contexts are per thread) but works for the one its creator is in."""
+
     @op
     def inc(x):
         log.append(x)
@@ -602,8 +604,9 @@ def test_a_thread_started_inside_a_context_sees_no_storage(storage, log):
         t.start()
         t.join(10)
         inc(1)
-    assert seen == {"frame": None, "result": 11}
-    assert n_calls(storage) == 1
+    assert seen["frame"] is None
+    assert isinstance(seen["result"], Ref) and storage.unwrap(seen["result"]) == 11
+    assert n_calls(storage) == 2
 
 
 def test_one_storage_entered_in_two_threads_at_once(storage, log):

@@ -15,6 +15,7 @@ def test_graphstore_all_is_pinned():
         "ForeignWALError", "OverflowDirInUseError", "OverflowPathError", "UntrustedValueError",
         "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning", "UnstableIdWarning",
         "DeletionReport", "NotACallError", "RefComparisonError",
+        "AmbiguousContextError", "OpNameConflictError",
     ])
     for name in graphstore.__all__:
         assert hasattr(graphstore, name), name
