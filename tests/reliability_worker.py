@@ -140,6 +140,7 @@ def record_reuse(storage: Storage, n: int) -> int:
                 halve(t)                     # an AtomRef argument: the fast path
                 count(i % 89)                # recorded once, then retraced or found by content
                 done += 3
+        time.sleep(0.02)  # between contexts: a process deleting beside this one gets its turns
     return done
 
 
