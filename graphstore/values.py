@@ -51,7 +51,7 @@ class ValueCodec:
             raise SerializationError(f"{what}: {exc}") from exc
         size = len(data)
         checksum = xxhash.xxh3_64_hexdigest(data)
-        limit = min(self.threshold_bytes, MAX_INLINE_BYTES)
+        limit = self.threshold_bytes if self.threshold_bytes < MAX_INLINE_BYTES else MAX_INLINE_BYTES
         if self.in_memory and self.overflow_dir is None:
             limit = MAX_INLINE_BYTES  # an in-memory store keeps large values in memory too
             if size > limit:  # (larger than a row: a private folder, removed when the storage is closed)

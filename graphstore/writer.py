@@ -133,8 +133,8 @@ class _Generation:
 
     def add_row(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
         """One call already in row form (see ``call_row``), with its refs and values as plain tuples."""
-        self._mark()
         b = self.batch
+        self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
         for v in values:
             b.values.append(v)
             self.values[v[0]] = v
@@ -215,8 +215,10 @@ class PendingWrites:
         """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples (and
         ``deletions`` and ``held`` as for :meth:`add`)."""
         with self.lock:
-            self._current.add_row(row, refs, values)
-            self._current.stamp(deletions, held)
+            current = self._current
+            current.add_row(row, refs, values)
+            if held or deletions != current.batch.deletions:
+                current.stamp(deletions, held)
             waiting = self._queued()
         self._after_queueing(waiting)
 
@@ -240,14 +242,14 @@ class PendingWrites:
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
                 return
-        self._back_pressure()
+        since = self._flushing_since or self._since
+        if since is not None and time.monotonic() - since >= BACK_PRESSURE_S:
+            self._back_pressure()
 
     def _back_pressure(self) -> None:
         """Once the oldest unwritten call is :data:`BACK_PRESSURE_S` old, wait for the write in progress (the wait
         gives the writing thread the interpreter lock), then write what still waits that long, here."""
         flushing, since = self._flushing_since, self._since
-        if flushing is None and since is None:
-            return
         now = time.monotonic()
         if flushing is not None and now - flushing >= BACK_PRESSURE_S:
             with self._flush_lock:
