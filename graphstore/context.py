@@ -46,7 +46,11 @@ class ModeContext:
         self.mode = mode
 
     def __enter__(self) -> Any:
-        _STACK.set(_STACK.get() + (Frame(self.storage, self.mode),))
+        stack = _STACK.get()
+        storage = self.storage
+        if storage is None and stack:  # `with noop():` inside a context: that context's storage is now in noop mode
+            storage = stack[-1].storage
+        _STACK.set(stack + (Frame(storage, self.mode),))
         return self.storage
 
     def __exit__(self, *exc: Any) -> None:
@@ -58,7 +62,8 @@ class ModeContext:
 
 
 def noop() -> ModeContext:
-    """A context in which ops run as plain functions, recording nothing.
+    """A context in which ops run as plain functions, recording nothing: inside ``with storage:`` it puts that storage
+    in ``"noop"`` mode (lazy Refs passed to ops are loaded from it); outside any context ops are plain functions.
 
     >>> from graphstore import op
     >>> with noop():

@@ -151,7 +151,7 @@ class Reader:
                 ref._set_obj(decoded[cid])
             out[hid] = ref
         if collections:  # assembled from their elements by the storage
-            self.storage.attach(collections)
+            self.storage.attach(collections, inplace=True)
         return out
 
     def _decode(self, rec: ValueRecord) -> Any:
@@ -204,7 +204,7 @@ class Reader:
                     r._set_obj(values[r.cid])
             others = [r for r in out.values() if type(r) is not AtomRef]
             if others:
-                self.storage.attach(others)
+                self.storage.attach(others, inplace=True)
         return out
 
     def creation_times(self, hids: Iterable[str]) -> dict:
