@@ -75,6 +75,9 @@ class VersionInfo:
     deps: dict[str, str]
     is_current: bool
     calls: int
+    status: str = ""
+    """``"current"``; ``"not current"``; or ``"undecided"`` when a component it depends on changed and the change is
+    not classified yet (it is current if the change is marked compatible)."""
 
 
 class Versioner:
@@ -371,12 +374,40 @@ class Versioner:
         return self.semantic_of(kind, key, content, source, is_semantic_change, current=True)
 
     def version_infos(self, op_name: str, op_version: int) -> list[VersionInfo]:
+        """The op's versions with their status now, classifying (and asking about) nothing."""
         counts = self.backend.version_call_counts(op_name, op_version)
-        return [
-            VersionInfo(v.version_id, v.semantic_version, {key: c for _, key, c in v.deps}, self.is_valid(v),
-                        counts.get(v.version_id, 0))
-            for v in self.versions(op_name, op_version)
-        ]
+        out = []
+        for v in self.versions(op_name, op_version):
+            status = self.status(v)
+            out.append(VersionInfo(v.version_id, v.semantic_version, {key: c for _, key, c in v.deps},
+                                   status == "current", counts.get(v.version_id, 0), status))
+        return out
+
+    def status(self, version: VersionRecord) -> str:
+        """Whether a version is valid now, without classifying a change: "current", "not current", or "undecided"
+        (a component it read changed, and the change is not classified yet)."""
+        undecided = False
+        for kind, key, content in version.deps:
+            history = self.commits(key)
+            recorded = next((c.semantic_hash for c in history if c.content_hash == content), None)
+            if (kind, key) in self._current:
+                now: Optional[str] = self._current[(kind, key)]
+            else:
+                self._import_package_module(kind, key)
+                if kind == "function":
+                    func = resolve_function(key)
+                    current = function_source(func, self._stats)[1] if func is not None else None
+                else:
+                    current = current_content(kind, key)
+                if current is None:
+                    return "not current"
+                now = next((c.semantic_hash for c in history if c.content_hash == current), None)
+                if now is None:
+                    undecided = True
+                    continue
+            if now != recorded:
+                return "not current"
+        return "undecided" if undecided else "current"
 
     def forget_version(self, op_name: str, op_version: int, version_id: str) -> None:
         """Drop a version the store no longer holds from the caches."""

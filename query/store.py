@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from graphstore.backends import ValueRecord
 from graphstore.codecs import untrusted_loads
-from graphstore.refs import AtomRef, Call
+from graphstore.refs import AtomRef, Call, ValuePointer
+from graphstore.values import POINTER_CODEC
 
 from . import emit, emit_load
 
@@ -157,6 +158,8 @@ class Reader:
     def _decode(self, rec: ValueRecord) -> Any:
         # Storage exposes attach()/unwrap(), which read in chunks of 500 ids; extraction reads all values in one
         # statement, so it decodes the rows itself with the storage's own codec.
+        if rec.codec == POINTER_CODEC:  # the object was never stored: the cell shows the pointer (its id)
+            return ValuePointer((rec.data or b"").decode("utf-8"), None)
         return self.storage._values.load(rec)
 
     def load_values(self, cids: Iterable[str]) -> dict:
