@@ -15,6 +15,7 @@ from .context import noop
 from .errors import (
     CallNotStoredWarning,
     ConfigurationError,
+    DependencySkippedWarning,
     ForeignWALError,
     GraphstoreError,
     GraphstoreWarning,
@@ -52,6 +53,7 @@ __all__ = [
     "Call",
     "CallNotStoredWarning",
     "ConfigurationError",
+    "DependencySkippedWarning",
     "DictRef",
     "ForeignWALError",
     "GraphstoreError",

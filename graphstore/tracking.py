@@ -23,7 +23,7 @@ import warnings
 from contextvars import ContextVar
 from typing import Any, Callable, Optional
 
-from .errors import HashingError, VersioningError
+from .errors import DependencySkippedWarning, HashingError, VersioningError
 
 _COLLECTOR: ContextVar[Optional["DepCollector"]] = ContextVar("graphstore_deps", default=None)
 _GLOBAL_NAMES: dict[types.CodeType, tuple[str, ...]] = {}
@@ -177,7 +177,7 @@ class DepCollector:
                 ) from exc
             if options is None or not options.skip_globals_silently:
                 warnings.warn(f"op {self.op_name}: global {key} cannot be hashed, so it is not a dependency: {exc}",
-                              stacklevel=2)
+                              DependencySkippedWarning, stacklevel=2)
             return
         self.globals[key] = (module, name, value)
         self.global_hashes[key] = content

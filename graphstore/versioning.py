@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from .backends.sqlite_versions import ComponentCommit, VersionRecord
 from .components import current_content, function_source, resolve_function, resolve_global, value_content
-from .errors import ConfigurationError, VersioningError
+from .errors import ConfigurationError, DependencySkippedWarning, VersioningError
 from .hashing import hash_text
 from .tracking import DepCollector, Scope, active_collector, component_key, unwrap_callable
 
@@ -260,7 +260,8 @@ class Versioner:
             raise VersioningError(f"{message} (skip_missing_deps=False); restore it, or drop the versions that use it")
         if not self.options.skip_missing_silently and key not in self._missing_warned:
             self._missing_warned.add(key)
-            warnings.warn(f"{message}: the calls that used it are computed again", stacklevel=2)
+            warnings.warn(f"{message}: the calls that used it are computed again", DependencySkippedWarning,
+                          stacklevel=2)
 
     # --- versions -----------------------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ def test_graphstore_all_is_pinned():
         "VersionInfo", "VersioningError", "hash_value", "noop", "op", "track", "wrap_atom", "WriteRefusedError",
         "ForeignWALError", "OverflowDirInUseError", "OverflowPathError", "UntrustedValueError",
         "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning", "UnstableIdWarning",
+        "DependencySkippedWarning",
     ])
     for name in graphstore.__all__:
         assert hasattr(graphstore, name), name
