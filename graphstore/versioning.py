@@ -391,21 +391,15 @@ class Versioner:
         for kind, key, content in version.deps:
             history = self.commits(key)
             recorded = next((c.semantic_hash for c in history if c.content_hash == content), None)
-            if (kind, key) in self._current:
-                now: Optional[str] = self._current[(kind, key)]
-            else:
-                self._import_package_module(kind, key)
-                if kind == "function":
-                    func = resolve_function(key)
-                    current = function_source(func, self._stats)[1] if func is not None else None
-                else:
-                    current = current_content(kind, key)
-                if current is None:
-                    return "not current"
-                now = next((c.semantic_hash for c in history if c.content_hash == current), None)
-                if now is None:
-                    undecided = True
-                    continue
+            self._import_package_module(kind, key)
+            current = current_content(kind, key)  # (the code as it is now, also between blocks)
+            if current is None:
+                self._missing(kind, key)
+                return "not current"
+            now = next((c.semantic_hash for c in history if c.content_hash == current), None)
+            if now is None:
+                undecided = True
+                continue
             if now != recorded:
                 return "not current"
         return "undecided" if undecided else "current"
