@@ -104,6 +104,10 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     ``trusted=False`` (usually with ``read_only=True``): only builtin scalars and containers and numpy arrays are
     decoded, and any other value raises ``UntrustedValueError`` instead of being unpickled.
 
+    The keyword-only options ``tracer_impl``, ``strict_tracing``, ``skip_unhashable_globals``,
+    ``skip_globals_silently``, ``skip_missing_deps``, ``skip_missing_silently``, ``deps_package`` and ``track_globals``
+    are mandala's, with mandala's defaults and meaning (see ``TracingOptions`` and docs/migrating.md).
+
     >>> from graphstore import op
     >>> @op
     ... def halves(x):
