@@ -170,7 +170,11 @@ class Versioner:
         """Compare every component the store knows with the code as it is now, in the order the components were
         first recorded (mandala's order), classifying (asking about) each one that changed."""
         for kind, key in self.backend.component_keys():
-            if (kind, key) not in self._current:
+            if (kind, key) in self._current:
+                continue
+            self._import_package_module(kind, key)
+            exists = resolve_function(key) is not None if kind == "function" else resolve_global(key)[0]
+            if exists:  # (a missing one is reported only when a lookup needs it)
                 self.current_semantic(kind, key)
 
     def _classify(self, kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> bool:
