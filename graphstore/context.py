@@ -132,8 +132,12 @@ class ModeContext:
         self.mode = mode
 
     def __enter__(self) -> Any:
-        frame = Frame(self.storage, self.mode)
-        _STACK.set(_STACK.get() + (frame,))
+        stack = _STACK.get()
+        storage = self.storage
+        if storage is None and stack:  # `with noop():` inside a context: that context's storage is now in noop mode
+            storage = stack[-1].storage
+        frame = Frame(storage, self.mode)
+        _STACK.set(stack + (frame,))
         _entered(frame)
         return self.storage
 
@@ -147,7 +151,8 @@ class ModeContext:
 
 
 def noop() -> ModeContext:
-    """A context in which ops run as plain functions, recording nothing.
+    """A context in which ops run as plain functions, recording nothing: inside ``with storage:`` it puts that storage
+    in ``"noop"`` mode (lazy Refs passed to ops are loaded from it); outside any context ops are plain functions.
 
     >>> from graphstore import op
     >>> with noop():

@@ -138,3 +138,9 @@ class UnstableIdWarning(GraphstoreWarning):
     """An argument of an op holds a part that could only be hashed through its pickle (a lambda, a function defined
     inside another function, an object that refers back to itself or cannot be reduced): its content id may differ in
     another process, and the call may then be computed again there. Issued once per op and argument."""
+
+
+class DependencySkippedWarning(GraphstoreWarning):
+    """Code versioning left a dependency out: a data global that cannot be hashed (``skip_unhashable_globals``), or
+    a recorded component that no longer exists, whose calls are computed again (``skip_missing_deps``). Silenced by
+    ``skip_globals_silently`` and ``skip_missing_silently``."""

@@ -71,7 +71,7 @@ class FastRecorder:
         self._check_writable(op)
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
-            self.attach(lazy)
+            self.attach(lazy, inplace=True)
         values: dict = {}  # new input values, serialized before the op runs (it may change them)
         stored = self._stored_cids
         mutable = held = None

@@ -45,8 +45,31 @@ class Loader:
             rows = [(pos, key, hid, *known[hid]) for pos, key, hid in pending]
         return [(key if coll.kind == "dict" else pos, self.make_ref(kind, cid, hid)) for pos, key, hid, cid, kind in rows]
 
-    def attach(self, refs: Any) -> None:
-        """Load the values of the Refs in ``refs`` (a Ref or nested lists/tuples/dicts/sets of them) in place."""
+    def attach(self, obj: Any, inplace: bool = False) -> Any:
+        """The Refs in ``obj`` (a Ref, or nested lists, tuples, dicts and sets of them) with their values loaded.
+
+        With ``inplace=False`` (the default) a copy of ``obj`` is returned, its Refs copies loaded, and the given Refs
+        stay as they were; with ``inplace=True`` the given Refs are loaded and None is returned.
+
+        >>> from graphstore import Storage, op
+        >>> s = Storage()
+        >>> with s:
+        ...     _ = op(lambda x: x + 1, name="inc")(1)
+        >>> with s:
+        ...     y = op(lambda x: x + 1, name="inc")(1)
+        >>> [s.attach(y).obj, y.in_memory]
+        [2, False]
+        >>> s.attach([y], inplace=True), y.obj
+        (None, 2)
+        """
+        if inplace:
+            self._attach_inplace(obj)
+            return None
+        copy = _copy_refs(obj)
+        self._attach_inplace(copy)
+        return copy
+
+    def _attach_inplace(self, refs: Any) -> None:
         lazy: dict[str, list[Ref]] = {}
         collections: list[CollectionRef] = []
         self._collect_lazy(refs, lazy, collections)
@@ -112,7 +135,7 @@ class Loader:
         >>> Storage().unwrap([wrap_atom(1), (wrap_atom("a"),)])
         [1, ('a',)]
         """
-        self.attach(x)
+        self._attach_inplace(x)
         return self._strip(x)
 
     def _strip(self, x: Any) -> Any:
@@ -139,5 +162,23 @@ class Loader:
         cid, kind = found
         ref = self.make_ref(kind, cid, hid)
         if in_memory:
-            self.attach(ref)
+            self._attach_inplace(ref)
         return ref
+
+
+def _copy_refs(x: Any, depth: int = 0) -> Any:
+    """``x`` with every Ref in it (and in its collections' elements) replaced by a copy with the same ids and value."""
+    if isinstance(x, CollectionRef):
+        members = [(k, _copy_refs(r, depth + 1)) for k, r in x.members()]
+        copy = type(x)(x.cid, x.hid, x._obj, members=members, resolver=x._resolver)
+        return copy
+    if isinstance(x, Ref):
+        copy = x.detached()
+        copy._set_obj(x._obj)
+        return copy
+    t = type(x)
+    if t not in _STRUCTURES or depth > 100:
+        return x
+    if t is dict:
+        return {k: _copy_refs(v, depth + 1) for k, v in x.items()}
+    return t(_copy_refs(v, depth + 1) for v in x)

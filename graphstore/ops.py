@@ -187,9 +187,11 @@ class Op:
         frame = current_frame()
         if frame is None:  # no context entered here: a thread may be working for a context another thread is in
             frame = shared_frame()
-        if frame is None or frame.storage is None or frame.mode == "noop":
-            return self.call_plain(args, kwargs)
-        return frame.storage._call_op(self, args, kwargs)
+        if frame is not None and frame.mode == "run":  # (a "run" frame always has a storage)
+            return frame.storage._call_op(self, args, kwargs)
+        if frame is not None and frame.storage is not None:  # noop mode: plain values, lazy Refs loaded
+            return frame.storage._call_noop(self, args, kwargs)
+        return self.call_plain(args, kwargs)
 
     def __repr__(self) -> str:
         return f"Op({self.name}, version={self.version})"

@@ -274,7 +274,7 @@ class Recorder(FastRecorder):
                  ids: Optional[tuple[str, str]] = None) -> Any:
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
-            self.attach(lazy)
+            self.attach(lazy, inplace=True)
         values = self._input_values(op, in_refs, todo)  # before the op runs: it may change its inputs
         started = time.time()
         op_key, version_id = op.op_id, None

@@ -25,11 +25,11 @@ from typing import Any, Optional, Union
 
 from .backends import Tracer, open_backend
 from .claims import acquire, release
-from .context import ModeContext
+from .context import _STACK, ModeContext
 from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
 from .forking import abandon
 from .history import History
-from .versioning import Versioner
+from .versioning import TracingOptions, Versioner
 from .versions_api import VersionsAPI, check_store_mode
 from .loading import Loader
 from .ops import Op
@@ -106,6 +106,10 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     ``trusted=False`` (usually with ``read_only=True``): only builtin scalars and containers and numpy arrays are
     decoded, and any other value raises ``UntrustedValueError`` instead of being unpickled.
 
+    The keyword-only options ``tracer_impl``, ``strict_tracing``, ``skip_unhashable_globals``,
+    ``skip_globals_silently``, ``skip_missing_deps``, ``skip_missing_silently``, ``deps_package`` and ``track_globals``
+    are mandala's, with mandala's defaults and meaning (see ``TracingOptions`` and docs/migrating.md).
+
     >>> from graphstore import op
     >>> @op
     ... def halves(x):
@@ -127,7 +131,22 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         on_change: str = "ask",
         read_only: bool = False,
         trusted: bool = True,
+        *,
+        tracer_impl: Optional[type] = None,
+        strict_tracing: bool = False,
+        skip_unhashable_globals: bool = True,
+        skip_globals_silently: bool = False,
+        skip_missing_deps: bool = True,
+        skip_missing_silently: bool = False,
+        deps_package: Optional[str] = None,
+        track_globals: bool = True,
     ) -> None:
+        tracing = TracingOptions.checked(
+            tracer_impl=tracer_impl, strict_tracing=strict_tracing, skip_unhashable_globals=skip_unhashable_globals,
+            skip_globals_silently=skip_globals_silently, skip_missing_deps=skip_missing_deps,
+            skip_missing_silently=skip_missing_silently, deps_package=deps_package, track_globals=track_globals,
+            deps_path=deps_path,
+        )
         if overflow_threshold_MB <= 0:
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
@@ -150,7 +169,8 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self._source_hashes = self.backend.op_source_hashes()
         self._warned: set[str] = set()
         check_store_mode(self.backend, deps_path is not None)
-        self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change)
+        self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change,
+                                                                   tracing)
         self._pid = os.getpid()
         self._claims_key, self._claims = acquire(self.db_path)  # which function each op name belongs to
         _OPEN.add(self)
@@ -222,6 +242,31 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         ...     pass
         """
         return _StorageContext(self, mode)
+
+    @property
+    def mode(self) -> str:
+        """``"run"`` or ``"noop"``: the mode of the innermost context of this storage (``with storage:``,
+        ``with storage(mode=...)``, or ``with noop():`` inside one); ``"run"`` outside them.
+
+        >>> s = Storage()
+        >>> with s(mode="noop"):
+        ...     outer = s.mode
+        ...     with s():
+        ...         inner = s.mode
+        >>> outer, inner, s.mode
+        ('noop', 'run', 'run')
+        """
+        for frame in reversed(_STACK.get()):
+            if frame.storage is self:
+                return frame.mode
+        return "run"
+
+    def _call_noop(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        """A call in noop mode: the function gets plain values (lazy Refs loaded from this store, markers
+        unwrapped); nothing is looked up or recorded."""
+        bound = op.bind(args, kwargs)
+        self.attach(list(bound.arguments.values()), inplace=True)  # lazy Refs, in one read
+        return Op.call_bound(op.func, bound, self._argument_value)
 
     def allow_new_calls(self, allow: bool) -> _AllowNewCalls:
         """Forbid (or allow again) computing calls that are not in the store; usable as a context too.

@@ -19,10 +19,11 @@ import functools
 import inspect
 import os
 import types
+import warnings
 from contextvars import ContextVar
 from typing import Any, Callable, Optional
 
-from .errors import VersioningError
+from .errors import DependencySkippedWarning, HashingError, VersioningError
 
 _COLLECTOR: ContextVar[Optional["DepCollector"]] = ContextVar("graphstore_deps", default=None)
 _GLOBAL_NAMES: dict[types.CodeType, tuple[str, ...]] = {}
@@ -111,12 +112,15 @@ def _module_file(obj: Any) -> Optional[str]:
 class DepCollector:
     """Everything one running call touched: functions (by key) and globals (by ``module.name``)."""
 
-    def __init__(self, scope: Scope, op_name: str) -> None:
+    def __init__(self, scope: Scope, op_name: str, options: Any = None) -> None:
         self.scope = scope
         self.op_name = op_name
+        self.options = options
         self.functions: dict[str, Callable] = {}
         self.globals: dict[str, tuple[str, str, Any]] = {}
         self.global_hashes: dict[str, str] = {}
+        self.order: list[tuple[str, str]] = []
+        """``(kind, key)`` of every component, in the order the call met them."""
 
     def add_function(self, func: Callable) -> None:
         func = unwrap_callable(func)
@@ -124,9 +128,15 @@ class DepCollector:
         if key in self.functions:
             return
         self.functions[key] = func
+        self.order.append(("function", key))
         code = getattr(func, "__code__", None)
         if code is None:
             return
+        if code.co_freevars and self.options is not None and self.options.strict_tracing:
+            raise VersioningError(
+                f"op {self.op_name}: function {key} reads closure variables {list(code.co_freevars)}, which are not "
+                "tracked (strict_tracing=True); make them globals or arguments"
+            )
         namespace = func.__globals__
         for name in global_names(code):
             if name in namespace:
@@ -153,9 +163,25 @@ class DepCollector:
     def add_global_value(self, module: str, name: str, value: Any) -> None:
         """Record that the call read the data global ``module.name`` (with its content now)."""
         key = f"{module}.{name}"
-        if key not in self.globals:
-            self.globals[key] = (module, name, value)
-            self.global_hashes[key] = _content(value)
+        if key in self.globals:
+            return
+        options = self.options
+        if options is not None and not options.track_globals:
+            return
+        try:
+            content = _content(value)
+        except HashingError as exc:
+            if options is not None and not options.skip_unhashable_globals:
+                raise VersioningError(
+                    f"op {self.op_name}: global {key} cannot be hashed (skip_unhashable_globals=False): {exc}"
+                ) from exc
+            if options is None or not options.skip_globals_silently:
+                warnings.warn(f"op {self.op_name}: global {key} cannot be hashed, so it is not a dependency: {exc}",
+                              DependencySkippedWarning, stacklevel=2)
+            return
+        self.globals[key] = (module, name, value)
+        self.global_hashes[key] = content
+        self.order.append(("global", key))
 
     @staticmethod
     def _is_data(value: Any) -> bool:

@@ -9,18 +9,61 @@ then, so reverting code makes old results valid again.
 from __future__ import annotations
 
 import difflib
+import importlib
+import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from .backends.sqlite_versions import ComponentCommit, VersionRecord
 from .components import current_content, function_source, resolve_function, resolve_global, value_content
-from .errors import ConfigurationError, VersioningError
+from .errors import ConfigurationError, DependencySkippedWarning, VersioningError
 from .hashing import hash_text
 from .tracking import DepCollector, Scope, active_collector, component_key, unwrap_callable
 
 POLICIES = ("ask", "breaking", "compatible", "error")
+ANSWERS = {"y": True, "yes": True, "n": False, "no": False}
+
+
+@dataclass(frozen=True)
+class TracingOptions:
+    """mandala's ``Storage`` options for dependency tracking, with mandala's defaults and meaning."""
+
+    strict_tracing: bool = False
+    """Refuse tracked functions that read closure variables (changes to them would go unseen)."""
+    skip_unhashable_globals: bool = True
+    """A data global whose content cannot be hashed is left out of the call's dependencies (else an error)."""
+    skip_globals_silently: bool = False
+    """Leave such globals out without a warning."""
+    skip_missing_deps: bool = True
+    """A recorded dependency that no longer exists counts as changed (else an error)."""
+    skip_missing_silently: bool = False
+    """Count it as changed without a warning."""
+    deps_package: Optional[str] = None
+    """The package the modules under ``deps_path`` are imported as: recorded components of its modules are imported
+    to be compared, when the program has not imported them."""
+    track_globals: bool = True
+    """Data globals read by tracked code are dependencies."""
+
+    @classmethod
+    def checked(cls, tracer_impl: Any = None, deps_path: Any = None, **options: Any) -> "TracingOptions":
+        if tracer_impl is not None and getattr(tracer_impl, "__name__", None) != "DecTracer":
+            name = getattr(tracer_impl, "__name__", repr(tracer_impl))
+            raise ConfigurationError(
+                f"tracer_impl={name}: graphstore traces dependencies only as mandala's DecTracer does (ops and "
+                "@track-ed functions); there is no sys.settrace tracer. Leave tracer_impl out"
+            )
+        for name, value in options.items():
+            if name == "deps_package":
+                if value is not None and (not isinstance(value, str) or not value):
+                    raise ConfigurationError(f"deps_package must be a package name (a string), got {value!r}")
+            elif not isinstance(value, bool):
+                raise ConfigurationError(f"{name} must be True or False, got {value!r}")
+        if options.get("deps_package") and deps_path is not None and os.fspath(deps_path) == "__main__":
+            raise ConfigurationError("deps_package names the package of a deps_path folder; deps_path is '__main__'")
+        return cls(**options)
 
 
 @dataclass(frozen=True)
@@ -32,17 +75,24 @@ class VersionInfo:
     deps: dict[str, str]
     is_current: bool
     calls: int
+    status: str = ""
+    """``"current"``; ``"not current"``; or ``"undecided"`` when a component it depends on changed and the change is
+    not classified yet (it is current if the change is marked compatible)."""
 
 
 class Versioner:
     """Decides versions and validity for one Storage."""
 
-    def __init__(self, backend: Any, deps_path: str, on_change: str) -> None:
+    def __init__(self, backend: Any, deps_path: str, on_change: str,
+                 options: Optional[TracingOptions] = None) -> None:
         if on_change not in POLICIES:
             raise ConfigurationError(f"on_change must be one of {POLICIES}, got {on_change!r}")
         self.backend = backend
         self.scope = Scope(deps_path)
         self.on_change = on_change
+        self.options = options or TracingOptions()
+        self._swept = False  # whether every known component was compared with the code in this block (see _sweep)
+        self._missing_warned: set[str] = set()
         self._commits: dict[str, list[ComponentCommit]] = {}
         self._versions: dict[tuple[str, int], list[VersionRecord]] = {}
         self._current: dict[tuple[str, str], Optional[str]] = {}
@@ -57,6 +107,7 @@ class Versioner:
         self._candidates.clear()
         self._finished.clear()
         self._stats.clear()
+        self._swept = False
 
     # --- components ---------------------------------------------------------------------------------------------------
 
@@ -79,6 +130,15 @@ class Versioner:
                     self._check_out(key, history, content)
                 return commit.semantic_hash
         parent = self._head(key, history)
+        if parent is not None and is_semantic_change is None and self.on_change == "ask" and not self._swept:
+            # The first change to ask about in this block: ask about every changed component first, in the order
+            # mandala does, so that answers given by a script mark the same components as with mandala.
+            self._swept = True
+            self._sweep()
+            known = next((c for c in history if c.content_hash == content), None)
+            if known is not None:
+                return known.semantic_hash
+            parent = self._head(key, history)
         if parent is None:
             semantic = hash_text("gs:semantic", key, content)
         else:
@@ -106,14 +166,28 @@ class Versioner:
             self._heads[key] = content
             self.backend.set_component_head(key, content)
 
+    def _sweep(self) -> None:
+        """Compare every component the store knows with the code as it is now, in the order the components were
+        first recorded (mandala's order), classifying (asking about) each one that changed."""
+        for kind, key in self.backend.component_keys():
+            if (kind, key) in self._current:
+                continue
+            self._import_package_module(kind, key)
+            exists = resolve_function(key) is not None if kind == "function" else resolve_global(key)[0]
+            if exists:  # (a missing one is reported only when a lookup needs it)
+                self.current_semantic(kind, key)
+
     def _classify(self, kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> bool:
-        """True for a breaking change: by prompt when there is a terminal and the policy is "ask", else by policy."""
+        """True for a breaking change: asked through ``input()`` when the policy is "ask", else by policy."""
         policy = self.on_change
-        if policy == "ask" and sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
-            return self._prompt(kind, key, parent, source)
+        if policy == "ask":
+            answer = self._prompt(kind, key, parent, source)
+            if answer is not None:
+                return answer
         if policy in ("ask", "error"):
             why = "on_change='error' forbids unclassified changes" if policy == "error" else \
-                "graphstore cannot ask whether the change is breaking (no terminal)"
+                "graphstore could not ask whether the change is breaking (input() found no answer: no terminal " \
+                "or notebook to type it)"
             raise VersioningError(
                 f"{kind} {key} changed since its calls were recorded, and {why}. Choose with "
                 "Storage(..., on_change='breaking' | 'compatible'), or mark it with "
@@ -121,30 +195,77 @@ class Versioner:
             )
         return policy == "breaking"
 
-    @staticmethod
-    def _prompt(kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> bool:
-        diff = "".join(difflib.unified_diff((parent.source or "").splitlines(True), (source or "").splitlines(True),
-                                            "before", "now"))
-        print(f"The {kind} {key} changed:\n{diff}")
-        answer = input("Does the change alter results (breaking)? [y/N] ").strip().lower()
-        return answer in ("y", "yes")
+    def _prompt(self, kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> Optional[bool]:
+        """Show the change and ask whether it is breaking, as mandala does (``input()``: a terminal, a notebook's
+        text box, or a script's replacement of ``builtins.input``); None when ``input()`` cannot answer."""
+        if kind == "function":
+            diff = "".join(difflib.unified_diff((parent.source or "").splitlines(True),
+                                                (source or "").splitlines(True), "before", "now"))
+        else:
+            diff = f"-{parent.content_hash}\n+(its value now)\n"
+        dependents = self.backend.versions_using(key)
+        ops = sorted({f"{name} (version {version})" for name, version, _ in dependents})
+        module, _, name = key.partition(":") if kind == "function" else key.rpartition(".")
+        print(f"The {kind} {key} changed (CHANGE DETECTED in {name} from module {module}).")
+        print(f"Dependent ops: {', '.join(ops) if ops else 'none'} ({len(dependents)} versions)")
+        print(diff)
+        question = ("Does this change require recomputation of dependent calls?\nWARNING: if the change created new "
+                    "dependencies and you choose 'no', you should add them by hand or risk missing changes in them."
+                    "\nAnswer: [y]es/[n]o/[a]bort ")
+        while True:
+            print(question)
+            try:
+                answer = input().strip().lower()
+            except (EOFError, OSError, RuntimeError):  # end of input, or no stdin at all
+                return None
+            if answer in ("a", "abort"):
+                raise VersioningError(f"aborted: the change of {kind} {key} was not classified, nothing recorded")
+            if answer in ANSWERS:
+                print(f'You answered: "{answer}"')
+                return ANSWERS[answer]
+            print(f"Invalid response: {answer}")
 
     def current_semantic(self, kind: str, key: str) -> Optional[str]:
         """The semantic hash a component has now (None if it no longer exists), cached until the next refresh."""
         cache_key = (kind, key)
         if cache_key not in self._current:
             semantic = None
-            if kind == "function":
-                func = resolve_function(key)
-                if func is not None:
-                    source, content = function_source(func, self._stats)
-                    semantic = self.semantic_of(kind, key, content, source, current=True)
-            else:
-                content = current_content(kind, key)
-                if content is not None:
-                    semantic = self.semantic_of(kind, key, content, None, current=True)
+            source, content = self.current_source(kind, key)
+            if content is not None:
+                semantic = self.semantic_of(kind, key, content, source, current=True)
             self._current[cache_key] = semantic
         return self._current[cache_key]
+
+    def current_source(self, kind: str, key: str) -> tuple[Optional[str], Optional[str]]:
+        """``(source, content hash)`` of a component as the code is now; ``(None, None)`` when it no longer exists
+        (an error with ``skip_missing_deps=False``, else it counts as changed)."""
+        self._import_package_module(kind, key)
+        if kind == "function":
+            func = resolve_function(key)
+            found = function_source(func, self._stats) if func is not None else (None, None)
+        else:
+            found = (None, current_content(kind, key))
+        if found[1] is None:
+            self._missing(kind, key)
+        return found
+
+    def _import_package_module(self, kind: str, key: str) -> None:
+        package = self.options.deps_package
+        module = key.partition(":")[0] if kind == "function" else key.rpartition(".")[0]
+        if package and (module == package or module.startswith(package + ".")) and module not in sys.modules:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass  # (then it is missing)
+
+    def _missing(self, kind: str, key: str) -> None:
+        message = f"{kind} {key}, a dependency of recorded calls, no longer exists"
+        if not self.options.skip_missing_deps:
+            raise VersioningError(f"{message} (skip_missing_deps=False); restore it, or drop the versions that use it")
+        if not self.options.skip_missing_silently and key not in self._missing_warned:
+            self._missing_warned.add(key)
+            warnings.warn(f"{message}: the calls that used it are computed again", DependencySkippedWarning,
+                          stacklevel=2)
 
     # --- versions -----------------------------------------------------------------------------------------------------
 
@@ -173,7 +294,7 @@ class Versioner:
         return found
 
     def collector(self, op: Any) -> DepCollector:
-        collector = DepCollector(self.scope, op.name)
+        collector = DepCollector(self.scope, op.name, self.options)
         collector.add_function(op.func)
         return collector
 
@@ -206,13 +327,14 @@ class Versioner:
     def _version_of(self, op: Any, collector: DepCollector, global_contents: list) -> VersionRecord:
         deps: list[tuple[str, str, str]] = []
         semantics: list[tuple[str, str]] = []
-        for key, func in collector.functions.items():
-            source, content = function_source(func, self._stats)
-            deps.append(("function", key, content))
-            semantics.append((key, self.semantic_of("function", key, content, source, current=True)))
-        for key, content in global_contents:
-            deps.append(("global", key, content))
-            semantics.append((key, self.semantic_of("global", key, content, None, current=True)))
+        contents = dict(global_contents)
+        for kind, key in collector.order:  # (the order the call met them: the order components are first recorded)
+            if kind == "function":
+                source, content = function_source(collector.functions[key], self._stats)
+            else:
+                source, content = None, contents[key]
+            deps.append((kind, key, content))
+            semantics.append((key, self.semantic_of(kind, key, content, source, current=True)))
         deps.sort()
         version_id = hash_text("gs:version", *[f"{k}:{key}:{c}" for k, key, c in deps])
         semantic_version = hash_text("gs:semantic-version", *[f"{key}:{s}" for key, s in sorted(semantics)])
@@ -257,12 +379,34 @@ class Versioner:
         return self.semantic_of(kind, key, content, source, is_semantic_change, current=True)
 
     def version_infos(self, op_name: str, op_version: int) -> list[VersionInfo]:
+        """The op's versions with their status now, classifying (and asking about) nothing."""
         counts = self.backend.version_call_counts(op_name, op_version)
-        return [
-            VersionInfo(v.version_id, v.semantic_version, {key: c for _, key, c in v.deps}, self.is_valid(v),
-                        counts.get(v.version_id, 0))
-            for v in self.versions(op_name, op_version)
-        ]
+        out = []
+        for v in self.versions(op_name, op_version):
+            status = self.status(v)
+            out.append(VersionInfo(v.version_id, v.semantic_version, {key: c for _, key, c in v.deps},
+                                   status == "current", counts.get(v.version_id, 0), status))
+        return out
+
+    def status(self, version: VersionRecord) -> str:
+        """Whether a version is valid now, without classifying a change: "current", "not current", or "undecided"
+        (a component it read changed, and the change is not classified yet)."""
+        undecided = False
+        for kind, key, content in version.deps:
+            history = self.commits(key)
+            recorded = next((c.semantic_hash for c in history if c.content_hash == content), None)
+            self._import_package_module(kind, key)
+            current = current_content(kind, key)  # (the code as it is now, also between blocks)
+            if current is None:
+                self._missing(kind, key)
+                return "not current"
+            now = next((c.semantic_hash for c in history if c.content_hash == current), None)
+            if now is None:
+                undecided = True
+                continue
+            if now != recorded:
+                return "not current"
+        return "undecided" if undecided else "current"
 
     def forget_version(self, op_name: str, op_version: int, version_id: str) -> None:
         """Drop a version the store no longer holds from the caches."""

@@ -37,11 +37,36 @@ class VersionsAPI:
             raise VersioningError(f"storage.{what}() needs a versioned storage: Storage(..., deps_path=...)")
         return self._versioner
 
-    def versions(self, f: Any) -> list[VersionInfo]:
-        """The recorded versions of op ``f``: their dependencies, whether valid now, and how many calls each has."""
+    def versions(self, f: Any, show: bool = True) -> list[VersionInfo]:
+        """The recorded versions of op ``f``: their dependencies, status now and how many calls each has; printed
+        (each version's code and status, as mandala shows them) unless ``show=False``. Asks about no change."""
         versioner = self._need_versioner("versions")
         self.commit()
-        return versioner.version_infos(f.name, f.version)
+        infos = versioner.version_infos(f.name, f.version)
+        if show:
+            print(self._present_versions(versioner, f, infos))
+        return infos
+
+    def _present_versions(self, versioner: Versioner, f: Any, infos: list[VersionInfo]) -> str:
+        rule = "#" * 80
+        blocks = []
+        for info in infos:
+            lines = [f"### Dependencies for version of op {f.name} (version {f.version})",
+                     f"### content_version_id={info.version_id}", f"### semantic_version_id={info.semantic_version}",
+                     f"### status: {info.status}", f"### calls: {info.calls}", ""]
+            by_module: dict[str, list[str]] = {}
+            for key, content in sorted(info.deps.items()):
+                commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
+                if commit is not None and commit.kind == "function":
+                    module = key.partition(":")[0]
+                    by_module.setdefault(module, []).append((commit.source or "").rstrip("\n") + "\n")
+                else:
+                    module, _, name = key.rpartition(".")
+                    by_module.setdefault(module, []).append(f"{name} = <global, content {content[:16]}>\n")
+            for module, chunks in by_module.items():
+                lines += [rule, f'### IN MODULE "{module}"', rule, ""] + chunks
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) if blocks else f"op {f.name} (version {f.version}) has no recorded versions"
 
     def sync_component(self, f: Any, is_semantic_change: Optional[bool] = None) -> str:
         """Record the current code of ``f`` (an op or tracked function; or a global, named ``"module.NAME"``),

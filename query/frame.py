@@ -151,7 +151,7 @@ class ComputationFrame:
         for call in sorted(calls, key=lambda c: c.hid):
             rec = {**{k: v for k, v in call.inputs.items()}, **{k: v for k, v in call.outputs.items()}}
             records.append(rec)
-        self.storage.attach([list(r.values()) for r in records])
+        self.storage.attach([list(r.values()) for r in records], inplace=True)
         return pd.DataFrame([{k: v.obj for k, v in r.items()} for r in records])
 
     # --- growth -------------------------------------------------------------------------------------------------------

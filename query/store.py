@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from graphstore.backends import ValueRecord
 from graphstore.codecs import untrusted_loads
-from graphstore.refs import AtomRef, Call
+from graphstore.refs import AtomRef, Call, ValuePointer
+from graphstore.values import POINTER_CODEC
 
 from . import emit, emit_load
 
@@ -151,12 +152,14 @@ class Reader:
                 ref._set_obj(decoded[cid])
             out[hid] = ref
         if collections:  # assembled from their elements by the storage
-            self.storage.attach(collections)
+            self.storage.attach(collections, inplace=True)
         return out
 
     def _decode(self, rec: ValueRecord) -> Any:
         # Storage exposes attach()/unwrap(), which read in chunks of 500 ids; extraction reads all values in one
         # statement, so it decodes the rows itself with the storage's own codec.
+        if rec.codec == POINTER_CODEC:  # the object was never stored: the cell shows the pointer (its id)
+            return ValuePointer((rec.data or b"").decode("utf-8"), None)
         return self.storage._values.load(rec)
 
     def load_values(self, cids: Iterable[str]) -> dict:
@@ -204,7 +207,7 @@ class Reader:
                     r._set_obj(values[r.cid])
             others = [r for r in out.values() if type(r) is not AtomRef]
             if others:
-                self.storage.attach(others)
+                self.storage.attach(others, inplace=True)
         return out
 
     def creation_times(self, hids: Iterable[str]) -> dict:

@@ -16,6 +16,7 @@ def test_graphstore_all_is_pinned():
         "GraphstoreWarning", "InputMutatedWarning", "CallNotStoredWarning", "UnstableIdWarning",
         "DeletionReport", "NotACallError", "RefComparisonError",
         "AmbiguousContextError", "OpNameConflictError",
+        "DependencySkippedWarning",
     ])
     for name in graphstore.__all__:
         assert hasattr(graphstore, name), name

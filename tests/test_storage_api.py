@@ -303,9 +303,9 @@ def test_retracing_a_program_loads_no_value(db_path, log, counter, monkeypatch):
     attached: list = []
     real_attach = graphstore.storage.Storage.attach
 
-    def spy(self, refs):
+    def spy(self, refs, inplace=False):
         attached.append(refs)
-        return real_attach(self, refs)
+        return real_attach(self, refs, inplace)
 
     monkeypatch.setattr(graphstore.storage.Storage, "attach", spy)
     s2 = Storage(db_path, tracer=counter)
@@ -356,7 +356,7 @@ def test_unwrap_attach_and_load_ref(storage, log):
     with storage:
         d, e = inc(1), inc(2)
     assert not d.in_memory and not e.in_memory
-    assert storage.attach([d, {"k": e}]) is None
+    assert storage.attach([d, {"k": e}], inplace=True) is None
     assert d.in_memory and d.obj == 2 and e.in_memory and e.obj == 3
 
     loaded = storage.load_ref(c.hid)

@@ -240,7 +240,7 @@ class Project:
                 if not chunk:
                     break
                 text += chunk
-                if not answered and b"[y/N]" in text:
+                if not answered and b"[a]bort" in text:
                     os.write(master, answer.encode() + b"\n")
                     answered = True
             elif proc.poll() is not None:

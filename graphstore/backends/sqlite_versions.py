@@ -61,6 +61,17 @@ class VersionsMixin:
     def set_component_head(self, key: str, content_hash: str) -> None:
         self.set_meta(f"head:{key}", content_hash)
 
+    def component_keys(self) -> list[tuple[str, str]]:
+        """``(kind, key)`` of every component, in the order of their first commits."""
+        rows = self._run("SELECT kind, key, min(created_at) AS first FROM components GROUP BY key ORDER BY first, key")
+        return [(kind, key) for kind, key, _ in rows]
+
+    def versions_using(self, key: str) -> list[tuple[str, int, str]]:
+        """``(op name, op version, version id)`` of the versions that depend on component ``key``."""
+        rows = self._run("SELECT op_name, op_version, version_id, deps FROM versions WHERE instr(deps, ?) > 0",
+                         (json.dumps(key),))
+        return [(n, v, i) for n, v, i, deps in rows if any(d[1] == key for d in json.loads(deps))]
+
     def load_commits(self, key: str) -> list[ComponentCommit]:
         rows = self._run(
             "SELECT key, content_hash, kind, semantic_hash, parent_hash, source, created_at FROM components "
