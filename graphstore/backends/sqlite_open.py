@@ -19,6 +19,7 @@ import os
 import secrets
 import sqlite3
 import struct
+import time
 import urllib.parse
 from typing import Optional
 
@@ -130,31 +131,37 @@ def refuse_foreign_wal(path: str) -> None:
             refuse(f"it holds page 1 of another store (identity {other_id}, this store's is {store_id})")
 
 
-def refuse_copy_without_log(path: str) -> None:
+def refuse_copy_without_log(path: str, wait: float = 2.0) -> None:
     """Refuse a store file that is an empty shell of a store: it carries a store's identity and is in WAL mode, but
-    holds a single page (no tables) and has no log beside it. A store's creator switches to WAL mode only after its
-    identity is written, and then holds a log until it is closed; so such a file is a copy of the store file taken
-    while the store was open (everything was still in its log, which was not copied), or a store whose log was
-    removed. Opening it would make a new, empty store in its place."""
+    holds a single page (no tables) and has no log beside it. Such a file is a copy of the store file taken while the
+    store was open (everything was still in its log, which was not copied), or a store whose log was removed: opening
+    it would make a new, empty store in its place. A store being created by another process looks the same for a
+    moment (its creator writes the identity, switches to WAL mode, then makes its tables), so the file is looked at
+    again for up to ``wait`` seconds before it is refused."""
     if path == ":memory:":
         return
+    deadline = time.monotonic() + wait
+    while _empty_shell(path):
+        if time.monotonic() >= deadline:
+            raise StoreError(
+                f"store {path} holds nothing but a store's identity, and no write-ahead log ({path}-wal) is beside "
+                "it: it looks like a copy of a store file taken while the store was open (its contents were still "
+                "in the log, which was not copied along). Nothing was changed. Copy a store with "
+                "storage.backup(path), or copy it with its -wal file, or once every program using it has closed it"
+            )
+        time.sleep(0.02)
+
+
+def _empty_shell(path: str) -> bool:
     try:
         with open(path, "rb") as fh:
             head = fh.read(100)
     except OSError:
-        return
+        return False
     if len(head) < 100 or not head.startswith(b"SQLite format 3\0") or _u32(head, 68) != STORE_MAGIC:
-        return
+        return False
     in_wal_mode = head[18] == 2 and head[19] == 2
-    pages = _u32(head, 28)
-    wal = path + "-wal"
-    if in_wal_mode and pages <= 1 and not (os.path.exists(wal) and os.path.getsize(wal) > 0):
-        raise StoreError(
-            f"store {path} holds nothing but a store's identity, and no write-ahead log ({wal}) is beside it: it "
-            "looks like a copy of a store file taken while the store was open (its contents were still in the "
-            "log, which was not copied along). Nothing was changed. Copy a store with storage.backup(path), or "
-            "copy it with its -wal file, or once every program using it has closed it"
-        )
+    return in_wal_mode and _u32(head, 28) <= 1 and not os.path.exists(path + "-wal")
 
 
 def refuse_foreign_file(path: str) -> None:
