@@ -108,12 +108,14 @@ def _left(frame: Frame) -> None:
 
 
 def _after_fork_in_child() -> None:
-    """A forked child has one thread: the contexts the parent's other threads were in are not the child's."""
+    """A forked child has one thread. If the thread that forked was in a context, that is the child's; if it was in
+    none (a pool forking a new worker from its own thread while the program's thread is in ``with storage:``), the
+    child works for the contexts the parent's threads were in, as that thread would have: they are kept."""
     global _ACTIVE_LOCK, _TOPS
     _ACTIVE_LOCK = threading.Lock()
     own = _ACTIVE.get(threading.get_ident())
-    _ACTIVE.clear()
     if own:
+        _ACTIVE.clear()
         _ACTIVE[threading.get_ident()] = own
     _TOPS = tuple(frames[-1] for frames in _ACTIVE.values())
 

@@ -130,3 +130,17 @@ def test_a_long_lived_child_does_not_hold_the_parents_helper_open(db_path, monke
     finally:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
+
+
+def test_pool_workers_replaced_after_each_task_record_every_call(db_path):
+    """With ``maxtasksperchild``, the pool forks new workers from its own thread, which entered no context: they
+    record into the context the parent's other thread is in, as the parent's threads would."""
+    storage = Storage(db_path)
+    try:
+        with storage:
+            with multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1) as pool:
+                refs = pool.map(_work, range(12), chunksize=1)
+        assert _stored(db_path) == 12
+        assert all(r.hid for r in refs)
+    finally:
+        storage.close()
