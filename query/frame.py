@@ -1,4 +1,4 @@
-"""``ComputationFrame``: an immutable view of part of a store's computation graph, and its table.
+"""``ComputationFrame``: a view of part of a store's computation graph, and its table.
 
 >>> from graphstore import Storage, op
 >>> @op
