@@ -123,7 +123,7 @@ class Loader:
                 out.setdefault(x.cid, []).append(x)
             return
         t = type(x)
-        if t not in _STRUCTURES or depth > 100:
+        if (t not in _STRUCTURES and not hasattr(t, "__unwrap_into__")) or depth > 100:
             return
         for item in (x.values() if t is dict else x):
             self._collect_lazy(item, out, colls, depth + 1)
@@ -150,6 +150,9 @@ class Loader:
             return {k: self._strip(v) for k, v in x.items()}
         if t in (set, frozenset):
             return t(self._strip(v) for v in x)
+        into = getattr(t, "__unwrap_into__", None)  # a list type that says what its unwrapped elements make
+        if into is not None:
+            return into(self._strip(v) for v in x)
         return x
 
     def load_ref(self, hid: str, in_memory: bool = True) -> Ref:

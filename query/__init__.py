@@ -14,17 +14,23 @@ and ``Storage.provenance``).
 [1, 2, 3, 4]
 """
 
+from .cells import CallCollection, RefCollection, ValueCollection
 from .errors import FrameStructureError, MissingProgramError, QueryError, UnknownNodeError
 from .frame import ComputationFrame
+from .picture import Picture
 from .provenance import Provenance, provenance_frame
 
 __all__ = [
+    "CallCollection",
     "ComputationFrame",
     "FrameStructureError",
     "MissingProgramError",
+    "Picture",
     "Provenance",
     "QueryError",
+    "RefCollection",
     "UnknownNodeError",
+    "ValueCollection",
     "make_frame",
     "provenance_frame",
 ]

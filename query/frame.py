@@ -1,4 +1,4 @@
-"""``ComputationFrame``: an immutable view of part of a store's computation graph, and its table.
+"""``ComputationFrame``: a view of part of a store's computation graph, and its table.
 
 >>> from graphstore import Storage, op
 >>> @op
@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 import pandas as pd
 
-from . import deletion, render, shape
-from .errors import FrameStructureError
+from . import deletion, picture, render, shape
+from .errors import FrameStructureError, MissingProgramError
 from .expand import expand, expand_all
 from .extract import sql_text
 from .model import IN, OUT, Pattern
@@ -34,7 +34,9 @@ from .table import build_table, rows_of
 class ComputationFrame:
     """A graph of variables (sets of refs) and functions (sets of calls); see ``docs/querying.md``.
 
-    Every method returns a new frame. The store is read by expansion (a few grouped queries per step), by
+    Every transforming method returns a new frame; those mandala gives an ``inplace`` parameter (expansion,
+    ``rename``, ``drop*``, ``merge_vars``, ``merge_into``) change this frame instead and return None when called with
+    ``inplace=True``. The store is read by expansion (a few grouped queries per step), by
     extraction (``df``, ``refs``, ``calls``, ...) and by the shaping methods defined by contents (``upstream``,
     ``&``, ``-``, ``select_nodes``, ``merge_vars``); ``rename``, ``drop``, ``|``, ``isin`` and ``where`` only
     change the pattern.
@@ -46,6 +48,15 @@ class ComputationFrame:
 
     def _new(self, pattern: Pattern) -> "ComputationFrame":
         return ComputationFrame(self.storage, pattern)
+
+    def _result(self, pattern: Pattern, inplace: bool) -> Optional["ComputationFrame"]:
+        """A new frame with ``pattern``, or (``inplace``) this frame changed to it and None, as in pandas/mandala."""
+        if not isinstance(inplace, bool):
+            raise TypeError(f"inplace must be True or False, got {inplace!r}")
+        if inplace:
+            self.pattern = pattern
+            return None
+        return self._new(pattern)
 
     @property
     def _reader(self) -> Reader:
@@ -88,6 +99,18 @@ class ComputationFrame:
 
     def __repr__(self) -> str:
         return render.frame_repr(self.pattern)
+
+    def __str__(self) -> str:
+        """mandala's summary: variables (unique refs), operations (unique calls), then the graph (reads the store)."""
+        return render.summary_text(self.pattern, self._contents())
+
+    def _repr_html_(self) -> str:
+        """Notebooks show the summary and the picture (the summary alone when graphviz is not installed)."""
+        try:
+            svg = picture.Picture(picture.dot_source(self.pattern)).svg
+        except MissingProgramError:
+            svg = ""
+        return render.summary_html(str(self), picture._inline(svg) if svg else "")
 
     def info(self) -> str:
         """A summary: counts of refs and calls per node, and the graph; also printed."""
@@ -157,20 +180,20 @@ class ComputationFrame:
     # --- growth -------------------------------------------------------------------------------------------------------
 
     def expand_back(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
-                    varnames: Any = None) -> "ComputationFrame":
+                    varnames: Any = None, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Add the calls that created the refs of ``vars`` (default: all variables), and their inputs."""
         names = _names(varnames if vars is None else vars)
-        return self._new(expand(self._reader, self.pattern, names, OUT, recursive))
+        return self._result(expand(self._reader, self.pattern, names, OUT, recursive), inplace)
 
     def expand_forward(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
-                       varnames: Any = None) -> "ComputationFrame":
+                       varnames: Any = None, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Add the calls that consumed the refs of ``vars`` (default: all variables), their inputs and outputs."""
         names = _names(varnames if vars is None else vars)
-        return self._new(expand(self._reader, self.pattern, names, IN, recursive))
+        return self._result(expand(self._reader, self.pattern, names, IN, recursive), inplace)
 
-    def expand_all(self) -> "ComputationFrame":
+    def expand_all(self, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Expand back and forward until nothing changes."""
-        return self._new(expand_all(self._reader, self.pattern))
+        return self._result(expand_all(self._reader, self.pattern), inplace)
 
     # --- shaping ------------------------------------------------------------------------------------------------------
 
@@ -195,35 +218,48 @@ class ComputationFrame:
         """The nodes on paths between the given nodes (downstream of some and upstream of others)."""
         return self._new(shape.midstream(self._reader, self.pattern, nodes))
 
-    def merge_vars(self) -> "ComputationFrame":
+    def merge_vars(self, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Merge variables that hold the same refs (at least one shared ref), keeping the first name."""
-        return self._new(shape.merge_vars(self._reader, self.pattern))
+        return self._result(shape.merge_vars(self._reader, self.pattern), inplace)
 
-    def merge_into(self, src: str, dst: str) -> "ComputationFrame":
+    def merge_into(self, src: str, dst: str, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Merge variable ``src`` into ``dst``."""
-        return self._new(self.pattern.merge_var_into(src, dst))
+        return self._result(self.pattern.merge_var_into(src, dst), inplace)
 
-    def rename(self, vars: Optional[dict] = None, funcs: Optional[dict] = None, **kw: str) -> "ComputationFrame":
-        """Rename nodes: ``rename(vars={"var_0": "y"})`` or ``rename(var_0="y")``."""
+    def rename(self, vars: Optional[dict] = None, funcs: Optional[dict] = None, inplace: bool = False,
+               **kw: str) -> Optional["ComputationFrame"]:
+        """Rename nodes: ``rename(vars={"var_0": "y"})``, ``rename(funcs={...})`` or ``rename(var_0="y")``.
+
+        A keyword other than ``vars``, ``funcs`` and ``inplace`` must name a node of the frame (else ``TypeError``
+        naming it); ``inplace`` is never a node name (rename a node called so through ``vars``/``funcs``).
+        """
+        unknown = [k for k in kw if k not in self.nodes]
+        if unknown:
+            raise TypeError(f"rename() got an unexpected keyword argument {unknown[0]!r} (not a node of this frame: "
+                            f"{', '.join(sorted(self.nodes)) or 'none'})")
         mapping = {**(vars or {}), **(funcs or {}), **kw}
-        return self._new(self.pattern.rename(mapping))
+        return self._result(self.pattern.rename(mapping), inplace)
 
-    def rename_var(self, old: str, new: str) -> "ComputationFrame":
+    def rename_var(self, old: str, new: str, inplace: bool = False) -> Optional["ComputationFrame"]:
         self.pattern.var(old)
-        return self.rename({old: new})
+        return self.rename({old: new}, inplace=inplace)
 
-    def drop(self, *nodes: Union[str, Iterable[str]]) -> "ComputationFrame":
-        return self._new(self.pattern.drop_nodes(_flat(nodes)))
+    def drop(self, *nodes: Union[str, Iterable[str]], inplace: bool = False) -> Optional["ComputationFrame"]:
+        """Drop nodes (names, or iterables of names) and their edges."""
+        return self._result(self.pattern.drop_nodes(_flat(nodes)), inplace)
 
-    def drop_var(self, *names: str) -> "ComputationFrame":
+    def drop_node(self, node: str, inplace: bool = False) -> Optional["ComputationFrame"]:
+        return self.drop(node, inplace=inplace)
+
+    def drop_var(self, *names: str, inplace: bool = False) -> Optional["ComputationFrame"]:
         for n in names:
             self.pattern.var(n)
-        return self.drop(*names)
+        return self.drop(*names, inplace=inplace)
 
-    def drop_func(self, *names: str) -> "ComputationFrame":
+    def drop_func(self, *names: str, inplace: bool = False) -> Optional["ComputationFrame"]:
         for n in names:
             self.pattern.func(n)
-        return self.drop(*names)
+        return self.drop(*names, inplace=inplace)
 
     def __or__(self, other: "ComputationFrame") -> "ComputationFrame":
         return self.union(other)
@@ -307,9 +343,26 @@ class ComputationFrame:
         """The frame's graph as a ``networkx.MultiDiGraph`` (node attribute ``kind``: "var" or "func")."""
         return self.pattern.to_digraph()
 
-    def draw(self, path: Optional[str] = None, verbose: bool = False) -> str:
-        """Write the graph as SVG with graphviz ``dot`` (returns the SVG text; also to ``path`` if given)."""
-        return render.draw_svg(self.pattern, path)
+    def draw(self, verbose: bool = False, orientation: str = "TB", path: Optional[Any] = None, *,
+             print_dot: bool = False) -> "picture.Picture":
+        """A picture of the graph, drawn by graphviz ``dot``: shown in a notebook (``_repr_svg_``), its SVG text in
+        ``.svg``. ``verbose`` adds each node's count of refs or calls; ``orientation`` is ``TB``, ``LR``, ``BT`` or
+        ``RL``; ``path`` also writes it as SVG, PNG, PDF or JPG by its extension. Without graphviz installed this
+        raises ``MissingProgramError`` (and writes nothing).
+        """
+        if not isinstance(verbose, bool):
+            raise TypeError(f"draw(verbose=...) takes True or False, got {verbose!r}; pass a file as path=...")
+        fmt = picture.format_of(path) if path is not None else None  # a bad extension fails before any drawing
+        counts = None
+        if verbose:
+            counts = {n: len(h) for n, h in self._contents().items()}
+        source = picture.dot_source(self.pattern, orientation, counts)
+        if print_dot:
+            print(source)
+        pic = picture.Picture(source)
+        if fmt is not None:
+            pic.save(path)
+        return pic
 
     def print_graph(self) -> None:
         print(render.graph_text(self.pattern))

@@ -13,7 +13,7 @@
 >>> sorted(lineage.to_networkx().nodes)
 ['inc', 'v']
 >>> lineage.df["v"][0]
-[1, 2, 3]
+ValueCollection([1, 2, 3])
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Showing a frame: Python-like text of its graph, a summary, and SVG through graphviz ``dot``.
+"""Showing a frame as text: Python-like text of its graph, its summary (what ``print(cf)`` shows), and ``info()``.
+
+Pictures (graphviz) are in ``query/picture.py``.
 
 >>> from query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
 >>> p = Pattern().add_func(FuncNode("inc", "inc")).add_var(VarNode("x")).add_var(VarNode("y"))
@@ -9,11 +11,8 @@ y@output_0 = inc(x=x)
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from typing import Optional
+import html
 
-from .errors import MissingProgramError
 from .model import Pattern
 
 
@@ -41,6 +40,29 @@ def frame_repr(pattern: Pattern) -> str:
     return f"ComputationFrame(\n{body}\n)"
 
 
+def summary_text(pattern: Pattern, contents: dict) -> str:
+    """mandala's summary of a frame: its variables (and unique refs), operations (and unique calls), then the graph.
+
+    ``contents`` maps each node to the ids it holds; a ref in two variables (or a call in two function nodes) counts
+    once.
+    """
+    refs = set().union(*(contents[v] for v in pattern.vnames())) if pattern.vars else set()
+    calls = set().union(*(contents[f] for f in pattern.fnames())) if pattern.funcs else set()
+    lines = [
+        "ComputationFrame with:",
+        f"    {len(pattern.vars)} variable(s) ({len(refs)} unique refs)",
+        f"    {len(pattern.funcs)} operation(s) ({len(calls)} unique calls)",
+        "Computational graph:",
+    ]
+    lines.extend("    " + line for line in graph_text(pattern).splitlines())
+    return "\n".join(lines)
+
+
+def summary_html(text: str, svg: str = "") -> str:
+    """The summary as HTML for notebooks, followed by the picture when there is one."""
+    return f"<pre>{html.escape(text)}</pre>" + (f"\n<div>{svg}</div>" if svg else "")
+
+
 def info_text(pattern: Pattern, contents: dict) -> str:
     nv, nf = len(pattern.vars), len(pattern.funcs)
     refs = sum(len(contents[v]) for v in pattern.vnames())
@@ -52,31 +74,3 @@ def info_text(pattern: Pattern, contents: dict) -> str:
     lines.append("Computational graph:")
     lines.extend("    " + line for line in graph_text(pattern).splitlines())
     return "\n".join(lines)
-
-
-def dot_source(pattern: Pattern) -> str:
-    q = lambda s: '"' + s.replace('"', '\\"') + '"'  # noqa: E731
-    lines = ["digraph frame {", "  rankdir=TB;"]
-    for f in pattern.funcs:
-        lines.append(f"  {q(f.name)} [shape=box, style=filled, fillcolor=lightblue];")
-    for v in pattern.vars:
-        lines.append(f"  {q(v.name)} [shape=ellipse];")
-    for e in pattern.edges:
-        src, dst = (e.var, e.func) if e.direction == 0 else (e.func, e.var)
-        lines.append(f"  {q(src)} -> {q(dst)} [label={q(e.label)}];")
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def draw_svg(pattern: Pattern, path: Optional[str] = None, program: str = "dot") -> str:
-    exe = shutil.which(program)
-    if exe is None:
-        raise MissingProgramError(
-            f"drawing a frame needs the graphviz program {program!r}, which is not on PATH; install graphviz "
-            "(e.g. apt-get install graphviz) or use cf.to_networkx() / print(cf)"
-        )
-    svg = subprocess.run([exe, "-Tsvg"], input=dot_source(pattern), capture_output=True, text=True, check=True).stdout
-    if path is not None:
-        with open(path, "w") as fh:
-            fh.write(svg)
-    return svg

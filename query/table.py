@@ -1,7 +1,8 @@
 """From history rows to a pandas DataFrame: one column per node, in topological order.
 
 A cell holds the node's single element (a value, a Ref or a Call), ``None`` when the history has none there, or a
-list of elements (in history order, the same in every column: see ``query/order.py``) when the history holds several
+collection of elements (``query/cells.py``: a list, in history order, the same in every column: see ``query/order.py``)
+when the history holds several
 (loops, aggregation, histories that disagree). Ids, cids and op versions come with the history rows; values are
 read in one statement, for the returned cells only; calls' inputs and outputs in one more, when first used.
 """
@@ -14,6 +15,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import pandas as pd
 
+from .cells import KINDS
 from .errors import FrameStructureError
 from .extract import Row, Table, after_filters, history_rows, history_table
 from .model import Pattern
@@ -169,7 +171,8 @@ def _build_table(
             if kind == "call":
                 batch.hids.extend(hids)
         get = elems.get  # get(None) is None: a missing cell
-        data[name] = [get(c) if type(c) is not tuple else [elems[h] for h in sorted(c, key=keys[j])]
+        cell_of = KINDS[kind]  # a cell of several elements: a ValueCollection, RefCollection or CallCollection
+        data[name] = [get(c) if type(c) is not tuple else cell_of([elems[h] for h in sorted(c, key=keys[j])])
                       for j, c in enumerate(col)] if m else list(map(get, col))
     return pd.DataFrame(data, columns=cols)
 

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_query_all_is_pinned():
     assert sorted(query.__all__) == sorted([
-        "ComputationFrame", "FrameStructureError", "MissingProgramError", "Provenance", "QueryError",
-        "UnknownNodeError", "make_frame", "provenance_frame",
+        "CallCollection", "ComputationFrame", "FrameStructureError", "MissingProgramError", "Picture", "Provenance",
+        "QueryError", "RefCollection", "UnknownNodeError", "ValueCollection", "make_frame", "provenance_frame",
     ])
     for name in query.__all__:
         assert hasattr(query, name), name

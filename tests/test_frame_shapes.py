@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 
 from graphstore import Storage, op
-from query import FrameStructureError, MissingProgramError
+from query import FrameStructureError, MissingProgramError, QueryError
 
 
 @op(output_names=["y"])
@@ -130,14 +130,18 @@ def test_to_networkx_and_draw(pipeline, tmp_path, monkeypatch):
     g = cf.to_networkx()
     assert set(g.nodes) == cf.nodes and g.number_of_edges() == len(cf.edges())
     assert list(nx.topological_sort(g))[-1] in cf.sinks
+    out = tmp_path / "frame.svg"
+    pic = cf.draw(path=str(out))
+    assert pic.svg == out.read_text() and "<svg" in pic.svg
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingProgramError, match="'dot'"):
         cf.draw()
-    fake = tmp_path / "dot"
-    fake.write_text("#!/bin/sh\ncat > /dev/null\necho '<svg>frame</svg>'\n")
+    fake = tmp_path / "dot"  # a graphviz that writes nothing: an error, not an empty picture
+    fake.write_text("#!/bin/sh\ncat > /dev/null\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    out = tmp_path / "frame.svg"
-    assert cf.draw(str(out)).strip() == "<svg>frame</svg>" and os.path.exists(out)
+    with pytest.raises(QueryError, match="could not render"):
+        cf.draw(path=str(tmp_path / "broken.png"))
+    assert not os.path.exists(tmp_path / "broken.png")
 
 
 def test_delete_calls(pipeline):
