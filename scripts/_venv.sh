@@ -11,3 +11,15 @@ ensure_venv() {
         touch "$stamp"
     fi
 }
+
+# The frame pictures (cf.draw) are rendered by graphviz's `dot`; the tests draw SVG, PNG, PDF and JPG with it.
+ensure_graphviz() {
+    command -v dot >/dev/null 2>&1 && return 0
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+            echo "graphviz's dot is missing: install graphviz (apt-get install graphviz)" >&2; return 1
+        fi
+    fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+}
