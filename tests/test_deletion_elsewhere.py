@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import reliability_worker as rw
@@ -97,6 +98,10 @@ def test_values_deleted_elsewhere_with_the_helper_process_writing(tmp_path):
     with storage:
         made = [make_list(i) for i in range(600)]  # enough waiting calls for the helper process to start
     assert storage.backend._helper is not None
+    deadline = time.monotonic() + 60
+    while not storage.backend.helper_ready() and time.monotonic() < deadline:  # (it starts in the background)
+        time.sleep(0.01)
+    assert storage.backend.helper_ready()
     delete_everything_elsewhere(path)
     with storage:
         for _ in range(2):
