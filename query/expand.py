@@ -27,7 +27,7 @@ from typing import Iterable, Optional
 from . import emit
 from .compile import call_source, compile_members, needs_members, var_sources
 from .extract import temp_name
-from .model import IN, OUT, Edge, FuncNode, Pattern, VarNode, output_var_base
+from .model import IN, OUT, Edge, FuncNode, Pattern, VarNode, is_group, output_var_base
 from .store import Reader
 
 _DEFAULT_VAR = re.compile(r"^var_\d+$")
@@ -105,7 +105,7 @@ def _step(reader: Reader, pattern: Pattern, targets: Optional[list], direction: 
         if any(e.var != var and not _had_edge(before, e) for e in same) and not any(e.var == var for e in same):
             deferred.add(var)  # ``m`` was counted before this step gave the op's node that role: ask again
             continue
-        if direction == IN and m == n and any(e.var != var for e in same):
+        if direction == IN and m == n and same and all(e.var != var for e in same):
             continue  # those calls, and so these refs, are in the frame already (a value shared by two roles)
         pattern, renames = _attach(reader, pattern, var, op, label, direction, n == counts.get(op), m == n)
         if renames:
@@ -156,8 +156,8 @@ def _grown(before: Pattern, after: Pattern) -> set:
             if (name, via) in seen_f:
                 continue
             seen_f.add((name, via))
-            for e in after.edges_of(name):
-                if e.key != via and e.var not in vars_:
+            for e in after.edges_of(name):  # (a group edge brings the other elements of its calls too)
+                if (e.key != via or is_group(e.label)) and e.var not in vars_:
                     vars_.add(e.var)
                     todo_v.append(e.var)
         if todo_v:
@@ -298,9 +298,11 @@ def _attach(reader: Reader, pattern: Pattern, var: str, op: str, label: str, dir
     else a free node of the op (without that edge) is used if the new edge closes no cycle; else a new node is made.
     """
     same = _role_edges(pattern, op, label, direction)
-    for e in same:
-        if e.var == var:
-            return _pull(pattern, e, is_all), {}
+    if any(e.var == var for e in same):
+        for e in same:
+            if e.var == var:
+                pattern = _pull(pattern, e, is_all)
+        return pattern, {}
     loop = None
     for e in same:
         if not (_mergeable(pattern, var) or _mergeable(pattern, e.var)):
