@@ -97,6 +97,7 @@ def _step(reader: Reader, pattern: Pattern, targets: Optional[list], direction: 
         found = sorted(found, key=lambda r: not any(e.var != r[0] for e in _role_edges(pattern, r[1], r[2], OUT)))
     merged: dict = {}
     deferred: set = set()
+    quiet: set = set()  # variables that took in one whose refs they held already
     for var, op, label, n, m in found:
         var = merged.get(var, var)
         if not pattern.has(var):
@@ -109,12 +110,14 @@ def _step(reader: Reader, pattern: Pattern, targets: Optional[list], direction: 
             continue  # those calls, and so these refs, are in the frame already (a value shared by two roles)
         pattern, renames = _attach(reader, pattern, var, op, label, direction, n == counts.get(op), m == n)
         if renames:
+            if direction == OUT and m == n:
+                quiet = {renames.get(v, v) for v in quiet} | set(renames.values())
             merged = {k: renames.get(v, v) for k, v in merged.items()}
             merged.update({k: v for k, v in renames.items() if k != v})
             deferred = {renames.get(v, v) for v in deferred}
     names = [merged.get(v, v) for v in names]
     names = [v for v in names if pattern.has(v) and v not in deferred]
-    return _update_done(before, pattern, names, direction), deferred
+    return _update_done(before, pattern, names, direction, quiet), deferred
 
 
 def _had_edge(pattern: Pattern, edge: Edge) -> bool:
@@ -127,7 +130,7 @@ def _role_edges(pattern: Pattern, op: str, label: str, direction: int) -> list:
             and pattern.func(e.func).op == op]
 
 
-def _grown(before: Pattern, after: Pattern) -> set:
+def _grown(before: Pattern, after: Pattern, quiet: set = frozenset()) -> set:
     """The variables of ``after`` whose members may differ from what they were in ``before``.
 
     Members flow from a node to the variables at its edges, and from a variable to the nodes that pull through it:
@@ -139,7 +142,7 @@ def _grown(before: Pattern, after: Pattern) -> set:
     for e in after.edges:
         prev = old.get(e.key)
         if prev is None:
-            if e.func in old_funcs or not e.pull:
+            if (e.func in old_funcs or not e.pull) and e.var not in quiet:
                 vars_.add(e.var)
             if e.pull:
                 funcs.append((e.func, e.key))
@@ -168,8 +171,8 @@ def _grown(before: Pattern, after: Pattern) -> set:
     return vars_
 
 
-def _update_done(before: Pattern, after: Pattern, names: list, direction: int) -> Pattern:
-    grown = _grown(before, after)
+def _update_done(before: Pattern, after: Pattern, names: list, direction: int, quiet: set) -> Pattern:
+    grown = _grown(before, after, quiet)
     alive = set(after.vnames())
     keep_back = (after.done_back - grown) & alive
     keep_fwd = (after.done_fwd - grown) & alive

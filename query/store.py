@@ -39,6 +39,7 @@ class Reader:
         self._labels: dict = {}
         self._groups: dict = {}
         self._loops: dict = {}
+        self._names: dict = {}
 
     def run(self, sql: str, params: Any = ()) -> list:
         return self.storage.backend.execute(sql, params)
@@ -136,8 +137,10 @@ class Reader:
         return self._loops[key]
 
     def output_names(self, op: str) -> tuple:
-        rows = self.run("SELECT output_names FROM ops WHERE name = ? ORDER BY version DESC LIMIT 1", (op,))
-        return tuple(json.loads(rows[0][0])) if rows else ()
+        if op not in self._names:
+            rows = self.run("SELECT output_names FROM ops WHERE name = ? ORDER BY version DESC LIMIT 1", (op,))
+            self._names[op] = tuple(json.loads(rows[0][0])) if rows else ()
+        return self._names[op]
 
     def classify(self, hids: list) -> tuple[dict, set]:
         """Split ids into calls (hid -> op name) and refs."""

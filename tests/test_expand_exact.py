@@ -225,3 +225,65 @@ def test_expansion_is_closed_and_exact(program, seed, kind):
         check(storage, rec, seed, kind)
     finally:
         storage.close()
+
+
+def _ops_and_inputs(cf) -> set:
+    return {(c.op_name, tuple(sorted((k, r.hid) for k, r in c.inputs.items()))) for c in cf.calls.values()}
+
+
+def test_the_reported_frames(storage):
+    with storage:
+        a = add(1000)
+        p, q, r = fan(a)
+        p2, q2, r2 = fan(q)
+        halve(p2)
+    for cf in (storage.cf(halve).expand_back(recursive=True), storage.cf(halve).expand_all()):
+        assert storage.get_ref_creator(a).hid in cf.calls  # the call that made 1007 is there
+        df = cf.df(include_calls=False)
+        assert len(df) == 1 and all(not isinstance(v, list) for v in df.iloc[0])  # one value per role
+    with storage:
+        v1 = add(1000)
+        inc(add(add(2000, v1)))
+    cf = storage.cf(inc).expand_back(recursive=True)
+    assert storage.get_ref_creator(v1).hid in cf.calls and len(cf.pattern.funcs_of_op("add")) == 3
+    df = cf.df(include_calls=False)
+    assert len(df) == 1 and not any(isinstance(v, list) for v in df.iloc[0])  # no cell mixes two roles
+
+
+def test_a_value_consumed_twice_does_not_make_its_creator_node_full():
+    for seed in (total, sumdiff):
+        storage = Storage()
+        with storage:
+            a = add(3040 if seed is total else 1000)
+            if seed is total:
+                total([a, a])
+            else:
+                sumdiff(a, 2000)
+                sumdiff(a, 3000)
+            other = add(5000)
+        cf = storage.cf(seed).expand_back(recursive=True)
+        assert storage.get_ref_creator(other).hid not in cf.calls, seed  # it feeds nothing in the frame
+        assert storage.get_ref_creator(a).hid in cf.calls
+        storage.close()
+
+
+@op
+def unnamed_inc(x):
+    return x + 1
+
+
+@op(output_names=["z"])
+def plus(x, y):
+    return x + y
+
+
+def test_expansion_keeps_names_and_forward_adds_outputs_only(storage):
+    with storage:
+        for x in range(3):
+            plus(x, unnamed_inc(x))
+    cf = storage.cf(unnamed_inc).expand_all()
+    assert cf.vnames == {"x", "var_0", "z"} and ("var_0", "plus", "y") in cf.edges()  # var_0 is not renamed y
+    fwd = storage.cf(unnamed_inc).expand_forward("var_0")
+    assert fwd.vnames == {"x", "var_0", "z"}  # the consumer's other input is not added
+    assert [e for e in fwd.edges() if e[1] == "plus"] == [("var_0", "plus", "y")]
+    assert len(fwd.df()) == 3
