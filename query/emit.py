@@ -208,7 +208,7 @@ def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
         parts.append(q)
     if not parts:
         return exp.select(exp.Null().as_("id")).where(exp.false(), copy=False)
-    return _union(parts, distinct=True)
+    return _union(parts, distinct=True) if len(parts) > 1 else parts[0].distinct(copy=False)  # (each ref once)
 
 
 def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[int] = None) -> exp.Expression:

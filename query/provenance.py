@@ -8,12 +8,16 @@
 >>> with storage:
 ...     y = inc(inc(1))
 >>> lineage = storage.provenance(y)
->>> lineage.df.shape  # one history: inc(inc(.)) is a loop, so its cells hold both calls and all three values
-(1, 2)
+>>> lineage.df.shape  # one history; each use of inc is a node of its own, each cell one value
+(1, 5)
 >>> sorted(lineage.to_networkx().nodes)
-['inc', 'v']
->>> lineage.df["v"][0]
-ValueCollection([1, 2, 3])
+['inc', 'inc_0', 'v', 'x', 'x_0']
+>>> lineage.df[["x_0", "x", "v"]].values.tolist()
+[[1, 2, 3]]
+>>> with storage:
+...     z = inc(inc(inc(10)))
+>>> storage.provenance(z).df["v"][0]  # an op applied to its own output three times in a row: a loop (a cycle)
+ValueCollection([10, 11, 12, 13])
 """
 
 from __future__ import annotations

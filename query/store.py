@@ -39,6 +39,8 @@ class Reader:
         self.storage = storage
         self._labels: dict = {}
         self._groups: dict = {}
+        self._loops: dict = {}
+        self._names: dict = {}
 
     def run(self, sql: str, params: Any = ()) -> list:
         return self.storage.backend.execute(sql, params)
@@ -115,9 +117,31 @@ class Reader:
         p = emit.Params()
         return dict(self.query(emit.emit_op_counts(ops, p), p))
 
+    def self_applied(self, op: str, out_label: str, in_label: str) -> bool:
+        """Whether some call of ``op`` takes, at ``in_label``, a ref made at ``out_label`` by a call of ``op`` that
+        took there a ref made the same way: the op applied to its own output twice in a row (a loop)."""
+        key = (op, out_label, in_label)
+        if key not in self._loops:
+            if in_label.startswith("*"):
+                prefix = in_label[1:] + "_"
+                test, args = "substr({}.label, 1, ?) = ?", (len(prefix), prefix)
+            else:
+                test, args = "{}.label = ?", (in_label,)
+            sql = ("SELECT 1 FROM calls AS c1 JOIN edges AS e1 ON e1.call_id = c1.id AND e1.direction = 1 "
+                   "AND e1.label = ? JOIN edges AS e2 ON e2.ref_id = e1.ref_id AND e2.direction = 0 AND "
+                   + test.format("e2") + " JOIN calls AS c2 ON c2.id = e2.call_id AND c2.op_name = ? "
+                   "JOIN edges AS e3 ON e3.call_id = c2.id AND e3.direction = 1 AND e3.label = ? "
+                   "JOIN edges AS e4 ON e4.ref_id = e3.ref_id AND e4.direction = 0 AND " + test.format("e4")
+                   + " JOIN calls AS c3 ON c3.id = e4.call_id AND c3.op_name = ? WHERE c1.op_name = ? LIMIT 1")
+            params = (out_label, *args, op, out_label, *args, op, op)
+            self._loops[key] = bool(self.run(sql, params))
+        return self._loops[key]
+
     def output_names(self, op: str) -> tuple:
-        rows = self.run("SELECT output_names FROM ops WHERE name = ? ORDER BY version DESC LIMIT 1", (op,))
-        return tuple(json.loads(rows[0][0])) if rows else ()
+        if op not in self._names:
+            rows = self.run("SELECT output_names FROM ops WHERE name = ? ORDER BY version DESC LIMIT 1", (op,))
+            self._names[op] = tuple(json.loads(rows[0][0])) if rows else ()
+        return self._names[op]
 
     def classify(self, hids: list) -> tuple[dict, set]:
         """Split ids into calls (hid -> op name) and refs."""
