@@ -52,11 +52,14 @@ class Loader:
         stay as they were; with ``inplace=True`` the given Refs are loaded and None is returned.
 
         >>> from graphstore import Storage, op
+        >>> @op
+        ... def inc(x):
+        ...     return x + 1
         >>> s = Storage()
         >>> with s:
-        ...     _ = op(lambda x: x + 1, name="inc")(1)
+        ...     _ = inc(1)
         >>> with s:
-        ...     y = op(lambda x: x + 1, name="inc")(1)
+        ...     y = inc(1)  # retraced: lazy
         >>> [s.attach(y).obj, y.in_memory]
         [2, False]
         >>> s.attach([y], inplace=True), y.obj
