@@ -5,7 +5,8 @@
 Each tree is a folder holding a ``graphstore`` package (for example ``git worktree add /tmp/before <commit>``); the
 after tree defaults to this checkout. Every measurement is one ``benchmarks/worker.py`` run in a fresh process on a
 new store (``record``, then ``retrace`` on the store it left), with the tree first on ``PYTHONPATH``;
-repetitions alternate between the trees so the machine's drift hits both alike. Prints medians and after÷before.
+repetitions alternate between the trees so the machine's drift hits both alike. With ``--chain`` it also records
+the three-op chain and times its history table (``cf(h).expand_all().df()``). Prints medians and after÷before.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ WORKER = os.path.join(HERE, "worker.py")
 
 
 def measure(tree: str, task: str, n: int, store: str) -> float:
+    """One worker run; its figure: µs per call, or seconds for the history table."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
     spec = {"system": "graphstore", "task": task, "n": n, "store": store}
     out = subprocess.run([sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, env=env,
@@ -34,7 +36,7 @@ def measure(tree: str, task: str, n: int, store: str) -> float:
     result = json.loads(line[len("RESULT "):])
     if "error" in result:
         raise SystemExit(f"{task} failed for {tree}: {result['error']}")
-    return result["us_per_call"]
+    return result["us_per_call"] if "us_per_call" in result else result["seconds"]
 
 
 def main() -> None:
@@ -43,6 +45,7 @@ def main() -> None:
     parser.add_argument("after", nargs="?", default=os.path.dirname(HERE))
     parser.add_argument("--n", default="10000,100000")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--chain", action="store_true", help="also the chain: record, then its history table")
     args = parser.parse_args()
     sizes = [int(x) for x in args.n.split(",")]
     trees = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
@@ -56,14 +59,23 @@ def main() -> None:
                     times.setdefault(("record", n, label), []).append(measure(tree, "record", n, store))
                     times.setdefault(("retrace", n, label), []).append(measure(tree, "retrace", n, store))
                     shutil.rmtree(store)
+                    if args.chain:
+                        os.makedirs(store)
+                        times.setdefault(("chain_record", n, label), []).append(
+                            measure(tree, "chain_record", n, store))
+                        times.setdefault(("chain_query", n, label), []).append(measure(tree, "chain_query", n, store))
+                        shutil.rmtree(store)
     print(f"before: {trees['before']}\nafter:  {trees['after']}\n{args.reps} repetitions, medians\n")
     print("| measurement | N | before | after | after÷before |")
     print("|---|---|---|---|---|")
-    for task in ("record", "retrace"):
+    units = {"record": "µs/call", "retrace": "µs/call", "chain_record": "µs/call", "chain_query": "s (table)"}
+    for task in units:
         for n in sizes:
+            if (task, n, "before") not in times:
+                continue
             b = statistics.median(times[(task, n, "before")])
             a = statistics.median(times[(task, n, "after")])
-            print(f"| {task} µs/call | {n:,} | {b:.2f} | {a:.2f} | {a / b:.2f}x |")
+            print(f"| {task} {units[task]} | {n:,} | {b:.3g} | {a:.3g} | {a / b:.2f}x |")
 
 
 if __name__ == "__main__":
