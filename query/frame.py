@@ -183,13 +183,35 @@ class ComputationFrame:
                     varnames: Any = None, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Add the calls that created the refs of ``vars`` (default: all variables), and their inputs."""
         names = _names(varnames if vars is None else vars)
-        return self._result(expand(self._reader, self.pattern, names, OUT, recursive), inplace)
+        return self._result(self._join_given(expand(self._reader, self.pattern, names, OUT, recursive)), inplace)
 
     def expand_forward(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
                        varnames: Any = None, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Add the calls that consumed the refs of ``vars`` (default: all variables), their inputs and outputs."""
         names = _names(varnames if vars is None else vars)
-        return self._result(expand(self._reader, self.pattern, names, IN, recursive), inplace)
+        return self._result(self._join_given(expand(self._reader, self.pattern, names, IN, recursive)), inplace)
+
+    def _join_given(self, grown: Pattern) -> Pattern:
+        """Variables the expansion made whose refs are all among the refs given to a variable of the frame (as
+        ``storage.cf({"name": refs})`` gives them) join that variable, as in mandala: expanding ``model`` forward
+        puts the results of ``eval_model`` into the frame's ``test_acc`` when they are those refs."""
+        given = [v for v in self.pattern.vars if v.seeds]
+        new = [v for v in grown.vnames() if not self.pattern.has(v)]
+        if not given or not new:
+            return grown
+        contents = self._new(grown)._contents()
+        for name in new:
+            held = contents.get(name)
+            for v in given:
+                if not held or not held <= v.seeds or not grown.has(v.name):
+                    continue
+                ends = {name, v.name}
+                if ends & grown.reach([name], grown.successors) - {name} or \
+                        ends & grown.reach([v.name], grown.successors) - {v.name}:
+                    continue  # the two are connected already: joining them would close a cycle
+                grown = grown.merge_var_into(name, v.name)
+                break
+        return grown
 
     def expand_all(self, inplace: bool = False) -> Optional["ComputationFrame"]:
         """Expand back and forward until nothing changes."""

@@ -202,7 +202,7 @@ def test_frames_from_refs_dicts_calls_and_ids(storage):
     cf = storage.cf(ys[0])
     assert cf.vnames == {"v"} and len(cf.df()) == 1
     cf = storage.cf({"y": ys, "z": zs}).expand_back("z")
-    assert len(cf.df()) == 6  # y's refs are sinks of their own rows until y is merged with scale's input
+    assert cf.vnames == {"y", "z"} and len(cf.df()) == 3  # scale's inputs are y's refs: they join y, as in mandala
     cf = cf.merge_vars()
     assert cf.vnames == {"y", "z"} and len(cf.df()) == 3
     call = storage.get_ref_creator(zs[0]) if hasattr(storage, "get_ref_creator") else None
