@@ -40,11 +40,12 @@ def test_ctrl_c_while_waiting_for_the_helper_loses_nothing(db_path, monkeypatch)
         assert storage.backend.helper_ready() and _stored(db_path) == 1
         storage._pending.max_delay = 3600  # only the block's end writes
         blocker.execute("BEGIN IMMEDIATE")  # the helper's next write must wait for this lock
-        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C while the storage waits
         with pytest.raises(KeyboardInterrupt):
             with storage:
                 for i in range(1, 101):
                     triple(i)
+                # leaving the block sends the batch and waits for the helper, which waits for the lock: Ctrl-C then
+                threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
         blocker.execute("COMMIT")
         # the next blocks end only once their own calls are in the store
         for block in range(3):
