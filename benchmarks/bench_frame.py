@@ -46,7 +46,7 @@ def run_one(n: int, repeat: int, memory: bool = False) -> dict:
     if not memory:  # queried as in a later session: the store reopened, the query layer imported
         storage.close()
         storage = Storage(os.path.join(folder, "store.db"))
-    import query  # noqa: F401
+    import graphstore.query  # noqa: F401
     totals, expands, extracts = [], [], []
     for _ in range(repeat):
         t0 = time.perf_counter()

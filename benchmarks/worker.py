@@ -164,7 +164,7 @@ def task_chain_query(spec: dict, ctx: Callable, wrap: Callable) -> dict:
     wrap(f), wrap(g)  # the ops are known to the storage, as in a session that queries its own ops
     storage = _STATE["storage"]
     if spec["system"] == "graphstore":
-        import query  # noqa: F401  (the query layer and pandas load with the first query; pymandala loads them
+        import graphstore.query  # noqa: F401  (the query layer and pandas load with the first query; pymandala loads them
         # with itself, so both start with them loaded)
     t0 = time.perf_counter()
     df = storage.cf(h_m).expand_all().df()

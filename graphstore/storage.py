@@ -343,13 +343,13 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def cf(self, source: Any) -> Any:
         """A ComputationFrame of ``source``: an op, Refs, ``{name: Refs}``, Calls or ids (see docs/querying.md)."""
-        from query import make_frame  # the query layer is optional here: imported only when asked for
+        from .query import make_frame  # the query layer is optional here: imported only when asked for
 
         return make_frame(self, source)
 
     def provenance(self, ref: Any) -> Any:
         """The full upstream history of ``ref``: ``.df`` (a table) and ``.to_networkx()`` (a graph)."""
-        from query import Provenance
+        from .query import Provenance
 
         return Provenance(self, ref)
 

@@ -12,7 +12,7 @@ Passes, in order:
 
 Nothing here imports sqlglot or touches the store.
 
->>> from query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
+>>> from graphstore.query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
 >>> p = Pattern().add_func(FuncNode("inc", "inc", full=True)).add_var(VarNode("x")).add_var(VarNode("var_0"))
 >>> p = p.add_edge(Edge("inc", "x", "x", IN)).add_edge(Edge("inc", "var_0", "output_0", OUT))
 >>> [(s.node, s.how) for s in compile_trees(p, None)[0].steps]

@@ -144,7 +144,7 @@ MEMBER_COLUMNS = [("node", "TEXT"), ("id", "INTEGER")]
 def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
     """``INSERT INTO target`` the members of every function node that is not full (a recursive CTE).
 
-    ``plan`` is a :class:`query.compile.MemberPlan`: seed rows, pulls from var seeds, from full nodes, and recursive
+    ``plan`` is a :class:`graphstore.query.compile.MemberPlan`: seed rows, pulls from var seeds, from full nodes, and recursive
     pulls from other non-full nodes. Seeds (text ids) become row ids first; everything else joins by row id.
     """
     parts: list[exp.Select] = []

@@ -1,7 +1,7 @@
 """Statements that read stored rows by their ids for the query layer: refs (with their values), values by cid, calls
-with their edges, creation times, and the kind of given ids. Built with the emitter's helpers (see ``query.emit``).
+with their edges, creation times, and the kind of given ids. Built with the emitter's helpers (see ``graphstore.query.emit``).
 
->>> from query.emit import Params, render
+>>> from graphstore.query.emit import Params, render
 >>> p = Params()
 >>> render(emit_lookup_hids(["abc"], p), p)[1]
 {'p0': '["abc"]'}

@@ -1,7 +1,7 @@
 """Running a compiled pattern: the statements, their staging through temporary tables, and rows of histories.
 
 A history row is ``Row(root, created, cells)`` where ``cells`` maps a node name to the sorted ids (ref or call hids)
-the row holds there. ``query.table`` turns rows into a DataFrame.
+the row holds there. ``graphstore.query.table`` turns rows into a DataFrame.
 """
 
 from __future__ import annotations

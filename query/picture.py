@@ -1,6 +1,6 @@
 """Pictures of a frame's graph: graphviz ``dot`` source, rendered by the ``dot`` program to SVG, PNG, PDF or JPG.
 
->>> from query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
+>>> from graphstore.query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
 >>> p = Pattern().add_func(FuncNode("inc", "inc")).add_var(VarNode("x")).add_var(VarNode("y"))
 >>> p = p.add_edge(Edge("inc", "x", "x", IN)).add_edge(Edge("inc", "y", "output_0", OUT))
 >>> src = dot_source(p, orientation="LR", counts={"x": 3, "inc": 3, "y": 3})

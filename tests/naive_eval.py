@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from query.model import IN, OUT, Pattern
+from graphstore.query.model import IN, OUT, Pattern
 
 
 @dataclass
@@ -145,8 +145,8 @@ def _passes(store: Store, hids, flt) -> bool:
 
 def sql_rows(storage, p: Pattern) -> list:
     """The compiler's rows in the same shape (id filters only, as the oracle)."""
-    from query.store import Reader
-    from query.table import rows_of
+    from graphstore.query.store import Reader
+    from graphstore.query.table import rows_of
 
     p = _without_predicates(p)
     rows = rows_of(Reader(storage), p)
@@ -155,8 +155,8 @@ def sql_rows(storage, p: Pattern) -> list:
 
 def sql_table_rows(storage, p: Pattern) -> list:
     """The rows of the compiler's columnar table (what ``df()`` builds on), in the same shape."""
-    from query.store import Reader
-    from query.table import table_of
+    from graphstore.query.store import Reader
+    from graphstore.query.table import table_of
 
     p = _without_predicates(p)
     table = table_of(Reader(storage), p)

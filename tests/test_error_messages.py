@@ -8,7 +8,7 @@ import pytest
 import xxhash
 
 from graphstore import GraphstoreError, SerializationError, Storage, op
-from query.errors import FrameStructureError, QueryError
+from graphstore.query.errors import FrameStructureError, QueryError
 
 
 @op

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.structs import MList
-from query.model import IN, OUT
+from graphstore.query.model import IN, OUT
 
 
 @op

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import query.expand
+import graphstore.query.expand
 from graphstore import Storage, op
 
 
@@ -39,7 +39,7 @@ def test_groups_a_small_sample_misses_are_found(tmp_path, monkeypatch, on_file):
     _record(storage)
     frames = {}
     for sample in (1, 5, 2000):
-        monkeypatch.setattr(query.expand, "SAMPLE", sample)
+        monkeypatch.setattr(graphstore.query.expand, "SAMPLE", sample)
         statements = []
         storage.backend.tracer = lambda sql, params: statements.append(sql)
         frames[sample] = storage.cf(source).expand_all()

@@ -10,9 +10,9 @@ import pytest
 
 from graphstore import Ref, Storage, op
 from graphstore.structs import MList
-from query import (CallCollection, ComputationFrame, FrameStructureError, MissingProgramError, RefCollection,
+from graphstore.query import (CallCollection, ComputationFrame, FrameStructureError, MissingProgramError, RefCollection,
                    UnknownNodeError, ValueCollection)
-from query.picture import Picture
+from graphstore.query.picture import Picture
 
 @op(output_names=["y"])
 def inc(x):
