@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -77,7 +77,7 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def median(xs: list[float]) -> Optional[float]:
+def median(xs: list[float]) -> float | None:
     xs = sorted(x for x in xs if x is not None)
     if not xs:
         return None
@@ -108,7 +108,7 @@ def warm(path: str) -> None:
                     pass
 
 
-def chain_cache(args: argparse.Namespace, system: str, n: int) -> Optional[str]:
+def chain_cache(args: argparse.Namespace, system: str, n: int) -> str | None:
     """The folder keeping this system's recorded chain store between runs, or None if it is not cached."""
     if system not in CACHED_CHAIN or args.no_cache:
         return None
@@ -234,7 +234,7 @@ def run_suite(args: argparse.Namespace) -> dict:
             for store in stores.values():
                 shutil.rmtree(store, ignore_errors=True)
         if "bigarg" in sections:
-            for rep in range(reps):
+            for _rep in range(reps):
                 for mb in plan["bigarg_mb"]:
                     for system in systems:
                         store = runner.fresh_store()
@@ -249,18 +249,18 @@ def run_suite(args: argparse.Namespace) -> dict:
 # --- the table -------------------------------------------------------------------------------------------------------
 
 
-def med(raw: dict, key: str, field: str) -> Optional[float]:
+def med(raw: dict, key: str, field: str) -> float | None:
     runs = raw.get(key) or []
     return median([r.get(field) for r in runs if "error" not in r and r.get(field) is not None])
 
 
-def err(raw: dict, key: str) -> Optional[str]:
+def err(raw: dict, key: str) -> str | None:
     runs = raw.get(key) or []
     errors = [r["error"] for r in runs if "error" in r]
     return errors[0] if errors and len(errors) == len(runs) else None
 
 
-def fmt(x: Optional[float], unit: str = "") -> str:
+def fmt(x: float | None, unit: str = "") -> str:
     if x is None:
         return ""
     if abs(x) >= 100:
@@ -298,7 +298,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
     def sizes(section: str) -> list[int]:
         return sorted({int(k.split("/")[2]) for k in raw if k.startswith(section + "/")})
 
-    def row(name: str, section: str, n: int, field: str, unit: str = "", n_label: Optional[str] = None,
+    def row(name: str, section: str, n: int, field: str, unit: str = "", n_label: str | None = None,
             ratios: bool = True, target: str = "", check: Any = None, cell: Any = None) -> None:
         vals = {s: med(raw, f"{section}/{s}/{n}", field) for s in systems}
         cells = []
@@ -335,7 +335,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
             checks.append({"row": f"{name} {n_label or sci(n)}", "target": target, "met": ok})
         rows.append([name, n_label or sci(n)] + cells + [target, met])
 
-    def ratio(vals: dict, a: str, b: str) -> Optional[float]:
+    def ratio(vals: dict, a: str, b: str) -> float | None:
         return vals[a] / vals[b] if vals.get(a) and vals.get(b) else None
 
     def mb_cell(section: str, field: str) -> Any:
@@ -356,7 +356,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
         if n == 10_000:
             target = "joblib ≥ 10x, pymandala ≥ 200x"
 
-            def check(v: dict) -> Optional[bool]:
+            def check(v: dict) -> bool | None:
                 rj, rp = ratio(v, "joblib", "graphstore"), ratio(v, "pymandala", "graphstore")
                 if rj is None and rp is None:
                     return None
@@ -390,7 +390,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
         if n == 10_000:
             target = "pymandala ≥ 10x"
 
-            def check(v: dict) -> Optional[bool]:
+            def check(v: dict) -> bool | None:
                 r = ratio(v, "pymandala", "graphstore")
                 return None if r is None else r >= 10
         row("chain table s (cf...df())", "chain_query", n, "seconds", target=target, check=check)
@@ -404,7 +404,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
             c, r = med(raw, f"bigarg/{s}/{n}", "cached_ms"), med(raw, f"bigarg/{s}/{n}", "raw_ms")
             return f"{c / r:.2f}x" if c and r else ""
 
-        def check_raw(v: dict, mb: int = mb) -> Optional[bool]:
+        def check_raw(v: dict, mb: int = mb) -> bool | None:
             c, r = med(raw, f"bigarg/graphstore/{mb}", "cached_ms"), med(raw, f"bigarg/graphstore/{mb}", "raw_ms")
             return None if not (c and r) else c / r <= 1.5
 
@@ -451,11 +451,11 @@ bytes on disk after recording (all files: SQLite and WAL, or joblib's two files 
 recording process, then in parentheses its growth over the RSS after imports. chain: `a=f(i); b=g(a); c=h(a,b)`
 recorded once (chain record: µs per op call), then `storage.cf(h).expand_all().df()` timed in new processes on that
 store, its files read once beforehand so every system starts from the page cache, and its query libraries (pandas,
-and graphstore's query layer, which loads on first use) imported before the clock starts. big arg: `first(arr)` on a float64
-array, the first call (hashing and storing the array) and a cached call in a new `with` block on a fresh copy of the
-array, against `xxhash.xxh3_128` of the same bytes; stores have an overflow directory (pymandala refuses values over
-50 MB without one). "flat": the 10^5 cost per call at most {flat}x the 10^3 one. Before each measurement the runner
-calls sync, so one system's writes are not flushed during the next one's measurement."""
+and graphstore's query layer, which loads on first use) imported before the clock starts. big arg: `first(arr)` on a
+float64 array, the first call (hashing and storing the array) and a cached call in a new `with` block on a fresh copy
+of the array, against `xxhash.xxh3_128` of the same bytes; stores have an overflow directory (pymandala refuses values
+over 50 MB without one). "flat": the 10^5 cost per call at most {flat}x the 10^3 one. Before each measurement the
+runner calls sync, so one system's writes are not flushed during the next one's measurement."""
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 COMPUTED = [0]  # op bodies count their runs: record must compute N, retrace 0
 
@@ -127,7 +128,7 @@ def first(arr):
     return float(arr.flat[0])
 
 
-# --- tasks -------------------------------------------------------------------------------------------------------------
+# --- tasks ------------------------------------------------------------------------------------------------------------
 
 
 def task_record(spec: dict, ctx: Callable, wrap: Callable) -> dict:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 
-def _limit() -> Optional[int]:
+def _limit() -> int | None:
     try:
         import resource
     except ImportError:  # not POSIX
@@ -21,7 +21,7 @@ def _limit() -> Optional[int]:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def why_write_failed(files: Iterable[str], message: str = "", err: Optional[int] = None) -> str:
+def why_write_failed(files: Iterable[str], message: str = "", err: int | None = None) -> str:
     """A sentence on the likely cause of a failed write to ``files``, or "" if it is not about space."""
     text = message.lower()
     if err not in (errno.EFBIG, errno.ENOSPC) and "disk is full" not in text and "disk i/o error" not in text:

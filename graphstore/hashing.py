@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import xxhash
 

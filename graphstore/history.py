@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from .backends.sqlite_history import remove_overflow_files
 from .deletion import DeletionReport, log_deletion
@@ -72,7 +73,7 @@ class CheckReport:
 class History:
     """The history half of a Storage."""
 
-    def get_ref_creator(self, ref: Any) -> Optional[Call]:
+    def get_ref_creator(self, ref: Any) -> Call | None:
         """The call that computed ``ref`` (a Ref or hid), or None for a raw input.
 
         >>> from graphstore import Storage, op
@@ -139,7 +140,7 @@ class History:
         if getattr(self.backend, "read_only", False):
             raise ReadOnlyStoreError(f"store {self.db_path} is open read-only: storage.{what}() would change it")
 
-    def check(self, full: bool = True, raise_on_error: bool = False) -> "CheckReport":
+    def check(self, full: bool = True, raise_on_error: bool = False) -> CheckReport:
         """Verify the store: SQLite's own check, every edge to an existing call and ref, every ref to a value,
         every collection to its elements, every overflow file present with its size and checksum (``full``
         also re-checksums every stored value). Nothing is unpickled.

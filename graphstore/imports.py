@@ -6,8 +6,25 @@ True
 """
 
 from . import (
-    AtomRef, Call, DictRef, Ignore, ListRef, MDict, MList, MSet, MTuple, NewArgDefault, Ref, SetRef, Storage,
-    TupleRef, ValuePointer, noop, op, track, wrap_atom,
+    AtomRef,
+    Call,
+    DictRef,
+    Ignore,
+    ListRef,
+    MDict,
+    MList,
+    MSet,
+    MTuple,
+    NewArgDefault,
+    Ref,
+    SetRef,
+    Storage,
+    TupleRef,
+    ValuePointer,
+    noop,
+    op,
+    track,
+    wrap_atom,
 )
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .backends import CallRecord, MemberRecord, OpRecord, ValueRecord
 from .errors import (
@@ -58,7 +58,7 @@ def has_ref(value: Any, depth: int = 0) -> bool:
     return any(has_ref(x, depth + 1) for x in items)
 
 
-def implicit_struct(value: Any) -> Optional[StructType]:
+def implicit_struct(value: Any) -> StructType | None:
     """The collection type under which a plain container holding Refs is stored (None: store it as one value)."""
     t = type(value)
     if t is list or t is tuple:
@@ -80,7 +80,7 @@ class PendingCall:
 
     extra: list[tuple[CallRecord, list[tuple[str, Ref]], list[tuple[str, Ref]]]] = field(default_factory=list)
     members: list[MemberRecord] = field(default_factory=list)
-    deletions: Optional[int] = None
+    deletions: int | None = None
     """The storage's deletion count when the call started (before anything remembered about the store was read)."""
 
 
@@ -115,7 +115,7 @@ class Recorder(FastRecorder):
         self._check_writable(op)
         return self._execute(op, bound, in_refs, todo, ids)
 
-    def _lookup(self, hid: str, cid: str, op: Optional[Op] = None) -> Optional[CallRecord]:
+    def _lookup(self, hid: str, cid: str, op: Op | None = None) -> CallRecord | None:
         """The call with this history id, else one with this content id: pending records first, then one read
         (none when the backend holds every id of ``op``'s stored calls)."""
         found = self._pending.call(hid)
@@ -181,7 +181,7 @@ class Recorder(FastRecorder):
 
     # --- inputs -------------------------------------------------------------------------------------------------------
 
-    def _wrap_input(self, op: Op, name: str, value: Any, stype: Optional[StructType], todo: PendingCall) -> Ref:
+    def _wrap_input(self, op: Op, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
         if isinstance(value, NewArgDefault):
             value = value.value
         if stype is not None:
@@ -271,7 +271,7 @@ class Recorder(FastRecorder):
     # --- running ------------------------------------------------------------------------------------------------------
 
     def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall,
-                 ids: Optional[tuple[str, str]] = None) -> Any:
+                 ids: tuple[str, str] | None = None) -> Any:
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
             self.attach(lazy, inplace=True)
@@ -344,8 +344,8 @@ class Recorder(FastRecorder):
             )
 
     def _finish_call(self, op: Op, in_refs: list, todo: PendingCall, ids: tuple[str, str], result: Any,
-                     started: float, duration: float, version_id: Optional[str] = None,
-                     values: Optional[dict] = None) -> Any:
+                     started: float, duration: float, version_id: str | None = None,
+                     values: dict | None = None) -> Any:
         """Record a call whose function has run and returned ``result``; returns its output Refs (``values``: the
         input values serialized before the run)."""
         hid, cid = ids
@@ -376,7 +376,7 @@ class Recorder(FastRecorder):
             return self.unwrap(value)
         return value
 
-    def _wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: Optional[StructType],
+    def _wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: StructType | None,
                      todo: PendingCall) -> Ref:
         if stype is None and isinstance(value, CollectionRef):
             stype = StructType(value.kind)
@@ -424,7 +424,7 @@ class Recorder(FastRecorder):
         )
         if all(e.in_memory for _, e, _, _ in elements):
             coll._set_obj(assemble(kind, [(k, e.obj) for k, e, _, _ in elements]))
-        for key, elt, key_ref, g_hid in elements:
+        for _key, elt, key_ref, g_hid in elements:
             g_cid = derive_call_id("cid", op_id, [(coll_label, coll.cid), (key_label, key_ref.cid)])
             ins = [(coll_label, coll), (key_label, key_ref)]
             record = CallRecord(
@@ -436,7 +436,7 @@ class Recorder(FastRecorder):
         return coll
 
     def _record_content_hit(self, op: Op, hid: str, cid: str, same: CallRecord, in_refs: list,
-                            todo: PendingCall, version_id: Optional[str] = None) -> Any:
+                            todo: PendingCall, version_id: str | None = None) -> Any:
         """Same content as a stored call but another history: record a new call sharing its values."""
         self._check_writable(op)
         out_refs: list[tuple[str, Ref]] = []
@@ -454,7 +454,7 @@ class Recorder(FastRecorder):
         return self._lazy_outputs(record)
 
     @staticmethod
-    def _new_todo(deletions: Optional[int] = None) -> PendingCall:
+    def _new_todo(deletions: int | None = None) -> PendingCall:
         return PendingCall(deletions=deletions)
 
     @staticmethod
@@ -469,11 +469,11 @@ class Recorder(FastRecorder):
     # --- queuing records ----------------------------------------------------------------------------------------------
 
     def _save_call(self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall,
-                   values: Optional[dict] = None) -> None:
+                   values: dict | None = None) -> None:
         """Queue a call, its structural calls, refs and new values (all serialized before anything is queued;
         ``values``: those already serialized)."""
         values = {} if values is None else values
-        held: Optional[dict] = None  # cid -> Ref of values left out as stored (to supply them if they were deleted)
+        held: dict | None = None  # cid -> Ref of values left out as stored (to supply them if they were deleted)
         refs: dict[str, tuple] = {}  # hid -> the fields of a RefRecord
         calls = [record] + [rec for rec, _, _ in todo.extra]
         groups = [(op.name, in_refs, out_refs)] + [(op.name, ins, outs) for _, ins, outs in todo.extra]

@@ -21,7 +21,7 @@ import os
 import threading
 import warnings
 import weakref
-from typing import Any, Optional, Union
+from typing import Any
 
 from .backends import Tracer, open_backend
 from .claims import acquire, release
@@ -29,26 +29,26 @@ from .context import _STACK, ModeContext
 from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
 from .forking import abandon
 from .history import History
-from .versioning import TracingOptions, Versioner
-from .versions_api import VersionsAPI, check_store_mode
 from .loading import Loader
 from .ops import Op
+from .overflow import check_owner, copy_overflow_files
 from .recording import Recorder
 from .refs import Call
-from .overflow import check_owner, copy_overflow_files
 from .resupply import complete_batch
 from .values import ValueCodec
+from .versioning import TracingOptions, Versioner
+from .versions_api import VersionsAPI, check_store_mode
 from .writer import PendingWrites
 
 
 class _AllowNewCalls:
     """Returned by ``Storage.allow_new_calls``: the setting is already in force; as a context it is restored on exit."""
 
-    def __init__(self, storage: "Storage", previous: bool) -> None:
+    def __init__(self, storage: Storage, previous: bool) -> None:
         self.storage = storage
         self.previous = previous
 
-    def __enter__(self) -> "Storage":
+    def __enter__(self) -> Storage:
         return self.storage
 
     def __exit__(self, *exc: Any) -> None:
@@ -61,7 +61,7 @@ def default_overflow_dir(db_path: str) -> str:
     return os.fspath(db_path) + "-overflow"
 
 
-_OPEN: "weakref.WeakSet[Storage]" = weakref.WeakSet()
+_OPEN: weakref.WeakSet[Storage] = weakref.WeakSet()
 """Storages not closed yet: closed when the interpreter exits, so their pending calls are written and SQLite folds
 its write-ahead log back into the store file (the next process then reads one file, not the file and a log)."""
 
@@ -123,22 +123,22 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def __init__(
         self,
-        db_path: "Union[str, os.PathLike[str]]" = ":memory:",
-        overflow_dir: "Optional[Union[str, os.PathLike[str]]]" = None,
+        db_path: str | os.PathLike[str] = ":memory:",
+        overflow_dir: str | os.PathLike[str] | None = None,
         overflow_threshold_MB: float = 50.0,
-        deps_path: "Optional[Union[str, os.PathLike[str]]]" = None,
-        tracer: Optional[Tracer] = None,
+        deps_path: str | os.PathLike[str] | None = None,
+        tracer: Tracer | None = None,
         on_change: str = "ask",
         read_only: bool = False,
         trusted: bool = True,
         *,
-        tracer_impl: Optional[type] = None,
+        tracer_impl: type | None = None,
         strict_tracing: bool = False,
         skip_unhashable_globals: bool = True,
         skip_globals_silently: bool = False,
         skip_missing_deps: bool = True,
         skip_missing_silently: bool = False,
-        deps_package: Optional[str] = None,
+        deps_package: str | None = None,
         track_globals: bool = True,
     ) -> None:
         tracing = TracingOptions.checked(
@@ -199,7 +199,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         pending.on_refused = self._stored_cids.difference_update  # a refused call's values are not stored
         return pending
 
-    def _deletions_seen(self, count: Optional[int]) -> None:
+    def _deletions_seen(self, count: int | None) -> None:
         """Another process (or this one) deleted from the store: forget what is remembered about it."""
         if count is None or self._deletions is None or count <= self._deletions:
             return
@@ -218,7 +218,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     # --- contexts -----------------------------------------------------------------------------------------------------
 
-    def __enter__(self) -> "Storage":
+    def __enter__(self) -> Storage:
         self._prepare_context()
         return self._context.__enter__()
 
@@ -297,8 +297,8 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         finally:
             self._values.discard_temporary()
 
-    def backup(self, path: "Union[str, os.PathLike[str]]",
-               overflow_dir: "Optional[Union[str, os.PathLike[str]]]" = None) -> str:
+    def backup(self, path: str | os.PathLike[str],
+               overflow_dir: str | os.PathLike[str] | None = None) -> str:
         """Copy the store to a new file at ``path``: complete and consistent, as the store was at one instant, even
         while this or other programs record into it (SQLite's online backup). Its large values are copied to
         ``overflow_dir`` (by default ``<path>-overflow``). The copy is a store of its own; returns its path.

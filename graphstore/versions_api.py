@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Optional
+from typing import Any
 
 from .errors import ConfigurationError, VersioningError
 from .tracking import component_key, unwrap_callable
-from .versioning import VersionInfo, Versioner
+from .versioning import Versioner, VersionInfo
 
 
 def check_store_mode(backend: Any, versioned: bool) -> None:
@@ -30,7 +30,7 @@ def check_store_mode(backend: Any, versioned: bool) -> None:
 class VersionsAPI:
     """Versioning half of a Storage (every method needs ``Storage(deps_path=...)``)."""
 
-    _versioner: Optional[Versioner]
+    _versioner: Versioner | None
 
     def _need_versioner(self, what: str) -> Versioner:
         if self._versioner is None:
@@ -68,7 +68,7 @@ class VersionsAPI:
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) if blocks else f"op {f.name} (version {f.version}) has no recorded versions"
 
-    def sync_component(self, f: Any, is_semantic_change: Optional[bool] = None) -> str:
+    def sync_component(self, f: Any, is_semantic_change: bool | None = None) -> str:
         """Record the current code of ``f`` (an op or tracked function; or a global, named ``"module.NAME"``),
         marked as breaking or not; returns its semantic hash. With ``is_semantic_change=None`` the storage's
         ``on_change`` policy decides."""
@@ -85,12 +85,12 @@ class VersionsAPI:
             for c in versioner.commits(key)
         ]
 
-    def code(self, version_id: Any) -> dict[str, Optional[str]]:
+    def code(self, version_id: Any) -> dict[str, str | None]:
         """The source of every function a version (an id or a VersionInfo) depends on (globals map to None), by
         component name."""
         versioner = self._need_versioner("code")
         version = self._find_version(versioner, getattr(version_id, "version_id", version_id))
-        out: dict[str, Optional[str]] = {}
+        out: dict[str, str | None] = {}
         for kind, key, content in version.deps:
             commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
             out[key] = commit.source if commit is not None and kind == "function" else None

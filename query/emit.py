@@ -19,7 +19,8 @@ columns (:func:`known_ids`); rows read by Python carry hids, from the ``calls`` 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -105,7 +106,7 @@ def member_join(alias: str, source: CallSource, call_id: exp.Expression, p: Para
                                                     col(alias, "id").eq(call_id))
 
 
-def select_op_calls(op: str, versions: Optional[frozenset], p: Params) -> exp.Select:
+def select_op_calls(op: str, versions: frozenset | None, p: Params) -> exp.Select:
     src = CallSource(op, op, versions, None)
     q = exp.select(exp.alias_(col("c", "id"), "id", quoted=True, copy=False))
     return q.from_(table("calls", "c"), copy=False).where(op_condition("c", src, p), copy=False)
@@ -144,8 +145,8 @@ MEMBER_COLUMNS = [("node", "TEXT"), ("id", "INTEGER")]
 def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
     """``INSERT INTO target`` the members of every function node that is not full (a recursive CTE).
 
-    ``plan`` is a :class:`graphstore.query.compile.MemberPlan`: seed rows, pulls from var seeds, from full nodes, and recursive
-    pulls from other non-full nodes. Seeds (text ids) become row ids first; everything else joins by row id.
+    ``plan`` is a :class:`graphstore.query.compile.MemberPlan`: seed rows, pulls from var seeds, from full nodes, and
+    recursive pulls from other non-full nodes. Seeds (text ids) become row ids first; everything else joins by row id.
     """
     parts: list[exp.Select] = []
     for node, hids in plan.func_seeds:
@@ -211,7 +212,7 @@ def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
     return _union(parts, distinct=True) if len(parts) > 1 else parts[0].distinct(copy=False)  # (each ref once)
 
 
-def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[int] = None) -> exp.Expression:
+def emit_discovery(targets: list, direction: int, p: Params, sample: int | None = None) -> exp.Expression:
     """For each target variable: the ops and labels of the calls that create (OUT) or consume (IN) its members.
 
     Columns: var, op_name, label, ``n`` (distinct calls) and ``m`` (how many of them are already members of a
@@ -271,7 +272,7 @@ def _known_hit(existing: list, p: Params) -> exp.Expression:
 
 
 def _from_consumers(q: exp.Select, var_sources: Any, direction: int, p: Params,
-                    sample: Optional[int] = None) -> exp.Select:
+                    sample: int | None = None) -> exp.Select:
     """``q`` over the edges ``e`` of that direction at the members of a variable, and their calls ``c``."""
     members = emit_var_members(var_sources, p)
     if sample is not None:
@@ -299,7 +300,7 @@ def _is_member(source: CallSource, call_id: exp.Expression, op_col: exp.Expressi
     return exp.Exists(this=sub)
 
 
-def emit_op_labels(op: str, p: Params, sample: Optional[int] = None) -> exp.Expression:
+def emit_op_labels(op: str, p: Params, sample: int | None = None) -> exp.Expression:
     """The (direction, label, first position) of an op's edges, over all its calls or the first ``sample``."""
     calls = exp.select(col("c", "id")).from_(table("calls", "c"), copy=False).where(
         col("c", "op_name").eq(p.add(op)), copy=False)
@@ -367,8 +368,8 @@ returned), ``s`` the element's hid, ``c`` its cid, ``x`` a ref's kind (NULL for 
 call's op version."""
 
 
-def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps: list, p: Params,
-                    last: bool = True, id_range: Optional[tuple] = None) -> exp.Select:
+def emit_tree_stage(tree: TreePlan, steps: list, prev: str | None, prev_steps: list, p: Params,
+                    last: bool = True, id_range: tuple | None = None) -> exp.Select:
     """One stage of a history query: the root (first stage) or the previous stage's table, then LEFT JOINs.
 
     Columns: ``root`` (its hid), ``created`` (of the root call), and per step so far (see :data:`STEP_KEYS`) ``s<id>``,
@@ -419,7 +420,7 @@ def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps
                       for s in steps for k in keys], append=True, copy=False)
 
 
-def _differs(value: exp.Expression, step: Step, cols: dict, steps_by_id: dict) -> Optional[exp.Expression]:
+def _differs(value: exp.Expression, step: Step, cols: dict, steps_by_id: dict) -> exp.Expression | None:
     """For a repeated step: true unless it holds the same element as the step it repeats (whose subtree then
     already holds everything this one would add), so the repeat's joins are skipped in the common case."""
     if step.dup is None:
@@ -444,7 +445,7 @@ def emit_root_probe(trees: list, p: Params) -> exp.Expression:
     return _union(parts, distinct=False)
 
 
-def _root_select(tree: TreePlan, root: Step, p: Params, id_range: Optional[tuple] = None) -> exp.Select:
+def _root_select(tree: TreePlan, root: Step, p: Params, id_range: tuple | None = None) -> exp.Select:
     """``FROM`` the roots of a tree, as ``r``: ``id`` (row id), ``hid``, ``created``, ``cid`` and ``extra``.
 
     Seed refs come from their text ids joined to ``refs``; a seed that is not stored keeps its hid (and no id)."""

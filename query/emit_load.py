@@ -1,5 +1,6 @@
 """Statements that read stored rows by their ids for the query layer: refs (with their values), values by cid, calls
-with their edges, creation times, and the kind of given ids. Built with the emitter's helpers (see ``graphstore.query.emit``).
+with their edges, creation times, and the kind of given ids. Built with the emitter's helpers (see
+``graphstore.query.emit``).
 
 >>> from graphstore.query.emit import Params, render
 >>> p = Params()

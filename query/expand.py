@@ -21,8 +21,8 @@ all its outputs, so that it reaches every call connected to the frame through in
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable, Optional
 
 from . import emit
 from .compile import call_source, compile_members, needs_members, var_sources
@@ -34,7 +34,7 @@ _DEFAULT_VAR = re.compile(r"^var_\d+$")
 
 
 def expand(
-    reader: Reader, pattern: Pattern, names: Optional[Iterable[str]], direction: int, recursive: bool
+    reader: Reader, pattern: Pattern, names: Iterable[str] | None, direction: int, recursive: bool
 ) -> Pattern:
     """Expand back (``direction=OUT``: add creators) or forward (``IN``: add consumers), once or to a fixed point."""
     reader.sync()
@@ -81,7 +81,7 @@ def _needs_back(pattern: Pattern, name: str) -> bool:
     return bool(pattern.var(name).seeds) or bool(pattern.consumers(name))
 
 
-def _step(reader: Reader, pattern: Pattern, targets: Optional[list], direction: int) -> tuple[Pattern, set]:
+def _step(reader: Reader, pattern: Pattern, targets: list | None, direction: int) -> tuple[Pattern, set]:
     done = pattern.done_back if direction == OUT else pattern.done_fwd
     names = [v for v in (targets if targets is not None else pattern.vnames()) if v not in done]
     if direction == OUT:
@@ -184,7 +184,7 @@ def _update_done(before: Pattern, after: Pattern, names: list, direction: int, q
     return replace(after, done_back=frozenset(keep_back), done_fwd=frozenset(keep_fwd))
 
 
-def _existing(pattern: Pattern, var: str, direction: int, table: Optional[str]) -> list:
+def _existing(pattern: Pattern, var: str, direction: int, table: str | None) -> list:
     """(members, label) of the function nodes' edges of this direction from other variables."""
     return [(call_source(pattern, e.func, table), e.label) for e in pattern.edges
             if e.direction == direction and e.var != var]
@@ -369,7 +369,7 @@ def _add_outputs(reader: Reader, pattern: Pattern, fname: str, op: str) -> Patte
     return pattern
 
 
-def op_pattern(reader: Reader, op: str, version: Optional[int]) -> Pattern:
+def op_pattern(reader: Reader, op: str, version: int | None) -> Pattern:
     """The pattern of ``storage.cf(op)``: the op's calls, its inputs and its outputs."""
     versions = None if version is None else frozenset([version])
     pattern = Pattern().add_func(FuncNode(op, op, versions=versions, full=True))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Optional
 
 from .errors import FrameStructureError, MissingProgramError, QueryError
 from .model import IN, Pattern
@@ -26,7 +25,7 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dot_source(pattern: Pattern, orientation: str = "TB", counts: Optional[dict] = None) -> str:
+def dot_source(pattern: Pattern, orientation: str = "TB", counts: dict | None = None) -> str:
     """The graph in the dot language; ``counts`` (node -> number of refs or calls) adds a line to each node."""
     if orientation not in ORIENTATIONS:
         raise FrameStructureError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
@@ -92,7 +91,7 @@ class Picture:
         self.program = program
         self.svg = render(dot, "svg", program).decode()
 
-    def save(self, path: "str | os.PathLike") -> str:
+    def save(self, path: str | os.PathLike) -> str:
         """Write the picture to ``path`` in the format its extension names; returns the path."""
         path = os.fspath(path)
         fmt = format_of(path)

@@ -7,8 +7,9 @@ read once (one extraction) and becomes the node's explicit seeds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from graphstore.hashing import hash_value
 from graphstore.refs import Call, Ref
@@ -19,7 +20,7 @@ from .store import Reader
 from .table import rows_of
 
 
-def contents(reader: Reader, pattern: Pattern, rows: Optional[list] = None) -> dict:
+def contents(reader: Reader, pattern: Pattern, rows: list | None = None) -> dict:
     out: dict = {n: set() for n in pattern.names()}
     for r in rows_of(reader, pattern) if rows is None else rows:
         for n, hids in r.cells.items():
@@ -27,7 +28,7 @@ def contents(reader: Reader, pattern: Pattern, rows: Optional[list] = None) -> d
     return out
 
 
-def snapshot(pattern: Pattern, content: dict, keep: Optional[Iterable[str]] = None) -> Pattern:
+def snapshot(pattern: Pattern, content: dict, keep: Iterable[str] | None = None) -> Pattern:
     """A pattern with the same graph (restricted to ``keep``) whose nodes hold exactly ``content``."""
     keep = set(pattern.names() if keep is None else keep)
     funcs = tuple(replace(f, full=False, seeds=frozenset(content.get(f.name, ()))) for f in pattern.funcs
@@ -153,8 +154,8 @@ def isin(pattern: Pattern, node: str, values: Iterable[Any], by: str) -> Pattern
     return pattern.with_filter(Filter(node, kind, frozenset(ids)))
 
 
-def where(pattern: Pattern, node: str, predicate: Optional[Callable], hids: Iterable, cids: Iterable,
-          version: Optional[int]) -> Pattern:
+def where(pattern: Pattern, node: str, predicate: Callable | None, hids: Iterable, cids: Iterable,
+          version: int | None) -> Pattern:
     pattern.node(node)
     if version is not None:
         f = pattern.func(node)

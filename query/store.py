@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import pickle
 import re
-from typing import Any, Callable, Iterable, Iterator, Optional
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from graphstore.backends import ValueRecord
 from graphstore.codecs import untrusted_loads
@@ -25,7 +26,6 @@ from graphstore.refs import AtomRef, Call, ValuePointer
 from graphstore.values import POINTER_CODEC
 
 from . import emit, emit_load
-
 
 LABEL_SAMPLE = 64
 SCAN_SHARE = 0.25
@@ -58,7 +58,7 @@ class Reader:
         return many(statements)
 
     def run_stream(self, sql: str, param_sets: list, side: bool = True,
-                   idle: Optional[Callable[[], bool]] = None) -> Iterator[list]:
+                   idle: Callable[[], bool] | None = None) -> Iterator[list]:
         """The rows of one statement for each parameter set, in order and in one snapshot; with ``side`` (the
         statement touches no temporary table) the store may read them in a worker thread, ahead of the caller, who
         then calls ``idle`` (until it returns False) whenever the next set is not read yet."""
@@ -194,7 +194,7 @@ class Reader:
         p = emit.Params()
         return self._decode_rows(self.query(emit_load.emit_load_values(cids, p), p))  # (which sorts them)
 
-    def values_of(self, columns: list, value_pass: Optional["ValuePass"] = None) -> dict:
+    def values_of(self, columns: list, value_pass: ValuePass | None = None) -> dict:
         """Decoded values by cid for the cids in ``columns`` (sequences of cids, ``None`` for no value).
 
         When the columns name a large share of the store's values, one pass over its small plain values (see
@@ -354,7 +354,7 @@ class ValuePass:
         self.chosen = self._top > 0 and cells >= SCAN_SHARE * self._top
         return self.chosen
 
-    def plan(self, histories: int) -> Optional[Callable[[], bool]]:
+    def plan(self, histories: int) -> Callable[[], bool] | None:
         """:meth:`step` if ``histories`` make the pass worth it (else None)."""
         return self.step if self.value_columns and self.worth(histories * self.value_columns) else None
 

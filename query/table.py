@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import gc
 import itertools
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -32,7 +33,7 @@ def rows_of(reader: Reader, pattern: Pattern) -> list:
     return _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many))
 
 
-def table_of(reader: Reader, pattern: Pattern, on_count: Optional[Callable] = None) -> Table:
+def table_of(reader: Reader, pattern: Pattern, on_count: Callable | None = None) -> Table:
     """The histories after every filter, by column (``on_count``: see ``history_table``)."""
     reader.sync()
     if not after_filters(pattern):
@@ -81,7 +82,7 @@ def columns_of(pattern: Pattern, nodes: Iterable[str], include_calls: bool) -> l
 
 
 def build_table(
-    reader: Reader, pattern: Pattern, nodes: tuple = (), values: str = "objs", lazy_vars: Optional[Iterable] = None,
+    reader: Reader, pattern: Pattern, nodes: tuple = (), values: str = "objs", lazy_vars: Iterable | None = None,
     include_calls: bool = True, join_how: str = "outer",
 ) -> pd.DataFrame:
     # Extraction makes millions of small objects that all stay alive: the cyclic garbage collector would rescan
@@ -96,7 +97,7 @@ def build_table(
 
 
 def _build_table(
-    reader: Reader, pattern: Pattern, nodes: tuple, values: str, lazy_vars: Optional[Iterable], include_calls: bool,
+    reader: Reader, pattern: Pattern, nodes: tuple, values: str, lazy_vars: Iterable | None, include_calls: bool,
     join_how: str,
 ) -> pd.DataFrame:
     if values not in VALUES:
@@ -201,7 +202,7 @@ def _split_atoms(hids: set, info: dict) -> tuple[dict, list]:
     return atoms, others
 
 
-def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: "CallBatch") -> dict:
+def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: CallBatch) -> dict:
     """Calls of the table, built from what extraction read; inputs and outputs load on first use (one batch)."""
     ops = getattr(reader.storage, "_ops_by_name", {})
     out: dict = {}

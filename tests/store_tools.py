@@ -18,6 +18,7 @@ import sqlite_utils
 from graphstore import MList, Storage, op
 from graphstore.backends.schema import migrations
 
+
 def snapshot(path: str) -> dict[str, list[tuple]]:
     """Every row of every table of the store at ``path`` (read without touching it)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

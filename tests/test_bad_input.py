@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 import store_tools
-from store_tools import damage_file, snapshot, value_files
 from graphstore import (
     GraphstoreError,
     HashingError,
@@ -28,11 +27,10 @@ from graphstore import (
     SerializationError,
     Storage,
     StoreError,
-    ValueTooLargeError,
     op,
 )
 from graphstore.backends.schema import SCHEMA_VERSION, stored_schema_version
-from store_tools import value_files
+from store_tools import damage_file, snapshot, value_files
 
 
 class BadReduce:

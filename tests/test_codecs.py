@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import arrays, dataframes, hashables, scalars, values
 
 from graphstore import Storage, hash_value, op
 from graphstore.codecs import decode_value, encode_value
 from graphstore.errors import SerializationError
+from strategies import arrays, dataframes, hashables, scalars, values
 
 
 def same(a, b) -> bool:

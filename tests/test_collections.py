@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 from graphstore import (
-    DictRef, ListRef, MDict, MList, MSet, MTuple, OpCallError, SetRef, Storage, TupleRef, hash_value, op,
+    DictRef,
+    ListRef,
+    MDict,
+    MList,
+    MSet,
+    MTuple,
+    OpCallError,
+    SetRef,
+    Storage,
+    TupleRef,
+    hash_value,
+    op,
 )
 
 LOG: list[str] = []

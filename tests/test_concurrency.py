@@ -7,15 +7,14 @@ later process retraces everything without running an op.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 import threading
 
 import reliability_worker as rw
-from store_tools import MIGRATION_NAMES, make_store_at_version, value_files
 from graphstore import Storage
+from store_tools import MIGRATION_NAMES, make_store_at_version, value_files
 
 WORKER = rw.__file__
 N_WORKERS = 4

@@ -7,7 +7,6 @@ indices share one raw ref), and which of them lose their last edge when calls go
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import pytest

@@ -13,7 +13,6 @@ import sys
 import time
 import warnings
 
-import reliability_worker as rw
 from graphstore import CallNotStoredWarning, Storage, op
 from store_tools import audit_store
 from test_concurrency import _finish, _spawn, _start_together

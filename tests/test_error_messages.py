@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 import xxhash
+from graphstore.query.errors import FrameStructureError, QueryError
 
 from graphstore import GraphstoreError, SerializationError, Storage, op
-from graphstore.query.errors import FrameStructureError, QueryError
 
 
 @op

@@ -13,12 +13,12 @@ what an expanded frame must hold:
 
 from __future__ import annotations
 
+from graphstore.query.model import IN, OUT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.structs import MList
-from graphstore.query.model import IN, OUT
 
 
 @op

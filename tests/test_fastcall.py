@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.refs import AtomRef, Ref
-
 from store_tools import dump
 
 CALLS = []

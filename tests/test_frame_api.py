@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from graphstore import query
-from graphstore import GraphstoreError
 from graphstore.query import errors
+
+from graphstore import GraphstoreError, query
 
 ROOT = Path(__file__).resolve().parent.parent
 

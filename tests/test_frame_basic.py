@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 import pytest
+from graphstore.query import ComputationFrame, FrameStructureError, QueryError, UnknownNodeError
 
 from graphstore import Call, Ref, Storage, op
-from graphstore.query import ComputationFrame, FrameStructureError, QueryError, UnknownNodeError
 
 
 @op

@@ -10,13 +10,13 @@ import os
 import shutil
 import tempfile
 
+import graphstore.query.expand
+import graphstore.query.extract
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.structs import MList
-import graphstore.query.expand
-import graphstore.query.extract
 from naive_eval import naive_rows, read_store, sql_rows, sql_table_rows
 
 

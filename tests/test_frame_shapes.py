@@ -7,9 +7,9 @@ import stat
 
 import networkx as nx
 import pytest
+from graphstore.query import FrameStructureError, MissingProgramError, QueryError
 
 from graphstore import Storage, op
-from graphstore.query import FrameStructureError, MissingProgramError, QueryError
 
 
 @op(output_names=["y"])

@@ -7,12 +7,20 @@ import re
 import shutil
 
 import pytest
+from graphstore.query import (
+    CallCollection,
+    ComputationFrame,
+    FrameStructureError,
+    MissingProgramError,
+    RefCollection,
+    UnknownNodeError,
+    ValueCollection,
+)
+from graphstore.query.picture import Picture
 
 from graphstore import Ref, Storage, op
 from graphstore.structs import MList
-from graphstore.query import (CallCollection, ComputationFrame, FrameStructureError, MissingProgramError, RefCollection,
-                   UnknownNodeError, ValueCollection)
-from graphstore.query.picture import Picture
+
 
 @op(output_names=["y"])
 def inc(x):

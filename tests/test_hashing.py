@@ -22,7 +22,6 @@ import pytest
 import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import arrays, dataframes, scalars, values
 
 import graphstore
 from graphstore.errors import HashingError
@@ -36,6 +35,7 @@ from graphstore.hashing import (
     hash_text,
     hash_value,
 )
+from strategies import arrays, dataframes, scalars, values
 
 H = xxhash.xxh3_128_digest
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "hashing.md"

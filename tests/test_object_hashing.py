@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import object_fields
 
 from graphstore import HashingError, InputMutatedWarning, SchemaVersionError, Storage, UnstableIdWarning, op
 from graphstore.hashing import SCHEME_VERSION, hash_value
 from graphstore.objhash import hash_value_noting
+from strategies import object_fields
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 

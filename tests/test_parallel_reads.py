@@ -150,7 +150,7 @@ def test_a_stream_left_early_or_failing_leaves_the_store_usable(db_path):
 
 
 def test_a_table_read_in_chunks_keeps_the_order_of_creation_times(db_path, monkeypatch):
-    """Roots are ordered by creation time, then id, whatever their row order: times rewritten out of order, with ties."""
+    """Roots are ordered by creation time, then id, whatever their row order: times rewritten out of order, ties."""
     import sqlite3
 
     import graphstore.query.extract

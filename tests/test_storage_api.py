@@ -14,7 +14,6 @@ import warnings
 import pytest
 
 import graphstore.storage
-from store_tools import value_files
 from graphstore import (
     GraphstoreError,
     NewCallsNotAllowedError,
@@ -22,11 +21,11 @@ from graphstore import (
     SchemaVersionError,
     Storage,
     StoreError,
-    ValueTooLargeError,
     hash_value,
     op,
 )
 from graphstore.backends.schema import SCHEMA_VERSION
+from store_tools import value_files
 
 
 def n_calls(storage: Storage) -> int:

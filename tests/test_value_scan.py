@@ -3,9 +3,9 @@ that pass skips (large, cloudpickled, in overflow files) are then read by id. Bo
 
 from __future__ import annotations
 
+import graphstore.query.store
 import pytest
 
-import graphstore.query.store
 from graphstore import Storage, op
 
 

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -615,7 +615,7 @@ def test_entering_a_versioned_storage_rereads_sources_only_when_files_change(tmp
     monkeypatch.setattr(inspect, "getsource", counting_getsource)
     storage = Storage(deps_path=folder, on_change="breaking")
 
-    def enter_and_call(x: int) -> Optional[int]:
+    def enter_and_call(x: int) -> int | None:
         reads.clear()
         with storage:
             return storage.unwrap(module.run_all(x))

@@ -94,7 +94,7 @@ def test_threads_asking_whether_the_helper_is_up_do_not_block(db_path, monkeypat
         helper = s.backend._helper
         done = []
 
-        def ask():
+        def ask(helper=helper, done=done):
             deadline = time.monotonic() + 30
             while not helper.usable() and time.monotonic() < deadline:
                 pass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from ..errors import ConfigurationError
 from .base import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, Tracer, ValueRecord
@@ -12,7 +11,7 @@ __all__ = ["Backend", "Batch", "CallRecord", "MemberRecord", "OpRecord", "RefRec
 
 
 def open_backend(
-    location: "str | os.PathLike[str]", tracer: Optional[Tracer] = None, read_only: bool = False
+    location: str | os.PathLike[str], tracer: Tracer | None = None, read_only: bool = False
 ) -> Backend:
     """Open the store at ``location``: a SQLite file path or ``":memory:"``.
 

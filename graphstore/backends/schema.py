@@ -7,7 +7,8 @@ newer than this code knows is refused; an older one is migrated forward.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaVersionError, StoreError
 

@@ -16,7 +16,8 @@ import threading
 import time
 import urllib.parse
 import warnings
-from typing import Any, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
@@ -28,8 +29,13 @@ from .sqlite_deletions import DeletionsMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
 from .sqlite_open import (
-    check_hash_scheme, read_only_mode, refuse_copy_without_log, refuse_foreign_file, refuse_foreign_wal,
-    stamp_identity, store_uuid,
+    check_hash_scheme,
+    read_only_mode,
+    refuse_copy_without_log,
+    refuse_foreign_file,
+    refuse_foreign_wal,
+    stamp_identity,
+    store_uuid,
 )
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
@@ -141,17 +147,17 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
 
     _mmap_bytes = _MMAP_BYTES
 
-    def __init__(self, path: str = ":memory:", tracer: Optional[Tracer] = None, timeout: float = 60.0,
+    def __init__(self, path: str = ":memory:", tracer: Tracer | None = None, timeout: float = 60.0,
                  read_only: bool = False) -> None:
         self.location = str(path)
         self.tracer = tracer
         self._lock = threading.RLock()
         self.read_only = read_only
         self._timeout = timeout
-        self._wconn: Optional[sqlite3.Connection] = None
+        self._wconn: sqlite3.Connection | None = None
         self._wlock = threading.Lock()
         self._helper: Any = None
-        self.store_id: Optional[str] = None
+        self.store_id: str | None = None
         self.forget_cached_calls()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
@@ -255,7 +261,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
     # --- calls ----------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _record_from_rows(rows: list[tuple]) -> Optional[CallRecord]:
+    def _record_from_rows(rows: list[tuple]) -> CallRecord | None:
         if not rows:
             return None
         hid, cid, op_name, op_version, tuple_out, version_id = rows[0][:6]
@@ -266,7 +272,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             hid, cid, op_name, op_version, outputs, bool(tuple_out), output_kinds=kinds, version_id=version_id
         )
 
-    def _fast_record(self, rows: list[tuple]) -> Optional[CallRecord]:
+    def _fast_record(self, rows: list[tuple]) -> CallRecord | None:
         """A record from a calls row with its outputs inline (older rows without them are read through edges)."""
         return self._record_from_row(rows[0]) if rows else None
 
@@ -293,14 +299,14 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             output_kinds=tuple(p[3] for p in parts), version_id=version_id,
         )
 
-    def lookup_call(self, hid: str) -> Optional[CallRecord]:
+    def lookup_call(self, hid: str) -> CallRecord | None:
         return self._fast_record(self._run(_FAST_BY_HID, (hid,)))
 
-    def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
+    def lookup_call_by_cid(self, cid: str) -> CallRecord | None:
         return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
 
-    def lookup_call_or_content(self, hid: str, cid: str, op_key: Optional[tuple[str, int]] = None
-                               ) -> Optional[CallRecord]:
+    def lookup_call_or_content(self, hid: str, cid: str, op_key: tuple[str, int] | None = None
+                               ) -> CallRecord | None:
         """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement.
 
         An op whose stored calls keep being found (a program retracing) has its calls read in one statement and
@@ -343,7 +349,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         self._memo_hits, self._memo_totals, self._memo_ops = {}, {}, set()
         self._forget_known()
 
-    def lookup_any_call(self, ids: list[str], by: str = "hid") -> Optional[CallRecord]:
+    def lookup_any_call(self, ids: list[str], by: str = "hid") -> CallRecord | None:
         """The first stored call whose history id (or content id, ``by="cid"``) is among ``ids``, or None."""
         if not ids:
             return None
@@ -563,7 +569,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         rows = self._select_in("SELECT hid, cid, kind FROM refs WHERE hid IN ({ids})", hids)
         return {hid: (cid, kind) for hid, cid, kind in rows}
 
-    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
+    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, str | None, str, str, str]]]:
         out: dict[str, list] = {}
         rows = self._select_in(
             "SELECT c.hid, m.pos, m.key, r.hid, r.cid, r.kind FROM refs AS c JOIN members AS m ON m.coll_id = c.id "
@@ -574,7 +580,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             out.setdefault(coll_hid, []).append((pos, key, elt_hid, cid, kind))
         return out
 
-    def get_op(self, name: str, version: int) -> Optional[OpRecord]:
+    def get_op(self, name: str, version: int) -> OpRecord | None:
         rows = self._run(
             "SELECT name, version, signature, source_hash, output_names FROM ops WHERE name = ? AND version = ?",
             (name, version),

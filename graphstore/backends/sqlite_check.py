@@ -6,7 +6,6 @@ Nothing is unpickled: stored bytes are compared with their recorded checksums.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import xxhash
 
@@ -41,7 +40,7 @@ _DANGLING = [
 class CheckMixin:
     """``integrity_problems`` for :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
 
-    def integrity_problems(self, overflow_dir: Optional[str], full: bool = True) -> list[str]:
+    def integrity_problems(self, overflow_dir: str | None, full: bool = True) -> list[str]:
         problems: list[str] = []
         try:
             problems.extend(f"sqlite: {row[0]}" for row in self._run("PRAGMA quick_check") if row[0] != "ok")
@@ -54,7 +53,7 @@ class CheckMixin:
             problems.append(f"sqlite: {exc}")
         return problems
 
-    def _value_problems(self, overflow_dir: Optional[str], full: bool) -> list[str]:
+    def _value_problems(self, overflow_dir: str | None, full: bool) -> list[str]:
         out: list[str] = []
         rows = self._run('SELECT cid, size, path, checksum FROM "values" WHERE path IS NOT NULL')
         for cid, size, path, checksum in rows:

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import StoreError
 
@@ -39,7 +39,7 @@ class CopiesMixin:
     read_only: bool
     _timeout: float
     _conn: Any
-    _wconn: Optional[sqlite3.Connection]
+    _wconn: sqlite3.Connection | None
     _helper: Any
     _side: Any
     _pool: Any

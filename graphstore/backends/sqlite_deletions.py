@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Optional
 
 from ..errors import MissingValuesError
 from .base import Batch
@@ -36,7 +35,7 @@ class DeletionsMixin:
 
     _conn: sqlite3.Connection
     location: str
-    deletions_seen: Optional[int] = None
+    deletions_seen: int | None = None
     """The deletion count the last batch written was checked against (by this process or its helper)."""
 
     def deletion_count(self) -> int:

@@ -26,7 +26,7 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 from ..errors import MissingValuesError, StoreError
 from .base import Batch, OpRecord
@@ -41,7 +41,7 @@ def _send(out: BinaryIO, message: Any) -> None:
     out.flush()
 
 
-def _receive(inp: BinaryIO) -> Optional[Any]:
+def _receive(inp: BinaryIO) -> Any | None:
     """The next message, or None at the end of the input (a message cut short counts as the end)."""
     head = inp.read(_LEN.size)
     if len(head) < _LEN.size:
@@ -84,7 +84,7 @@ class WriterProcess:
         )
         self.ready = False
         self.dead = False
-        self.deletions: Optional[int] = None  # the store's deletion count its last batch was checked against
+        self.deletions: int | None = None  # the store's deletion count its last batch was checked against
         self._ready_lock = threading.Lock()  # the recording and writing threads both ask; one reads the message
 
     def usable(self) -> bool:
@@ -108,7 +108,7 @@ class WriterProcess:
             self.ready = True
         return True
 
-    def write(self, batch: Batch) -> Optional[bool]:
+    def write(self, batch: Batch) -> bool | None:
         """Have the helper write ``batch``; returns whether another connection had committed since its previous
         batch, or None if the helper is gone (the batch may or may not be stored: write it again). A write the helper
         could not do raises StoreError."""

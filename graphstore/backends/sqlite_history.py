@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from ..errors import OverflowPathError, StoreError
 from ..overflow import confined_path
@@ -161,14 +161,14 @@ class HistoryMixin:
             self.tracer(sql, ())
         return self._conn.execute(sql).rowcount
 
-    def _rollback(self, exc: Optional[BaseException]) -> None:
+    def _rollback(self, exc: BaseException | None) -> None:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.DatabaseError):
             raise StoreError(f"store {self.location}: {exc}") from exc
 
 
-def remove_overflow_files(folder: Optional[str], names: list[str]) -> int:
+def remove_overflow_files(folder: str | None, names: list[str]) -> int:
     """Delete the overflow files of deleted values; returns how many were removed."""
     removed = 0
     for name in names if folder else ():

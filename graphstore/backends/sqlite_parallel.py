@@ -12,8 +12,9 @@ import queue
 import sqlite3
 import threading
 import urllib.parse
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from ..errors import StoreError
 
@@ -21,8 +22,8 @@ from ..errors import StoreError
 class ParallelReadMixin:
     """``execute_many`` for :class:`graphstore.backends.sqlite.SQLiteBackend`."""
 
-    _pool: Optional[ThreadPoolExecutor] = None
-    _side: Optional[sqlite3.Connection] = None
+    _pool: ThreadPoolExecutor | None = None
+    _side: sqlite3.Connection | None = None
     _side_failed = False
 
     def execute_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple]]:
@@ -52,7 +53,7 @@ class ParallelReadMixin:
         return results
 
     def execute_stream(self, sql: str, param_sets: list, side: bool = True, ahead: int = 2,
-                       idle: Optional[Callable[[], bool]] = None) -> Iterator[list[tuple]]:
+                       idle: Callable[[], bool] | None = None) -> Iterator[list[tuple]]:
         """The rows of one read-only statement for each parameter set, in order, all read in one snapshot of the
         store. On a store file (and with ``side``: the statement touches no temporary table) they are read in a
         worker thread, up to ``ahead`` sets before the caller takes them; while the next set is not read yet, the

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -16,8 +15,8 @@ class ComponentCommit:
     content_hash: str
     kind: str
     semantic_hash: str
-    parent_hash: Optional[str]
-    source: Optional[str]
+    parent_hash: str | None
+    source: str | None
     created_at: float = 0.0
 
 
@@ -36,7 +35,7 @@ class VersionRecord:
 class VersionsMixin:
     """Versioning verbs of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
 
-    def get_meta(self, key: str) -> Optional[str]:
+    def get_meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
