@@ -197,7 +197,7 @@ class PendingWrites:
 
     def add(
         self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
-        members: list[MemberRecord] = (),  # type: ignore[assignment]
+        members: list[MemberRecord] = (),
         deletions: int | None = None, held: dict | None = None,
     ) -> None:
         """Queue calls (one op call and its structural calls) with the refs, values and members they introduce;
@@ -280,15 +280,15 @@ class PendingWrites:
 
     def call(self, hid: str) -> CallRecord | None:
         found = self._find("calls", hid)
-        return None if found is None else row_call(found)  # type: ignore[arg-type]
+        return None if found is None else row_call(found)
 
     def call_by_cid(self, cid: str) -> CallRecord | None:
         found = self._find("calls_by_cid", cid)
-        return None if found is None else row_call(found)  # type: ignore[arg-type]
+        return None if found is None else row_call(found)
 
     def value(self, cid: str) -> ValueRecord | None:
         found = self._find("values", cid)
-        return None if found is None else ValueRecord._make(found)  # type: ignore[arg-type]
+        return None if found is None else ValueRecord._make(found)
 
     def ref(self, hid: str) -> tuple[str, str] | None:
         """``(cid, kind)`` of a pending ref."""
@@ -299,7 +299,7 @@ class PendingWrites:
         rows = self._find("members", coll_hid)
         if rows is None:
             return None
-        return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[index]
+        return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[call-overload]
 
     def __len__(self) -> int:
         flushing = self._flushing

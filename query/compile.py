@@ -159,7 +159,9 @@ class TreePlan:
 
     def stages(self, budget: int = STAGE_ALIASES) -> list:
         """The steps cut into consecutive stages of at most ``budget`` aliases (parents always come first)."""
-        out, cur, used = [], [], 4
+        out: list = []
+        cur: list = []
+        used = 4
         for s in self.steps:
             if cur and used + s.aliases > budget:
                 out.append(cur)
@@ -212,7 +214,7 @@ def compile_trees(pattern: Pattern, table: str | None) -> list:
 
 def _children(pattern: Pattern, step: Step, path: frozenset, next_id: int, table: str | None,
               parent_node: str | None = None) -> list:
-    out = []
+    out: list = []
     if step.kind == "call":
         for e in pattern.inputs(step.node):
             if e.var not in path:

@@ -439,7 +439,7 @@ def emit_root_probe(trees: list, p: Params) -> exp.Expression:
     """One statement: the names of the root nodes that have at least one root (the others need no history query)."""
     parts = []
     for tree in trees:
-        inner = _root_select(tree, None, p).select(exp.Literal.number(1), copy=False)  # type: ignore[arg-type]
+        inner = _root_select(tree, None, p).select(exp.Literal.number(1), copy=False)
         parts.append(exp.select(exp.alias_(p.add(tree.root.node), "node", quoted=True, copy=False)).where(
             exp.Exists(this=inner.limit(1, copy=False))))
     return _union(parts, distinct=False)
@@ -530,7 +530,7 @@ def emit_long(plan: Any, p: Params) -> exp.Expression:
     the edges, by row id; the hid, cid and extra of each element are read from its row at the end."""
     parts: list[exp.Expression] = []
     for tree in plan.roots:
-        r = _root_select(tree, None, p)  # type: ignore[arg-type]
+        r = _root_select(tree, None, p)
         parts.append(r.select(col("r", "hid").as_("root"), col("r", "created").as_("created"),
                               exp.alias_(p.add(tree.root.node), "node", quoted=True, copy=False),
                               col("r", "id").as_("id"), _is_call(tree.root.kind == "call"), copy=False))

@@ -313,16 +313,16 @@ class LazyCall(Call):
         _INPUTS.__set__(self, full.inputs)
         _OUTPUTS.__set__(self, full.outputs)
 
-    @property  # type: ignore[override]
-    def inputs(self) -> dict:
+    @property
+    def inputs(self) -> dict:  # type: ignore[override]
         try:
             return _INPUTS.__get__(self, Call)
         except AttributeError:
             self._load()
             return _INPUTS.__get__(self, Call)
 
-    @property  # type: ignore[override]
-    def outputs(self) -> dict:
+    @property
+    def outputs(self) -> dict:  # type: ignore[override]
         try:
             return _OUTPUTS.__get__(self, Call)
         except AttributeError:

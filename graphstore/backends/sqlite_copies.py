@@ -58,7 +58,7 @@ class CopiesMixin:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create backup {path}: {exc}") from exc
         try:
-            with self._lock:  # type: ignore[attr-defined]
+            with self._lock:
                 self._conn.backup(target)  # one step: one read transaction, one instant of the store
             new_id = uuid.uuid4().hex
             target.execute("BEGIN IMMEDIATE")

@@ -46,7 +46,7 @@ class KnownIdsMixin:
         with lock:
             if self._helper is None:  # (a helper process writing batches reports other connections' commits)
                 self._check_data_version(conn)
-            era, ids = self._known_era, set()
+            era, ids = self._known_era, set[str]()
             self._loading[op_key] = ids  # batches committed while the calls are read are added here too
         rows = self._run(_LIST_OP, (op_key[0], op_key[1], KNOWN_MAX_CALLS + 1))  # type: ignore[attr-defined]
         with lock:

@@ -71,7 +71,7 @@ class ParallelReadMixin:
 
         def produce() -> None:
             try:
-                self._side.execute("BEGIN")  # type: ignore[union-attr]  (one snapshot for every set)
+                self._side.execute("BEGIN")  # type: ignore[union-attr]  # one snapshot for every set
                 try:
                     for params in param_sets:
                         if stop.is_set():
