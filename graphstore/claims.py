@@ -119,13 +119,15 @@ def describe(func: Callable) -> str:
 def _message(held: Any, new: Any, store: str) -> str:
     first, second = describe(held.func), describe(new.func)
     if first == second:
-        what = (f"two different functions made by one definition, {first} (ops built inside a function, which may "
-                "differ in the values they close over)")
+        what = (
+            f"two different functions made by one definition, {first} (ops built inside a function, which may "
+            "differ in the values they close over)"
+        )
     else:
         what = f"two different functions, {first} and then {second}"
     return (
         f"op name {new.name!r} is claimed by {what}, both recording into {store}: their calls would share "
-        f"results. Give each op its own name with @op(name=\"...\"), for example @op(name=\"{_suggest(new)}\")"
+        f'results. Give each op its own name with @op(name="..."), for example @op(name="{_suggest(new)}")'
     )
 
 

@@ -33,16 +33,20 @@ def why_write_failed(files: Iterable[str], message: str = "", err: int | None = 
         near = [f for f, size in sizes.items() if size + 65536 * 2 >= limit]
         if near or err == errno.EFBIG:
             what = ", ".join(f"{f} ({sizes[f]:,} bytes)" for f in near) or ", ".join(files)
-            return (f"; the file size limit of this process (ulimit -f: {limit:,} bytes) was reached writing {what}: "
-                    "raise the limit (or write elsewhere)")
+            return (
+                f"; the file size limit of this process (ulimit -f: {limit:,} bytes) was reached writing {what}: "
+                "raise the limit (or write elsewhere)"
+            )
     for f in files:
         try:
             st = os.statvfs(os.path.dirname(os.path.abspath(f)))
         except OSError:
             continue
         if err == errno.ENOSPC or st.f_bavail * st.f_frsize < 64 * 1024 * 1024:
-            return (f"; the disk holding {f} is full ({st.f_bavail * st.f_frsize:,} bytes free): free some space "
-                    "and record again")
+            return (
+                f"; the disk holding {f} is full ({st.f_bavail * st.f_frsize:,} bytes free): free some space "
+                "and record again"
+            )
     if err == errno.ENOSPC or "disk is full" in text:
         return f"; the disk or a file size limit is full writing {', '.join(files)}"
     return ""

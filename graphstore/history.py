@@ -104,8 +104,7 @@ class History:
         records = self.backend.get_calls(hids)
         return [self._call_from_record(records[h]) for h in hids if h in records]
 
-    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True,
-                   dry_run: bool = False) -> DeletionReport:
+    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True, dry_run: bool = False) -> DeletionReport:
         """Delete calls, and with ``delete_dependents`` every call downstream of their outputs (which cannot stay
         without their inputs); returns a :class:`~graphstore.deletion.DeletionReport` of what was deleted.
 
@@ -120,8 +119,10 @@ class History:
         self.commit()
         refs = self.backend.ref_hids_among(hids) if hids else []
         if refs:
-            raise NotACallError(f"drop_calls takes calls or call history ids; {refs[0]!r} is the id of a value "
-                                "(a Ref), not of a call: pass storage.get_ref_creator(ref) to delete its creator")
+            raise NotACallError(
+                f"drop_calls takes calls or call history ids; {refs[0]!r} is the id of a value "
+                "(a Ref), not of a call: pass storage.get_ref_creator(ref) to delete its creator"
+            )
         deleted = self.backend.delete_calls(hids, with_dependents=delete_dependents, dry_run=dry_run) if hids else []
         report = DeletionReport(deleted, requested=hids, dry_run=dry_run)
         log_deletion(report)

@@ -28,6 +28,23 @@ from . import (
 )
 
 __all__ = [
-    "AtomRef", "Call", "DictRef", "Ignore", "ListRef", "MDict", "MList", "MSet", "MTuple", "NewArgDefault", "Ref",
-    "SetRef", "Storage", "TupleRef", "ValuePointer", "noop", "op", "track", "wrap_atom",
+    "AtomRef",
+    "Call",
+    "DictRef",
+    "Ignore",
+    "ListRef",
+    "MDict",
+    "MList",
+    "MSet",
+    "MTuple",
+    "NewArgDefault",
+    "Ref",
+    "SetRef",
+    "Storage",
+    "TupleRef",
+    "ValuePointer",
+    "noop",
+    "op",
+    "track",
+    "wrap_atom",
 ]

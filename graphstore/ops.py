@@ -136,8 +136,10 @@ class Op:
             raise OpDefinitionError(f"op {self.name}: ignore_args names unknown parameters {sorted(unknown)}")
         if self.output_names is None:
             return
-        if any(not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) or not storable_text(n)
-               for n in self.output_names):
+        if any(
+            not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) or not storable_text(n)
+            for n in self.output_names
+        ):
             raise OpDefinitionError(
                 f"op {self.name}: output names must be non-empty strings without control characters or lone "
                 f"surrogates, got {list(self.output_names)}"

@@ -126,7 +126,7 @@ class PointerRef(AtomRef):
         return PointerRef(self.cid, self.hid, pointer_id=self.pointer_id)
 
     def __repr__(self) -> str:
-        return "Atom" + super().__repr__()[len("Pointer"):]
+        return "Atom" + super().__repr__()[len("Pointer") :]
 
 
 class Call:

@@ -142,9 +142,14 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         track_globals: bool = True,
     ) -> None:
         tracing = TracingOptions.checked(
-            tracer_impl=tracer_impl, strict_tracing=strict_tracing, skip_unhashable_globals=skip_unhashable_globals,
-            skip_globals_silently=skip_globals_silently, skip_missing_deps=skip_missing_deps,
-            skip_missing_silently=skip_missing_silently, deps_package=deps_package, track_globals=track_globals,
+            tracer_impl=tracer_impl,
+            strict_tracing=strict_tracing,
+            skip_unhashable_globals=skip_unhashable_globals,
+            skip_globals_silently=skip_globals_silently,
+            skip_missing_deps=skip_missing_deps,
+            skip_missing_silently=skip_missing_silently,
+            deps_package=deps_package,
+            track_globals=track_globals,
             deps_path=deps_path,
         )
         if overflow_threshold_MB <= 0:
@@ -153,8 +158,13 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
         if overflow_dir is None and self.db_path != ":memory:":
             overflow_dir = default_overflow_dir(self.db_path)
-        self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6), trusted=trusted,
-                                  store_id=getattr(self.backend, "store_id", None), store=self.db_path)
+        self._values = ValueCodec(
+            overflow_dir,
+            int(overflow_threshold_MB * 1e6),
+            trusted=trusted,
+            store_id=getattr(self.backend, "store_id", None),
+            store=self.db_path,
+        )
         if overflow_dir is not None:
             check_owner(os.fspath(overflow_dir), self._values.store_id, self.db_path)
         self._stored_cids: set[str] = set()
@@ -169,8 +179,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self._source_hashes = self.backend.op_source_hashes()
         self._warned: set[str] = set()
         check_store_mode(self.backend, deps_path is not None)
-        self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change,
-                                                                   tracing)
+        self._versioner = (
+            None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change, tracing)
+        )
         self._pid = os.getpid()
         self._claims_key, self._claims = acquire(self.db_path)  # which function each op name belongs to
         _OPEN.add(self)
@@ -213,7 +224,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             warnings.warn(
                 f"store {self.db_path}: calls of op {', '.join(left_out)} were not stored: values they use were "
                 "deleted from the store by another process while they were recorded, and this process does not hold "
-                "them any more (they are computed again when called)", CallNotStoredWarning, stacklevel=2,
+                "them any more (they are computed again when called)",
+                CallNotStoredWarning,
+                stacklevel=2,
             )
 
     # --- contexts -----------------------------------------------------------------------------------------------------
@@ -297,8 +310,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         finally:
             self._values.discard_temporary()
 
-    def backup(self, path: str | os.PathLike[str],
-               overflow_dir: str | os.PathLike[str] | None = None) -> str:
+    def backup(self, path: str | os.PathLike[str], overflow_dir: str | os.PathLike[str] | None = None) -> str:
         """Copy the store to a new file at ``path``: complete and consistent, as the store was at one instant, even
         while this or other programs record into it (SQLite's online backup). Its large values are copied to
         ``overflow_dir`` (by default ``<path>-overflow``). The copy is a store of its own; returns its path.
@@ -336,7 +348,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         kinds = record.output_kinds or ("atom",) * len(record.outputs)
         in_kinds = self.backend.get_refs([h for _, h, _ in record.inputs])
         return Call(
-            op, record.hid, record.cid,
+            op,
+            record.hid,
+            record.cid,
             {n: self.make_ref(in_kinds.get(h, (c, "atom"))[1], c, h) for n, h, c in record.inputs},
             {n: self.make_ref(k, c, h) for (n, h, c), k in zip(record.outputs, kinds)},
         )

@@ -29,7 +29,10 @@ from .refs import _NOT_LOADED, Ref
 KINDS = ("list", "dict", "set", "tuple")
 MAKE_OPS = {"list": "__make_list__", "dict": "__make_dict__", "set": "__make_set__", "tuple": "__make_tuple__"}
 GETITEM_OPS = {
-    "list": "__list_getitem__", "dict": "__dict_getitem__", "set": "__set_getitem__", "tuple": "__tuple_getitem__",
+    "list": "__list_getitem__",
+    "dict": "__dict_getitem__",
+    "set": "__set_getitem__",
+    "tuple": "__tuple_getitem__",
 }
 COLLECTION_LABEL = {"list": "lst", "dict": "dct", "set": "st", "tuple": "tpl"}
 KEY_LABEL = {"list": "idx", "dict": "key", "set": "key", "tuple": "idx"}
@@ -155,8 +158,14 @@ class CollectionRef(Ref):
     __slots__ = ("_members", "_resolver")
     kind = ""
 
-    def __init__(self, cid: str, hid: str, obj: Any = _NOT_LOADED, members: list | None = None,
-                 resolver: MembersResolver | None = None) -> None:
+    def __init__(
+        self,
+        cid: str,
+        hid: str,
+        obj: Any = _NOT_LOADED,
+        members: list | None = None,
+        resolver: MembersResolver | None = None,
+    ) -> None:
         super().__init__(cid, hid, obj)
         self._members = members
         self._resolver = resolver

@@ -177,8 +177,11 @@ class DepCollector:
                     f"op {self.op_name}: global {key} cannot be hashed (skip_unhashable_globals=False): {exc}"
                 ) from exc
             if options is None or not options.skip_globals_silently:
-                warnings.warn(f"op {self.op_name}: global {key} cannot be hashed, so it is not a dependency: {exc}",
-                              DependencySkippedWarning, stacklevel=2)
+                warnings.warn(
+                    f"op {self.op_name}: global {key} cannot be hashed, so it is not a dependency: {exc}",
+                    DependencySkippedWarning,
+                    stacklevel=2,
+                )
             return
         self.globals[key] = (module, name, value)
         self.global_hashes[key] = content

@@ -83,8 +83,7 @@ class VersionInfo:
 class Versioner:
     """Decides versions and validity for one Storage."""
 
-    def __init__(self, backend: Any, deps_path: str, on_change: str,
-                 options: TracingOptions | None = None) -> None:
+    def __init__(self, backend: Any, deps_path: str, on_change: str, options: TracingOptions | None = None) -> None:
         if on_change not in POLICIES:
             raise ConfigurationError(f"on_change must be one of {POLICIES}, got {on_change!r}")
         self.backend = backend
@@ -117,8 +116,15 @@ class Versioner:
             found = self._commits[key] = self.backend.load_commits(key)
         return found
 
-    def semantic_of(self, kind: str, key: str, content: str, source: str | None,
-                    is_semantic_change: bool | None = None, current: bool = False) -> str:
+    def semantic_of(
+        self,
+        kind: str,
+        key: str,
+        content: str,
+        source: str | None,
+        is_semantic_change: bool | None = None,
+        current: bool = False,
+    ) -> str:
         """The semantic hash of a component's content, recording a new commit (classified) when the content is new.
 
         ``current``: the content is what the code is now, so it becomes the component's head (the parent of its
@@ -144,8 +150,9 @@ class Versioner:
         else:
             breaking = self._classify(kind, key, parent, source) if is_semantic_change is None else is_semantic_change
             semantic = hash_text("gs:semantic", key, content) if breaking else parent.semantic_hash
-        commit = ComponentCommit(key, content, kind, semantic, parent.content_hash if parent else None, source,
-                                 time.time())
+        commit = ComponentCommit(
+            key, content, kind, semantic, parent.content_hash if parent else None, source, time.time()
+        )
         self.backend.save_commit(commit)
         history.append(commit)
         self._check_out(key, history, content)
@@ -185,9 +192,12 @@ class Versioner:
             if answer is not None:
                 return answer
         if policy in ("ask", "error"):
-            why = "on_change='error' forbids unclassified changes" if policy == "error" else \
-                "graphstore could not ask whether the change is breaking (input() found no answer: no terminal " \
+            why = (
+                "on_change='error' forbids unclassified changes"
+                if policy == "error"
+                else "graphstore could not ask whether the change is breaking (input() found no answer: no terminal "
                 "or notebook to type it)"
+            )
             raise VersioningError(
                 f"{kind} {key} changed since its calls were recorded, and {why}. Choose with "
                 "Storage(..., on_change='breaking' | 'compatible'), or mark it with "
@@ -199,8 +209,11 @@ class Versioner:
         """Show the change and ask whether it is breaking, as mandala does (``input()``: a terminal, a notebook's
         text box, or a script's replacement of ``builtins.input``); None when ``input()`` cannot answer."""
         if kind == "function":
-            diff = "".join(difflib.unified_diff((parent.source or "").splitlines(True),
-                                                (source or "").splitlines(True), "before", "now"))
+            diff = "".join(
+                difflib.unified_diff(
+                    (parent.source or "").splitlines(True), (source or "").splitlines(True), "before", "now"
+                )
+            )
         else:
             diff = f"-{parent.content_hash}\n+(its value now)\n"
         dependents = self.backend.versions_using(key)
@@ -209,9 +222,11 @@ class Versioner:
         print(f"The {kind} {key} changed (CHANGE DETECTED in {name} from module {module}).")
         print(f"Dependent ops: {', '.join(ops) if ops else 'none'} ({len(dependents)} versions)")
         print(diff)
-        question = ("Does this change require recomputation of dependent calls?\nWARNING: if the change created new "
-                    "dependencies and you choose 'no', you should add them by hand or risk missing changes in them."
-                    "\nAnswer: [y]es/[n]o/[a]bort ")
+        question = (
+            "Does this change require recomputation of dependent calls?\nWARNING: if the change created new "
+            "dependencies and you choose 'no', you should add them by hand or risk missing changes in them."
+            "\nAnswer: [y]es/[n]o/[a]bort "
+        )
         while True:
             print(question)
             try:
@@ -264,8 +279,9 @@ class Versioner:
             raise VersioningError(f"{message} (skip_missing_deps=False); restore it, or drop the versions that use it")
         if not self.options.skip_missing_silently and key not in self._missing_warned:
             self._missing_warned.add(key)
-            warnings.warn(f"{message}: the calls that used it are computed again", DependencySkippedWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{message}: the calls that used it are computed again", DependencySkippedWarning, stacklevel=2
+            )
 
     # --- versions -----------------------------------------------------------------------------------------------------
 
@@ -384,8 +400,16 @@ class Versioner:
         out = []
         for v in self.versions(op_name, op_version):
             status = self.status(v)
-            out.append(VersionInfo(v.version_id, v.semantic_version, {key: c for _, key, c in v.deps},
-                                   status == "current", counts.get(v.version_id, 0), status))
+            out.append(
+                VersionInfo(
+                    v.version_id,
+                    v.semantic_version,
+                    {key: c for _, key, c in v.deps},
+                    status == "current",
+                    counts.get(v.version_id, 0),
+                    status,
+                )
+            )
         return out
 
     def status(self, version: VersionRecord) -> str:

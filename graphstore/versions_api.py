@@ -51,9 +51,14 @@ class VersionsAPI:
         rule = "#" * 80
         blocks = []
         for info in infos:
-            lines = [f"### Dependencies for version of op {f.name} (version {f.version})",
-                     f"### content_version_id={info.version_id}", f"### semantic_version_id={info.semantic_version}",
-                     f"### status: {info.status}", f"### calls: {info.calls}", ""]
+            lines = [
+                f"### Dependencies for version of op {f.name} (version {f.version})",
+                f"### content_version_id={info.version_id}",
+                f"### semantic_version_id={info.semantic_version}",
+                f"### status: {info.status}",
+                f"### calls: {info.calls}",
+                "",
+            ]
             by_module: dict[str, list[str]] = {}
             for key, content in sorted(info.deps.items()):
                 commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
@@ -80,8 +85,13 @@ class VersionsAPI:
         versioner = self._need_versioner("source_history")
         key = f if isinstance(f, str) else component_key(unwrap_callable(f))
         return [
-            {"content_hash": c.content_hash, "semantic_hash": c.semantic_hash, "parent_hash": c.parent_hash,
-             "created_at": c.created_at, "source": c.source}
+            {
+                "content_hash": c.content_hash,
+                "semantic_hash": c.semantic_hash,
+                "parent_hash": c.parent_hash,
+                "created_at": c.created_at,
+                "source": c.source,
+            }
             for c in versioner.commits(key)
         ]
 
@@ -110,8 +120,11 @@ class VersionsAPI:
             if "global" in (kind_a, kind_b) and ca != cb:
                 chunks.append(f"global {key}: {ca[:12]} -> {cb[:12]}\n")
             elif before != after:
-                chunks.extend(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
-                                                   f"{key} ({a[:8]})", f"{key} ({b[:8]})"))
+                chunks.extend(
+                    difflib.unified_diff(
+                        before.splitlines(True), after.splitlines(True), f"{key} ({a[:8]})", f"{key} ({b[:8]})"
+                    )
+                )
         return "".join(chunks)
 
     def drop_version(self, version: Any, delete_dependents: bool = True) -> int:
@@ -126,7 +139,7 @@ class VersionsAPI:
         return count
 
     def _find_version(self, versioner: Versioner, version_id: str) -> Any:
-        for (name, ver) in {(n, v) for (n, v) in self._ops_by_name}:
+        for name, ver in {(n, v) for (n, v) in self._ops_by_name}:
             for record in versioner.versions(name, ver):
                 if record.version_id == version_id:
                     return record

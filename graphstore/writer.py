@@ -109,8 +109,9 @@ class _Generation:
         if held:
             self.held.update(held)
 
-    def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
-            members: list[MemberRecord]) -> None:
+    def add(
+        self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord], members: list[MemberRecord]
+    ) -> None:
         self._mark()
         b = self.batch
         for v in values:
@@ -150,8 +151,14 @@ class _Generation:
         b = self.batch
         ends = self.groups[1:] + [(len(b.values), len(b.refs), len(b.calls), len(b.members))]
         return [
-            Batch(values=b.values[v0:v1], refs=b.refs[r0:r1], calls=b.calls[c0:c1], ops=list(b.ops),
-                  members=b.members[m0:m1], deletions=b.deletions)
+            Batch(
+                values=b.values[v0:v1],
+                refs=b.refs[r0:r1],
+                calls=b.calls[c0:c1],
+                ops=list(b.ops),
+                members=b.members[m0:m1],
+                deletions=b.deletions,
+            )
             for (v0, r0, c0, m0), (v1, r1, c1, m1) in zip(self.groups, ends)
         ]
 
@@ -196,9 +203,13 @@ class PendingWrites:
     # --- adding and reading -----------------------------------------------------------------------------------------
 
     def add(
-        self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
+        self,
+        calls: list[CallRecord],
+        refs: list[RefRecord],
+        values: list[ValueRecord],
         members: list[MemberRecord] = (),
-        deletions: int | None = None, held: dict | None = None,
+        deletions: int | None = None,
+        held: dict | None = None,
     ) -> None:
         """Queue calls (one op call and its structural calls) with the refs, values and members they introduce;
         ``deletions``: the store's deletion count the recording's memory was valid for, ``held``: objects of values
@@ -210,8 +221,9 @@ class PendingWrites:
             waiting = self._queued()
         self._after_queueing(waiting)
 
-    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple], deletions: int | None = None,
-                 held: dict | None = None) -> None:
+    def add_call(
+        self, row: tuple, refs: list[tuple], values: list[tuple], deletions: int | None = None, held: dict | None = None
+    ) -> None:
         """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples (and
         ``deletions`` and ``held`` as for :meth:`add`)."""
         with self.lock:
@@ -478,8 +490,16 @@ def _helper_setting() -> str:
     return os.environ.get("GRAPHSTORE_WRITER_PROCESS", "1").strip().lower()
 
 
-_REFUSAL_SIGNS = ("too big", "datatype mismatch", "error binding parameter", "overflowerror", "dataerror",
-                  "integrityerror", "unicodeencodeerror", "interfaceerror")
+_REFUSAL_SIGNS = (
+    "too big",
+    "datatype mismatch",
+    "error binding parameter",
+    "overflowerror",
+    "dataerror",
+    "integrityerror",
+    "unicodeencodeerror",
+    "interfaceerror",
+)
 
 
 def _refuses_records(exc: BaseException) -> bool:
@@ -514,5 +534,7 @@ def _refusal_message(backend: Backend, refused: list[tuple[Batch, Exception]]) -
         outs = ", ".join(repr(row[4][j]) for j in range(0, len(row[4]), 3))
         lines.append(f"op {row[2]} (call {row[0][:12]}..., outputs {outs or 'none'}): {exc}")
     more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
-    return (f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "
-            "of their batch were stored:\n  " + "\n  ".join(lines))
+    return (
+        f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "
+        "of their batch were stored:\n  " + "\n  ".join(lines)
+    )

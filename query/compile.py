@@ -83,8 +83,9 @@ def compile_members(pattern: Pattern, table: str) -> MemberPlan:
         for e2 in pattern.edges:
             if e2.var == e.var:
                 src = call_source(pattern, e2.func, table)
-                plan.pulls.append(Pull(target, e.direction, e.label, source=src, src_dir=e2.direction,
-                                       src_label=e2.label))
+                plan.pulls.append(
+                    Pull(target, e.direction, e.label, source=src, src_dir=e2.direction, src_label=e2.label)
+                )
     return plan
 
 
@@ -100,8 +101,11 @@ def var_sources(pattern: Pattern, name: str, table: str | None, only_inputs: boo
     """Where ``name``'s members come from; ``only_inputs`` leaves out what its creators make (for discovering
     creators: a ref's creator is unique, so the refs a creator edge makes have that creator already)."""
     v = pattern.var(name)
-    edges = [(call_source(pattern, e.func, table), e.direction, e.label) for e in pattern.edges_of(name)
-             if not (only_inputs and e.direction == OUT)]
+    edges = [
+        (call_source(pattern, e.func, table), e.direction, e.label)
+        for e in pattern.edges_of(name)
+        if not (only_inputs and e.direction == OUT)
+    ]
     return VarSources(v.seeds, edges)
 
 
@@ -128,8 +132,15 @@ def compile_roots(pattern: Pattern, table: str | None) -> list:
             roots.append(RootPlan(name, "call", source=call_source(pattern, name, table), out_consumers=outs))
         elif pattern.var(name).seeds:
             creators = [(call_source(pattern, e.func, table), e.label) for e in pattern.creators(name)]
-            roots.append(RootPlan(name, "ref", seeds=pattern.var(name).seeds, creators=creators,
-                                  consumers=_consumers(pattern, name, table)))
+            roots.append(
+                RootPlan(
+                    name,
+                    "ref",
+                    seeds=pattern.var(name).seeds,
+                    creators=creators,
+                    consumers=_consumers(pattern, name, table),
+                )
+            )
     return roots
 
 
@@ -212,8 +223,9 @@ def compile_trees(pattern: Pattern, table: str | None) -> list:
     return trees
 
 
-def _children(pattern: Pattern, step: Step, path: frozenset, next_id: int, table: str | None,
-              parent_node: str | None = None) -> list:
+def _children(
+    pattern: Pattern, step: Step, path: frozenset, next_id: int, table: str | None, parent_node: str | None = None
+) -> list:
     out: list = []
     if step.kind == "call":
         for e in pattern.inputs(step.node):
@@ -265,7 +277,22 @@ def python_filters(pattern: Pattern, simple: bool) -> list:
 
 
 __all__ = [
-    "CallSource", "Filter", "LongPlan", "MemberPlan", "Move", "Pull", "RootPlan", "Step", "TreePlan", "VarSources",
-    "compile_long", "compile_members", "compile_roots", "compile_trees", "is_simple", "needs_members",
-    "python_filters", "var_sources",
+    "CallSource",
+    "Filter",
+    "LongPlan",
+    "MemberPlan",
+    "Move",
+    "Pull",
+    "RootPlan",
+    "Step",
+    "TreePlan",
+    "VarSources",
+    "compile_long",
+    "compile_members",
+    "compile_roots",
+    "compile_trees",
+    "is_simple",
+    "needs_members",
+    "python_filters",
+    "var_sources",
 ]

@@ -219,8 +219,13 @@ class Columns(list):
     """A history query's result by column (``columns[k]`` lists the values of its k-th column), not by row."""
 
 
-def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: Callable | None = None,
-                  stream: Callable | None = None, on_count: Callable | None = None) -> Table:
+def history_table(
+    run: Callable[[str, Any], list],
+    pattern: Pattern,
+    run_many: Callable | None = None,
+    stream: Callable | None = None,
+    on_count: Callable | None = None,
+) -> Table:
     """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
     case) is turned into columns as it comes, without a per-history object; with ``stream`` (see
     ``Reader.run_stream``) a query of an op's calls is read by column, in chunks of roots. ``on_count(n)``, told
@@ -234,8 +239,9 @@ def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: C
     return Table.of_rows(rows, pattern.names())
 
 
-def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
-                 on_count: Callable | None = None) -> Columns:
+def _read_chunks(
+    run: Callable, stream: Callable, chunks: Chunks, side: bool, on_count: Callable | None = None
+) -> Columns:
     """A history query read by column, chunk by chunk (see :class:`Chunks`)."""
     low, high, count = run(chunks.range_sql, chunks.range_params)[0]
     cols: list = [[] for _ in chunks.columns]
@@ -243,8 +249,9 @@ def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
     if count:
         n = -(-count // CHUNK_ROWS)
         step = (high - low) // n + 1
-        param_sets = [{**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1}
-                      for k in range(n)]
+        param_sets = [
+            {**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1} for k in range(n)
+        ]
         loads = json.loads
         side = side and n > 1  # (one chunk is read at once, here)
         for rows in stream(chunks.sql, param_sets, side, idle):
@@ -303,15 +310,23 @@ def _rows_of_results(results: list) -> list:
             rows.extend(_tree_rows(s, result, info))
         else:
             rows.extend(_long_rows(result, info))
-    if any(s.kind != "tree" for s, _ in results) or len({r.root for r in rows}) != len(rows) or any(
-            len(h) > 1 for r in rows for h in r.cells.values()):
+    if (
+        any(s.kind != "tree" for s, _ in results)
+        or len({r.root for r in rows}) != len(rows)
+        or any(len(h) > 1 for r in rows for h in r.cells.values())
+    ):
         rows = _merge_same_root(rows)
     rows.sort(key=lambda r: (r.created or 0.0, r.root))
     return rows
 
 
-def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Callable | None = None,
-             stream: Callable | None = None, on_count: Callable | None = None) -> list:
+def _run_all(
+    run: Callable[[str, Any], list],
+    pattern: Pattern,
+    run_many: Callable | None = None,
+    stream: Callable | None = None,
+    on_count: Callable | None = None,
+) -> list:
     """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories. The root
     probes go through ``run_many`` (statements -> results, maybe side by side) when it is given; with ``stream``,
     a history query that can be is read by column (its result is then a ``Columns``)."""

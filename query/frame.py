@@ -180,14 +180,24 @@ class ComputationFrame:
 
     # --- growth -------------------------------------------------------------------------------------------------------
 
-    def expand_back(self, vars: str | Iterable[str] | None = None, recursive: bool = False,
-                    varnames: Any = None, inplace: bool = False) -> ComputationFrame | None:
+    def expand_back(
+        self,
+        vars: str | Iterable[str] | None = None,
+        recursive: bool = False,
+        varnames: Any = None,
+        inplace: bool = False,
+    ) -> ComputationFrame | None:
         """Add the calls that created the refs of ``vars`` (default: all variables), and their inputs."""
         names = _names(varnames if vars is None else vars)
         return self._result(expand(self._reader, self.pattern, names, OUT, recursive), inplace)
 
-    def expand_forward(self, vars: str | Iterable[str] | None = None, recursive: bool = False,
-                       varnames: Any = None, inplace: bool = False) -> ComputationFrame | None:
+    def expand_forward(
+        self,
+        vars: str | Iterable[str] | None = None,
+        recursive: bool = False,
+        varnames: Any = None,
+        inplace: bool = False,
+    ) -> ComputationFrame | None:
         """Add the calls that consumed the refs of ``vars`` (default: all variables), their inputs and outputs."""
         names = _names(varnames if vars is None else vars)
         return self._result(expand(self._reader, self.pattern, names, IN, recursive), inplace)
@@ -227,8 +237,9 @@ class ComputationFrame:
         """Merge variable ``src`` into ``dst``."""
         return self._result(self.pattern.merge_var_into(src, dst), inplace)
 
-    def rename(self, vars: dict | None = None, funcs: dict | None = None, inplace: bool = False,
-               **kw: str) -> ComputationFrame | None:
+    def rename(
+        self, vars: dict | None = None, funcs: dict | None = None, inplace: bool = False, **kw: str
+    ) -> ComputationFrame | None:
         """Rename nodes: ``rename(vars={"var_0": "y"})``, ``rename(funcs={...})`` or ``rename(var_0="y")``.
 
         A keyword other than ``vars``, ``funcs`` and ``inplace`` must name a node of the frame (else ``TypeError``
@@ -236,8 +247,10 @@ class ComputationFrame:
         """
         unknown = [k for k in kw if k not in self.nodes]
         if unknown:
-            raise TypeError(f"rename() got an unexpected keyword argument {unknown[0]!r} (not a node of this frame: "
-                            f"{', '.join(sorted(self.nodes)) or 'none'})")
+            raise TypeError(
+                f"rename() got an unexpected keyword argument {unknown[0]!r} (not a node of this frame: "
+                f"{', '.join(sorted(self.nodes)) or 'none'})"
+            )
         mapping = {**(vars or {}), **(funcs or {}), **kw}
         return self._result(self.pattern.rename(mapping), inplace)
 
@@ -283,8 +296,15 @@ class ComputationFrame:
         """Keep the histories whose ``node`` holds one of ``values`` (compared by value, ``hid`` or ``cid``)."""
         return self._new(shape.isin(self.pattern, node, values, by))
 
-    def where(self, node: str, predicate: Callable[[Any], bool] | None = None, *, hids: Iterable = (),
-              cids: Iterable = (), version: int | None = None) -> ComputationFrame:
+    def where(
+        self,
+        node: str,
+        predicate: Callable[[Any], bool] | None = None,
+        *,
+        hids: Iterable = (),
+        cids: Iterable = (),
+        version: int | None = None,
+    ) -> ComputationFrame:
         """Keep histories by a predicate on ``node``'s value, by ids (pushed into SQL), or an op version (SQL)."""
         return self._new(shape.where(self.pattern, node, predicate, hids, cids, version))
 
@@ -293,8 +313,15 @@ class ComputationFrame:
 
     # --- extraction ---------------------------------------------------------------------------------------------------
 
-    def df(self, *nodes: str, values: str = "objs", lazy_vars: Iterable[str] | None = None,
-           include_calls: bool = True, join_how: str = "outer", verbose: bool = False) -> pd.DataFrame:
+    def df(
+        self,
+        *nodes: str,
+        values: str = "objs",
+        lazy_vars: Iterable[str] | None = None,
+        include_calls: bool = True,
+        join_how: str = "outer",
+        verbose: bool = False,
+    ) -> pd.DataFrame:
         """The frame's table: one row per history of its sink values, one column per node (topological order)."""
         if verbose:
             print(self.sql())
@@ -344,8 +371,9 @@ class ComputationFrame:
         """The frame's graph as a ``networkx.MultiDiGraph`` (node attribute ``kind``: "var" or "func")."""
         return self.pattern.to_digraph()
 
-    def draw(self, verbose: bool = False, orientation: str = "TB", path: Any | None = None, *,
-             print_dot: bool = False) -> picture.Picture:
+    def draw(
+        self, verbose: bool = False, orientation: str = "TB", path: Any | None = None, *, print_dot: bool = False
+    ) -> picture.Picture:
         """A picture of the graph, drawn by graphviz ``dot``: shown in a notebook (``_repr_svg_``), its SVG text in
         ``.svg``. ``verbose`` adds each node's count of refs or calls; ``orientation`` is ``TB``, ``LR``, ``BT`` or
         ``RL``; ``path`` also writes it as SVG, PNG, PDF or JPG by its extension. Without graphviz installed this

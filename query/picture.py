@@ -39,15 +39,23 @@ def dot_source(pattern: Pattern, orientation: str = "TB", counts: dict | None = 
         n = counts.get(name, 0)
         return (f"{n} {noun if n != 1 else noun[:-1]}",)
 
-    lines = ["digraph frame {", f"  rankdir={orientation};", '  node [fontname="Helvetica", fontsize=12];',
-             '  edge [fontname="Helvetica", fontsize=10];']
+    lines = [
+        "digraph frame {",
+        f"  rankdir={orientation};",
+        '  node [fontname="Helvetica", fontsize=12];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
     for f in pattern.funcs:
         op = () if f.op == f.name else (f"@op:{f.op}",)
-        lines.append(f"  {_q(f.name)} [shape=box, style=\"rounded,filled\", fillcolor=\"#fde0dc\", "
-                     f"label={label(f.name, *op, *count(f.name, 'calls'))}];")
+        lines.append(
+            f'  {_q(f.name)} [shape=box, style="rounded,filled", fillcolor="#fde0dc", '
+            f"label={label(f.name, *op, *count(f.name, 'calls'))}];"
+        )
     for v in pattern.vars:
-        lines.append(f"  {_q(v.name)} [shape=box, style=filled, fillcolor=\"#dbe9f6\", "
-                     f"label={label(v.name, *count(v.name, 'refs'))}];")
+        lines.append(
+            f'  {_q(v.name)} [shape=box, style=filled, fillcolor="#dbe9f6", '
+            f"label={label(v.name, *count(v.name, 'refs'))}];"
+        )
     for e in pattern.edges:
         src, dst = (e.var, e.func) if e.direction == IN else (e.func, e.var)
         lines.append(f"  {_q(src)} -> {_q(dst)} [label={_q(e.label)}];")
@@ -107,8 +115,10 @@ class Picture:
         return _inline(self.svg)
 
     def __repr__(self) -> str:
-        rankdir = next((ln.strip()[len("rankdir="):-1] for ln in self.dot.splitlines()
-                        if ln.strip().startswith("rankdir=")), "TB")
+        rankdir = next(
+            (ln.strip()[len("rankdir=") : -1] for ln in self.dot.splitlines() if ln.strip().startswith("rankdir=")),
+            "TB",
+        )
         return f"<Picture of a frame's graph ({rankdir}, {len(self.svg)} characters of SVG)>"
 
 

@@ -31,8 +31,10 @@ def read_store(storage) -> Store:
     outs: dict = {h: {} for h in calls}
     creator: dict = {}
     consumers: dict = {}
-    edges = run("SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e "
-                "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id")
+    edges = run(
+        "SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e "
+        "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id"
+    )
     for call, direction, label, ref in edges:
         if direction == OUT:
             outs[call][label] = ref
@@ -89,8 +91,9 @@ def roots(store: Store, p: Pattern, fm: dict) -> list:
     out = []
     for f in p.funcs:
         for c in fm[f.name]:
-            if not any(_consumed(store, p, fm, e.var, r) for e in p.outputs(f.name)
-                       for r in _at(store, c, OUT, e.label)):
+            if not any(
+                _consumed(store, p, fm, e.var, r) for e in p.outputs(f.name) for r in _at(store, c, OUT, e.label)
+            ):
                 out.append((f.name, c))
     for v in p.vars:
         for s in v.seeds:
@@ -111,8 +114,9 @@ def closure(store: Store, p: Pattern, fm: dict, start: tuple) -> set:
         else:
             for e in p.creators(node):
                 for c, label in store.creator.get(x, ()):
-                    if (label == e.label or (e.label.startswith("*") and label.startswith(e.label[1:] + "_"))) \
-                            and c in fm[e.func]:
+                    if (
+                        label == e.label or (e.label.startswith("*") and label.startswith(e.label[1:] + "_"))
+                    ) and c in fm[e.func]:
                         nxt.append((e.func, c))
         for item in nxt:
             if item not in seen:

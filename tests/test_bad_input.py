@@ -483,8 +483,11 @@ def test_read_only_store(db_path, log):
         with pytest.raises(ReadOnlyStoreError, match="op total"):
             with ro:
                 total([inc(0), inc(1)])  # same values as stored, other history: would need a new record
-        for name, attempt in [("drop_calls", lambda: ro.drop_calls(again[:1])), ("cleanup_refs", ro.cleanup_refs),
-                              ("vacuum", ro.vacuum)]:
+        for name, attempt in [
+            ("drop_calls", lambda: ro.drop_calls(again[:1])),
+            ("cleanup_refs", ro.cleanup_refs),
+            ("vacuum", ro.vacuum),
+        ]:
             with pytest.raises(ReadOnlyStoreError) as ei:
                 attempt()
             assert name in str(ei.value) and db_path in str(ei.value)

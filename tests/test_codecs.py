@@ -107,8 +107,11 @@ def test_text_and_bytes_round_trip(x):
     st.recursive(
         scalars,
         lambda c: st.one_of(
-            st.lists(c, max_size=3), st.tuples(c, c), st.dictionaries(st.text(max_size=3), c, max_size=3),
-            st.sets(hashables, max_size=3), st.frozensets(hashables, max_size=3),
+            st.lists(c, max_size=3),
+            st.tuples(c, c),
+            st.dictionaries(st.text(max_size=3), c, max_size=3),
+            st.sets(hashables, max_size=3),
+            st.frozensets(hashables, max_size=3),
         ),
         max_leaves=8,
     )

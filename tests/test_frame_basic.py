@@ -98,8 +98,17 @@ def test_seed_pipeline_one_row_per_run(storage):
     seed_pipeline(storage)
     cf = storage.cf(get_acc).expand_all()
     df = cf.df()
-    assert set(df.columns) == {"n_class", "n_estimators", "X", "y", "model", "acc", "load_data", "train_model",
-                               "get_acc"}
+    assert set(df.columns) == {
+        "n_class",
+        "n_estimators",
+        "X",
+        "y",
+        "model",
+        "acc",
+        "load_data",
+        "train_model",
+        "get_acc",
+    }
     assert len(df) == 4
     assert sorted(zip(df["n_class"], df["n_estimators"])) == [(2, 5), (2, 10), (5, 5), (5, 10)]
     for row in df.itertuples():

@@ -144,9 +144,18 @@ def apply(cf, step, storage, refs):
     sample=st.sampled_from([1, 3, 2000]),
 )
 @example(  # merging variables made a member query of more than 500 UNION terms
-    program=[("call", "f4", 0), ("many", "f6", [11, 30]), ("raw", 5), ("call", "f4", 23), ("call2", "f2", 11, 14),
-             ("many", "f6", [12, 13]), ("many", "f5", [1, 9, 11]), ("raw", 0), ("call", "f4", 4),
-             ("call2", "f2", 29, 6)],
+    program=[
+        ("call", "f4", 0),
+        ("many", "f6", [11, 30]),
+        ("raw", 5),
+        ("call", "f4", 23),
+        ("call2", "f2", 11, 14),
+        ("many", "f6", [12, 13]),
+        ("many", "f5", [1, 9, 11]),
+        ("raw", 0),
+        ("call", "f4", 4),
+        ("call2", "f2", 29, 6),
+    ],
     start="f5",
     steps=[("upstream", 20), ("upstream", 16), ("all",), ("merge_vars",)],
     on_file=True,
@@ -178,8 +187,11 @@ def test_sql_extraction_equals_naive_evaluation(program, start, steps, on_file, 
         assert list(df.columns) == cf.pattern.topo_names()
         if sample < 2000:  # expansion from small samples grows the same frames as from whole ones
             graphstore.query.expand.SAMPLE = 2000
-            again = storage.cf(OPS[start]) if isinstance(start, str) else storage.cf(
-                refs[start % len(refs)] if refs else [])
+            again = (
+                storage.cf(OPS[start])
+                if isinstance(start, str)
+                else storage.cf(refs[start % len(refs)] if refs else [])
+            )
             for step in steps:
                 again = apply(again, step, storage, refs)
             assert again.pattern == cf.pattern

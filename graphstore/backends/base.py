@@ -79,9 +79,17 @@ def call_row(call: CallRecord) -> tuple:
     (('output_0', 'oh', 'oc'), True)
     """
     return (
-        call.hid, call.cid, call.op_name, call.op_version, tuple([x for t in call.outputs for x in t]),
-        call.tuple_out, tuple([x for t in call.inputs for x in t]), call.created_at, call.duration,
-        tuple(list(call.output_kinds)), call.version_id,
+        call.hid,
+        call.cid,
+        call.op_name,
+        call.op_version,
+        tuple([x for t in call.outputs for x in t]),
+        call.tuple_out,
+        tuple([x for t in call.inputs for x in t]),
+        call.created_at,
+        call.duration,
+        tuple(list(call.output_kinds)),
+        call.version_id,
     )
 
 
@@ -89,8 +97,17 @@ def row_call(row: tuple) -> CallRecord:
     """The :class:`CallRecord` of a row made by :func:`call_row`."""
     o, i = row[4], row[6]
     return CallRecord(
-        row[0], row[1], row[2], row[3], tuple(zip(o[0::3], o[1::3], o[2::3])), row[5],
-        tuple(zip(i[0::3], i[1::3], i[2::3])), row[7], row[8], row[9], row[10],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        tuple(zip(o[0::3], o[1::3], o[2::3])),
+        row[5],
+        tuple(zip(i[0::3], i[1::3], i[2::3])),
+        row[7],
+        row[8],
+        row[9],
+        row[10],
     )
 
 
@@ -165,8 +182,7 @@ class Backend(ABC):
         """Hids of the calls that take any of these refs as input."""
 
     @abstractmethod
-    def delete_calls(self, hids: Iterable[str], with_dependents: bool,
-                     dry_run: bool = False) -> list[tuple[str, str]]:
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
         """Delete calls (with every call downstream of their outputs, if asked) atomically; returns ``(hid, op
         name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
 

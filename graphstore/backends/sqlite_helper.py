@@ -59,12 +59,15 @@ def batch_message(batch: Batch) -> tuple:
 
 def message_batch(message: tuple) -> Batch:
     values, refs, calls, ops, members, deletions = message
-    return Batch(values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members,
-                 deletions=deletions)
+    return Batch(
+        values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members, deletions=deletions
+    )
 
 
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from graphstore.backends.sqlite_helper import main; sys.exit(main(sys.argv[2:]))")
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from graphstore.backends.sqlite_helper import main; sys.exit(main(sys.argv[2:]))"
+)
 """How the helper process starts: ``python -c _BOOT ROOT PATH TIMEOUT``, ROOT the folder holding this graphstore."""
 
 
@@ -80,7 +83,10 @@ class WriterProcess:
         self.pid = os.getpid()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, root, path, repr(timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
         )
         self.ready = False
         self.dead = False

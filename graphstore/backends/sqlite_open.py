@@ -49,7 +49,7 @@ def read_db_header(path: str) -> tuple[int, int, int] | None:
 
 
 def _u32(data: bytes, offset: int) -> int:
-    return struct.unpack(">I", data[offset:offset + 4])[0]
+    return struct.unpack(">I", data[offset : offset + 4])[0]
 
 
 def _page_size(raw: int) -> int:
@@ -247,8 +247,7 @@ def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -
     row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
     if row is None:
         if write:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)",
-                         (str(SCHEME_VERSION),))
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)", (str(SCHEME_VERSION),))
         return
     try:
         scheme = int(row[0])
@@ -265,5 +264,4 @@ def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -
         )
     if scheme < SCHEME_VERSION and write:
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme_first', ?)", (str(scheme),))
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme' AND value = ?",
-                     (str(SCHEME_VERSION), row[0]))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme' AND value = ?", (str(SCHEME_VERSION), row[0]))
