@@ -110,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         problems = storage.check(full=False).problems
         storage.close()
 
-    print(f"store: {chains:,} chains of {args.chain} ops = {chains * args.chain:,} calls; "
-          f"dropping {args.drop:,} heads with dependents\n")
+    print(
+        f"store: {chains:,} chains of {args.chain} ops = {chains * args.chain:,} calls; "
+        f"dropping {args.drop:,} heads with dependents\n"
+    )
     print(f"{'phase':<14}{'seconds':>10}{'calls':>10}{'calls/s':>14}")
     for phase, seconds, n in timings:
         print(f"{phase:<14}{seconds:>10.3f}{n:>10,}{n / seconds if seconds else float('inf'):>14,.0f}")

@@ -46,7 +46,8 @@ def run_one(n: int, repeat: int, memory: bool = False) -> dict:
     if not memory:  # queried as in a later session: the store reopened, the query layer imported
         storage.close()
         storage = Storage(os.path.join(folder, "store.db"))
-    import query  # noqa: F401
+    import graphstore.query  # noqa: F401
+
     totals, expands, extracts = [], [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -64,8 +65,14 @@ def run_one(n: int, repeat: int, memory: bool = False) -> dict:
     with open("/proc/self/status") as fh:  # the peak resident memory (Linux)
         peak = next((int(line.split()[1]) / 1024 for line in fh if line.startswith("VmHWM:")), float("nan"))
     med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
-    return {"n": n, "record_s": record, "total_s": med(totals), "expand_s": med(expands), "df_s": med(extracts),
-            "peak_mb": peak}
+    return {
+        "n": n,
+        "record_s": record,
+        "total_s": med(totals),
+        "expand_s": med(expands),
+        "df_s": med(extracts),
+        "peak_mb": peak,
+    }
 
 
 def main() -> None:
@@ -82,15 +89,20 @@ def main() -> None:
     while n <= args.max_n:
         sizes.append(n)
         n *= 10
-    print(f"{'N':>9} {'record s':>9} {'cf.expand_all().df() s':>23} {'expand s':>9} {'df s':>7} {'rows/s':>9} "
-          f"{'peak MB':>8}")
+    print(
+        f"{'N':>9} {'record s':>9} {'cf.expand_all().df() s':>23} {'expand s':>9} {'df s':>7} {'rows/s':>9} "
+        f"{'peak MB':>8}"
+    )
     for n in sizes:
         cmd = [sys.executable, __file__, "--one", str(n), "--repeat", str(args.repeat)] + (
-            ["--memory"] if args.memory else [])
+            ["--memory"] if args.memory else []
+        )
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        print(f"{r['n']:>9} {r['record_s']:>9.2f} {r['total_s']:>23.3f} {r['expand_s']:>9.3f} {r['df_s']:>7.3f} "
-              f"{r['n'] / r['total_s']:>9.0f} {r['peak_mb']:>8.0f}")
+        print(
+            f"{r['n']:>9} {r['record_s']:>9.2f} {r['total_s']:>23.3f} {r['expand_s']:>9.3f} {r['df_s']:>7.3f} "
+            f"{r['n'] / r['total_s']:>9.0f} {r['peak_mb']:>8.0f}"
+        )
 
 
 if __name__ == "__main__":

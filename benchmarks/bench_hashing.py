@@ -74,7 +74,7 @@ def bench(number: int = 2000, rounds: int = 5) -> dict:
     out = {}
     for name, value in values().items():
         n = max(1, number // 50) if name.startswith("list_100") else number
-        best = min(timeit.repeat(lambda: hash_value(value), number=n, repeat=rounds))
+        best = min(timeit.repeat(lambda value=value: hash_value(value), number=n, repeat=rounds))
         out[name] = round(best / n * 1e6, 2)
 
     @op

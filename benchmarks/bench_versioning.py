@@ -46,15 +46,25 @@ def generate_project(folder: str, functions: int) -> None:
         count = min(PER_MODULE, functions - m * PER_MODULE)
         body = ["from graphstore import track", "", f"FACTOR_{m} = {m + 1}", ""]
         for i in range(count):
-            body += ["", "@track", f"def f_{m}_{i}(x):", f"    \"\"\"Helper {i} of module {m}.\"\"\"",
-                     f"    y = x + {i}", f"    return y % 1_000_003 if y > 0 else FACTOR_{m}", ""]
+            body += [
+                "",
+                "@track",
+                f"def f_{m}_{i}(x):",
+                f'    """Helper {i} of module {m}."""',
+                f"    y = x + {i}",
+                f"    return y % 1_000_003 if y > 0 else FACTOR_{m}",
+                "",
+            ]
             lines.append(f"    x = mod_{m}.f_{m}_{i}(x)")
         with open(os.path.join(package, f"mod_{m}.py"), "w") as f:
             f.write("\n".join(body))
     imports = "\n".join(f"from genproj import mod_{m}" for m in range(modules))
     with open(os.path.join(package, "ops.py"), "w") as f:
-        f.write(f"from graphstore import op\n{imports}\n\n\n@op\ndef pipeline(x):\n" + "\n".join(lines)
-                + "\n    return x\n\n\n@op\ndef inc(x):\n    return x + 1\n")
+        f.write(
+            f"from graphstore import op\n{imports}\n\n\n@op\ndef pipeline(x):\n"
+            + "\n".join(lines)
+            + "\n    return x\n\n\n@op\ndef inc(x):\n    return x + 1\n"
+        )
 
 
 # --- children (each in a fresh process) ---------------------------------------------------------------------------
@@ -123,8 +133,9 @@ def child_calls(folder: str, db: str, versioned: bool, n: int) -> dict[str, floa
 
 
 def run_child(*args: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-B", os.path.abspath(__file__), "--child", *args],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-B", os.path.abspath(__file__), "--child", *args], capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -169,8 +180,10 @@ def main() -> None:
                 runs["c" + flag].append(run_child("calls", tmp, calls_db, versioned, str(args.calls)))
         m = {k: median_of(v) for k, v in runs.items()}
 
-    print(f"Versioning costs: {args.functions} tracked functions in modules of {PER_MODULE}, "
-          f"{args.calls} trivial calls; medians of {args.repeat} fresh processes.\n")
+    print(
+        f"Versioning costs: {args.functions} tracked functions in modules of {PER_MODULE}, "
+        f"{args.calls} trivial calls; medians of {args.repeat} fresh processes.\n"
+    )
     print("Entering a storage, then the first call of pipeline() (runs all the functions):")
     print(f"{'':50} {'enter+exit':>23}   {'first call':>33}")
     print(f"{'state':50} {'unversioned':>11} {'versioned':>11}   {'unversioned':>11} {'versioned':>11} {'ratio':>9}")
@@ -183,11 +196,14 @@ def main() -> None:
     for label, store, which in rows:
         u, v = m[store + "_u"], m[store + "_v"]
         enter, call = "enter_" + which, "call_" + which
-        print(f"{label:50} {fmt(u[enter]):>11} {fmt(v[enter]):>11}   {fmt(u[call]):>11} {fmt(v[call]):>11} "
-              f"{v[call] / u[call]:8.2f}x")
+        print(
+            f"{label:50} {fmt(u[enter]):>11} {fmt(v[enter]):>11}   {fmt(u[call]):>11} {fmt(v[call]):>11} "
+            f"{v[call] / u[call]:8.2f}x"
+        )
     print(f"\n{'per call':30} {'unversioned':>12} {'versioned':>12} {'ratio':>7}")
     for key, label in (("record", "record a new call"), ("retrace", "retrace (memo hit)")):
         print(f"{label:30} {fmt(m['cu'][key]):>12} {fmt(m['cv'][key]):>12} {m['cv'][key] / m['cu'][key]:6.2f}x")
+
 
 if __name__ == "__main__":
     main()

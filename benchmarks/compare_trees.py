@@ -28,12 +28,13 @@ def measure(tree: str, task: str, n: int, store: str) -> float:
     """One worker run; its figure: µs per call, or seconds for the history table."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
     spec = {"system": "graphstore", "task": task, "n": n, "store": store}
-    out = subprocess.run([sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, env=env,
-                         cwd=tree, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, WORKER, json.dumps(spec)], capture_output=True, text=True, env=env, cwd=tree, timeout=1800
+    )
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"worker failed for {tree}: {out.stderr[-2000:]}")
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     if "error" in result:
         raise SystemExit(f"{task} failed for {tree}: {result['error']}")
     return result["us_per_call"] if "us_per_call" in result else result["seconds"]
@@ -53,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):
             for n in sizes:
-                for label, tree in (trees.items() if rep % 2 == 0 else reversed(list(trees.items()))):
+                for label, tree in trees.items() if rep % 2 == 0 else reversed(list(trees.items())):
                     store = os.path.join(tmp, f"{label}-{n}-{rep}")
                     os.makedirs(store)
                     times.setdefault(("record", n, label), []).append(measure(tree, "record", n, store))

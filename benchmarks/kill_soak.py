@@ -26,7 +26,7 @@ from test_durability import kill_trial  # noqa: E402
 def main() -> None:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     rng = random.Random(int(os.environ.get("SOAK_SEED", "7")))
-    print(f"| op kind | writer | trials | calls completed | older than 0.5 s | lost | worst oldest unstored (s) |")
+    print("| op kind | writer | trials | calls completed | older than 0.5 s | lost | worst oldest unstored (s) |")
     print("|---|---|---|---|---|---|---|")
     total_lost = 0
     kinds = sys.argv[2:] or ["cpu", "trivial", "sleep"]

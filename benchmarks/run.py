@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -77,7 +77,7 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def median(xs: list[float]) -> Optional[float]:
+def median(xs: list[float]) -> float | None:
     xs = sorted(x for x in xs if x is not None)
     if not xs:
         return None
@@ -108,7 +108,7 @@ def warm(path: str) -> None:
                     pass
 
 
-def chain_cache(args: argparse.Namespace, system: str, n: int) -> Optional[str]:
+def chain_cache(args: argparse.Namespace, system: str, n: int) -> str | None:
     """The folder keeping this system's recorded chain store between runs, or None if it is not cached."""
     if system not in CACHED_CHAIN or args.no_cache:
         return None
@@ -117,10 +117,16 @@ def chain_cache(args: argparse.Namespace, system: str, n: int) -> Optional[str]:
 
     with open(WORKER) as fh:
         source = fh.read()
-    ops = [ast.get_source_segment(source, node) or "" for node in ast.parse(source).body
-           if isinstance(node, ast.FunctionDef) and node.name in ("f", "g", "h", "task_chain_record")]
-    version = subprocess.run([args.peers_python, "-c", "import importlib.metadata as m; print(m.version('pymandala'))"],
-                             capture_output=True, text=True).stdout.strip()
+    ops = [
+        ast.get_source_segment(source, node) or ""
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name in ("f", "g", "h", "task_chain_record")
+    ]
+    version = subprocess.run(
+        [args.peers_python, "-c", "import importlib.metadata as m; print(m.version('pymandala'))"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     key = hashlib.sha256("\n".join([version] + ops).encode()).hexdigest()[:12]
     return os.path.join(CACHE, f"{system}-chain-{n}-{key}")
 
@@ -128,8 +134,12 @@ def chain_cache(args: argparse.Namespace, system: str, n: int) -> Optional[str]:
 class Runner:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.python = {"graphstore": args.python, "sqlite": args.python, "joblib": args.peers_python,
-                       "pymandala": args.peers_python}
+        self.python = {
+            "graphstore": args.python,
+            "sqlite": args.python,
+            "joblib": args.peers_python,
+            "pymandala": args.peers_python,
+        }
         self.tmp = tempfile.mkdtemp(prefix="graphstore-bench-", dir=args.tmp_dir)
 
     def worker(self, spec: dict) -> dict:
@@ -138,8 +148,9 @@ class Runner:
         os.sync()  # let the previous measurement's dirty pages reach the disk first, not during this one
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run([python, WORKER, json.dumps(spec)], capture_output=True, text=True,
-                                  timeout=self.args.timeout, cwd=HERE)
+            proc = subprocess.run(
+                [python, WORKER, json.dumps(spec)], capture_output=True, text=True, timeout=self.args.timeout, cwd=HERE
+            )
         except subprocess.TimeoutExpired:
             return {"error": f"timeout after {self.args.timeout} s"}
         wall = time.perf_counter() - t0
@@ -147,12 +158,21 @@ class Runner:
         if line is None:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
             return {"error": f"worker failed: {tail[0][:300]}", "stderr": proc.stderr[-3000:]}
-        out = json.loads(line[len("RESULT "):])
+        out = json.loads(line[len("RESULT ") :])
         out["wall_s"] = wall
         what = f"{spec['system']} {spec['task']} " + (f"n={spec['n']}" if "n" in spec else f"{spec.get('mb')} MB")
-        log(f"{what}: " + (f"ERROR {out['error']}" if "error" in out else
-                           ", ".join(f"{k}={v:.4g}" for k, v in out.items()
-                                     if k in ("us_per_call", "seconds", "first_ms", "cached_ms", "raw_ms", "peak_mb"))))
+        log(
+            f"{what}: "
+            + (
+                f"ERROR {out['error']}"
+                if "error" in out
+                else ", ".join(
+                    f"{k}={v:.4g}"
+                    for k, v in out.items()
+                    if k in ("us_per_call", "seconds", "first_ms", "cached_ms", "raw_ms", "peak_mb")
+                )
+            )
+        )
         return out
 
     def fresh_store(self) -> str:
@@ -180,8 +200,11 @@ def run_suite(args: argparse.Namespace) -> dict:
                 store = runner.fresh_store()
                 rec = runner.worker({"system": system, "task": "record", "n": n, "store": store})
                 rec["disk_bytes"], rec["apparent_bytes"] = dir_size(store)
-                ret = (runner.worker({"system": system, "task": "retrace", "n": n, "store": store})
-                       if "error" not in rec else {"error": "record failed"})
+                ret = (
+                    runner.worker({"system": system, "task": "retrace", "n": n, "store": store})
+                    if "error" not in rec
+                    else {"error": "record failed"}
+                )
                 add("record", system, n, rec)
                 add("retrace", system, n, ret)
                 shutil.rmtree(store, ignore_errors=True)
@@ -229,12 +252,16 @@ def run_suite(args: argparse.Namespace) -> dict:
                             add("chain_query", system, n, {"error": "recording the chain failed"})
                         continue
                     warm(store)
-                    add("chain_query", system, n,
-                        runner.worker({"system": system, "task": "chain_query", "n": n, "store": store}))
+                    add(
+                        "chain_query",
+                        system,
+                        n,
+                        runner.worker({"system": system, "task": "chain_query", "n": n, "store": store}),
+                    )
             for store in stores.values():
                 shutil.rmtree(store, ignore_errors=True)
         if "bigarg" in sections:
-            for rep in range(reps):
+            for _rep in range(reps):
                 for mb in plan["bigarg_mb"]:
                     for system in systems:
                         store = runner.fresh_store()
@@ -249,18 +276,18 @@ def run_suite(args: argparse.Namespace) -> dict:
 # --- the table -------------------------------------------------------------------------------------------------------
 
 
-def med(raw: dict, key: str, field: str) -> Optional[float]:
+def med(raw: dict, key: str, field: str) -> float | None:
     runs = raw.get(key) or []
     return median([r.get(field) for r in runs if "error" not in r and r.get(field) is not None])
 
 
-def err(raw: dict, key: str) -> Optional[str]:
+def err(raw: dict, key: str) -> str | None:
     runs = raw.get(key) or []
     errors = [r["error"] for r in runs if "error" in r]
     return errors[0] if errors and len(errors) == len(runs) else None
 
 
-def fmt(x: Optional[float], unit: str = "") -> str:
+def fmt(x: float | None, unit: str = "") -> str:
     if x is None:
         return ""
     if abs(x) >= 100:
@@ -298,8 +325,18 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
     def sizes(section: str) -> list[int]:
         return sorted({int(k.split("/")[2]) for k in raw if k.startswith(section + "/")})
 
-    def row(name: str, section: str, n: int, field: str, unit: str = "", n_label: Optional[str] = None,
-            ratios: bool = True, target: str = "", check: Any = None, cell: Any = None) -> None:
+    def row(
+        name: str,
+        section: str,
+        n: int,
+        field: str,
+        unit: str = "",
+        n_label: str | None = None,
+        ratios: bool = True,
+        target: str = "",
+        check: Any = None,
+        cell: Any = None,
+    ) -> None:
         vals = {s: med(raw, f"{section}/{s}/{n}", field) for s in systems}
         cells = []
         for s in systems:
@@ -314,9 +351,11 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
                 runs = [r for r in raw[key] if "error" not in r]
                 if section == "chain_record":
                     if runs[0].get("from_cache"):
-                        text += " " + note(f"{LABEL[s]}'s chain store recorded once in an earlier run "
-                                           f"({runs[0].get('recorded_at', '?')}) and kept in benchmarks/.cache; "
-                                           "its table is queried anew in this run")
+                        text += " " + note(
+                            f"{LABEL[s]}'s chain store recorded once in an earlier run "
+                            f"({runs[0].get('recorded_at', '?')}) and kept in benchmarks/.cache; "
+                            "its table is queried anew in this run"
+                        )
                 elif len(runs) == 1 and result["reps"] > 1:
                     text += " " + note("measured once (a repetition takes minutes), not a median")
                 cells.append(text)
@@ -326,8 +365,9 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
             cells.append(f"{g / fl:.1f}x" if ratios and g and fl else "")
         for p in peers_in:
             v = vals.get(p)
-            cells.append(f"{v / g:.0f}x" if ratios and g and v and v / g >= 10 else
-                         f"{v / g:.1f}x" if ratios and g and v else "")
+            cells.append(
+                f"{v / g:.0f}x" if ratios and g and v and v / g >= 10 else f"{v / g:.1f}x" if ratios and g and v else ""
+            )
         met = ""
         if check is not None and target:
             ok = check(vals)
@@ -335,7 +375,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
             checks.append({"row": f"{name} {n_label or sci(n)}", "target": target, "met": ok})
         rows.append([name, n_label or sci(n)] + cells + [target, met])
 
-    def ratio(vals: dict, a: str, b: str) -> Optional[float]:
+    def ratio(vals: dict, a: str, b: str) -> float | None:
         return vals[a] / vals[b] if vals.get(a) and vals.get(b) else None
 
     def mb_cell(section: str, field: str) -> Any:
@@ -346,6 +386,7 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
             peak = med(raw, f"{section}/{s}/{n}", "peak_mb")
             base = med(raw, f"{section}/{s}/{n}", "rss_before_mb")
             return f"{peak:.0f} (+{peak - base:.0f})" if base is not None else f"{peak:.0f}"
+
         return cell
 
     rec_sizes = sizes("record")
@@ -356,11 +397,12 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
         if n == 10_000:
             target = "joblib ≥ 10x, pymandala ≥ 200x"
 
-            def check(v: dict) -> Optional[bool]:
+            def check(v: dict) -> bool | None:
                 rj, rp = ratio(v, "joblib", "graphstore"), ratio(v, "pymandala", "graphstore")
                 if rj is None and rp is None:
                     return None
                 return (rj is None or rj >= 10) and (rp is None or rp >= 200)
+
         row("record µs/call", "record", n, "us_per_call", target=target, check=check)
     if 1_000 in rec_sizes and 100_000 in rec_sizes:
         a, b = med(raw, "record/graphstore/1000", "us_per_call"), med(raw, "record/graphstore/100000", "us_per_call")
@@ -369,14 +411,24 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
         for s in systems:
             x, y = med(raw, f"record/{s}/1000", "us_per_call"), med(raw, f"record/{s}/100000", "us_per_call")
             vals_text[s] = f"{y / x:.2f}x" if x and y else "-"
-        rows.append(["record flatness (10^5 ÷ 10^3)", ""] + [vals_text[s] for s in systems]
-                    + [""] * (len(header) - 2 - len(systems) - 2)
-                    + [f"≤ {FLAT_MAX}x", "" if flat is None else ("yes" if flat <= FLAT_MAX else "NO")])
-        checks.append({"row": "record flatness", "target": f"≤ {FLAT_MAX}x", "met": None if flat is None else
-                       flat <= FLAT_MAX})
+        rows.append(
+            ["record flatness (10^5 ÷ 10^3)", ""]
+            + [vals_text[s] for s in systems]
+            + [""] * (len(header) - 2 - len(systems) - 2)
+            + [f"≤ {FLAT_MAX}x", "" if flat is None else ("yes" if flat <= FLAT_MAX else "NO")]
+        )
+        checks.append(
+            {"row": "record flatness", "target": f"≤ {FLAT_MAX}x", "met": None if flat is None else flat <= FLAT_MAX}
+        )
     for n in sizes("retrace"):
-        row("retrace µs/call", "retrace", n, "us_per_call", target="≤ 10 µs",
-            check=lambda v: v["graphstore"] <= 10 if v.get("graphstore") else None)
+        row(
+            "retrace µs/call",
+            "retrace",
+            n,
+            "us_per_call",
+            target="≤ 10 µs",
+            check=lambda v: v["graphstore"] <= 10 if v.get("graphstore") else None,
+        )
     for n in rec_sizes:
         row("store on disk (record)", "record", n, "disk_bytes", cell=mb_cell("record", "disk_bytes"))
     for n in rec_sizes:
@@ -390,9 +442,10 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
         if n == 10_000:
             target = "pymandala ≥ 10x"
 
-            def check(v: dict) -> Optional[bool]:
+            def check(v: dict) -> bool | None:
                 r = ratio(v, "pymandala", "graphstore")
                 return None if r is None else r >= 10
+
         row("chain table s (cf...df())", "chain_query", n, "seconds", target=target, check=check)
     for mb in sizes("bigarg"):
         label = f"{mb} MB"
@@ -404,12 +457,21 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
             c, r = med(raw, f"bigarg/{s}/{n}", "cached_ms"), med(raw, f"bigarg/{s}/{n}", "raw_ms")
             return f"{c / r:.2f}x" if c and r else ""
 
-        def check_raw(v: dict, mb: int = mb) -> Optional[bool]:
+        def check_raw(v: dict, mb: int = mb) -> bool | None:
             c, r = med(raw, f"bigarg/graphstore/{mb}", "cached_ms"), med(raw, f"bigarg/graphstore/{mb}", "raw_ms")
             return None if not (c and r) else c / r <= 1.5
 
-        row("big arg: cached ÷ raw", "bigarg", mb, "cached_ms", n_label=label, ratios=False, cell=cached_over_raw,
-            target="≤ 1.5x" if mb == 100 else "", check=check_raw if mb == 100 else None)
+        row(
+            "big arg: cached ÷ raw",
+            "bigarg",
+            mb,
+            "cached_ms",
+            n_label=label,
+            ratios=False,
+            cell=cached_over_raw,
+            target="≤ 1.5x" if mb == 100 else "",
+            check=check_raw if mb == 100 else None,
+        )
     return header, rows, notes, checks
 
 
@@ -436,8 +498,14 @@ def environment(args: argparse.Namespace) -> dict:
         + (" (with uncommitted changes)" if out(["git", "status", "--porcelain", "graphstore", "query"]) else ""),
     }
     if args.peers_python:
-        env["peers"] = out([args.peers_python, "-c", "import importlib.metadata as m; print(', '.join(f'{p} '"
-                            " + m.version(p) for p in ('pymandala', 'joblib', 'pandas', 'numpy')))"])
+        env["peers"] = out(
+            [
+                args.peers_python,
+                "-c",
+                "import importlib.metadata as m; print(', '.join(f'{p} '"
+                " + m.version(p) for p in ('pymandala', 'joblib', 'pandas', 'numpy')))",
+            ]
+        )
     return env
 
 
@@ -451,38 +519,50 @@ bytes on disk after recording (all files: SQLite and WAL, or joblib's two files 
 recording process, then in parentheses its growth over the RSS after imports. chain: `a=f(i); b=g(a); c=h(a,b)`
 recorded once (chain record: µs per op call), then `storage.cf(h).expand_all().df()` timed in new processes on that
 store, its files read once beforehand so every system starts from the page cache, and its query libraries (pandas,
-and graphstore's query layer, which loads on first use) imported before the clock starts. big arg: `first(arr)` on a float64
-array, the first call (hashing and storing the array) and a cached call in a new `with` block on a fresh copy of the
-array, against `xxhash.xxh3_128` of the same bytes; stores have an overflow directory (pymandala refuses values over
-50 MB without one). "flat": the 10^5 cost per call at most {flat}x the 10^3 one. Before each measurement the runner
-calls sync, so one system's writes are not flushed during the next one's measurement."""
+and graphstore's query layer, which loads on first use) imported before the clock starts. big arg: `first(arr)` on a
+float64 array, the first call (hashing and storing the array) and a cached call in a new `with` block on a fresh copy
+of the array, against `xxhash.xxh3_128` of the same bytes; stores have an overflow directory (pymandala refuses values
+over 50 MB without one). "flat": the 10^5 cost per call at most {flat}x the 10^3 one. Before each measurement the
+runner calls sync, so one system's writes are not flushed during the next one's measurement."""
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
     parser.add_argument("--reps", type=int, help="repetitions (default 3, or 1 with --quick)")
     venv_py = os.path.join(ROOT, ".venv", "bin", "python")
     peers_py = os.path.join(HERE, ".venv-peers", "bin", "python")
-    parser.add_argument("--python", default=venv_py if os.path.exists(venv_py) else sys.executable,
-                        help="Python with graphstore installed (default: .venv)")
-    parser.add_argument("--peers-python", default=peers_py if os.path.exists(peers_py) else None,
-                        help="Python with joblib and pymandala (default: benchmarks/.venv-peers)")
+    parser.add_argument(
+        "--python",
+        default=venv_py if os.path.exists(venv_py) else sys.executable,
+        help="Python with graphstore installed (default: .venv)",
+    )
+    parser.add_argument(
+        "--peers-python",
+        default=peers_py if os.path.exists(peers_py) else None,
+        help="Python with joblib and pymandala (default: benchmarks/.venv-peers)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="graphstore and the SQLite floor only")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
     parser.add_argument("--only", default="record,chain,bigarg", help="comma-separated sections to run")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed to one worker process")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="record pymandala's chain stores anew instead of reusing benchmarks/.cache")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="record pymandala's chain stores anew instead of reusing benchmarks/.cache",
+    )
     parser.add_argument("--tmp-dir", help="where stores are built (default: the system's temporary directory)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="writes OUT.md and OUT.json")
     args = parser.parse_args()
     if args.no_peers:
         args.peers_python = None
     elif args.peers_python is None:
-        log("no benchmarks/.venv-peers: measuring graphstore and the SQLite floor only (sh benchmarks/run.sh sets "
-            "the peers up)")
+        log(
+            "no benchmarks/.venv-peers: measuring graphstore and the SQLite floor only (sh benchmarks/run.sh sets "
+            "the peers up)"
+        )
     args.systems = args.systems.split(",")
     args.python = os.path.abspath(args.python)  # workers run with cwd benchmarks/
     if args.peers_python:
@@ -496,9 +576,13 @@ def main() -> None:
     header, rows, notes, checks = build_table(result)
     table = render(header, rows)
     foot = "\n".join(f"[{i + 1}] {n}" for i, n in enumerate(notes))
-    title = (f"graphstore benchmarks ({result['plan']} plan, {result['reps']} repetition(s); {env['date']}; "
-             f"{env['machine']}; load {env['load_average_1min_at_start_end']}; Python {env['python']}; graphstore {env['graphstore_commit']}"
-             + (f"; {env['peers']}" if env.get("peers") else "") + f"; {env['suite_seconds']} s)")
+    title = (
+        f"graphstore benchmarks ({result['plan']} plan, {result['reps']} repetition(s); {env['date']}; "
+        f"{env['machine']}; load {env['load_average_1min_at_start_end']}; Python {env['python']}; "
+        f"graphstore {env['graphstore_commit']}"
+        + (f"; {env['peers']}" if env.get("peers") else "")
+        + f"; {env['suite_seconds']} s)"
+    )
     print()
     print(title)
     print()
@@ -509,8 +593,12 @@ def main() -> None:
     with open(args.out + ".md", "w") as fh:
         fh.write(f"# Last benchmark results\n\n{title}\n\n{table}\n\n{foot}\n\n{NOTES.format(flat=FLAT_MAX)}\n")
     with open(args.out + ".json", "w") as fh:
-        json.dump({"environment": env, "checks": checks, "header": header, "rows": rows, "notes": notes, **result},
-                  fh, indent=1, default=str)
+        json.dump(
+            {"environment": env, "checks": checks, "header": header, "rows": rows, "notes": notes, **result},
+            fh,
+            indent=1,
+            default=str,
+        )
     print(f"\nwrote {args.out}.md and {args.out}.json", file=sys.stderr)
 
 

@@ -1,9 +1,10 @@
 """A hand-written SQLite memoizer: the floor the benchmarks compare graphstore against.
 
 It does the least a persistent memoizer must do and nothing more: hash the function name and the pickled arguments
-with XXH3-128 (graphstore's hash; large buffers such as numpy arrays are hashed in place, out of band), look the key up by primary key in one table, and on a miss run the function and
-keep the pickled result in memory until the ``with`` block ends, when all new rows go in with one ``executemany`` in
-one transaction. No history, no graph, no values stored apart from results, no crash bound.
+with XXH3-128 (graphstore's hash; large buffers such as numpy arrays are hashed in place, out of band), look the key
+up by primary key in one table, and on a miss run the function and keep the pickled result in memory until the
+``with`` block ends, when all new rows go in with one ``executemany`` in one transaction. No history, no graph, no
+values stored apart from results, no crash bound.
 
 >>> import tempfile, os
 >>> memo = SQLiteMemo(os.path.join(tempfile.mkdtemp(), "m.db"))
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import xxhash
 
@@ -77,7 +79,7 @@ class SQLiteMemo:
         self.commit()
         self.conn.close()
 
-    def __enter__(self) -> "SQLiteMemo":
+    def __enter__(self) -> SQLiteMemo:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -23,7 +23,8 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 COMPUTED = [0]  # op bodies count their runs: record must compute N, retrace 0
 
@@ -127,7 +128,7 @@ def first(arr):
     return float(arr.flat[0])
 
 
-# --- tasks -------------------------------------------------------------------------------------------------------------
+# --- tasks ------------------------------------------------------------------------------------------------------------
 
 
 def task_record(spec: dict, ctx: Callable, wrap: Callable) -> dict:
@@ -164,7 +165,7 @@ def task_chain_query(spec: dict, ctx: Callable, wrap: Callable) -> dict:
     wrap(f), wrap(g)  # the ops are known to the storage, as in a session that queries its own ops
     storage = _STATE["storage"]
     if spec["system"] == "graphstore":
-        import query  # noqa: F401  (the query layer and pandas load with the first query; pymandala loads them
+        import graphstore.query  # noqa: F401  (the query layer and pandas load with the first query; pymandala loads them
         # with itself, so both start with them loaded)
     t0 = time.perf_counter()
     df = storage.cf(h_m).expand_all().df()

@@ -12,6 +12,7 @@
 """
 
 from .context import noop
+from .deletion import DeletionReport
 from .errors import (
     AmbiguousContextError,
     CallNotStoredWarning,
@@ -42,14 +43,13 @@ from .errors import (
     VersioningError,
     WriteRefusedError,
 )
-from .deletion import DeletionReport
 from .hashing import hash_value
 from .ops import Op, op
 from .refs import AtomRef, Call, Ignore, NewArgDefault, Ref, ValuePointer, wrap_atom
 from .storage import Storage
+from .structs import DictRef, ListRef, MDict, MList, MSet, MTuple, SetRef, TupleRef
 from .tracking import track
 from .versioning import VersionInfo
-from .structs import DictRef, ListRef, MDict, MList, MSet, MTuple, SetRef, TupleRef
 
 __version__ = "0.1.0"
 

@@ -16,9 +16,9 @@ Names given with ``@op(name=...)`` are never in conflict: an explicit name says 
 (a function renamed or moved, or a new definition that keeps the op's calls).
 
 Claims are per store file, for the whole process (every ``Storage`` opened on one file shares them; an in-memory
-store has its own), and last while one of those storages is open (closing the last one ends them): the collision is a fact about what one store holds,
-which the decorator alone cannot know (it runs at import, before any store is chosen, and two modules may well
-define ``process`` ops that record into different stores).
+store has its own), and last while one of those storages is open (closing the last one ends them): the collision is
+a fact about what one store holds, which the decorator alone cannot know (it runs at import, before any store is
+chosen, and two modules may well define ``process`` ops that record into different stores).
 
 >>> from graphstore import op
 >>> claims = OpClaims()
@@ -30,7 +30,8 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from .errors import OpNameConflictError
 
@@ -57,7 +58,7 @@ _SHARED: dict[str, OpClaims] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def acquire(db_path: str) -> tuple[Optional[str], OpClaims]:
+def acquire(db_path: str) -> tuple[str | None, OpClaims]:
     """The claims of a store, for a storage being opened: shared by every open storage of one file in this process
     (an in-memory store has its own); returns ``(key, claims)``, the key to :func:`release` them with."""
     if db_path == ":memory:" or db_path.startswith("file::memory:"):
@@ -71,7 +72,7 @@ def acquire(db_path: str) -> tuple[Optional[str], OpClaims]:
         return key, claims
 
 
-def release(key: Optional[str]) -> None:
+def release(key: str | None) -> None:
     """A storage of the store was closed: the claims end with the last one open."""
     if key is None:
         return
@@ -118,13 +119,15 @@ def describe(func: Callable) -> str:
 def _message(held: Any, new: Any, store: str) -> str:
     first, second = describe(held.func), describe(new.func)
     if first == second:
-        what = (f"two different functions made by one definition, {first} (ops built inside a function, which may "
-                "differ in the values they close over)")
+        what = (
+            f"two different functions made by one definition, {first} (ops built inside a function, which may "
+            "differ in the values they close over)"
+        )
     else:
         what = f"two different functions, {first} and then {second}"
     return (
         f"op name {new.name!r} is claimed by {what}, both recording into {store}: their calls would share "
-        f"results. Give each op its own name with @op(name=\"...\"), for example @op(name=\"{_suggest(new)}\")"
+        f'results. Give each op its own name with @op(name="..."), for example @op(name="{_suggest(new)}")'
     )
 
 

@@ -60,12 +60,17 @@ def encode_value(obj: Any) -> tuple[str, bytes]:
         raise SerializationError(f"cannot serialize a value of type {type(obj).__qualname__}: {exc}") from exc
 
 
-_SAFE_GLOBALS = frozenset([
-    ("builtins", "complex"),
-    ("numpy", "dtype"), ("numpy", "ndarray"),
-    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
-])
+_SAFE_GLOBALS = frozenset(
+    [
+        ("builtins", "complex"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),
+    ]
+)
 """What a pickle of plain values (see ``_is_plain``) names: the only globals an untrusted value may use."""
 
 

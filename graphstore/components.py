@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from .hashing import hash_text, hash_value
 from .refs import Ref
@@ -19,7 +20,7 @@ from .tracking import unwrap_callable
 _SOURCE_CACHE: dict[tuple[str, int, int, str, int], tuple[str, str]] = {}
 
 
-def function_source(func: Callable, stats: Optional[dict[str, tuple[int, int]]] = None) -> tuple[str, str]:
+def function_source(func: Callable, stats: dict[str, tuple[int, int]] | None = None) -> tuple[str, str]:
     """``(source text, content hash)`` of a function, cached by its file's modification time (and size, in case
     two edits fall within the file system's timestamp granularity); one ``stat`` when cached, none when ``stats``
     (file name -> (mtime, size), filled as files are seen) already knows the file."""
@@ -55,7 +56,7 @@ def value_content(value: Any) -> str:
     return value.cid if isinstance(value, Ref) else hash_value(value)
 
 
-def resolve_function(key: str) -> Optional[Callable]:
+def resolve_function(key: str) -> Callable | None:
     """The live function named ``module:qualname``, or None when it no longer exists."""
     module_name, _, qualname = key.partition(":")
     obj: Any = sys.modules.get(module_name)
@@ -75,7 +76,7 @@ def resolve_global(key: str) -> tuple[bool, Any]:
     return True, getattr(module, name)
 
 
-def current_content(kind: str, key: str) -> Optional[str]:
+def current_content(kind: str, key: str) -> str | None:
     """The content hash a component has now, or None if it is gone."""
     if kind == "function":
         func = resolve_function(key)

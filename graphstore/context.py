@@ -21,7 +21,7 @@ import os
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .errors import AmbiguousContextError, ConfigurationError
 
@@ -44,13 +44,13 @@ _TOPS: tuple[Frame, ...] = ()
 left, and read without a lock by threads that have no context of their own."""
 
 
-def current_frame() -> Optional[Frame]:
+def current_frame() -> Frame | None:
     """The innermost active frame of this thread or task, or None outside any context."""
     stack = _STACK.get()
     return stack[-1] if stack else None
 
 
-def shared_frame() -> Optional[Frame]:
+def shared_frame() -> Frame | None:
     """The frame for an op called where no context was entered (a thread started inside ``with storage:``): the
     context the other threads are in, when they agree on one; None (run as plain Python) when no thread is in a
     context or every innermost context is noop.
@@ -71,7 +71,7 @@ def shared_frame() -> Optional[Frame]:
     return _ambiguous(kinds.values())
 
 
-def _ambiguous(frames: Any) -> Optional[Frame]:
+def _ambiguous(frames: Any) -> Frame | None:
     names = sorted(
         "noop (ops run as plain functions)" if f.mode == "noop" else f"{f.storage!r} (recording)" for f in frames
     )

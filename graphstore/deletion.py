@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 log = logging.getLogger("graphstore")
 
@@ -31,8 +32,13 @@ class DeletionReport:
 
     __slots__ = ("ops", "_calls", "_requested", "kept", "dry_run")
 
-    def __init__(self, deleted: Iterable[tuple[str, str]], requested: Optional[Iterable[str]] = None,
-                 kept: Iterable[tuple[str, str]] = (), dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        deleted: Iterable[tuple[str, str]],
+        requested: Iterable[str] | None = None,
+        kept: Iterable[tuple[str, str]] = (),
+        dry_run: bool = False,
+    ) -> None:
         pairs = list(deleted)
         self._calls = tuple(h for h, _ in pairs)
         self.ops = {h: name for h, name in pairs}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 
-def _limit() -> Optional[int]:
+def _limit() -> int | None:
     try:
         import resource
     except ImportError:  # not POSIX
@@ -21,7 +21,7 @@ def _limit() -> Optional[int]:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def why_write_failed(files: Iterable[str], message: str = "", err: Optional[int] = None) -> str:
+def why_write_failed(files: Iterable[str], message: str = "", err: int | None = None) -> str:
     """A sentence on the likely cause of a failed write to ``files``, or "" if it is not about space."""
     text = message.lower()
     if err not in (errno.EFBIG, errno.ENOSPC) and "disk is full" not in text and "disk i/o error" not in text:
@@ -33,16 +33,20 @@ def why_write_failed(files: Iterable[str], message: str = "", err: Optional[int]
         near = [f for f, size in sizes.items() if size + 65536 * 2 >= limit]
         if near or err == errno.EFBIG:
             what = ", ".join(f"{f} ({sizes[f]:,} bytes)" for f in near) or ", ".join(files)
-            return (f"; the file size limit of this process (ulimit -f: {limit:,} bytes) was reached writing {what}: "
-                    "raise the limit (or write elsewhere)")
+            return (
+                f"; the file size limit of this process (ulimit -f: {limit:,} bytes) was reached writing {what}: "
+                "raise the limit (or write elsewhere)"
+            )
     for f in files:
         try:
             st = os.statvfs(os.path.dirname(os.path.abspath(f)))
         except OSError:
             continue
         if err == errno.ENOSPC or st.f_bavail * st.f_frsize < 64 * 1024 * 1024:
-            return (f"; the disk holding {f} is full ({st.f_bavail * st.f_frsize:,} bytes free): free some space "
-                    "and record again")
+            return (
+                f"; the disk holding {f} is full ({st.f_bavail * st.f_frsize:,} bytes free): free some space "
+                "and record again"
+            )
     if err == errno.ENOSPC or "disk is full" in text:
         return f"; the disk or a file size limit is full writing {', '.join(files)}"
     return ""

@@ -115,7 +115,7 @@ class MissingValuesError(StoreError):
     count of deletions when it was refused. The storage recovers from it by itself; it reaches the program only if
     a store keeps refusing."""
 
-    def __init__(self, message: str, cids: "list[str]", deletions: int) -> None:
+    def __init__(self, message: str, cids: list[str], deletions: int) -> None:
         super().__init__(message)
         self.cids = list(cids)
         self.deletions = deletions

@@ -92,10 +92,14 @@ class FastRecorder:
         if mutable:
             self._check_unchanged(op, in_refs)
         t = type(result)
-        if (t is tuple and op.nout == "auto" and op.output_names is None) or isinstance(result, Ref) or (
-                t in _STRUCTURES and self._holds_ref(result)):
-            return self._finish_call(op, in_refs, self._new_todo(deletions), (hid, cid), result, started, duration,
-                                     values=values)
+        if (
+            (t is tuple and op.nout == "auto" and op.output_names is None)
+            or isinstance(result, Ref)
+            or (t in _STRUCTURES and self._holds_ref(result))
+        ):
+            return self._finish_call(
+                op, in_refs, self._new_todo(deletions), (hid, cid), result, started, duration, values=values
+            )
         out_hid = derive_output_hid(hid, out_name)
         try:
             out = AtomRef(hash_value(result), out_hid, result)
@@ -114,8 +118,19 @@ class FastRecorder:
         else:
             held = held or {}
             held[out_cid] = result
-        row = (hid, cid, op.name, op.version, (out_name, out_hid, out_cid), False, tuple(inputs), started, duration,
-               ("atom",), None)
+        row = (
+            hid,
+            cid,
+            op.name,
+            op.version,
+            (out_name, out_hid, out_cid),
+            False,
+            tuple(inputs),
+            started,
+            duration,
+            ("atom",),
+            None,
+        )
         self._pending.add_call(row, list(refs.values()), [tuple(v) for v in values.values()], deletions, held)
         self._remember_cids(values)
         return out

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import xxhash
 
@@ -183,7 +184,9 @@ def _enc_pickled(obj: Any) -> bytes:
     try:
         data = cloudpickle.dumps(obj, protocol=5)
     except Exception as exc:
-        raise HashingError(f"cannot hash a value of type {type(obj).__qualname__}: it cannot be pickled ({exc})") from exc
+        raise HashingError(
+            f"cannot hash a value of type {type(obj).__qualname__}: it cannot be pickled ({exc})"
+        ) from exc
     return _digest(b"O" + data)
 
 
@@ -260,16 +263,20 @@ def derive_call_id(kind: str, op_id: str, inputs: Iterable[tuple[str, str]]) -> 
 def derive_call_ids(op_id: str, inputs: list[tuple[str, str, str]]) -> tuple[str, str]:
     """``(hid, cid)`` of a call from ``(input name, input hid, input cid)`` triples; same as two derive_call_id."""
     if len(inputs) == 1:  # the usual single argument, without the general joins
-        (n, h, c), = inputs
+        ((n, h, c),) = inputs
         tail = f"{len(op_id)}:{op_id}{len(n)}:{n}"
-        return (_digest(f"11:gs:call-hid{tail}{len(h)}:{h}".encode("utf-8", "surrogatepass")).hex(),
-                _digest(f"11:gs:call-cid{tail}{len(c)}:{c}".encode("utf-8", "surrogatepass")).hex())
+        return (
+            _digest(f"11:gs:call-hid{tail}{len(h)}:{h}".encode("utf-8", "surrogatepass")).hex(),
+            _digest(f"11:gs:call-cid{tail}{len(c)}:{c}".encode("utf-8", "surrogatepass")).hex(),
+        )
     ordered = sorted(inputs)
     tail = f"{len(op_id)}:{op_id}"
     hid = "".join([f"{len(n)}:{n}{len(h)}:{h}" for n, h, _ in ordered])
     cid = "".join([f"{len(n)}:{n}{len(c)}:{c}" for n, _, c in ordered])
-    return (_digest(("11:gs:call-hid" + tail + hid).encode("utf-8", "surrogatepass")).hex(),
-            _digest(("11:gs:call-cid" + tail + cid).encode("utf-8", "surrogatepass")).hex())
+    return (
+        _digest(("11:gs:call-hid" + tail + hid).encode("utf-8", "surrogatepass")).hex(),
+        _digest(("11:gs:call-cid" + tail + cid).encode("utf-8", "surrogatepass")).hex(),
+    )
 
 
 def derive_output_hid(call_hid: str, output_name: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from .backends.sqlite_history import remove_overflow_files
 from .deletion import DeletionReport, log_deletion
@@ -72,7 +73,7 @@ class CheckReport:
 class History:
     """The history half of a Storage."""
 
-    def get_ref_creator(self, ref: Any) -> Optional[Call]:
+    def get_ref_creator(self, ref: Any) -> Call | None:
         """The call that computed ``ref`` (a Ref or hid), or None for a raw input.
 
         >>> from graphstore import Storage, op
@@ -103,8 +104,7 @@ class History:
         records = self.backend.get_calls(hids)
         return [self._call_from_record(records[h]) for h in hids if h in records]
 
-    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True,
-                   dry_run: bool = False) -> DeletionReport:
+    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True, dry_run: bool = False) -> DeletionReport:
         """Delete calls, and with ``delete_dependents`` every call downstream of their outputs (which cannot stay
         without their inputs); returns a :class:`~graphstore.deletion.DeletionReport` of what was deleted.
 
@@ -119,8 +119,10 @@ class History:
         self.commit()
         refs = self.backend.ref_hids_among(hids) if hids else []
         if refs:
-            raise NotACallError(f"drop_calls takes calls or call history ids; {refs[0]!r} is the id of a value "
-                                "(a Ref), not of a call: pass storage.get_ref_creator(ref) to delete its creator")
+            raise NotACallError(
+                f"drop_calls takes calls or call history ids; {refs[0]!r} is the id of a value "
+                "(a Ref), not of a call: pass storage.get_ref_creator(ref) to delete its creator"
+            )
         deleted = self.backend.delete_calls(hids, with_dependents=delete_dependents, dry_run=dry_run) if hids else []
         report = DeletionReport(deleted, requested=hids, dry_run=dry_run)
         log_deletion(report)
@@ -139,7 +141,7 @@ class History:
         if getattr(self.backend, "read_only", False):
             raise ReadOnlyStoreError(f"store {self.db_path} is open read-only: storage.{what}() would change it")
 
-    def check(self, full: bool = True, raise_on_error: bool = False) -> "CheckReport":
+    def check(self, full: bool = True, raise_on_error: bool = False) -> CheckReport:
         """Verify the store: SQLite's own check, every edge to an existing call and ref, every ref to a value,
         every collection to its elements, every overflow file present with its size and checksum (``full``
         also re-checksums every stored value). Nothing is unpickled.

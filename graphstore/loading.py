@@ -13,8 +13,7 @@ _STRUCTURES = (list, tuple, dict, set, frozenset)
 
 def _hint(exc: Exception) -> str:
     if isinstance(exc, UntrustedValueError):
-        return ("; the store was opened with trusted=False: open it with trusted=True only if you trust whoever "
-                "wrote it")
+        return "; the store was opened with trusted=False: open it with trusted=True only if you trust whoever wrote it"
     return ""
 
 
@@ -43,7 +42,9 @@ class Loader:
             if missing:
                 known.update(self.backend.get_refs(missing))
             rows = [(pos, key, hid, *known[hid]) for pos, key, hid in pending]
-        return [(key if coll.kind == "dict" else pos, self.make_ref(kind, cid, hid)) for pos, key, hid, cid, kind in rows]
+        return [
+            (key if coll.kind == "dict" else pos, self.make_ref(kind, cid, hid)) for pos, key, hid, cid, kind in rows
+        ]
 
     def attach(self, obj: Any, inplace: bool = False) -> Any:
         """The Refs in ``obj`` (a Ref, or nested lists, tuples, dicts and sets of them) with their values loaded.
@@ -128,7 +129,7 @@ class Loader:
         t = type(x)
         if (t not in _STRUCTURES and not hasattr(t, "__unwrap_into__")) or depth > 100:
             return
-        for item in (x.values() if t is dict else x):
+        for item in x.values() if t is dict else x:
             self._collect_lazy(item, out, colls, depth + 1)
 
     def unwrap(self, x: Any) -> Any:

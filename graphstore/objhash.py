@@ -210,7 +210,8 @@ def hash_value_noting(obj: Any) -> tuple[str, list[str]]:
     """
     state = _state
     saved = state.notes
-    state.notes = notes = []
+    notes: list = []
+    state.notes = notes
     try:
         return hashing.hash_value(obj), notes
     finally:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from typing import Any, Callable, Iterable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .context import current_frame, shared_frame
 from .errors import OpCallError, OpDefinitionError, RefNotLoadedError
@@ -65,11 +66,11 @@ class Op:
     def __init__(
         self,
         func: Callable,
-        output_names: Optional[Iterable[str]] = None,
-        nout: Union[str, int] = "auto",
+        output_names: Iterable[str] | None = None,
+        nout: str | int = "auto",
         ignore_args: Iterable[str] = (),
         version: int = 0,
-        name: Optional[str] = None,
+        name: str | None = None,
     ) -> None:
         if not callable(func):
             raise OpDefinitionError(f"@op needs a function, got {type(func).__qualname__}")
@@ -107,9 +108,9 @@ class Op:
         self._simple_defaults = tuple((p.name, p.default) for p in params if p.default is not p.empty)
         self._fast_output = self._single_output_name() if self._plain_inputs and simple else None
         functools.update_wrapper(self, func)
-        self._source_hash: Optional[str] = None
+        self._source_hash: str | None = None
 
-    def _single_output_name(self) -> Optional[str]:
+    def _single_output_name(self) -> str | None:
         """The name of the op's only output when it has exactly one and no collection type, else None."""
         if self._output_struct is not None or self._output_structs is not None:
             return None
@@ -135,8 +136,10 @@ class Op:
             raise OpDefinitionError(f"op {self.name}: ignore_args names unknown parameters {sorted(unknown)}")
         if self.output_names is None:
             return
-        if any(not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) or not storable_text(n)
-               for n in self.output_names):
+        if any(
+            not isinstance(n, str) or not n or any(ord(ch) < 32 for ch in n) or not storable_text(n)
+            for n in self.output_names
+        ):
             raise OpDefinitionError(
                 f"op {self.name}: output names must be non-empty strings without control characters or lone "
                 f"surrogates, got {list(self.output_names)}"
@@ -217,11 +220,11 @@ class Op:
         bound.apply_defaults()
         return bound
 
-    def iter_inputs(self, bound: inspect.BoundArguments) -> list[tuple[str, Any, Optional[StructType]]]:
+    def iter_inputs(self, bound: inspect.BoundArguments) -> list[tuple[str, Any, StructType | None]]:
         """The call's stored inputs as ``(input name, value, collection type)``, minus ignored arguments."""
         if type(bound) is SimpleBound and self._plain_inputs:
             return [(n, v, None) for n, v in bound.arguments.items() if type(v) not in (Ignore, NewArgDefault)]
-        out: list[tuple[str, Any, Optional[StructType]]] = []
+        out: list[tuple[str, Any, StructType | None]] = []
         for pname, value in bound.arguments.items():
             kind = self.signature.parameters[pname].kind
             stype = self.input_structs.get(pname)
@@ -236,7 +239,7 @@ class Op:
             raise OpCallError(f"op {self.name}: two inputs share a name among {names}")
         return [(n, v, t) for n, v, t in out if not isinstance(v, Ignore)]
 
-    def output_struct(self, position: int, count: int) -> Optional[StructType]:
+    def output_struct(self, position: int, count: int) -> StructType | None:
         """The collection type the return annotation gives output ``position`` of ``count``, if any."""
         if self._output_structs is not None and len(self._output_structs) == count:
             return self._output_structs[position]
@@ -296,7 +299,7 @@ class Op:
             return [], False
         return self._name_tuple(result, nout), True
 
-    def _name_tuple(self, result: Any, expected: Optional[int]) -> list[tuple[str, Any]]:
+    def _name_tuple(self, result: Any, expected: int | None) -> list[tuple[str, Any]]:
         if not isinstance(result, tuple):
             raise OpCallError(
                 f"op {self.name}: expected a tuple of {expected or 'any number of'} outputs, "
@@ -320,13 +323,13 @@ class Op:
 
 
 def op(
-    func: Optional[Callable] = None,
+    func: Callable | None = None,
     *,
-    output_names: Optional[Iterable[str]] = None,
-    nout: Union[str, int] = "auto",
+    output_names: Iterable[str] | None = None,
+    nout: str | int = "auto",
     ignore_args: Iterable[str] = (),
     version: int = 0,
-    name: Optional[str] = None,
+    name: str | None = None,
 ) -> Any:
     """Make a function memoized: inside ``with storage:`` its calls are recorded and never computed twice.
 

@@ -11,13 +11,12 @@ delete each other's files.
 >>> confined_path("/data/ovf", "../etc/passwd", "abc")
 Traceback (most recent call last):
 ...
-graphstore.errors.OverflowPathError: value abc names overflow file '../etc/passwd', which is outside the overflow folder /data/ovf: the store is damaged or was tampered with; the file is not used
+graphstore.errors.OverflowPathError: value abc names overflow file '../etc/passwd', which is outside the overflow ...
 """
 
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from .errors import OverflowDirInUseError, OverflowPathError, StoreError
 
@@ -52,7 +51,7 @@ def _outside(folder: str, name: object, cid: str, detail: str = "") -> OverflowP
     )
 
 
-def read_owner(folder: str) -> Optional[str]:
+def read_owner(folder: str) -> str | None:
     """The id of the store that claimed ``folder``, or None if none did."""
     try:
         with open(os.path.join(folder, OWNER_FILE), encoding="utf-8") as fh:
@@ -63,7 +62,7 @@ def read_owner(folder: str) -> Optional[str]:
         raise StoreError(f"cannot read {os.path.join(folder, OWNER_FILE)}: {exc.strerror or exc}") from exc
 
 
-def check_owner(folder: str, store_id: Optional[str], store: str) -> None:
+def check_owner(folder: str, store_id: str | None, store: str) -> None:
     """Refuse ``folder`` if another store claimed it."""
     owner = read_owner(folder)
     if owner is not None and store_id is not None and owner != store_id:
@@ -74,7 +73,7 @@ def check_owner(folder: str, store_id: Optional[str], store: str) -> None:
         )
 
 
-def claim(folder: str, store_id: Optional[str], store: str) -> None:
+def claim(folder: str, store_id: str | None, store: str) -> None:
     """Mark ``folder`` (which exists) as belonging to store ``store_id``, unless it already is; refuses a folder
     another store claimed."""
     if store_id is None:
@@ -94,7 +93,7 @@ def claim(folder: str, store_id: Optional[str], store: str) -> None:
         fh.write(store_id + "\n")
 
 
-def copy_overflow_files(source: Optional[str], names: list[str], target: str, store_id: str, store: str) -> None:
+def copy_overflow_files(source: str | None, names: list[str], target: str, store_id: str, store: str) -> None:
     """Copy overflow files ``names`` from folder ``source`` to folder ``target``, claimed for store ``store_id``
     (a backup's folder)."""
     import shutil

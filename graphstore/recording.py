@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .backends import CallRecord, MemberRecord, OpRecord, ValueRecord
 from .errors import (
@@ -58,7 +58,7 @@ def has_ref(value: Any, depth: int = 0) -> bool:
     return any(has_ref(x, depth + 1) for x in items)
 
 
-def implicit_struct(value: Any) -> Optional[StructType]:
+def implicit_struct(value: Any) -> StructType | None:
     """The collection type under which a plain container holding Refs is stored (None: store it as one value)."""
     t = type(value)
     if t is list or t is tuple:
@@ -80,7 +80,7 @@ class PendingCall:
 
     extra: list[tuple[CallRecord, list[tuple[str, Ref]], list[tuple[str, Ref]]]] = field(default_factory=list)
     members: list[MemberRecord] = field(default_factory=list)
-    deletions: Optional[int] = None
+    deletions: int | None = None
     """The storage's deletion count when the call started (before anything remembered about the store was read)."""
 
 
@@ -97,7 +97,9 @@ class Recorder(FastRecorder):
                 return out
         bound = op.bind(args, kwargs)
         todo = PendingCall(deletions=self._deletions)
-        in_refs = [(name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)]
+        in_refs = [
+            (name, self._wrap_input(op, name, value, stype, todo)) for name, value, stype in op.iter_inputs(bound)
+        ]
         ids = None
         if self._versioner is None:
             ids = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
@@ -115,7 +117,7 @@ class Recorder(FastRecorder):
         self._check_writable(op)
         return self._execute(op, bound, in_refs, todo, ids)
 
-    def _lookup(self, hid: str, cid: str, op: Optional[Op] = None) -> Optional[CallRecord]:
+    def _lookup(self, hid: str, cid: str, op: Op | None = None) -> CallRecord | None:
         """The call with this history id, else one with this content id: pending records first, then one read
         (none when the backend holds every id of ``op``'s stored calls)."""
         found = self._pending.call(hid)
@@ -181,7 +183,7 @@ class Recorder(FastRecorder):
 
     # --- inputs -------------------------------------------------------------------------------------------------------
 
-    def _wrap_input(self, op: Op, name: str, value: Any, stype: Optional[StructType], todo: PendingCall) -> Ref:
+    def _wrap_input(self, op: Op, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
         if isinstance(value, NewArgDefault):
             value = value.value
         if stype is not None:
@@ -213,7 +215,8 @@ class Recorder(FastRecorder):
         warnings.warn(
             f"op {op.name}, argument {name!r}: its content id may differ in another process (so the call may be "
             f"computed again there), since a part of it could only be hashed through its pickle: {'; '.join(parts)}",
-            UnstableIdWarning, stacklevel=_caller_level(),
+            UnstableIdWarning,
+            stacklevel=_caller_level(),
         )
 
     def _struct_input(self, op: Op, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
@@ -236,15 +239,23 @@ class Recorder(FastRecorder):
         call_cid = derive_call_id("cid", op_id, [(lb, r.cid) for lb, (_, r) in zip(labels, elements)])
         out_label = COLLECTION_LABEL[kind]
         coll = REF_CLASSES[kind](
-            struct_cid(kind, [(k, r.cid) for k, r in elements]), derive_output_hid(call_hid, out_label),
-            members=elements, resolver=self._resolve_members,
+            struct_cid(kind, [(k, r.cid) for k, r in elements]),
+            derive_output_hid(call_hid, out_label),
+            members=elements,
+            resolver=self._resolve_members,
         )
         if all(r.in_memory for _, r in elements):
             coll._set_obj(assemble(kind, [(k, r.obj) for k, r in elements]))
         ins = [(lb, r) for lb, (_, r) in zip(labels, elements)]
         record = CallRecord(
-            call_hid, call_cid, make, 0, ((out_label, coll.hid, coll.cid),), False,
-            tuple((lb, r.hid, r.cid) for lb, r in ins), output_kinds=(kind,),
+            call_hid,
+            call_cid,
+            make,
+            0,
+            ((out_label, coll.hid, coll.cid),),
+            False,
+            tuple((lb, r.hid, r.cid) for lb, r in ins),
+            output_kinds=(kind,),
         )
         todo.extra.append((record, ins, [(out_label, coll)]))
         todo.members.extend(self._member_records(coll.hid, kind, elements))
@@ -270,8 +281,7 @@ class Recorder(FastRecorder):
 
     # --- running ------------------------------------------------------------------------------------------------------
 
-    def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall,
-                 ids: Optional[tuple[str, str]] = None) -> Any:
+    def _execute(self, op: Op, bound: Any, in_refs: list, todo: PendingCall, ids: tuple[str, str] | None = None) -> Any:
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
             self.attach(lazy, inplace=True)
@@ -340,12 +350,22 @@ class Recorder(FastRecorder):
                 f"op {op.name} changed its argument {name!r} in place: the value stored for the argument is the one "
                 "the op was called with, but its results were computed as the op changed it; copy the argument "
                 "inside the op before changing it",
-                InputMutatedWarning, stacklevel=6,
+                InputMutatedWarning,
+                stacklevel=6,
             )
 
-    def _finish_call(self, op: Op, in_refs: list, todo: PendingCall, ids: tuple[str, str], result: Any,
-                     started: float, duration: float, version_id: Optional[str] = None,
-                     values: Optional[dict] = None) -> Any:
+    def _finish_call(
+        self,
+        op: Op,
+        in_refs: list,
+        todo: PendingCall,
+        ids: tuple[str, str],
+        result: Any,
+        started: float,
+        duration: float,
+        version_id: str | None = None,
+        values: dict | None = None,
+    ) -> Any:
         """Record a call whose function has run and returned ``result``; returns its output Refs (``values``: the
         input values serialized before the run)."""
         hid, cid = ids
@@ -355,9 +375,17 @@ class Recorder(FastRecorder):
             stype = op.output_struct(position, len(named))
             out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, value, stype, todo)))
         record = CallRecord(
-            hid, cid, op.name, op.version, tuple([(n, r.hid, r.cid) for n, r in out_refs]), returns_tuple,
-            tuple([(n, r.hid, r.cid) for n, r in in_refs]), started, duration,
-            tuple([ref_kind(r) for _, r in out_refs]), version_id,
+            hid,
+            cid,
+            op.name,
+            op.version,
+            tuple([(n, r.hid, r.cid) for n, r in out_refs]),
+            returns_tuple,
+            tuple([(n, r.hid, r.cid) for n, r in in_refs]),
+            started,
+            duration,
+            tuple([ref_kind(r) for _, r in out_refs]),
+            version_id,
         )
         self._save_call(op, record, in_refs, out_refs, todo, values)
         return Op.package([r for _, r in out_refs], returns_tuple)
@@ -376,8 +404,7 @@ class Recorder(FastRecorder):
             return self.unwrap(value)
         return value
 
-    def _wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: Optional[StructType],
-                     todo: PendingCall) -> Ref:
+    def _wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
         if stype is None and isinstance(value, CollectionRef):
             stype = StructType(value.kind)
         if stype is not None:
@@ -412,31 +439,48 @@ class Recorder(FastRecorder):
         coll_label, key_label = COLLECTION_LABEL[kind], KEY_LABEL[kind]
         elements: list[tuple[Any, Ref, Ref, str]] = []
         for i, (key, item) in enumerate(pairs):
-            key_ref = wrap_atom(item.cid if kind == "set" and isinstance(item, Ref) else
-                                hash_value(item) if kind == "set" else key)
+            key_ref = wrap_atom(
+                item.cid if kind == "set" and isinstance(item, Ref) else hash_value(item) if kind == "set" else key
+            )
             g_hid = derive_call_id("hid", op_id, [(coll_label, hid), (key_label, key_ref.hid)])
             etype = stype.element_type(i)
             elt = self._wrap_output(op, derive_output_hid(g_hid, "elt"), f"{name}[{key!r}]", item, etype, todo)
             elements.append((key, elt, key_ref, g_hid))
         coll = REF_CLASSES[kind](
-            struct_cid(kind, [(k, e.cid) for k, e, _, _ in elements]), hid,
-            members=[(k, e) for k, e, _, _ in elements], resolver=self._resolve_members,
+            struct_cid(kind, [(k, e.cid) for k, e, _, _ in elements]),
+            hid,
+            members=[(k, e) for k, e, _, _ in elements],
+            resolver=self._resolve_members,
         )
         if all(e.in_memory for _, e, _, _ in elements):
             coll._set_obj(assemble(kind, [(k, e.obj) for k, e, _, _ in elements]))
-        for key, elt, key_ref, g_hid in elements:
+        for _key, elt, key_ref, g_hid in elements:
             g_cid = derive_call_id("cid", op_id, [(coll_label, coll.cid), (key_label, key_ref.cid)])
             ins = [(coll_label, coll), (key_label, key_ref)]
             record = CallRecord(
-                g_hid, g_cid, getitem, 0, (("elt", elt.hid, elt.cid),), False,
-                tuple((lb, r.hid, r.cid) for lb, r in ins), output_kinds=(ref_kind(elt),),
+                g_hid,
+                g_cid,
+                getitem,
+                0,
+                (("elt", elt.hid, elt.cid),),
+                False,
+                tuple((lb, r.hid, r.cid) for lb, r in ins),
+                output_kinds=(ref_kind(elt),),
             )
             todo.extra.append((record, ins, [("elt", elt)]))
         todo.members.extend(self._member_records(hid, kind, [(k, e) for k, e, _, _ in elements]))
         return coll
 
-    def _record_content_hit(self, op: Op, hid: str, cid: str, same: CallRecord, in_refs: list,
-                            todo: PendingCall, version_id: Optional[str] = None) -> Any:
+    def _record_content_hit(
+        self,
+        op: Op,
+        hid: str,
+        cid: str,
+        same: CallRecord,
+        in_refs: list,
+        todo: PendingCall,
+        version_id: str | None = None,
+    ) -> Any:
         """Same content as a stored call but another history: record a new call sharing its values."""
         self._check_writable(op)
         out_refs: list[tuple[str, Ref]] = []
@@ -446,15 +490,23 @@ class Recorder(FastRecorder):
             stype = StructType(kind) if kind != "atom" else None
             out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, old, stype, todo)))
         record = CallRecord(
-            hid, cid, op.name, op.version, tuple((n, r.hid, r.cid) for n, r in out_refs), same.tuple_out,
-            tuple((n, r.hid, r.cid) for n, r in in_refs), time.time(), 0.0,
-            output_kinds=tuple(ref_kind(r) for _, r in out_refs), version_id=version_id,
+            hid,
+            cid,
+            op.name,
+            op.version,
+            tuple((n, r.hid, r.cid) for n, r in out_refs),
+            same.tuple_out,
+            tuple((n, r.hid, r.cid) for n, r in in_refs),
+            time.time(),
+            0.0,
+            output_kinds=tuple(ref_kind(r) for _, r in out_refs),
+            version_id=version_id,
         )
         self._save_call(op, record, in_refs, out_refs, todo)
         return self._lazy_outputs(record)
 
     @staticmethod
-    def _new_todo(deletions: Optional[int] = None) -> PendingCall:
+    def _new_todo(deletions: int | None = None) -> PendingCall:
         return PendingCall(deletions=deletions)
 
     @staticmethod
@@ -468,12 +520,13 @@ class Recorder(FastRecorder):
 
     # --- queuing records ----------------------------------------------------------------------------------------------
 
-    def _save_call(self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall,
-                   values: Optional[dict] = None) -> None:
+    def _save_call(
+        self, op: Op, record: CallRecord, in_refs: list, out_refs: list, todo: PendingCall, values: dict | None = None
+    ) -> None:
         """Queue a call, its structural calls, refs and new values (all serialized before anything is queued;
         ``values``: those already serialized)."""
         values = {} if values is None else values
-        held: Optional[dict] = None  # cid -> Ref of values left out as stored (to supply them if they were deleted)
+        held: dict | None = None  # cid -> Ref of values left out as stored (to supply them if they were deleted)
         refs: dict[str, tuple] = {}  # hid -> the fields of a RefRecord
         calls = [record] + [rec for rec, _, _ in todo.extra]
         groups = [(op.name, in_refs, out_refs)] + [(op.name, ins, outs) for _, ins, outs in todo.extra]

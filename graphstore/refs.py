@@ -54,7 +54,7 @@ class Ref:
     def _set_obj(self, obj: Any) -> None:
         self._obj = obj
 
-    def detached(self) -> "Ref":
+    def detached(self) -> Ref:
         """A lazy copy of this Ref (same ids, value not in memory)."""
         return type(self)(self.cid, self.hid)
 
@@ -122,11 +122,11 @@ class PointerRef(AtomRef):
         super().__init__(cid, hid, obj)
         self.pointer_id = pointer_id
 
-    def detached(self) -> "Ref":
+    def detached(self) -> Ref:
         return PointerRef(self.cid, self.hid, pointer_id=self.pointer_id)
 
     def __repr__(self) -> str:
-        return "Atom" + super().__repr__()[len("Pointer"):]
+        return "Atom" + super().__repr__()[len("Pointer") :]
 
 
 class Call:

@@ -21,7 +21,7 @@ import os
 import threading
 import warnings
 import weakref
-from typing import Any, Optional, Union
+from typing import Any
 
 from .backends import Tracer, open_backend
 from .claims import acquire, release
@@ -29,26 +29,26 @@ from .context import _STACK, ModeContext
 from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
 from .forking import abandon
 from .history import History
-from .versioning import TracingOptions, Versioner
-from .versions_api import VersionsAPI, check_store_mode
 from .loading import Loader
 from .ops import Op
+from .overflow import check_owner, copy_overflow_files
 from .recording import Recorder
 from .refs import Call
-from .overflow import check_owner, copy_overflow_files
 from .resupply import complete_batch
 from .values import ValueCodec
+from .versioning import TracingOptions, Versioner
+from .versions_api import VersionsAPI, check_store_mode
 from .writer import PendingWrites
 
 
 class _AllowNewCalls:
     """Returned by ``Storage.allow_new_calls``: the setting is already in force; as a context it is restored on exit."""
 
-    def __init__(self, storage: "Storage", previous: bool) -> None:
+    def __init__(self, storage: Storage, previous: bool) -> None:
         self.storage = storage
         self.previous = previous
 
-    def __enter__(self) -> "Storage":
+    def __enter__(self) -> Storage:
         return self.storage
 
     def __exit__(self, *exc: Any) -> None:
@@ -61,7 +61,7 @@ def default_overflow_dir(db_path: str) -> str:
     return os.fspath(db_path) + "-overflow"
 
 
-_OPEN: "weakref.WeakSet[Storage]" = weakref.WeakSet()
+_OPEN: weakref.WeakSet[Storage] = weakref.WeakSet()
 """Storages not closed yet: closed when the interpreter exits, so their pending calls are written and SQLite folds
 its write-ahead log back into the store file (the next process then reads one file, not the file and a log)."""
 
@@ -123,28 +123,33 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def __init__(
         self,
-        db_path: "Union[str, os.PathLike[str]]" = ":memory:",
-        overflow_dir: "Optional[Union[str, os.PathLike[str]]]" = None,
+        db_path: str | os.PathLike[str] = ":memory:",
+        overflow_dir: str | os.PathLike[str] | None = None,
         overflow_threshold_MB: float = 50.0,
-        deps_path: "Optional[Union[str, os.PathLike[str]]]" = None,
-        tracer: Optional[Tracer] = None,
+        deps_path: str | os.PathLike[str] | None = None,
+        tracer: Tracer | None = None,
         on_change: str = "ask",
         read_only: bool = False,
         trusted: bool = True,
         *,
-        tracer_impl: Optional[type] = None,
+        tracer_impl: type | None = None,
         strict_tracing: bool = False,
         skip_unhashable_globals: bool = True,
         skip_globals_silently: bool = False,
         skip_missing_deps: bool = True,
         skip_missing_silently: bool = False,
-        deps_package: Optional[str] = None,
+        deps_package: str | None = None,
         track_globals: bool = True,
     ) -> None:
         tracing = TracingOptions.checked(
-            tracer_impl=tracer_impl, strict_tracing=strict_tracing, skip_unhashable_globals=skip_unhashable_globals,
-            skip_globals_silently=skip_globals_silently, skip_missing_deps=skip_missing_deps,
-            skip_missing_silently=skip_missing_silently, deps_package=deps_package, track_globals=track_globals,
+            tracer_impl=tracer_impl,
+            strict_tracing=strict_tracing,
+            skip_unhashable_globals=skip_unhashable_globals,
+            skip_globals_silently=skip_globals_silently,
+            skip_missing_deps=skip_missing_deps,
+            skip_missing_silently=skip_missing_silently,
+            deps_package=deps_package,
+            track_globals=track_globals,
             deps_path=deps_path,
         )
         if overflow_threshold_MB <= 0:
@@ -153,8 +158,13 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
         if overflow_dir is None and self.db_path != ":memory:":
             overflow_dir = default_overflow_dir(self.db_path)
-        self._values = ValueCodec(overflow_dir, int(overflow_threshold_MB * 1e6), trusted=trusted,
-                                  store_id=getattr(self.backend, "store_id", None), store=self.db_path)
+        self._values = ValueCodec(
+            overflow_dir,
+            int(overflow_threshold_MB * 1e6),
+            trusted=trusted,
+            store_id=getattr(self.backend, "store_id", None),
+            store=self.db_path,
+        )
         if overflow_dir is not None:
             check_owner(os.fspath(overflow_dir), self._values.store_id, self.db_path)
         self._stored_cids: set[str] = set()
@@ -169,8 +179,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         self._source_hashes = self.backend.op_source_hashes()
         self._warned: set[str] = set()
         check_store_mode(self.backend, deps_path is not None)
-        self._versioner = None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change,
-                                                                   tracing)
+        self._versioner = (
+            None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change, tracing)
+        )
         self._pid = os.getpid()
         self._claims_key, self._claims = acquire(self.db_path)  # which function each op name belongs to
         _OPEN.add(self)
@@ -199,7 +210,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         pending.on_refused = self._stored_cids.difference_update  # a refused call's values are not stored
         return pending
 
-    def _deletions_seen(self, count: Optional[int]) -> None:
+    def _deletions_seen(self, count: int | None) -> None:
         """Another process (or this one) deleted from the store: forget what is remembered about it."""
         if count is None or self._deletions is None or count <= self._deletions:
             return
@@ -213,12 +224,14 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             warnings.warn(
                 f"store {self.db_path}: calls of op {', '.join(left_out)} were not stored: values they use were "
                 "deleted from the store by another process while they were recorded, and this process does not hold "
-                "them any more (they are computed again when called)", CallNotStoredWarning, stacklevel=2,
+                "them any more (they are computed again when called)",
+                CallNotStoredWarning,
+                stacklevel=2,
             )
 
     # --- contexts -----------------------------------------------------------------------------------------------------
 
-    def __enter__(self) -> "Storage":
+    def __enter__(self) -> Storage:
         self._prepare_context()
         return self._context.__enter__()
 
@@ -297,8 +310,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         finally:
             self._values.discard_temporary()
 
-    def backup(self, path: "Union[str, os.PathLike[str]]",
-               overflow_dir: "Optional[Union[str, os.PathLike[str]]]" = None) -> str:
+    def backup(self, path: str | os.PathLike[str], overflow_dir: str | os.PathLike[str] | None = None) -> str:
         """Copy the store to a new file at ``path``: complete and consistent, as the store was at one instant, even
         while this or other programs record into it (SQLite's online backup). Its large values are copied to
         ``overflow_dir`` (by default ``<path>-overflow``). The copy is a store of its own; returns its path.
@@ -336,20 +348,22 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         kinds = record.output_kinds or ("atom",) * len(record.outputs)
         in_kinds = self.backend.get_refs([h for _, h, _ in record.inputs])
         return Call(
-            op, record.hid, record.cid,
+            op,
+            record.hid,
+            record.cid,
             {n: self.make_ref(in_kinds.get(h, (c, "atom"))[1], c, h) for n, h, c in record.inputs},
             {n: self.make_ref(k, c, h) for (n, h, c), k in zip(record.outputs, kinds)},
         )
 
     def cf(self, source: Any) -> Any:
         """A ComputationFrame of ``source``: an op, Refs, ``{name: Refs}``, Calls or ids (see docs/querying.md)."""
-        from query import make_frame  # the query layer is optional here: imported only when asked for
+        from .query import make_frame  # the query layer is optional here: imported only when asked for
 
         return make_frame(self, source)
 
     def provenance(self, ref: Any) -> Any:
         """The full upstream history of ``ref``: ``.df`` (a table) and ``.to_networkx()`` (a graph)."""
-        from query import Provenance
+        from .query import Provenance
 
         return Provenance(self, ref)
 

@@ -20,7 +20,8 @@ dicts, sets and tuples.
 from __future__ import annotations
 
 import typing
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .hashing import _digest, hash_value
 from .refs import _NOT_LOADED, Ref
@@ -28,7 +29,10 @@ from .refs import _NOT_LOADED, Ref
 KINDS = ("list", "dict", "set", "tuple")
 MAKE_OPS = {"list": "__make_list__", "dict": "__make_dict__", "set": "__make_set__", "tuple": "__make_tuple__"}
 GETITEM_OPS = {
-    "list": "__list_getitem__", "dict": "__dict_getitem__", "set": "__set_getitem__", "tuple": "__tuple_getitem__",
+    "list": "__list_getitem__",
+    "dict": "__dict_getitem__",
+    "set": "__set_getitem__",
+    "tuple": "__tuple_getitem__",
 }
 COLLECTION_LABEL = {"list": "lst", "dict": "dct", "set": "st", "tuple": "tpl"}
 KEY_LABEL = {"list": "idx", "dict": "key", "set": "key", "tuple": "idx"}
@@ -44,7 +48,7 @@ class StructType:
         self.kind = kind
         self.elements = elements
 
-    def element_type(self, position: int) -> Optional["StructType"]:
+    def element_type(self, position: int) -> StructType | None:
         """The struct type of one element (tuples may give one type per position)."""
         elements = self.elements
         if self.kind == "tuple" and isinstance(elements, tuple):
@@ -94,7 +98,7 @@ class MTuple(_Annotation):
     kind = "tuple"
 
 
-def struct_type(annotation: Any) -> Optional[StructType]:
+def struct_type(annotation: Any) -> StructType | None:
     """The StructType an annotation asks for, or None for a plain value."""
     if isinstance(annotation, StructType):
         return annotation
@@ -115,7 +119,7 @@ def resolve_annotation(annotation: Any, func: Callable) -> Any:
         return annotation
 
 
-def output_struct_types(annotation: Any) -> Optional[tuple[Optional[StructType], ...]]:
+def output_struct_types(annotation: Any) -> tuple[StructType | None, ...] | None:
     """Struct types of each output for a return annotation ``Tuple[A, B]`` (None when not a fixed tuple)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -154,8 +158,14 @@ class CollectionRef(Ref):
     __slots__ = ("_members", "_resolver")
     kind = ""
 
-    def __init__(self, cid: str, hid: str, obj: Any = _NOT_LOADED, members: Optional[list] = None,
-                 resolver: Optional[MembersResolver] = None) -> None:
+    def __init__(
+        self,
+        cid: str,
+        hid: str,
+        obj: Any = _NOT_LOADED,
+        members: list | None = None,
+        resolver: MembersResolver | None = None,
+    ) -> None:
         super().__init__(cid, hid, obj)
         self._members = members
         self._resolver = resolver
@@ -168,7 +178,7 @@ class CollectionRef(Ref):
             self._members = self._resolver(self)
         return self._members
 
-    def detached(self) -> "Ref":
+    def detached(self) -> Ref:
         return type(self)(self.cid, self.hid, resolver=self._resolver, members=self._members)
 
     def __len__(self) -> int:

@@ -20,12 +20,13 @@ import inspect
 import os
 import types
 import warnings
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .errors import DependencySkippedWarning, HashingError, VersioningError
 
-_COLLECTOR: ContextVar[Optional["DepCollector"]] = ContextVar("graphstore_deps", default=None)
+_COLLECTOR: ContextVar[DepCollector | None] = ContextVar("graphstore_deps", default=None)
 _GLOBAL_NAMES: dict[types.CodeType, tuple[str, ...]] = {}
 _DATA_TYPES = (type(None), bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
 
@@ -102,7 +103,7 @@ class Scope:
         return bool(path) and os.path.realpath(path).startswith(self.folder + os.sep)
 
 
-def _module_file(obj: Any) -> Optional[str]:
+def _module_file(obj: Any) -> str | None:
     import sys
 
     module = sys.modules.get(getattr(obj, "__module__", "") or "")
@@ -176,8 +177,11 @@ class DepCollector:
                     f"op {self.op_name}: global {key} cannot be hashed (skip_unhashable_globals=False): {exc}"
                 ) from exc
             if options is None or not options.skip_globals_silently:
-                warnings.warn(f"op {self.op_name}: global {key} cannot be hashed, so it is not a dependency: {exc}",
-                              DependencySkippedWarning, stacklevel=2)
+                warnings.warn(
+                    f"op {self.op_name}: global {key} cannot be hashed, so it is not a dependency: {exc}",
+                    DependencySkippedWarning,
+                    stacklevel=2,
+                )
             return
         self.globals[key] = (module, name, value)
         self.global_hashes[key] = content
@@ -209,6 +213,6 @@ def stop_collecting(token: Any) -> None:
     _COLLECTOR.reset(token)
 
 
-def active_collector() -> Optional[DepCollector]:
+def active_collector() -> DepCollector | None:
     """The collector of the versioned call running now, if any."""
     return _COLLECTOR.get()

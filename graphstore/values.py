@@ -6,15 +6,15 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any, Optional
+from typing import Any
 
 import xxhash
 
 from .backends import ValueRecord
 from .codecs import decode_value, encode_value
 from .diskfull import why_write_failed
-from .overflow import claim, confined_path
 from .errors import IntegrityError, RefNotLoadedError, SerializationError, StoreError, ValueTooLargeError
+from .overflow import claim, confined_path
 
 POINTER_CODEC = "pointer"
 MAX_INLINE_BYTES = 999_000_000
@@ -26,8 +26,14 @@ _SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL"}
 class ValueCodec:
     """Serializes values for one storage, sending those over the threshold to files in ``overflow_dir``."""
 
-    def __init__(self, overflow_dir: Optional[str], threshold_bytes: int, trusted: bool = True,
-                 store_id: Optional[str] = None, store: str = "") -> None:
+    def __init__(
+        self,
+        overflow_dir: str | None,
+        threshold_bytes: int,
+        trusted: bool = True,
+        store_id: str | None = None,
+        store: str = "",
+    ) -> None:
         self.overflow_dir = os.fspath(overflow_dir) if overflow_dir is not None else None
         self.threshold_bytes = threshold_bytes
         self.trusted = trusted
@@ -135,8 +141,10 @@ class ValueCodec:
         except OSError as exc:
             hint = ""
             if isinstance(exc, FileNotFoundError):
-                hint = ("; if this store keeps its large values in another folder, open it with "
-                        "Storage(..., overflow_dir=<that folder>)")
+                hint = (
+                    "; if this store keeps its large values in another folder, open it with "
+                    "Storage(..., overflow_dir=<that folder>)"
+                )
             raise StoreError(f"cannot read overflow file {path} of value {rec.cid}: {exc.strerror}{hint}") from exc
         if len(data) != rec.size:
             raise IntegrityError(f"overflow file {path} of value {rec.cid} has {len(data)} bytes, expected {rec.size}")

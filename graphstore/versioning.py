@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .backends.sqlite_versions import ComponentCommit, VersionRecord
 from .components import current_content, function_source, resolve_function, resolve_global, value_content
@@ -41,14 +41,14 @@ class TracingOptions:
     """A recorded dependency that no longer exists counts as changed (else an error)."""
     skip_missing_silently: bool = False
     """Count it as changed without a warning."""
-    deps_package: Optional[str] = None
+    deps_package: str | None = None
     """The package the modules under ``deps_path`` are imported as: recorded components of its modules are imported
     to be compared, when the program has not imported them."""
     track_globals: bool = True
     """Data globals read by tracked code are dependencies."""
 
     @classmethod
-    def checked(cls, tracer_impl: Any = None, deps_path: Any = None, **options: Any) -> "TracingOptions":
+    def checked(cls, tracer_impl: Any = None, deps_path: Any = None, **options: Any) -> TracingOptions:
         if tracer_impl is not None and getattr(tracer_impl, "__name__", None) != "DecTracer":
             name = getattr(tracer_impl, "__name__", repr(tracer_impl))
             raise ConfigurationError(
@@ -83,8 +83,7 @@ class VersionInfo:
 class Versioner:
     """Decides versions and validity for one Storage."""
 
-    def __init__(self, backend: Any, deps_path: str, on_change: str,
-                 options: Optional[TracingOptions] = None) -> None:
+    def __init__(self, backend: Any, deps_path: str, on_change: str, options: TracingOptions | None = None) -> None:
         if on_change not in POLICIES:
             raise ConfigurationError(f"on_change must be one of {POLICIES}, got {on_change!r}")
         self.backend = backend
@@ -95,9 +94,9 @@ class Versioner:
         self._missing_warned: set[str] = set()
         self._commits: dict[str, list[ComponentCommit]] = {}
         self._versions: dict[tuple[str, int], list[VersionRecord]] = {}
-        self._current: dict[tuple[str, str], Optional[str]] = {}
+        self._current: dict[tuple[str, str], str | None] = {}
         self._candidates: dict[tuple[str, int], list[str]] = {}
-        self._heads: Optional[dict[str, str]] = None
+        self._heads: dict[str, str] | None = None
         self._finished: dict[tuple, VersionRecord] = {}
         self._stats: dict[str, tuple[int, int]] = {}  # source files' (mtime, size), looked at once per block
 
@@ -117,8 +116,15 @@ class Versioner:
             found = self._commits[key] = self.backend.load_commits(key)
         return found
 
-    def semantic_of(self, kind: str, key: str, content: str, source: Optional[str],
-                    is_semantic_change: Optional[bool] = None, current: bool = False) -> str:
+    def semantic_of(
+        self,
+        kind: str,
+        key: str,
+        content: str,
+        source: str | None,
+        is_semantic_change: bool | None = None,
+        current: bool = False,
+    ) -> str:
         """The semantic hash of a component's content, recording a new commit (classified) when the content is new.
 
         ``current``: the content is what the code is now, so it becomes the component's head (the parent of its
@@ -144,14 +150,15 @@ class Versioner:
         else:
             breaking = self._classify(kind, key, parent, source) if is_semantic_change is None else is_semantic_change
             semantic = hash_text("gs:semantic", key, content) if breaking else parent.semantic_hash
-        commit = ComponentCommit(key, content, kind, semantic, parent.content_hash if parent else None, source,
-                                 time.time())
+        commit = ComponentCommit(
+            key, content, kind, semantic, parent.content_hash if parent else None, source, time.time()
+        )
         self.backend.save_commit(commit)
         history.append(commit)
         self._check_out(key, history, content)
         return semantic
 
-    def _head(self, key: str, history: list[ComponentCommit]) -> Optional[ComponentCommit]:
+    def _head(self, key: str, history: list[ComponentCommit]) -> ComponentCommit | None:
         """The commit the component was at when last seen: a recorded head, else its latest commit."""
         if self._heads is None:
             self._heads = self.backend.component_heads()
@@ -177,7 +184,7 @@ class Versioner:
             if exists:  # (a missing one is reported only when a lookup needs it)
                 self.current_semantic(kind, key)
 
-    def _classify(self, kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> bool:
+    def _classify(self, kind: str, key: str, parent: ComponentCommit, source: str | None) -> bool:
         """True for a breaking change: asked through ``input()`` when the policy is "ask", else by policy."""
         policy = self.on_change
         if policy == "ask":
@@ -185,9 +192,12 @@ class Versioner:
             if answer is not None:
                 return answer
         if policy in ("ask", "error"):
-            why = "on_change='error' forbids unclassified changes" if policy == "error" else \
-                "graphstore could not ask whether the change is breaking (input() found no answer: no terminal " \
+            why = (
+                "on_change='error' forbids unclassified changes"
+                if policy == "error"
+                else "graphstore could not ask whether the change is breaking (input() found no answer: no terminal "
                 "or notebook to type it)"
+            )
             raise VersioningError(
                 f"{kind} {key} changed since its calls were recorded, and {why}. Choose with "
                 "Storage(..., on_change='breaking' | 'compatible'), or mark it with "
@@ -195,12 +205,15 @@ class Versioner:
             )
         return policy == "breaking"
 
-    def _prompt(self, kind: str, key: str, parent: ComponentCommit, source: Optional[str]) -> Optional[bool]:
+    def _prompt(self, kind: str, key: str, parent: ComponentCommit, source: str | None) -> bool | None:
         """Show the change and ask whether it is breaking, as mandala does (``input()``: a terminal, a notebook's
         text box, or a script's replacement of ``builtins.input``); None when ``input()`` cannot answer."""
         if kind == "function":
-            diff = "".join(difflib.unified_diff((parent.source or "").splitlines(True),
-                                                (source or "").splitlines(True), "before", "now"))
+            diff = "".join(
+                difflib.unified_diff(
+                    (parent.source or "").splitlines(True), (source or "").splitlines(True), "before", "now"
+                )
+            )
         else:
             diff = f"-{parent.content_hash}\n+(its value now)\n"
         dependents = self.backend.versions_using(key)
@@ -209,9 +222,11 @@ class Versioner:
         print(f"The {kind} {key} changed (CHANGE DETECTED in {name} from module {module}).")
         print(f"Dependent ops: {', '.join(ops) if ops else 'none'} ({len(dependents)} versions)")
         print(diff)
-        question = ("Does this change require recomputation of dependent calls?\nWARNING: if the change created new "
-                    "dependencies and you choose 'no', you should add them by hand or risk missing changes in them."
-                    "\nAnswer: [y]es/[n]o/[a]bort ")
+        question = (
+            "Does this change require recomputation of dependent calls?\nWARNING: if the change created new "
+            "dependencies and you choose 'no', you should add them by hand or risk missing changes in them."
+            "\nAnswer: [y]es/[n]o/[a]bort "
+        )
         while True:
             print(question)
             try:
@@ -225,7 +240,7 @@ class Versioner:
                 return ANSWERS[answer]
             print(f"Invalid response: {answer}")
 
-    def current_semantic(self, kind: str, key: str) -> Optional[str]:
+    def current_semantic(self, kind: str, key: str) -> str | None:
         """The semantic hash a component has now (None if it no longer exists), cached until the next refresh."""
         cache_key = (kind, key)
         if cache_key not in self._current:
@@ -236,7 +251,7 @@ class Versioner:
             self._current[cache_key] = semantic
         return self._current[cache_key]
 
-    def current_source(self, kind: str, key: str) -> tuple[Optional[str], Optional[str]]:
+    def current_source(self, kind: str, key: str) -> tuple[str | None, str | None]:
         """``(source, content hash)`` of a component as the code is now; ``(None, None)`` when it no longer exists
         (an error with ``skip_missing_deps=False``, else it counts as changed)."""
         self._import_package_module(kind, key)
@@ -264,8 +279,9 @@ class Versioner:
             raise VersioningError(f"{message} (skip_missing_deps=False); restore it, or drop the versions that use it")
         if not self.options.skip_missing_silently and key not in self._missing_warned:
             self._missing_warned.add(key)
-            warnings.warn(f"{message}: the calls that used it are computed again", DependencySkippedWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{message}: the calls that used it are computed again", DependencySkippedWarning, stacklevel=2
+            )
 
     # --- versions -----------------------------------------------------------------------------------------------------
 
@@ -304,7 +320,7 @@ class Versioner:
         Within one ``with storage:`` block the code is taken as fixed (as for lookups), so a call that touched the
         same functions and global values as an earlier one gets that one's version without re-reading anything."""
         global_contents = []
-        for key, (_, name, value) in collector.globals.items():
+        for key, (_, _name, value) in collector.globals.items():
             content = value_content(value)
             if content != collector.global_hashes[key]:
                 raise VersioningError(
@@ -340,7 +356,7 @@ class Versioner:
         semantic_version = hash_text("gs:semantic-version", *[f"{key}:{s}" for key, s in sorted(semantics)])
         return VersionRecord(version_id, op.name, op.version, semantic_version, tuple(deps), time.time())
 
-    def absorb(self, op: Any, version_id: Optional[str]) -> None:
+    def absorb(self, op: Any, version_id: str | None) -> None:
         """An op called inside a running versioned call: its dependencies become the outer call's too, since the
         outer result depends on the inner one (whether the inner call ran now or was found in the store)."""
         outer = active_collector()
@@ -360,7 +376,7 @@ class Versioner:
 
     # --- user-facing --------------------------------------------------------------------------------------------------
 
-    def sync(self, component: Any, is_semantic_change: Optional[bool]) -> str:
+    def sync(self, component: Any, is_semantic_change: bool | None) -> str:
         """Record the current state of a function (op, tracked function or method), or of a global named
         ``"module.NAME"``, classified as given; returns its semantic hash."""
         if isinstance(component, str):
@@ -384,8 +400,16 @@ class Versioner:
         out = []
         for v in self.versions(op_name, op_version):
             status = self.status(v)
-            out.append(VersionInfo(v.version_id, v.semantic_version, {key: c for _, key, c in v.deps},
-                                   status == "current", counts.get(v.version_id, 0), status))
+            out.append(
+                VersionInfo(
+                    v.version_id,
+                    v.semantic_version,
+                    {key: c for _, key, c in v.deps},
+                    status == "current",
+                    counts.get(v.version_id, 0),
+                    status,
+                )
+            )
         return out
 
     def status(self, version: VersionRecord) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Optional
+from typing import Any
 
 from .errors import ConfigurationError, VersioningError
 from .tracking import component_key, unwrap_callable
-from .versioning import VersionInfo, Versioner
+from .versioning import Versioner, VersionInfo
 
 
 def check_store_mode(backend: Any, versioned: bool) -> None:
@@ -30,7 +30,7 @@ def check_store_mode(backend: Any, versioned: bool) -> None:
 class VersionsAPI:
     """Versioning half of a Storage (every method needs ``Storage(deps_path=...)``)."""
 
-    _versioner: Optional[Versioner]
+    _versioner: Versioner | None
 
     def _need_versioner(self, what: str) -> Versioner:
         if self._versioner is None:
@@ -51,9 +51,14 @@ class VersionsAPI:
         rule = "#" * 80
         blocks = []
         for info in infos:
-            lines = [f"### Dependencies for version of op {f.name} (version {f.version})",
-                     f"### content_version_id={info.version_id}", f"### semantic_version_id={info.semantic_version}",
-                     f"### status: {info.status}", f"### calls: {info.calls}", ""]
+            lines = [
+                f"### Dependencies for version of op {f.name} (version {f.version})",
+                f"### content_version_id={info.version_id}",
+                f"### semantic_version_id={info.semantic_version}",
+                f"### status: {info.status}",
+                f"### calls: {info.calls}",
+                "",
+            ]
             by_module: dict[str, list[str]] = {}
             for key, content in sorted(info.deps.items()):
                 commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
@@ -68,7 +73,7 @@ class VersionsAPI:
             blocks.append("\n".join(lines))
         return "\n\n".join(blocks) if blocks else f"op {f.name} (version {f.version}) has no recorded versions"
 
-    def sync_component(self, f: Any, is_semantic_change: Optional[bool] = None) -> str:
+    def sync_component(self, f: Any, is_semantic_change: bool | None = None) -> str:
         """Record the current code of ``f`` (an op or tracked function; or a global, named ``"module.NAME"``),
         marked as breaking or not; returns its semantic hash. With ``is_semantic_change=None`` the storage's
         ``on_change`` policy decides."""
@@ -80,17 +85,22 @@ class VersionsAPI:
         versioner = self._need_versioner("source_history")
         key = f if isinstance(f, str) else component_key(unwrap_callable(f))
         return [
-            {"content_hash": c.content_hash, "semantic_hash": c.semantic_hash, "parent_hash": c.parent_hash,
-             "created_at": c.created_at, "source": c.source}
+            {
+                "content_hash": c.content_hash,
+                "semantic_hash": c.semantic_hash,
+                "parent_hash": c.parent_hash,
+                "created_at": c.created_at,
+                "source": c.source,
+            }
             for c in versioner.commits(key)
         ]
 
-    def code(self, version_id: Any) -> dict[str, Optional[str]]:
+    def code(self, version_id: Any) -> dict[str, str | None]:
         """The source of every function a version (an id or a VersionInfo) depends on (globals map to None), by
         component name."""
         versioner = self._need_versioner("code")
         version = self._find_version(versioner, getattr(version_id, "version_id", version_id))
-        out: dict[str, Optional[str]] = {}
+        out: dict[str, str | None] = {}
         for kind, key, content in version.deps:
             commit = next((c for c in versioner.commits(key) if c.content_hash == content), None)
             out[key] = commit.source if commit is not None and kind == "function" else None
@@ -110,8 +120,11 @@ class VersionsAPI:
             if "global" in (kind_a, kind_b) and ca != cb:
                 chunks.append(f"global {key}: {ca[:12]} -> {cb[:12]}\n")
             elif before != after:
-                chunks.extend(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
-                                                   f"{key} ({a[:8]})", f"{key} ({b[:8]})"))
+                chunks.extend(
+                    difflib.unified_diff(
+                        before.splitlines(True), after.splitlines(True), f"{key} ({a[:8]})", f"{key} ({b[:8]})"
+                    )
+                )
         return "".join(chunks)
 
     def drop_version(self, version: Any, delete_dependents: bool = True) -> int:
@@ -126,7 +139,7 @@ class VersionsAPI:
         return count
 
     def _find_version(self, versioner: Versioner, version_id: str) -> Any:
-        for (name, ver) in {(n, v) for (n, v) in self._ops_by_name}:
+        for name, ver in {(n, v) for (n, v) in self._ops_by_name}:
             for record in versioner.versions(name, ver):
                 if record.version_id == version_id:
                     return record

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import call_row, row_call
@@ -101,7 +101,7 @@ class _Generation:
         b = self.batch
         self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
 
-    def stamp(self, deletions: Optional[int], held: Optional[dict]) -> None:
+    def stamp(self, deletions: int | None, held: dict | None) -> None:
         """Note the deletion count the records being added were made under (the batch keeps the oldest)."""
         b = self.batch
         if deletions is not None and (b.deletions is None or deletions < b.deletions):
@@ -109,8 +109,9 @@ class _Generation:
         if held:
             self.held.update(held)
 
-    def add(self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
-            members: list[MemberRecord]) -> None:
+    def add(
+        self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord], members: list[MemberRecord]
+    ) -> None:
         self._mark()
         b = self.batch
         for v in values:
@@ -150,12 +151,18 @@ class _Generation:
         b = self.batch
         ends = self.groups[1:] + [(len(b.values), len(b.refs), len(b.calls), len(b.members))]
         return [
-            Batch(values=b.values[v0:v1], refs=b.refs[r0:r1], calls=b.calls[c0:c1], ops=list(b.ops),
-                  members=b.members[m0:m1], deletions=b.deletions)
+            Batch(
+                values=b.values[v0:v1],
+                refs=b.refs[r0:r1],
+                calls=b.calls[c0:c1],
+                ops=list(b.ops),
+                members=b.members[m0:m1],
+                deletions=b.deletions,
+            )
             for (v0, r0, c0, m0), (v1, r1, c1, m1) in zip(self.groups, ends)
         ]
 
-    def absorb(self, later: "_Generation") -> "_Generation":
+    def absorb(self, later: _Generation) -> _Generation:
         """This generation followed by a later one (to put a failed write back in front of newer records)."""
         merged = _Generation()
         for gen in (self, later):
@@ -176,29 +183,33 @@ class PendingWrites:
         self.lock = threading.RLock()
         self._flush_lock = threading.Lock()
         self._current = _Generation()
-        self._flushing: Optional[_Generation] = None
-        self._since: Optional[float] = None
-        self._flushing_since: Optional[float] = None
-        self._error: Optional[BaseException] = None
+        self._flushing: _Generation | None = None
+        self._since: float | None = None
+        self._flushing_since: float | None = None
+        self._error: BaseException | None = None
         self.write_through = False
         """Write each call before the op call returns (in a forked child, which may end at any moment)."""
-        self.on_refused: Optional[Callable[[set[str]], None]] = None
+        self.on_refused: Callable[[set[str]], None] | None = None
         """Called with the content ids of values that were dropped with refused calls (they are not stored)."""
         self._wake = threading.Event()
         self._closed = False
-        self._thread: Optional[threading.Thread] = None
-        self.resupply: Optional[Callable[[Batch, dict, MissingValuesError], None]] = None
+        self._thread: threading.Thread | None = None
+        self.resupply: Callable[[Batch, dict, MissingValuesError], None] | None = None
         """Called when the store refused a batch for values deleted meanwhile: completes the batch (or leaves calls
         out) for it to be written again (see ``graphstore.resupply``)."""
-        self.on_deletions: Optional[Callable[[int], None]] = None
+        self.on_deletions: Callable[[int], None] | None = None
         """Called with the store's deletion count when a written batch was made under an older one."""
 
     # --- adding and reading -----------------------------------------------------------------------------------------
 
     def add(
-        self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord],
-        members: list[MemberRecord] = (),  # type: ignore[assignment]
-        deletions: Optional[int] = None, held: Optional[dict] = None,
+        self,
+        calls: list[CallRecord],
+        refs: list[RefRecord],
+        values: list[ValueRecord],
+        members: list[MemberRecord] = (),
+        deletions: int | None = None,
+        held: dict | None = None,
     ) -> None:
         """Queue calls (one op call and its structural calls) with the refs, values and members they introduce;
         ``deletions``: the store's deletion count the recording's memory was valid for, ``held``: objects of values
@@ -210,8 +221,9 @@ class PendingWrites:
             waiting = self._queued()
         self._after_queueing(waiting)
 
-    def add_call(self, row: tuple, refs: list[tuple], values: list[tuple], deletions: Optional[int] = None,
-                 held: Optional[dict] = None) -> None:
+    def add_call(
+        self, row: tuple, refs: list[tuple], values: list[tuple], deletions: int | None = None, held: dict | None = None
+    ) -> None:
         """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples (and
         ``deletions`` and ``held`` as for :meth:`add`)."""
         with self.lock:
@@ -262,7 +274,7 @@ class PendingWrites:
         with self.lock:
             self._current.batch.ops.append(record)
 
-    def _find(self, attr: str, key: str) -> Optional[object]:
+    def _find(self, attr: str, key: str) -> object | None:
         found = getattr(self._current, attr).get(key)
         if found is None:
             flushing = self._flushing
@@ -278,28 +290,28 @@ class PendingWrites:
         flushing = self._flushing
         return flushing is not None and (hid in flushing.calls or cid in flushing.calls_by_cid)
 
-    def call(self, hid: str) -> Optional[CallRecord]:
+    def call(self, hid: str) -> CallRecord | None:
         found = self._find("calls", hid)
-        return None if found is None else row_call(found)  # type: ignore[arg-type]
+        return None if found is None else row_call(found)
 
-    def call_by_cid(self, cid: str) -> Optional[CallRecord]:
+    def call_by_cid(self, cid: str) -> CallRecord | None:
         found = self._find("calls_by_cid", cid)
-        return None if found is None else row_call(found)  # type: ignore[arg-type]
+        return None if found is None else row_call(found)
 
-    def value(self, cid: str) -> Optional[ValueRecord]:
+    def value(self, cid: str) -> ValueRecord | None:
         found = self._find("values", cid)
-        return None if found is None else ValueRecord._make(found)  # type: ignore[arg-type]
+        return None if found is None else ValueRecord._make(found)
 
-    def ref(self, hid: str) -> Optional[tuple[str, str]]:
+    def ref(self, hid: str) -> tuple[str, str] | None:
         """``(cid, kind)`` of a pending ref."""
         return self._find("refs", hid)  # type: ignore[return-value]
 
-    def members(self, coll_hid: str) -> Optional[list[tuple]]:
+    def members(self, coll_hid: str) -> list[tuple] | None:
         """Pending elements of a collection as ``(pos, key, elt_hid)`` in position order, or None."""
         rows = self._find("members", coll_hid)
         if rows is None:
             return None
-        return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[index]
+        return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[call-overload]
 
     def __len__(self) -> int:
         flushing = self._flushing
@@ -320,7 +332,7 @@ class PendingWrites:
                 since = self._since if self._since is not None else time.monotonic()
                 self._current, self._flushing, self._since = _Generation(), gen, None
                 self._flushing_since = since
-            refused: Optional[WriteRefusedError] = None
+            refused: WriteRefusedError | None = None
             try:
                 try:
                     self._save(gen.batch, gen.held)
@@ -347,7 +359,7 @@ class PendingWrites:
             if refused is not None:
                 raise refused
 
-    def _write_groups(self, gen: _Generation, error: Exception) -> Optional[WriteRefusedError]:
+    def _write_groups(self, gen: _Generation, error: Exception) -> WriteRefusedError | None:
         """After ``error`` failed the whole batch: write its calls one group at a time. Groups the store refuses are
         dropped, with the groups after them that used their results; the refusal is returned to report. If the store
         cannot be written just now, the groups not written yet stay pending and that error propagates."""
@@ -452,7 +464,7 @@ class PendingWrites:
             self._wake.set()
 
 
-def _flush_loop(ref: "weakref.ref[PendingWrites]", wake: threading.Event) -> None:
+def _flush_loop(ref: weakref.ref[PendingWrites], wake: threading.Event) -> None:
     while True:
         wake.wait(CHECK_INTERVAL_S)
         wake.clear()
@@ -478,8 +490,16 @@ def _helper_setting() -> str:
     return os.environ.get("GRAPHSTORE_WRITER_PROCESS", "1").strip().lower()
 
 
-_REFUSAL_SIGNS = ("too big", "datatype mismatch", "error binding parameter", "overflowerror", "dataerror",
-                  "integrityerror", "unicodeencodeerror", "interfaceerror")
+_REFUSAL_SIGNS = (
+    "too big",
+    "datatype mismatch",
+    "error binding parameter",
+    "overflowerror",
+    "dataerror",
+    "integrityerror",
+    "unicodeencodeerror",
+    "interfaceerror",
+)
 
 
 def _refuses_records(exc: BaseException) -> bool:
@@ -514,5 +534,7 @@ def _refusal_message(backend: Backend, refused: list[tuple[Batch, Exception]]) -
         outs = ", ".join(repr(row[4][j]) for j in range(0, len(row[4]), 3))
         lines.append(f"op {row[2]} (call {row[0][:12]}..., outputs {outs or 'none'}): {exc}")
     more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
-    return (f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "
-            "of their batch were stored:\n  " + "\n  ".join(lines))
+    return (
+        f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "
+        "of their batch were stored:\n  " + "\n  ".join(lines)
+    )

@@ -39,7 +39,7 @@ class Collection(list):
     def __add__(self, other: Any) -> Any:  # concatenation gives a plain list, not a cell
         return list(self) + list(other)
 
-    def copy(self) -> "Collection":
+    def copy(self) -> Collection:
         return type(self)(self)
 
 

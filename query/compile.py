@@ -12,7 +12,7 @@ Passes, in order:
 
 Nothing here imports sqlglot or touches the store.
 
->>> from query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
+>>> from graphstore.query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
 >>> p = Pattern().add_func(FuncNode("inc", "inc", full=True)).add_var(VarNode("x")).add_var(VarNode("var_0"))
 >>> p = p.add_edge(Edge("inc", "x", "x", IN)).add_edge(Edge("inc", "var_0", "output_0", OUT))
 >>> [(s.node, s.how) for s in compile_trees(p, None)[0].steps]
@@ -22,7 +22,6 @@ Nothing here imports sqlglot or touches the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Optional
 
 from .model import IN, OUT, Filter, Pattern, is_group
 
@@ -36,11 +35,11 @@ class CallSource:
 
     node: str
     op: str
-    versions: Optional[frozenset]
-    members_table: Optional[str]
+    versions: frozenset | None
+    members_table: str | None
 
 
-def call_source(pattern: Pattern, name: str, members_table: Optional[str]) -> CallSource:
+def call_source(pattern: Pattern, name: str, members_table: str | None) -> CallSource:
     f = pattern.func(name)
     return CallSource(f.name, f.op, f.versions, None if f.full else members_table)
 
@@ -52,8 +51,8 @@ class Pull:
     target: CallSource
     dir: int
     label: str
-    var_seeds: Optional[frozenset] = None
-    source: Optional[CallSource] = None
+    var_seeds: frozenset | None = None
+    source: CallSource | None = None
     src_dir: int = 0
     src_label: str = ""
 
@@ -84,8 +83,9 @@ def compile_members(pattern: Pattern, table: str) -> MemberPlan:
         for e2 in pattern.edges:
             if e2.var == e.var:
                 src = call_source(pattern, e2.func, table)
-                plan.pulls.append(Pull(target, e.direction, e.label, source=src, src_dir=e2.direction,
-                                       src_label=e2.label))
+                plan.pulls.append(
+                    Pull(target, e.direction, e.label, source=src, src_dir=e2.direction, src_label=e2.label)
+                )
     return plan
 
 
@@ -97,12 +97,15 @@ class VarSources:
     edges: list
 
 
-def var_sources(pattern: Pattern, name: str, table: Optional[str], only_inputs: bool = False) -> VarSources:
+def var_sources(pattern: Pattern, name: str, table: str | None, only_inputs: bool = False) -> VarSources:
     """Where ``name``'s members come from; ``only_inputs`` leaves out what its creators make (for discovering
     creators: a ref's creator is unique, so the refs a creator edge makes have that creator already)."""
     v = pattern.var(name)
-    edges = [(call_source(pattern, e.func, table), e.direction, e.label) for e in pattern.edges_of(name)
-             if not (only_inputs and e.direction == OUT)]
+    edges = [
+        (call_source(pattern, e.func, table), e.direction, e.label)
+        for e in pattern.edges_of(name)
+        if not (only_inputs and e.direction == OUT)
+    ]
     return VarSources(v.seeds, edges)
 
 
@@ -110,18 +113,18 @@ def var_sources(pattern: Pattern, name: str, table: Optional[str], only_inputs: 
 class RootPlan:
     node: str
     kind: str  # "call" | "ref"
-    source: Optional[CallSource] = None
+    source: CallSource | None = None
     seeds: frozenset = frozenset()
     out_consumers: list = field(default_factory=list)
     creators: list = field(default_factory=list)
     consumers: list = field(default_factory=list)
 
 
-def _consumers(pattern: Pattern, var: str, table: Optional[str]) -> list:
+def _consumers(pattern: Pattern, var: str, table: str | None) -> list:
     return [(call_source(pattern, e.func, table), e.label) for e in pattern.consumers(var)]
 
 
-def compile_roots(pattern: Pattern, table: Optional[str]) -> list:
+def compile_roots(pattern: Pattern, table: str | None) -> list:
     roots = []
     for name in pattern.topo_names():
         if pattern.is_func(name):
@@ -129,8 +132,15 @@ def compile_roots(pattern: Pattern, table: Optional[str]) -> list:
             roots.append(RootPlan(name, "call", source=call_source(pattern, name, table), out_consumers=outs))
         elif pattern.var(name).seeds:
             creators = [(call_source(pattern, e.func, table), e.label) for e in pattern.creators(name)]
-            roots.append(RootPlan(name, "ref", seeds=pattern.var(name).seeds, creators=creators,
-                                  consumers=_consumers(pattern, name, table)))
+            roots.append(
+                RootPlan(
+                    name,
+                    "ref",
+                    seeds=pattern.var(name).seeds,
+                    creators=creators,
+                    consumers=_consumers(pattern, name, table),
+                )
+            )
     return roots
 
 
@@ -141,11 +151,11 @@ class Step:
     id: int
     node: str
     kind: str  # "call" | "ref"
-    parent: Optional[int]
+    parent: int | None
     how: str  # "root" | "in" | "out" | "creator"
     label: str = ""
-    source: Optional[CallSource] = None
-    dup: Optional[int] = None  # an earlier step of the same node whose subtree this one repeats when equal
+    source: CallSource | None = None
+    dup: int | None = None  # an earlier step of the same node whose subtree this one repeats when equal
 
     @property
     def aliases(self) -> int:
@@ -160,7 +170,9 @@ class TreePlan:
 
     def stages(self, budget: int = STAGE_ALIASES) -> list:
         """The steps cut into consecutive stages of at most ``budget`` aliases (parents always come first)."""
-        out, cur, used = [], [], 4
+        out: list = []
+        cur: list = []
+        used = 4
         for s in self.steps:
             if cur and used + s.aliases > budget:
                 out.append(cur)
@@ -189,7 +201,7 @@ def sql_filters(pattern: Pattern) -> list:
     return [f for f in pattern.filters if f.kind in ("hid", "cid")]
 
 
-def compile_trees(pattern: Pattern, table: Optional[str]) -> list:
+def compile_trees(pattern: Pattern, table: str | None) -> list:
     """Per root node, the breadth-first unfolding of its histories (for simple patterns)."""
     trees = []
     for root in compile_roots(pattern, table):
@@ -211,9 +223,10 @@ def compile_trees(pattern: Pattern, table: Optional[str]) -> list:
     return trees
 
 
-def _children(pattern: Pattern, step: Step, path: frozenset, next_id: int, table: Optional[str],
-              parent_node: Optional[str] = None) -> list:
-    out = []
+def _children(
+    pattern: Pattern, step: Step, path: frozenset, next_id: int, table: str | None, parent_node: str | None = None
+) -> list:
+    out: list = []
     if step.kind == "call":
         for e in pattern.inputs(step.node):
             if e.var not in path:
@@ -235,7 +248,7 @@ class Move:
     dst: str
     how: str
     label: str
-    source: Optional[CallSource] = None
+    source: CallSource | None = None
 
 
 @dataclass
@@ -244,7 +257,7 @@ class LongPlan:
     moves: list
 
 
-def compile_long(pattern: Pattern, table: Optional[str]) -> LongPlan:
+def compile_long(pattern: Pattern, table: str | None) -> LongPlan:
     roots = [TreePlan(r, [], []) for r in compile_roots(pattern, table)]
     moves = []
     for e in pattern.edges:
@@ -264,7 +277,22 @@ def python_filters(pattern: Pattern, simple: bool) -> list:
 
 
 __all__ = [
-    "CallSource", "Filter", "LongPlan", "MemberPlan", "Move", "Pull", "RootPlan", "Step", "TreePlan", "VarSources",
-    "compile_long", "compile_members", "compile_roots", "compile_trees", "is_simple", "needs_members",
-    "python_filters", "var_sources",
+    "CallSource",
+    "Filter",
+    "LongPlan",
+    "MemberPlan",
+    "Move",
+    "Pull",
+    "RootPlan",
+    "Step",
+    "TreePlan",
+    "VarSources",
+    "compile_long",
+    "compile_members",
+    "compile_roots",
+    "compile_trees",
+    "is_simple",
+    "needs_members",
+    "python_filters",
+    "var_sources",
 ]

@@ -19,7 +19,8 @@ columns (:func:`known_ids`); rows read by Python carry hids, from the ``calls`` 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -63,7 +64,8 @@ def table(name: str, alias: str) -> exp.Table:
 def id_list(ids: Iterable[str], p: Params) -> exp.Subquery:
     """A subquery of the ids (one parameter, a JSON array) with one column, ``hid``."""
     src = exp.select(exp.alias_(exp.column("value"), "hid", quoted=True, copy=False)).from_(
-        exp.Anonymous(this="json_each", expressions=[p.add(json.dumps(sorted(ids)))]), copy=False)
+        exp.Anonymous(this="json_each", expressions=[p.add(json.dumps(sorted(ids)))]), copy=False
+    )
     return src.subquery(copy=False)
 
 
@@ -71,8 +73,12 @@ def known_ids(tbl: str, hids: Iterable[str], p: Params) -> exp.Subquery:
     """A subquery with one column, ``id``: the row ids in ``tbl`` ("calls" or "refs") of the stored ones of these
     text ids (one search of the table's unique ``hid`` index per id; ids not stored drop out)."""
     ids = exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"), copy=False)
-    return exp.select(exp.alias_(col("k", "id"), "id", quoted=True, copy=False)).from_(
-        table(tbl, "k"), copy=False).where(col("k", "hid").isin(query=ids), copy=False).subquery(copy=False)
+    return (
+        exp.select(exp.alias_(col("k", "id"), "id", quoted=True, copy=False))
+        .from_(table(tbl, "k"), copy=False)
+        .where(col("k", "hid").isin(query=ids), copy=False)
+        .subquery(copy=False)
+    )
 
 
 def _union(parts: list, distinct: bool) -> exp.Expression:
@@ -101,11 +107,12 @@ def member_join(alias: str, source: CallSource, call_id: exp.Expression, p: Para
     of ``calls`` for a full node, else of its members table)."""
     if source.members_table is None:
         return table("calls", alias), _and(col(alias, "id").eq(call_id), op_condition(alias, source, p))
-    return table(source.members_table, alias), _and(col(alias, "node").eq(p.add(source.node)),
-                                                    col(alias, "id").eq(call_id))
+    return table(source.members_table, alias), _and(
+        col(alias, "node").eq(p.add(source.node)), col(alias, "id").eq(call_id)
+    )
 
 
-def select_op_calls(op: str, versions: Optional[frozenset], p: Params) -> exp.Select:
+def select_op_calls(op: str, versions: frozenset | None, p: Params) -> exp.Select:
     src = CallSource(op, op, versions, None)
     q = exp.select(exp.alias_(col("c", "id"), "id", quoted=True, copy=False))
     return q.from_(table("calls", "c"), copy=False).where(op_condition("c", src, p), copy=False)
@@ -115,8 +122,11 @@ def select_members(source: CallSource, p: Params) -> exp.Select:
     """``SELECT id`` of the member calls of one function node."""
     if source.members_table is None:
         return select_op_calls(source.op, source.versions, p)
-    return exp.select(exp.alias_(col("m", "id"), "id", quoted=True, copy=False)).from_(
-        table(source.members_table, "m"), copy=False).where(col("m", "node").eq(p.add(source.node)), copy=False)
+    return (
+        exp.select(exp.alias_(col("m", "id"), "id", quoted=True, copy=False))
+        .from_(table(source.members_table, "m"), copy=False)
+        .where(col("m", "node").eq(p.add(source.node)), copy=False)
+    )
 
 
 def edge_on(alias: str, anchor: str, value: exp.Expression, direction: int, label: str, p: Params) -> exp.Expression:
@@ -124,7 +134,8 @@ def edge_on(alias: str, anchor: str, value: exp.Expression, direction: int, labe
 
     A group label (``*elts``) matches every stored label with its prefix (``elts_0``, ``elts_1``, ...)."""
     return _and(
-        col(alias, anchor).eq(value), col(alias, "direction").eq(exp.Literal.number(direction)),
+        col(alias, anchor).eq(value),
+        col(alias, "direction").eq(exp.Literal.number(direction)),
         label_test(col(alias, "label"), label, p),
     )
 
@@ -134,7 +145,8 @@ def label_test(column: exp.Expression, label: str, p: Params) -> exp.Expression:
         return column.eq(p.add(label))
     prefix = group_prefix(label)
     return exp.Substring(this=column, start=exp.Literal.number(1), length=exp.Literal.number(len(prefix))).eq(
-        p.add(prefix))
+        p.add(prefix)
+    )
 
 
 MEMBER_COLUMNS = [("node", "TEXT"), ("id", "INTEGER")]
@@ -144,13 +156,16 @@ MEMBER_COLUMNS = [("node", "TEXT"), ("id", "INTEGER")]
 def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
     """``INSERT INTO target`` the members of every function node that is not full (a recursive CTE).
 
-    ``plan`` is a :class:`query.compile.MemberPlan`: seed rows, pulls from var seeds, from full nodes, and recursive
-    pulls from other non-full nodes. Seeds (text ids) become row ids first; everything else joins by row id.
+    ``plan`` is a :class:`graphstore.query.compile.MemberPlan`: seed rows, pulls from var seeds, from full nodes, and
+    recursive pulls from other non-full nodes. Seeds (text ids) become row ids first; everything else joins by row id.
     """
     parts: list[exp.Select] = []
     for node, hids in plan.func_seeds:
-        parts.append(exp.select(exp.alias_(p.add(node), "node", quoted=True, copy=False), col("s", "id")).from_(
-            known_ids("calls", hids, p).as_("s"), copy=False))
+        parts.append(
+            exp.select(exp.alias_(p.add(node), "node", quoted=True, copy=False), col("s", "id")).from_(
+                known_ids("calls", hids, p).as_("s"), copy=False
+            )
+        )
     recursive: list[exp.Select] = []
     # Pulls into the same node through the same edge differ only in where they start: one term each (a UNION may
     # hold at most 500 terms, and a merged variable with k edges makes k * k pulls).
@@ -160,9 +175,9 @@ def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
         groups.setdefault((pull.target.node, pull.dir, pull.label, kind), []).append(pull)
     for (_, _, _, kind), pulls in groups.items():
         first = pulls[0]
-        chain = (
-            exp.select(exp.alias_(p.add(first.target.node), "node", quoted=True, copy=False),
-                       exp.alias_(col("e2", "call_id"), "id", quoted=True, copy=False))
+        chain = exp.select(
+            exp.alias_(p.add(first.target.node), "node", quoted=True, copy=False),
+            exp.alias_(col("e2", "call_id"), "id", quoted=True, copy=False),
         )
         if kind == "seeds":
             seeds = frozenset().union(*(pull.var_seeds for pull in pulls))
@@ -170,27 +185,39 @@ def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
             ref = col("s", "id")
         else:
             starts = [
-                _and(op_condition("g", pull.source, p) if kind == "calls"
-                     else col("g", "node").eq(p.add(pull.source.node)),
-                     col("e1", "direction").eq(exp.Literal.number(pull.src_dir)),
-                     label_test(col("e1", "label"), pull.src_label, p))
+                _and(
+                    op_condition("g", pull.source, p)
+                    if kind == "calls"
+                    else col("g", "node").eq(p.add(pull.source.node)),
+                    col("e1", "direction").eq(exp.Literal.number(pull.src_dir)),
+                    label_test(col("e1", "label"), pull.src_label, p),
+                )
                 for pull in pulls
             ]
-            q = chain.from_(table("calls" if kind == "calls" else "fm", "g"), copy=False).join(
-                table("edges", "e1"), on=col("e1", "call_id").eq(col("g", "id")), copy=False).where(
-                starts[0] if len(starts) == 1 else exp.or_(*starts, copy=False), copy=False)
+            q = (
+                chain.from_(table("calls" if kind == "calls" else "fm", "g"), copy=False)
+                .join(table("edges", "e1"), on=col("e1", "call_id").eq(col("g", "id")), copy=False)
+                .where(starts[0] if len(starts) == 1 else exp.or_(*starts, copy=False), copy=False)
+            )
             ref = col("e1", "ref_id")
         q = q.join(table("edges", "e2"), on=edge_on("e2", "ref_id", ref, first.dir, first.label, p), copy=False)
-        q = q.join(table("calls", "c"), on=_and(col("c", "id").eq(col("e2", "call_id")),
-                                               op_condition("c", first.target, p)), copy=False)
+        q = q.join(
+            table("calls", "c"),
+            on=_and(col("c", "id").eq(col("e2", "call_id")), op_condition("c", first.target, p)),
+            copy=False,
+        )
         (recursive if kind == "fm" else parts).append(q)
     if not parts:
         parts.append(exp.select(exp.Null().as_("node"), exp.Null().as_("id")).where(exp.false(), copy=False))
     body = _union(parts + recursive, distinct=True)
-    cte = exp.select(exp.column("node", quoted=True), exp.column("id", quoted=True)).from_(
-        exp.to_table("fm"), copy=False).with_(exp.to_identifier("fm"), as_=body, recursive=True, copy=False)
-    cte.args["with_"].expressions[0].set("alias", exp.TableAlias(
-        this=ident("fm"), columns=[ident(name) for name, _ in MEMBER_COLUMNS]))
+    cte = (
+        exp.select(exp.column("node", quoted=True), exp.column("id", quoted=True))
+        .from_(exp.to_table("fm"), copy=False)
+        .with_(exp.to_identifier("fm"), as_=body, recursive=True, copy=False)
+    )
+    cte.args["with_"].expressions[0].set(
+        "alias", exp.TableAlias(this=ident("fm"), columns=[ident(name) for name, _ in MEMBER_COLUMNS])
+    )
     cte = cte.where(exp.Not(this=exp.Is(this=exp.column("id", quoted=True), expression=exp.Null())), copy=False)
     return exp.insert(cte, exp.Table(this=ident(target)), copy=False)
 
@@ -202,16 +229,18 @@ def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
     if var_sources.seeds:
         parts.append(exp.select(col("s", "id")).from_(known_ids("refs", var_sources.seeds, p).as_("s"), copy=False))
     for source, direction, label in var_sources.edges:
-        q = exp.select(exp.alias_(col("e", "ref_id"), "id", quoted=True, copy=False)).from_(
-            select_members(source, p).subquery("m", copy=False), copy=False).join(
-            table("edges", "e"), on=edge_on("e", "call_id", col("m", "id"), direction, label, p), copy=False)
+        q = (
+            exp.select(exp.alias_(col("e", "ref_id"), "id", quoted=True, copy=False))
+            .from_(select_members(source, p).subquery("m", copy=False), copy=False)
+            .join(table("edges", "e"), on=edge_on("e", "call_id", col("m", "id"), direction, label, p), copy=False)
+        )
         parts.append(q)
     if not parts:
         return exp.select(exp.Null().as_("id")).where(exp.false(), copy=False)
     return _union(parts, distinct=True) if len(parts) > 1 else parts[0].distinct(copy=False)  # (each ref once)
 
 
-def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[int] = None) -> exp.Expression:
+def emit_discovery(targets: list, direction: int, p: Params, sample: int | None = None) -> exp.Expression:
     """For each target variable: the ops and labels of the calls that create (OUT) or consume (IN) its members.
 
     Columns: var, op_name, label, ``n`` (distinct calls) and ``m`` (how many of them are already members of a
@@ -222,19 +251,20 @@ def emit_discovery(targets: list, direction: int, p: Params, sample: Optional[in
     """
     parts = []
     for name, var_sources, existing in targets:
-        q = (
-            exp.select(
-                exp.alias_(p.add(name), "var", quoted=True, copy=False), col("c", "op_name"), col("e", "label"),
-                exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True, copy=False),
-                exp.alias_(exp.Sum(this=_known_hit(existing, p)), "m", quoted=True, copy=False),
-            )
-            .group_by(col("c", "op_name"), col("e", "label"), copy=False)
-        )
+        q = exp.select(
+            exp.alias_(p.add(name), "var", quoted=True, copy=False),
+            col("c", "op_name"),
+            col("e", "label"),
+            exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True, copy=False),
+            exp.alias_(exp.Sum(this=_known_hit(existing, p)), "m", quoted=True, copy=False),
+        ).group_by(col("c", "op_name"), col("e", "label"), copy=False)
         parts.append(_from_consumers(q, var_sources, direction, p, sample))
         if sample is not None:
-            parts.append(exp.select(p.add(name), exp.Null(), exp.Null(), exp.Count(this=exp.Star()),
-                                    exp.Literal.number(0)).from_(_sample(emit_var_members(var_sources, p), sample)
-                                                                 .subquery("m", copy=False), copy=False))
+            parts.append(
+                exp.select(
+                    p.add(name), exp.Null(), exp.Null(), exp.Count(this=exp.Star()), exp.Literal.number(0)
+                ).from_(_sample(emit_var_members(var_sources, p), sample).subquery("m", copy=False), copy=False)
+            )
     return _union(parts, distinct=False)
 
 
@@ -251,42 +281,55 @@ def emit_discovery_counts(target: Any, direction: int, groups: list, p: Params) 
     cols: list = [exp.Count(this=exp.Star())]
     for op, label in groups:
         member = _and(col("c", "op_name").eq(p.add(op)), col("e", "label").eq(p.add(label)))
-        cols.append(exp.Sum(this=exp.Case(ifs=[exp.If(this=member, true=exp.Literal.number(1))],
-                                          default=exp.Literal.number(0))))
-        cols.append(exp.Sum(this=exp.Case(ifs=[exp.If(this=member.copy(), true=hit.copy())],
-                                          default=exp.Literal.number(0))))
+        cols.append(
+            exp.Sum(this=exp.Case(ifs=[exp.If(this=member, true=exp.Literal.number(1))], default=exp.Literal.number(0)))
+        )
+        cols.append(
+            exp.Sum(this=exp.Case(ifs=[exp.If(this=member.copy(), true=hit.copy())], default=exp.Literal.number(0)))
+        )
     return _from_consumers(exp.select(*cols), var_sources, direction, p)
 
 
 def _known_hit(existing: list, p: Params) -> exp.Expression:
     """1 when the edge ``e`` (of call ``c``) is at a label where ``c`` is a member through another variable."""
     known = [
-        _and(label_test(col("e", "label"), label, p),
-             _is_member(source, col("e", "call_id"), col("c", "op_name"), col("c", "op_version"), p))
+        _and(
+            label_test(col("e", "label"), label, p),
+            _is_member(source, col("e", "call_id"), col("c", "op_name"), col("c", "op_version"), p),
+        )
         for source, label in existing
     ]
     # A call holds one ref per label, and the members are distinct: counting rows counts distinct calls.
-    return (exp.Case(ifs=[exp.If(this=exp.or_(*known, copy=False), true=exp.Literal.number(1))],
-                     default=exp.Literal.number(0)) if known else exp.Literal.number(0))
+    return (
+        exp.Case(
+            ifs=[exp.If(this=exp.or_(*known, copy=False), true=exp.Literal.number(1))], default=exp.Literal.number(0)
+        )
+        if known
+        else exp.Literal.number(0)
+    )
 
 
-def _from_consumers(q: exp.Select, var_sources: Any, direction: int, p: Params,
-                    sample: Optional[int] = None) -> exp.Select:
+def _from_consumers(
+    q: exp.Select, var_sources: Any, direction: int, p: Params, sample: int | None = None
+) -> exp.Select:
     """``q`` over the edges ``e`` of that direction at the members of a variable, and their calls ``c``."""
     members = emit_var_members(var_sources, p)
     if sample is not None:
         members = _sample(members, sample)
     return (
         q.from_(members.subquery("m", copy=False), copy=False)
-        .join(table("edges", "e"), on=_and(
-            col("e", "ref_id").eq(col("m", "id")), col("e", "direction").eq(exp.Literal.number(direction))),
-            copy=False)
+        .join(
+            table("edges", "e"),
+            on=_and(col("e", "ref_id").eq(col("m", "id")), col("e", "direction").eq(exp.Literal.number(direction))),
+            copy=False,
+        )
         .join(table("calls", "c"), on=col("c", "id").eq(col("e", "call_id")), copy=False)
     )
 
 
-def _is_member(source: CallSource, call_id: exp.Expression, op_col: exp.Expression, version_col: exp.Expression,
-               p: Params) -> exp.Expression:
+def _is_member(
+    source: CallSource, call_id: exp.Expression, op_col: exp.Expression, version_col: exp.Expression, p: Params
+) -> exp.Expression:
     """Whether the call ``call_id`` (whose calls row gives ``op_col`` and ``version_col``) is a member of
     ``source``."""
     if source.members_table is None:
@@ -294,15 +337,21 @@ def _is_member(source: CallSource, call_id: exp.Expression, op_col: exp.Expressi
         if source.versions is not None:
             cond = _and(cond, version_col.isin(*[p.add(v) for v in sorted(source.versions)]))
         return cond
-    sub = exp.select(exp.Literal.number(1)).from_(table(source.members_table, "mm"), copy=False).where(_and(
-        col("mm", "node").eq(p.add(source.node)), col("mm", "id").eq(call_id)), copy=False)
+    sub = (
+        exp.select(exp.Literal.number(1))
+        .from_(table(source.members_table, "mm"), copy=False)
+        .where(_and(col("mm", "node").eq(p.add(source.node)), col("mm", "id").eq(call_id)), copy=False)
+    )
     return exp.Exists(this=sub)
 
 
-def emit_op_labels(op: str, p: Params, sample: Optional[int] = None) -> exp.Expression:
+def emit_op_labels(op: str, p: Params, sample: int | None = None) -> exp.Expression:
     """The (direction, label, first position) of an op's edges, over all its calls or the first ``sample``."""
-    calls = exp.select(col("c", "id")).from_(table("calls", "c"), copy=False).where(
-        col("c", "op_name").eq(p.add(op)), copy=False)
+    calls = (
+        exp.select(col("c", "id"))
+        .from_(table("calls", "c"), copy=False)
+        .where(col("c", "op_name").eq(p.add(op)), copy=False)
+    )
     if sample is not None:
         calls = calls.limit(sample, copy=False)
     return (
@@ -330,8 +379,12 @@ def _not_consumed(ref: exp.Expression, consumers: list, p: Params, alias: str) -
     for i, (source, label) in enumerate(consumers):
         k, m = f"{alias}k{i}", f"{alias}m{i}"
         mt, mon = member_join(m, source, col(k, "call_id"), p)
-        sub = exp.select(exp.Literal.number(1)).from_(table("edges", k), copy=False).join(mt, on=mon, copy=False).where(
-            edge_on(k, "ref_id", ref, 0, label, p), copy=False)
+        sub = (
+            exp.select(exp.Literal.number(1))
+            .from_(table("edges", k), copy=False)
+            .join(mt, on=mon, copy=False)
+            .where(edge_on(k, "ref_id", ref, 0, label, p), copy=False)
+        )
         conds.append(exp.Not(this=exp.Exists(this=sub)))
     return conds
 
@@ -346,16 +399,25 @@ def root_conditions(root: RootPlan, row_id: exp.Expression, p: Params) -> list[e
             sub_conds = _not_consumed(col(o, "ref_id"), consumers, p, o)
             if not sub_conds:
                 continue
-            sub = exp.select(exp.Literal.number(1)).from_(table("edges", o), copy=False).where(
-                _and(edge_on(o, "call_id", row_id, 1, label, p), exp.not_(exp.and_(*sub_conds), copy=False)),
-                copy=False)
+            sub = (
+                exp.select(exp.Literal.number(1))
+                .from_(table("edges", o), copy=False)
+                .where(
+                    _and(edge_on(o, "call_id", row_id, 1, label, p), exp.not_(exp.and_(*sub_conds), copy=False)),
+                    copy=False,
+                )
+            )
             conds.append(exp.Not(this=exp.Exists(this=sub)))
         return conds
     for i, (source, label) in enumerate(root.creators):
         k, m = f"r{i}", f"rm{i}"
         mt, mon = member_join(m, source, col(k, "call_id"), p)
-        sub = exp.select(exp.Literal.number(1)).from_(table("edges", k), copy=False).join(mt, on=mon, copy=False).where(
-            edge_on(k, "ref_id", row_id, 1, label, p), copy=False)
+        sub = (
+            exp.select(exp.Literal.number(1))
+            .from_(table("edges", k), copy=False)
+            .join(mt, on=mon, copy=False)
+            .where(edge_on(k, "ref_id", row_id, 1, label, p), copy=False)
+        )
         conds.append(exp.Not(this=exp.Exists(this=sub)))
     conds.extend(_not_consumed(row_id, root.consumers, p, "x"))
     return conds
@@ -367,8 +429,15 @@ returned), ``s`` the element's hid, ``c`` its cid, ``x`` a ref's kind (NULL for 
 call's op version."""
 
 
-def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps: list, p: Params,
-                    last: bool = True, id_range: Optional[tuple] = None) -> exp.Select:
+def emit_tree_stage(
+    tree: TreePlan,
+    steps: list,
+    prev: str | None,
+    prev_steps: list,
+    p: Params,
+    last: bool = True,
+    id_range: tuple | None = None,
+) -> exp.Select:
     """One stage of a history query: the root (first stage) or the previous stage's table, then LEFT JOINs.
 
     Columns: ``root`` (its hid), ``created`` (of the root call), and per step so far (see :data:`STEP_KEYS`) ``s<id>``,
@@ -384,8 +453,9 @@ def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps
         cols[steps[0].id] = (col("r", "id"), col("r", "hid"), col("r", "cid"), col("r", "extra"))
         rest = steps[1:]
     else:
-        q = exp.select(col("prev", "root"), col("prev", "created"),
-                       *[col("prev", f"{k}{s.id}") for s in prev_steps for k in keys])
+        q = exp.select(
+            col("prev", "root"), col("prev", "created"), *[col("prev", f"{k}{s.id}") for s in prev_steps for k in keys]
+        )
         q = q.from_(table(prev, "prev"), copy=False)
         rest = steps
     for s in rest:
@@ -395,14 +465,23 @@ def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps
             on = edge_on(t, "call_id", parent.copy(), 0 if s.how == "in" else 1, s.label, p)
             q = _left_join(q, table("edges", t), on)
             r = f"r{s.id}"
-            q = _left_join(q, table("refs", r), _and(col(r, "id").eq(col(t, "ref_id")),
-                                                     _differs(col(t, "ref_id"), s, cols, steps_by_id)))
+            q = _left_join(
+                q,
+                table("refs", r),
+                _and(col(r, "id").eq(col(t, "ref_id")), _differs(col(t, "ref_id"), s, cols, steps_by_id)),
+            )
             # a repeat of the same element joins no refs row: its columns are NULL, the first step has them
-            cols[s.id] = (col(t, "ref_id"), col(r, "hid"), col(r, "cid"),
-                          exp.func("nullif", col(r, "kind"), exp.Literal.string("atom")))
+            cols[s.id] = (
+                col(t, "ref_id"),
+                col(r, "hid"),
+                col(r, "cid"),
+                exp.func("nullif", col(r, "kind"), exp.Literal.string("atom")),
+            )
         else:  # creator
-            on = _and(edge_on(t, "ref_id", parent.copy(), 1, s.label, p),
-                      _differs(parent.copy(), steps_by_id[s.parent], cols, steps_by_id))
+            on = _and(
+                edge_on(t, "ref_id", parent.copy(), 1, s.label, p),
+                _differs(parent.copy(), steps_by_id[s.parent], cols, steps_by_id),
+            )
             q = _left_join(q, table("edges", t), on)
             m = f"m{s.id}"
             mt, mon = member_join(m, s.source, col(t, "call_id"), p)
@@ -413,20 +492,34 @@ def emit_tree_stage(tree: TreePlan, steps: list, prev: Optional[str], prev_steps
                 q = _left_join(q, table("calls", c), col(c, "id").eq(col(m, "id")))
             cols[s.id] = (col(m, "id"), col(c, "hid"), col(c, "cid"), col(c, "op_version"))
     if prev is None:
-        q = q.select(exp.alias_(col("r", "hid"), "root", quoted=True, copy=False),
-                     exp.alias_(col("r", "created"), "created", quoted=True, copy=False), append=True, copy=False)
-    return q.select(*[exp.alias_(cols[s.id][STEP_KEYS.index(k)].copy(), f"{k}{s.id}", quoted=True, copy=False)
-                      for s in steps for k in keys], append=True, copy=False)
+        q = q.select(
+            exp.alias_(col("r", "hid"), "root", quoted=True, copy=False),
+            exp.alias_(col("r", "created"), "created", quoted=True, copy=False),
+            append=True,
+            copy=False,
+        )
+    return q.select(
+        *[
+            exp.alias_(cols[s.id][STEP_KEYS.index(k)].copy(), f"{k}{s.id}", quoted=True, copy=False)
+            for s in steps
+            for k in keys
+        ],
+        append=True,
+        copy=False,
+    )
 
 
-def _differs(value: exp.Expression, step: Step, cols: dict, steps_by_id: dict) -> Optional[exp.Expression]:
+def _differs(value: exp.Expression, step: Step, cols: dict, steps_by_id: dict) -> exp.Expression | None:
     """For a repeated step: true unless it holds the same element as the step it repeats (whose subtree then
     already holds everything this one would add), so the repeat's joins are skipped in the common case."""
     if step.dup is None:
         return None
     first = cols[step.dup][0]
-    return exp.or_(exp.Is(this=first.copy(), expression=exp.Null()),
-                   exp.NEQ(this=value.copy(), expression=first.copy()), copy=False)
+    return exp.or_(
+        exp.Is(this=first.copy(), expression=exp.Null()),
+        exp.NEQ(this=value.copy(), expression=first.copy()),
+        copy=False,
+    )
 
 
 def _left_join(q: exp.Select, tbl: exp.Expression, on: exp.Expression) -> exp.Select:
@@ -438,41 +531,51 @@ def emit_root_probe(trees: list, p: Params) -> exp.Expression:
     """One statement: the names of the root nodes that have at least one root (the others need no history query)."""
     parts = []
     for tree in trees:
-        inner = _root_select(tree, None, p).select(exp.Literal.number(1), copy=False)  # type: ignore[arg-type]
-        parts.append(exp.select(exp.alias_(p.add(tree.root.node), "node", quoted=True, copy=False)).where(
-            exp.Exists(this=inner.limit(1, copy=False))))
+        inner = _root_select(tree, None, p).select(exp.Literal.number(1), copy=False)
+        parts.append(
+            exp.select(exp.alias_(p.add(tree.root.node), "node", quoted=True, copy=False)).where(
+                exp.Exists(this=inner.limit(1, copy=False))
+            )
+        )
     return _union(parts, distinct=False)
 
 
-def _root_select(tree: TreePlan, root: Step, p: Params, id_range: Optional[tuple] = None) -> exp.Select:
+def _root_select(tree: TreePlan, root: Step, p: Params, id_range: tuple | None = None) -> exp.Select:
     """``FROM`` the roots of a tree, as ``r``: ``id`` (row id), ``hid``, ``created``, ``cid`` and ``extra``.
 
     Seed refs come from their text ids joined to ``refs``; a seed that is not stored keeps its hid (and no id)."""
     plan = tree.root
     if plan.kind == "call":
         src = plan.source
-        inner = exp.select(exp.alias_(col("c", "id"), "id", quoted=True, copy=False),
-                           exp.alias_(col("c", "hid"), "hid", quoted=True, copy=False),
-                           exp.alias_(col("c", "created_at"), "created", quoted=True, copy=False),
-                           exp.alias_(col("c", "cid"), "cid", quoted=True, copy=False),
-                           exp.alias_(col("c", "op_version"), "extra", quoted=True, copy=False))
+        inner = exp.select(
+            exp.alias_(col("c", "id"), "id", quoted=True, copy=False),
+            exp.alias_(col("c", "hid"), "hid", quoted=True, copy=False),
+            exp.alias_(col("c", "created_at"), "created", quoted=True, copy=False),
+            exp.alias_(col("c", "cid"), "cid", quoted=True, copy=False),
+            exp.alias_(col("c", "op_version"), "extra", quoted=True, copy=False),
+        )
         inner = inner.from_(table("calls", "c"), copy=False)
         if src.members_table is None:
             inner = inner.where(op_condition("c", src, p), copy=False)
         else:
-            inner = inner.join(table(src.members_table, "mm"), on=_and(
-                col("mm", "node").eq(p.add(src.node)), col("mm", "id").eq(col("c", "id"))), copy=False)
+            inner = inner.join(
+                table(src.members_table, "mm"),
+                on=_and(col("mm", "node").eq(p.add(src.node)), col("mm", "id").eq(col("c", "id"))),
+                copy=False,
+            )
         conds = root_conditions(plan, col("c", "id"), p)
         if id_range is not None:
             conds.append(exp.Between(this=col("c", "id"), low=id_range[0], high=id_range[1]))
         if conds:
             inner = inner.where(exp.and_(*conds, copy=False), append=True, copy=False)
     else:
-        inner = exp.select(exp.alias_(col("rr", "id"), "id", quoted=True, copy=False), col("s", "hid"),
-                           exp.alias_(exp.Literal.number(0), "created", quoted=True, copy=False),
-                           exp.alias_(col("rr", "cid"), "cid", quoted=True, copy=False),
-                           exp.alias_(col("rr", "kind"), "extra", quoted=True, copy=False)).from_(
-            id_list(plan.seeds, p).as_("s"), copy=False)
+        inner = exp.select(
+            exp.alias_(col("rr", "id"), "id", quoted=True, copy=False),
+            col("s", "hid"),
+            exp.alias_(exp.Literal.number(0), "created", quoted=True, copy=False),
+            exp.alias_(col("rr", "cid"), "cid", quoted=True, copy=False),
+            exp.alias_(col("rr", "kind"), "extra", quoted=True, copy=False),
+        ).from_(id_list(plan.seeds, p).as_("s"), copy=False)
         inner = _left_join(inner, table("refs", "rr"), col("rr", "hid").eq(col("s", "hid")))
         conds = root_conditions(plan, col("rr", "id"), p)
         if conds:
@@ -482,8 +585,11 @@ def _root_select(tree: TreePlan, root: Step, p: Params, id_range: Optional[tuple
 
 def emit_root_range(tree: TreePlan, p: Params) -> exp.Select:
     """``(min id, max id, count)`` of the calls of a tree's root node (a whole op, or some of its versions)."""
-    return exp.select(exp.Min(this=col("c", "id")), exp.Max(this=col("c", "id")), exp.Count(this=exp.Star())).from_(
-        table("calls", "c"), copy=False).where(op_condition("c", tree.root.source, p), copy=False)
+    return (
+        exp.select(exp.Min(this=col("c", "id")), exp.Max(this=col("c", "id")), exp.Count(this=exp.Star()))
+        .from_(table("calls", "c"), copy=False)
+        .where(op_condition("c", tree.root.source, p), copy=False)
+    )
 
 
 def emit_json_columns(q: exp.Select, columns: list) -> exp.Select:
@@ -494,8 +600,9 @@ def emit_json_columns(q: exp.Select, columns: list) -> exp.Select:
     for name in columns:
         value: exp.Expression = exp.column(name, quoted=True)
         if name == "created":
-            value = exp.Cast(this=exp.Mul(this=value, expression=exp.Literal.number(1_000_000_000)),
-                             to=exp.DataType.build("INTEGER"))
+            value = exp.Cast(
+                this=exp.Mul(this=value, expression=exp.Literal.number(1_000_000_000)), to=exp.DataType.build("INTEGER")
+            )
         arrays.append(exp.Anonymous(this="json_group_array", expressions=[value]))
     return exp.select(*arrays).from_(q.subquery("j", copy=False), copy=False)
 
@@ -509,8 +616,12 @@ def emit_tree_filters(tree: TreePlan, q: exp.Select, p: Params) -> exp.Select:
             q = q.where(exp.false(), append=True, copy=False)
             continue
         key = "s" if flt.kind == "hid" else "c"
-        ors = [exp.column(f"{key}{s.id}", quoted=True).isin(
-            query=exp.select(col("f", "hid")).from_(id_list(flt.values, p).as_("f"), copy=False)) for s in steps]
+        ors = [
+            exp.column(f"{key}{s.id}", quoted=True).isin(
+                query=exp.select(col("f", "hid")).from_(id_list(flt.values, p).as_("f"), copy=False)
+            )
+            for s in steps
+        ]
         q = q.where(exp.or_(*ors, copy=False), append=True, copy=False)
     return q
 
@@ -529,26 +640,39 @@ def emit_long(plan: Any, p: Params) -> exp.Expression:
     the edges, by row id; the hid, cid and extra of each element are read from its row at the end."""
     parts: list[exp.Expression] = []
     for tree in plan.roots:
-        r = _root_select(tree, None, p)  # type: ignore[arg-type]
-        parts.append(r.select(col("r", "hid").as_("root"), col("r", "created").as_("created"),
-                              exp.alias_(p.add(tree.root.node), "node", quoted=True, copy=False),
-                              col("r", "id").as_("id"), _is_call(tree.root.kind == "call"), copy=False))
+        r = _root_select(tree, None, p)
+        parts.append(
+            r.select(
+                col("r", "hid").as_("root"),
+                col("r", "created").as_("created"),
+                exp.alias_(p.add(tree.root.node), "node", quoted=True, copy=False),
+                col("r", "id").as_("id"),
+                _is_call(tree.root.kind == "call"),
+                copy=False,
+            )
+        )
     if not parts:
         return exp.select(exp.Null().as_("root")).where(exp.false(), copy=False)
     moves = []
     for mv in plan.moves:
         t = "e"
-        base = exp.select(col("h", "root"), col("h", "created"),
-                          exp.alias_(p.add(mv.dst), "node", quoted=True, copy=False))
+        base = exp.select(
+            col("h", "root"), col("h", "created"), exp.alias_(p.add(mv.dst), "node", quoted=True, copy=False)
+        )
         if mv.how in ("in", "out"):
-            q = base.select(exp.alias_(col(t, "ref_id"), "id", quoted=True, copy=False), _is_call(False),
-                            append=True, copy=False)
+            q = base.select(
+                exp.alias_(col(t, "ref_id"), "id", quoted=True, copy=False), _is_call(False), append=True, copy=False
+            )
             q = q.from_(table("h", "h"), copy=False)
-            q = q.join(table("edges", t), on=edge_on(t, "call_id", col("h", "id"), 0 if mv.how == "in" else 1,
-                                                     mv.label, p), copy=False)
+            q = q.join(
+                table("edges", t),
+                on=edge_on(t, "call_id", col("h", "id"), 0 if mv.how == "in" else 1, mv.label, p),
+                copy=False,
+            )
         else:
-            q = base.select(exp.alias_(col(t, "call_id"), "id", quoted=True, copy=False), _is_call(True),
-                            append=True, copy=False)
+            q = base.select(
+                exp.alias_(col(t, "call_id"), "id", quoted=True, copy=False), _is_call(True), append=True, copy=False
+            )
             q = q.from_(table("h", "h"), copy=False)
             q = q.join(table("edges", t), on=edge_on(t, "ref_id", col("h", "id"), 1, mv.label, p), copy=False)
             mt, mon = member_join("m", mv.source, col(t, "call_id"), p)
@@ -556,18 +680,28 @@ def emit_long(plan: Any, p: Params) -> exp.Expression:
         moves.append(q.where(col("h", "node").eq(p.add(mv.src)), copy=False))
     body = _union(parts + moves, distinct=True)
     # A seed ref that is not stored has no row id: its own row keeps the root's hid.
-    hid = exp.Case(ifs=[exp.If(this=exp.Is(this=col("h", "id"), expression=exp.Null()), true=col("h", "root"))],
-                   default=exp.func("coalesce", col("r", "hid"), col("c", "hid")))
-    out = exp.select(col("h", "root"), col("h", "created"), col("h", "node"), hid,
-                     exp.func("coalesce", col("r", "cid"), col("c", "cid")),
-                     exp.func("coalesce", col("r", "kind"), col("c", "op_version"))).from_(table("h", "h"), copy=False)
-    out = _left_join(out, table("refs", "r"), _and(col("h", "is_call").eq(exp.Literal.number(0)),
-                                                   col("r", "id").eq(col("h", "id"))))
-    out = _left_join(out, table("calls", "c"), _and(col("h", "is_call").eq(exp.Literal.number(1)),
-                                                    col("c", "id").eq(col("h", "id"))))
+    hid = exp.Case(
+        ifs=[exp.If(this=exp.Is(this=col("h", "id"), expression=exp.Null()), true=col("h", "root"))],
+        default=exp.func("coalesce", col("r", "hid"), col("c", "hid")),
+    )
+    out = exp.select(
+        col("h", "root"),
+        col("h", "created"),
+        col("h", "node"),
+        hid,
+        exp.func("coalesce", col("r", "cid"), col("c", "cid")),
+        exp.func("coalesce", col("r", "kind"), col("c", "op_version")),
+    ).from_(table("h", "h"), copy=False)
+    out = _left_join(
+        out, table("refs", "r"), _and(col("h", "is_call").eq(exp.Literal.number(0)), col("r", "id").eq(col("h", "id")))
+    )
+    out = _left_join(
+        out, table("calls", "c"), _and(col("h", "is_call").eq(exp.Literal.number(1)), col("c", "id").eq(col("h", "id")))
+    )
     out = out.with_(exp.to_identifier("h"), as_=body, recursive=True, copy=False)
-    out.args["with_"].expressions[0].set("alias", exp.TableAlias(
-        this=ident("h"), columns=[ident(c) for c in LONG_COLUMNS]))
+    out.args["with_"].expressions[0].set(
+        "alias", exp.TableAlias(this=ident("h"), columns=[ident(c) for c in LONG_COLUMNS])
+    )
     return out
 
 

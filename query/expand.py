@@ -21,8 +21,8 @@ all its outputs, so that it reaches every call connected to the frame through in
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable, Optional
 
 from . import emit
 from .compile import call_source, compile_members, needs_members, var_sources
@@ -33,9 +33,7 @@ from .store import Reader
 _DEFAULT_VAR = re.compile(r"^var_\d+$")
 
 
-def expand(
-    reader: Reader, pattern: Pattern, names: Optional[Iterable[str]], direction: int, recursive: bool
-) -> Pattern:
+def expand(reader: Reader, pattern: Pattern, names: Iterable[str] | None, direction: int, recursive: bool) -> Pattern:
     """Expand back (``direction=OUT``: add creators) or forward (``IN``: add consumers), once or to a fixed point."""
     reader.sync()
     targets = None if names is None else list(names)
@@ -72,8 +70,13 @@ def _complete_outputs(reader: Reader, pattern: Pattern) -> Pattern:
 
 
 def _same(a: Pattern, b: Pattern) -> bool:
-    return (a.funcs, a.vars, set(a.edges), a.done_back, a.done_fwd) == (b.funcs, b.vars, set(b.edges), b.done_back,
-                                                                       b.done_fwd)
+    return (a.funcs, a.vars, set(a.edges), a.done_back, a.done_fwd) == (
+        b.funcs,
+        b.vars,
+        set(b.edges),
+        b.done_back,
+        b.done_fwd,
+    )
 
 
 def _needs_back(pattern: Pattern, name: str) -> bool:
@@ -81,7 +84,7 @@ def _needs_back(pattern: Pattern, name: str) -> bool:
     return bool(pattern.var(name).seeds) or bool(pattern.consumers(name))
 
 
-def _step(reader: Reader, pattern: Pattern, targets: Optional[list], direction: int) -> tuple[Pattern, set]:
+def _step(reader: Reader, pattern: Pattern, targets: list | None, direction: int) -> tuple[Pattern, set]:
     done = pattern.done_back if direction == OUT else pattern.done_fwd
     names = [v for v in (targets if targets is not None else pattern.vnames()) if v not in done]
     if direction == OUT:
@@ -126,8 +129,7 @@ def _had_edge(pattern: Pattern, edge: Edge) -> bool:
 
 def _role_edges(pattern: Pattern, op: str, label: str, direction: int) -> list:
     """The edges of that role (direction, label) of the function nodes of ``op``."""
-    return [e for e in pattern.edges if e.direction == direction and e.label == label
-            and pattern.func(e.func).op == op]
+    return [e for e in pattern.edges if e.direction == direction and e.label == label and pattern.func(e.func).op == op]
 
 
 def _grown(before: Pattern, after: Pattern, quiet: set = frozenset()) -> set:
@@ -184,10 +186,13 @@ def _update_done(before: Pattern, after: Pattern, names: list, direction: int, q
     return replace(after, done_back=frozenset(keep_back), done_fwd=frozenset(keep_fwd))
 
 
-def _existing(pattern: Pattern, var: str, direction: int, table: Optional[str]) -> list:
+def _existing(pattern: Pattern, var: str, direction: int, table: str | None) -> list:
     """(members, label) of the function nodes' edges of this direction from other variables."""
-    return [(call_source(pattern, e.func, table), e.label) for e in pattern.edges
-            if e.direction == direction and e.var != var]
+    return [
+        (call_source(pattern, e.func, table), e.label)
+        for e in pattern.edges
+        if e.direction == direction and e.var != var
+    ]
 
 
 def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> list:
@@ -197,8 +202,10 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
             reader.run(emit.emit_create_members(table), {})
             p = emit.Params()
             reader.query(emit.emit_members_insert(compile_members(pattern, table), table, p), p)
-        targets = [(v, var_sources(pattern, v, table, only_inputs=direction == OUT),
-                    _existing(pattern, v, direction, table)) for v in names]
+        targets = [
+            (v, var_sources(pattern, v, table, only_inputs=direction == OUT), _existing(pattern, v, direction, table))
+            for v in names
+        ]
         if table is None:  # statements per variable, which the store may run side by side
             rows = _discover_apart(reader, targets, direction)
         else:  # (the members table exists on the main connection only)
@@ -225,8 +232,9 @@ def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
     """``emit_discovery`` rows for each target, in up to three rounds of one statement per target: the groups
     among its first ``SAMPLE`` members (the answer, when they are all its members); then counts into those groups
     over all members; and, for a target whose total shows other groups, one grouped count."""
-    sampled = reader.query_many([(emit.emit_discovery([t], direction, p, SAMPLE), p)
-                                 for t in targets for p in [emit.Params()]])
+    sampled = reader.query_many(
+        [(emit.emit_discovery([t], direction, p, SAMPLE), p) for t in targets for p in [emit.Params()]]
+    )
     rows: list = []
     big = []
     for t, part in zip(targets, sampled):
@@ -236,8 +244,9 @@ def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
             rows.extend(found)
         else:
             big.append((t, [(op, label) for _, op, label, _, _ in found]))
-    counted = reader.query_many([(emit.emit_discovery_counts(t, direction, g, p), p)
-                                 for t, g in big for p in [emit.Params()]])
+    counted = reader.query_many(
+        [(emit.emit_discovery_counts(t, direction, g, p), p) for t, g in big for p in [emit.Params()]]
+    )
     again = []
     for (t, g), part in zip(big, counted):
         total, *sums = part[0]
@@ -246,8 +255,13 @@ def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
             continue
         rows.extend((t[0], op, label, n, m) for (op, label), n, m in zip(g, sums[0::2], sums[1::2]) if n)
     if again:
-        rows.extend(row for part in reader.query_many(
-            [(emit.emit_discovery([t], direction, p), p) for t in again for p in [emit.Params()]]) for row in part)
+        rows.extend(
+            row
+            for part in reader.query_many(
+                [(emit.emit_discovery([t], direction, p), p) for t in again for p in [emit.Params()]]
+            )
+            for row in part
+        )
     return rows
 
 
@@ -281,7 +295,8 @@ def _is_loop(reader: Reader, pattern: Pattern, var: str, op: str, label: str, di
             near = pattern.creators(w) if direction == OUT else pattern.consumers(w)
             far = pattern.consumers(w) if direction == OUT else pattern.creators(w)
             if any(x.label == label and pattern.func(x.func).op == op for x in near) and any(
-                    x.label == e.label and pattern.func(x.func).op == other for x in far):
+                x.label == e.label and pattern.func(x.func).op == other for x in far
+            ):
                 return True
         if other == op:
             out_label, in_label = (label, e.label) if direction == OUT else (e.label, label)
@@ -290,8 +305,9 @@ def _is_loop(reader: Reader, pattern: Pattern, var: str, op: str, label: str, di
     return False
 
 
-def _attach(reader: Reader, pattern: Pattern, var: str, op: str, label: str, direction: int, is_all: bool,
-            held: bool = False):
+def _attach(
+    reader: Reader, pattern: Pattern, var: str, op: str, label: str, direction: int, is_all: bool, held: bool = False
+):
     """Connect ``var`` to a function node of ``op`` at (``direction``, ``label``), with ``pull`` set.
 
     Returns ``(pattern, renames)``: old -> new names of the variables a merge removed. A function node has at most
@@ -369,7 +385,7 @@ def _add_outputs(reader: Reader, pattern: Pattern, fname: str, op: str) -> Patte
     return pattern
 
 
-def op_pattern(reader: Reader, op: str, version: Optional[int]) -> Pattern:
+def op_pattern(reader: Reader, op: str, version: int | None) -> Pattern:
     """The pattern of ``storage.cf(op)``: the op's calls, its inputs and its outputs."""
     versions = None if version is None else frozenset([version])
     pattern = Pattern().add_func(FuncNode(op, op, versions=versions, full=True))

@@ -1,7 +1,7 @@
 """Running a compiled pattern: the statements, their staging through temporary tables, and rows of histories.
 
 A history row is ``Row(root, created, cells)`` where ``cells`` maps a node name to the sorted ids (ref or call hids)
-the row holds there. ``query.table`` turns rows into a DataFrame.
+the row holds there. ``graphstore.query.table`` turns rows into a DataFrame.
 """
 
 from __future__ import annotations
@@ -10,12 +10,20 @@ import itertools
 import json
 import operator
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from . import emit
 from .compile import (
-    LongPlan, TreePlan, compile_long, compile_members, compile_trees, is_simple, needs_members, python_filters,
+    LongPlan,
+    TreePlan,
+    compile_long,
+    compile_members,
+    compile_trees,
+    is_simple,
+    needs_members,
+    python_filters,
 )
 from .model import Pattern
 
@@ -54,7 +62,7 @@ class Statement:
     kind: str
     sql: str
     params: dict
-    tree: Optional[TreePlan] = None
+    tree: TreePlan | None = None
     columns: list = field(default_factory=list)
     chunkable: bool = False  # a history query that may be read by column (see :func:`_chunks`)
 
@@ -100,7 +108,7 @@ def plan_statements(pattern: Pattern, dialect: str = emit.DIALECT) -> tuple[list
 
 def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
     out = []
-    prev: Optional[str] = None
+    prev: str | None = None
     done: list = []
     stages = tree.stages()
     for i, steps in enumerate(stages):
@@ -134,7 +142,7 @@ def _chunks(tree: TreePlan, columns: list, dialect: str = emit.DIALECT) -> Chunk
     return Chunks(range_sql, range_params, sql, params, lo.name, hi.name, wanted)
 
 
-def _expand_lazy(stmts: list, temps: list, has_roots: Optional[set], dialect: str = emit.DIALECT) -> list:
+def _expand_lazy(stmts: list, temps: list, has_roots: set | None, dialect: str = emit.DIALECT) -> list:
     """Replace each deferred history query by its statements (only for root nodes that have roots)."""
     out = []
     for s in stmts:
@@ -145,7 +153,7 @@ def _expand_lazy(stmts: list, temps: list, has_roots: Optional[set], dialect: st
     return out
 
 
-def sql_text(pattern: Pattern, run: Optional[Callable[[str, Any], list]] = None) -> str:
+def sql_text(pattern: Pattern, run: Callable[[str, Any], list] | None = None) -> str:
     """The SQL extraction runs, as one script. With ``run``, the root probes are run first, so that (as in
     extraction) only the root nodes that have roots get a history query."""
     stmts, temps = plan_statements(pattern)
@@ -175,7 +183,7 @@ class Table:
     roots: list
     created: list
     cells: dict
-    _info: Optional[dict] = None
+    _info: dict | None = None
     meta: dict = field(default_factory=dict)
     raw: list = field(default_factory=list)
 
@@ -193,7 +201,7 @@ class Table:
         return self._info
 
     @classmethod
-    def of_rows(cls, rows: list, nodes: Any) -> "Table":
+    def of_rows(cls, rows: list, nodes: Any) -> Table:
         info = rows[0].info if rows else {}
         cells = {n: [_cell(r.cells.get(n, ())) for r in rows] for n in nodes}
         return cls([r.root for r in rows], [r.created for r in rows], cells, info)
@@ -211,8 +219,13 @@ class Columns(list):
     """A history query's result by column (``columns[k]`` lists the values of its k-th column), not by row."""
 
 
-def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None,
-                  stream: Optional[Callable] = None, on_count: Optional[Callable] = None) -> Table:
+def history_table(
+    run: Callable[[str, Any], list],
+    pattern: Pattern,
+    run_many: Callable | None = None,
+    stream: Callable | None = None,
+    on_count: Callable | None = None,
+) -> Table:
     """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
     case) is turned into columns as it comes, without a per-history object; with ``stream`` (see
     ``Reader.run_stream``) a query of an op's calls is read by column, in chunks of roots. ``on_count(n)``, told
@@ -226,8 +239,9 @@ def history_table(run: Callable[[str, Any], list], pattern: Pattern, run_many: O
     return Table.of_rows(rows, pattern.names())
 
 
-def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
-                 on_count: Optional[Callable] = None) -> Columns:
+def _read_chunks(
+    run: Callable, stream: Callable, chunks: Chunks, side: bool, on_count: Callable | None = None
+) -> Columns:
     """A history query read by column, chunk by chunk (see :class:`Chunks`)."""
     low, high, count = run(chunks.range_sql, chunks.range_params)[0]
     cols: list = [[] for _ in chunks.columns]
@@ -235,8 +249,9 @@ def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
     if count:
         n = -(-count // CHUNK_ROWS)
         step = (high - low) // n + 1
-        param_sets = [{**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1}
-                      for k in range(n)]
+        param_sets = [
+            {**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1} for k in range(n)
+        ]
         loads = json.loads
         side = side and n > 1  # (one chunk is read at once, here)
         for rows in stream(chunks.sql, param_sets, side, idle):
@@ -245,7 +260,7 @@ def _read_chunks(run: Callable, stream: Callable, chunks: Chunks, side: bool,
     return Columns([cols[1]] + cols)  # the root (the first step's element), then every column read
 
 
-def _tree_table(stmt: Statement, result: list) -> Optional[Table]:
+def _tree_table(stmt: Statement, result: list) -> Table | None:
     steps = {s.id: s for s in stmt.tree.steps}
     ids = [int(c[1:]) for c in stmt.columns[2::3]]
     if not result or not result[0]:
@@ -280,7 +295,7 @@ def _same(column: Any) -> Any:
     return column
 
 
-def history_rows(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None) -> list:
+def history_rows(run: Callable[[str, Any], list], pattern: Pattern, run_many: Callable | None = None) -> list:
     """Every history row of ``pattern``, ordered by the creation time of its root (then root id)."""
     return _rows_of_results(_run_all(run, pattern, run_many))
 
@@ -295,15 +310,23 @@ def _rows_of_results(results: list) -> list:
             rows.extend(_tree_rows(s, result, info))
         else:
             rows.extend(_long_rows(result, info))
-    if any(s.kind != "tree" for s, _ in results) or len({r.root for r in rows}) != len(rows) or any(
-            len(h) > 1 for r in rows for h in r.cells.values()):
+    if (
+        any(s.kind != "tree" for s, _ in results)
+        or len({r.root for r in rows}) != len(rows)
+        or any(len(h) > 1 for r in rows for h in r.cells.values())
+    ):
         rows = _merge_same_root(rows)
     rows.sort(key=lambda r: (r.created or 0.0, r.root))
     return rows
 
 
-def _run_all(run: Callable[[str, Any], list], pattern: Pattern, run_many: Optional[Callable] = None,
-             stream: Optional[Callable] = None, on_count: Optional[Callable] = None) -> list:
+def _run_all(
+    run: Callable[[str, Any], list],
+    pattern: Pattern,
+    run_many: Callable | None = None,
+    stream: Callable | None = None,
+    on_count: Callable | None = None,
+) -> list:
     """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories. The root
     probes go through ``run_many`` (statements -> results, maybe side by side) when it is given; with ``stream``,
     a history query that can be is read by column (its result is then a ``Columns``)."""

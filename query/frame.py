@@ -18,7 +18,8 @@ ComputationFrame(var_0@output_0 = inc(x=x))
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -46,10 +47,10 @@ class ComputationFrame:
         self.storage = storage
         self.pattern = pattern
 
-    def _new(self, pattern: Pattern) -> "ComputationFrame":
+    def _new(self, pattern: Pattern) -> ComputationFrame:
         return ComputationFrame(self.storage, pattern)
 
-    def _result(self, pattern: Pattern, inplace: bool) -> Optional["ComputationFrame"]:
+    def _result(self, pattern: Pattern, inplace: bool) -> ComputationFrame | None:
         """A new frame with ``pattern``, or (``inplace``) this frame changed to it and None, as in pandas/mandala."""
         if not isinstance(inplace, bool):
             raise TypeError(f"inplace must be True or False, got {inplace!r}")
@@ -179,14 +180,24 @@ class ComputationFrame:
 
     # --- growth -------------------------------------------------------------------------------------------------------
 
-    def expand_back(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
-                    varnames: Any = None, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def expand_back(
+        self,
+        vars: str | Iterable[str] | None = None,
+        recursive: bool = False,
+        varnames: Any = None,
+        inplace: bool = False,
+    ) -> ComputationFrame | None:
         """Add the calls that created the refs of ``vars`` (default: all variables), and their inputs."""
         names = _names(varnames if vars is None else vars)
         return self._result(self._join_given(expand(self._reader, self.pattern, names, OUT, recursive)), inplace)
 
-    def expand_forward(self, vars: Union[str, Iterable[str], None] = None, recursive: bool = False,
-                       varnames: Any = None, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def expand_forward(
+        self,
+        vars: str | Iterable[str] | None = None,
+        recursive: bool = False,
+        varnames: Any = None,
+        inplace: bool = False,
+    ) -> ComputationFrame | None:
         """Add the calls that consumed the refs of ``vars`` (default: all variables), their inputs and outputs."""
         names = _names(varnames if vars is None else vars)
         return self._result(self._join_given(expand(self._reader, self.pattern, names, IN, recursive)), inplace)
@@ -213,43 +224,44 @@ class ComputationFrame:
                 break
         return grown
 
-    def expand_all(self, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def expand_all(self, inplace: bool = False) -> ComputationFrame | None:
         """Expand back and forward until nothing changes."""
         return self._result(expand_all(self._reader, self.pattern), inplace)
 
     # --- shaping ------------------------------------------------------------------------------------------------------
 
-    def __getitem__(self, key: Union[str, list]) -> "ComputationFrame":
+    def __getitem__(self, key: str | list) -> ComputationFrame:
         if isinstance(key, str):
             return self.select_nodes([key])
         return self.select_nodes(list(key))
 
-    def select_nodes(self, nodes: Iterable[str]) -> "ComputationFrame":
+    def select_nodes(self, nodes: Iterable[str]) -> ComputationFrame:
         """The frame restricted to these nodes (and the edges among them)."""
         return self._new(shape.select(self._reader, self.pattern, list(nodes)))
 
-    def upstream(self, *nodes: str) -> "ComputationFrame":
+    def upstream(self, *nodes: str) -> ComputationFrame:
         """The part of the frame upstream of the given nodes (inclusive): graph and histories."""
         return self._new(shape.upstream(self._reader, self.pattern, nodes))
 
-    def downstream(self, *nodes: str) -> "ComputationFrame":
+    def downstream(self, *nodes: str) -> ComputationFrame:
         """The part of the frame downstream of the given nodes (inclusive): graph and dependent calls."""
         return self._new(shape.downstream(self._reader, self.pattern, nodes))
 
-    def midstream(self, *nodes: str) -> "ComputationFrame":
+    def midstream(self, *nodes: str) -> ComputationFrame:
         """The nodes on paths between the given nodes (downstream of some and upstream of others)."""
         return self._new(shape.midstream(self._reader, self.pattern, nodes))
 
-    def merge_vars(self, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def merge_vars(self, inplace: bool = False) -> ComputationFrame | None:
         """Merge variables that hold the same refs (at least one shared ref), keeping the first name."""
         return self._result(shape.merge_vars(self._reader, self.pattern), inplace)
 
-    def merge_into(self, src: str, dst: str, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def merge_into(self, src: str, dst: str, inplace: bool = False) -> ComputationFrame | None:
         """Merge variable ``src`` into ``dst``."""
         return self._result(self.pattern.merge_var_into(src, dst), inplace)
 
-    def rename(self, vars: Optional[dict] = None, funcs: Optional[dict] = None, inplace: bool = False,
-               **kw: str) -> Optional["ComputationFrame"]:
+    def rename(
+        self, vars: dict | None = None, funcs: dict | None = None, inplace: bool = False, **kw: str
+    ) -> ComputationFrame | None:
         """Rename nodes: ``rename(vars={"var_0": "y"})``, ``rename(funcs={...})`` or ``rename(var_0="y")``.
 
         A keyword other than ``vars``, ``funcs`` and ``inplace`` must name a node of the frame (else ``TypeError``
@@ -257,65 +269,81 @@ class ComputationFrame:
         """
         unknown = [k for k in kw if k not in self.nodes]
         if unknown:
-            raise TypeError(f"rename() got an unexpected keyword argument {unknown[0]!r} (not a node of this frame: "
-                            f"{', '.join(sorted(self.nodes)) or 'none'})")
+            raise TypeError(
+                f"rename() got an unexpected keyword argument {unknown[0]!r} (not a node of this frame: "
+                f"{', '.join(sorted(self.nodes)) or 'none'})"
+            )
         mapping = {**(vars or {}), **(funcs or {}), **kw}
         return self._result(self.pattern.rename(mapping), inplace)
 
-    def rename_var(self, old: str, new: str, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def rename_var(self, old: str, new: str, inplace: bool = False) -> ComputationFrame | None:
         self.pattern.var(old)
         return self.rename({old: new}, inplace=inplace)
 
-    def drop(self, *nodes: Union[str, Iterable[str]], inplace: bool = False) -> Optional["ComputationFrame"]:
+    def drop(self, *nodes: str | Iterable[str], inplace: bool = False) -> ComputationFrame | None:
         """Drop nodes (names, or iterables of names) and their edges."""
         return self._result(self.pattern.drop_nodes(_flat(nodes)), inplace)
 
-    def drop_node(self, node: str, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def drop_node(self, node: str, inplace: bool = False) -> ComputationFrame | None:
         return self.drop(node, inplace=inplace)
 
-    def drop_var(self, *names: str, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def drop_var(self, *names: str, inplace: bool = False) -> ComputationFrame | None:
         for n in names:
             self.pattern.var(n)
         return self.drop(*names, inplace=inplace)
 
-    def drop_func(self, *names: str, inplace: bool = False) -> Optional["ComputationFrame"]:
+    def drop_func(self, *names: str, inplace: bool = False) -> ComputationFrame | None:
         for n in names:
             self.pattern.func(n)
         return self.drop(*names, inplace=inplace)
 
-    def __or__(self, other: "ComputationFrame") -> "ComputationFrame":
+    def __or__(self, other: ComputationFrame) -> ComputationFrame:
         return self.union(other)
 
-    def __and__(self, other: "ComputationFrame") -> "ComputationFrame":
+    def __and__(self, other: ComputationFrame) -> ComputationFrame:
         return self.intersection(other)
 
-    def __sub__(self, other: "ComputationFrame") -> "ComputationFrame":
+    def __sub__(self, other: ComputationFrame) -> ComputationFrame:
         return self._new(shape.difference(self._reader, self.pattern, other.pattern))
 
-    def union(self, other: "ComputationFrame") -> "ComputationFrame":
+    def union(self, other: ComputationFrame) -> ComputationFrame:
         """Nodes and edges by name from both; a node in both holds what it holds in either."""
         return self._new(shape.union(self._reader, self.pattern, other.pattern))
 
-    def intersection(self, other: "ComputationFrame") -> "ComputationFrame":
+    def intersection(self, other: ComputationFrame) -> ComputationFrame:
         """Nodes and edges in both; each node holds what it holds in both."""
         return self._new(shape.intersection(self._reader, self.pattern, other.pattern))
 
-    def isin(self, node: str, values: Iterable[Any], by: str = "val") -> "ComputationFrame":
+    def isin(self, node: str, values: Iterable[Any], by: str = "val") -> ComputationFrame:
         """Keep the histories whose ``node`` holds one of ``values`` (compared by value, ``hid`` or ``cid``)."""
         return self._new(shape.isin(self.pattern, node, values, by))
 
-    def where(self, node: str, predicate: Optional[Callable[[Any], bool]] = None, *, hids: Iterable = (),
-              cids: Iterable = (), version: Optional[int] = None) -> "ComputationFrame":
+    def where(
+        self,
+        node: str,
+        predicate: Callable[[Any], bool] | None = None,
+        *,
+        hids: Iterable = (),
+        cids: Iterable = (),
+        version: int | None = None,
+    ) -> ComputationFrame:
         """Keep histories by a predicate on ``node``'s value, by ids (pushed into SQL), or an op version (SQL)."""
         return self._new(shape.where(self.pattern, node, predicate, hids, cids, version))
 
-    def copy(self) -> "ComputationFrame":
+    def copy(self) -> ComputationFrame:
         return self._new(self.pattern)
 
     # --- extraction ---------------------------------------------------------------------------------------------------
 
-    def df(self, *nodes: str, values: str = "objs", lazy_vars: Optional[Iterable[str]] = None,
-           include_calls: bool = True, join_how: str = "outer", verbose: bool = False) -> pd.DataFrame:
+    def df(
+        self,
+        *nodes: str,
+        values: str = "objs",
+        lazy_vars: Iterable[str] | None = None,
+        include_calls: bool = True,
+        join_how: str = "outer",
+        verbose: bool = False,
+    ) -> pd.DataFrame:
         """The frame's table: one row per history of its sink values, one column per node (topological order)."""
         if verbose:
             print(self.sql())
@@ -365,8 +393,9 @@ class ComputationFrame:
         """The frame's graph as a ``networkx.MultiDiGraph`` (node attribute ``kind``: "var" or "func")."""
         return self.pattern.to_digraph()
 
-    def draw(self, verbose: bool = False, orientation: str = "TB", path: Optional[Any] = None, *,
-             print_dot: bool = False) -> "picture.Picture":
+    def draw(
+        self, verbose: bool = False, orientation: str = "TB", path: Any | None = None, *, print_dot: bool = False
+    ) -> picture.Picture:
         """A picture of the graph, drawn by graphviz ``dot``: shown in a notebook (``_repr_svg_``), its SVG text in
         ``.svg``. ``verbose`` adds each node's count of refs or calls; ``orientation`` is ``TB``, ``LR``, ``BT`` or
         ``RL``; ``path`` also writes it as SVG, PNG, PDF or JPG by its extension. Without graphviz installed this
@@ -390,7 +419,7 @@ class ComputationFrame:
         print(render.graph_text(self.pattern))
 
 
-def _names(x: Any) -> Optional[list]:
+def _names(x: Any) -> list | None:
     if x is None:
         return None
     return [x] if isinstance(x, str) else list(x)

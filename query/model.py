@@ -13,8 +13,9 @@ the SQL compiler (``compile``/``emit``) and by the naive evaluator the tests kee
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from .errors import FrameStructureError, UnknownNodeError
 
@@ -32,7 +33,7 @@ class FuncNode:
 
     name: str
     op: str
-    versions: Optional[frozenset] = None
+    versions: frozenset | None = None
     full: bool = False
     seeds: frozenset = frozenset()
 
@@ -165,11 +166,11 @@ class Pattern:
             i += 1
         return f"var_{i}"
 
-    def add_func(self, node: FuncNode) -> "Pattern":
+    def add_func(self, node: FuncNode) -> Pattern:
         self._check_free(node.name)
         return replace(self, funcs=self.funcs + (node,))
 
-    def add_var(self, node: VarNode) -> "Pattern":
+    def add_var(self, node: VarNode) -> Pattern:
         self._check_free(node.name)
         return replace(self, vars=self.vars + (node,))
 
@@ -177,7 +178,7 @@ class Pattern:
         if name in self._index:
             raise FrameStructureError(f"the frame already has a node named {name!r}")
 
-    def add_edge(self, edge: Edge) -> "Pattern":
+    def add_edge(self, edge: Edge) -> Pattern:
         """Add an edge (or set ``pull`` on an existing one with the same ends, label and direction)."""
         self.func(edge.func), self.var(edge.var)
         kept = []
@@ -188,19 +189,19 @@ class Pattern:
                 kept.append(e)
         return replace(self, edges=tuple(kept) + (edge,))
 
-    def replace_node(self, node: Any) -> "Pattern":
+    def replace_node(self, node: Any) -> Pattern:
         if isinstance(node, FuncNode):
             return replace(self, funcs=tuple(node if n.name == node.name else n for n in self.funcs))
         return replace(self, vars=tuple(node if n.name == node.name else n for n in self.vars))
 
-    def with_filter(self, flt: Filter) -> "Pattern":
+    def with_filter(self, flt: Filter) -> Pattern:
         self.node(flt.node)
         return replace(self, filters=self.filters + (flt,))
 
-    def with_done(self, back: Iterable[str] = (), fwd: Iterable[str] = ()) -> "Pattern":
+    def with_done(self, back: Iterable[str] = (), fwd: Iterable[str] = ()) -> Pattern:
         return replace(self, done_back=self.done_back | frozenset(back), done_fwd=self.done_fwd | frozenset(fwd))
 
-    def drop_nodes(self, names: Iterable[str]) -> "Pattern":
+    def drop_nodes(self, names: Iterable[str]) -> Pattern:
         gone = set(names)
         for n in gone:
             self.node(n)
@@ -213,8 +214,8 @@ class Pattern:
             self.done_fwd - gone,
         )
 
-    def rename(self, mapping: dict) -> "Pattern":
-        for old, new in mapping.items():
+    def rename(self, mapping: dict) -> Pattern:
+        for old in mapping:
             self.node(old)
         names = [mapping.get(n, n) for n in self._index]
         if len(set(names)) != len(names):
@@ -229,7 +230,7 @@ class Pattern:
             frozenset(m(n) for n in self.done_fwd),
         )
 
-    def merge_var_into(self, src: str, dst: str) -> "Pattern":
+    def merge_var_into(self, src: str, dst: str) -> Pattern:
         """Move every edge and seed of variable ``src`` to ``dst`` and drop ``src``."""
         a, b = self.var(src), self.var(dst)
         p = self.replace_node(replace(b, seeds=a.seeds | b.seeds))
@@ -318,7 +319,7 @@ def group_prefix(label: str) -> str:
     return label[1:] + "_"
 
 
-def output_var_base(label: str) -> Optional[str]:
+def output_var_base(label: str) -> str | None:
     """The variable name an output label suggests, or None for a default ``output_<i>`` label (named ``var_k``).
 
     >>> output_var_base("z"), output_var_base("output_0")

@@ -11,7 +11,7 @@ reach (none, by the definition of a history) come last, by creation time and id.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def history_ranks(root: str, elements: set, edges: dict) -> dict:

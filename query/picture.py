@@ -1,6 +1,6 @@
 """Pictures of a frame's graph: graphviz ``dot`` source, rendered by the ``dot`` program to SVG, PNG, PDF or JPG.
 
->>> from query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
+>>> from graphstore.query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
 >>> p = Pattern().add_func(FuncNode("inc", "inc")).add_var(VarNode("x")).add_var(VarNode("y"))
 >>> p = p.add_edge(Edge("inc", "x", "x", IN)).add_edge(Edge("inc", "y", "output_0", OUT))
 >>> src = dot_source(p, orientation="LR", counts={"x": 3, "inc": 3, "y": 3})
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Optional
 
 from .errors import FrameStructureError, MissingProgramError, QueryError
 from .model import IN, Pattern
@@ -26,7 +25,7 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dot_source(pattern: Pattern, orientation: str = "TB", counts: Optional[dict] = None) -> str:
+def dot_source(pattern: Pattern, orientation: str = "TB", counts: dict | None = None) -> str:
     """The graph in the dot language; ``counts`` (node -> number of refs or calls) adds a line to each node."""
     if orientation not in ORIENTATIONS:
         raise FrameStructureError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
@@ -40,15 +39,23 @@ def dot_source(pattern: Pattern, orientation: str = "TB", counts: Optional[dict]
         n = counts.get(name, 0)
         return (f"{n} {noun if n != 1 else noun[:-1]}",)
 
-    lines = ["digraph frame {", f"  rankdir={orientation};", '  node [fontname="Helvetica", fontsize=12];',
-             '  edge [fontname="Helvetica", fontsize=10];']
+    lines = [
+        "digraph frame {",
+        f"  rankdir={orientation};",
+        '  node [fontname="Helvetica", fontsize=12];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
     for f in pattern.funcs:
         op = () if f.op == f.name else (f"@op:{f.op}",)
-        lines.append(f"  {_q(f.name)} [shape=box, style=\"rounded,filled\", fillcolor=\"#fde0dc\", "
-                     f"label={label(f.name, *op, *count(f.name, 'calls'))}];")
+        lines.append(
+            f'  {_q(f.name)} [shape=box, style="rounded,filled", fillcolor="#fde0dc", '
+            f"label={label(f.name, *op, *count(f.name, 'calls'))}];"
+        )
     for v in pattern.vars:
-        lines.append(f"  {_q(v.name)} [shape=box, style=filled, fillcolor=\"#dbe9f6\", "
-                     f"label={label(v.name, *count(v.name, 'refs'))}];")
+        lines.append(
+            f'  {_q(v.name)} [shape=box, style=filled, fillcolor="#dbe9f6", '
+            f"label={label(v.name, *count(v.name, 'refs'))}];"
+        )
     for e in pattern.edges:
         src, dst = (e.var, e.func) if e.direction == IN else (e.func, e.var)
         lines.append(f"  {_q(src)} -> {_q(dst)} [label={_q(e.label)}];")
@@ -92,7 +99,7 @@ class Picture:
         self.program = program
         self.svg = render(dot, "svg", program).decode()
 
-    def save(self, path: "str | os.PathLike") -> str:
+    def save(self, path: str | os.PathLike) -> str:
         """Write the picture to ``path`` in the format its extension names; returns the path."""
         path = os.fspath(path)
         fmt = format_of(path)
@@ -108,8 +115,10 @@ class Picture:
         return _inline(self.svg)
 
     def __repr__(self) -> str:
-        rankdir = next((ln.strip()[len("rankdir="):-1] for ln in self.dot.splitlines()
-                        if ln.strip().startswith("rankdir=")), "TB")
+        rankdir = next(
+            (ln.strip()[len("rankdir=") : -1] for ln in self.dot.splitlines() if ln.strip().startswith("rankdir=")),
+            "TB",
+        )
         return f"<Picture of a frame's graph ({rankdir}, {len(self.svg)} characters of SVG)>"
 
 

@@ -2,7 +2,7 @@
 
 Pictures (graphviz) are in ``query/picture.py``.
 
->>> from query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
+>>> from graphstore.query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
 >>> p = Pattern().add_func(FuncNode("inc", "inc")).add_var(VarNode("x")).add_var(VarNode("y"))
 >>> p = p.add_edge(Edge("inc", "x", "x", IN)).add_edge(Edge("inc", "y", "output_0", OUT))
 >>> print(graph_text(p))

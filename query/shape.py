@@ -7,8 +7,9 @@ read once (one extraction) and becomes the node's explicit seeds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from graphstore.hashing import hash_value
 from graphstore.refs import Call, Ref
@@ -19,7 +20,7 @@ from .store import Reader
 from .table import rows_of
 
 
-def contents(reader: Reader, pattern: Pattern, rows: Optional[list] = None) -> dict:
+def contents(reader: Reader, pattern: Pattern, rows: list | None = None) -> dict:
     out: dict = {n: set() for n in pattern.names()}
     for r in rows_of(reader, pattern) if rows is None else rows:
         for n, hids in r.cells.items():
@@ -27,11 +28,12 @@ def contents(reader: Reader, pattern: Pattern, rows: Optional[list] = None) -> d
     return out
 
 
-def snapshot(pattern: Pattern, content: dict, keep: Optional[Iterable[str]] = None) -> Pattern:
+def snapshot(pattern: Pattern, content: dict, keep: Iterable[str] | None = None) -> Pattern:
     """A pattern with the same graph (restricted to ``keep``) whose nodes hold exactly ``content``."""
     keep = set(pattern.names() if keep is None else keep)
-    funcs = tuple(replace(f, full=False, seeds=frozenset(content.get(f.name, ()))) for f in pattern.funcs
-                  if f.name in keep)
+    funcs = tuple(
+        replace(f, full=False, seeds=frozenset(content.get(f.name, ()))) for f in pattern.funcs if f.name in keep
+    )
     vars_ = tuple(replace(v, seeds=frozenset(content.get(v.name, ()))) for v in pattern.vars if v.name in keep)
     edges = tuple(replace(e, pull=False) for e in pattern.edges if e.func in keep and e.var in keep)
     filters = tuple(f for f in pattern.filters if f.node in keep)
@@ -115,12 +117,19 @@ def union(reader: Reader, a: Pattern, b: Pattern) -> Pattern:
             versions = None if g.versions is None or f.versions is None else g.versions | f.versions
             out = out.replace_node(replace(g, full=g.full or f.full, seeds=g.seeds | f.seeds, versions=versions))
     for v in b.vars:
-        out = out.add_var(v) if not out.has(v.name) else out.replace_node(
-            replace(out.var(v.name), seeds=out.var(v.name).seeds | v.seeds))
+        out = (
+            out.add_var(v)
+            if not out.has(v.name)
+            else out.replace_node(replace(out.var(v.name), seeds=out.var(v.name).seeds | v.seeds))
+        )
     for e in b.edges:
         out = out.add_edge(e)
-    return replace(out, filters=tuple(dict.fromkeys(a.filters + b.filters)), done_back=a.done_back & b.done_back,
-                   done_fwd=a.done_fwd & b.done_fwd)
+    return replace(
+        out,
+        filters=tuple(dict.fromkeys(a.filters + b.filters)),
+        done_back=a.done_back & b.done_back,
+        done_fwd=a.done_fwd & b.done_fwd,
+    )
 
 
 def intersection(reader: Reader, a: Pattern, b: Pattern) -> Pattern:
@@ -153,8 +162,9 @@ def isin(pattern: Pattern, node: str, values: Iterable[Any], by: str) -> Pattern
     return pattern.with_filter(Filter(node, kind, frozenset(ids)))
 
 
-def where(pattern: Pattern, node: str, predicate: Optional[Callable], hids: Iterable, cids: Iterable,
-          version: Optional[int]) -> Pattern:
+def where(
+    pattern: Pattern, node: str, predicate: Callable | None, hids: Iterable, cids: Iterable, version: int | None
+) -> Pattern:
     pattern.node(node)
     if version is not None:
         f = pattern.func(node)

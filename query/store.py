@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import pickle
 import re
-from typing import Any, Callable, Iterable, Iterator, Optional
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from graphstore.backends import ValueRecord
 from graphstore.codecs import untrusted_loads
@@ -25,7 +26,6 @@ from graphstore.refs import AtomRef, Call, ValuePointer
 from graphstore.values import POINTER_CODEC
 
 from . import emit, emit_load
-
 
 LABEL_SAMPLE = 64
 SCAN_SHARE = 0.25
@@ -57,8 +57,9 @@ class Reader:
             return [self.run(sql, params) for sql, params in statements]
         return many(statements)
 
-    def run_stream(self, sql: str, param_sets: list, side: bool = True,
-                   idle: Optional[Callable[[], bool]] = None) -> Iterator[list]:
+    def run_stream(
+        self, sql: str, param_sets: list, side: bool = True, idle: Callable[[], bool] | None = None
+    ) -> Iterator[list]:
         """The rows of one statement for each parameter set, in order and in one snapshot; with ``side`` (the
         statement touches no temporary table) the store may read them in a worker thread, ahead of the caller, who
         then calls ``idle`` (until it returns False) whenever the next set is not read yet."""
@@ -87,7 +88,7 @@ class Reader:
         if op not in self._labels:
             p = emit.Params()
             rows = self.run("SELECT signature FROM ops WHERE name = ?", (op,))
-            varying = not rows or any("*" in sig or sig == "(structural)" for sig, in rows)
+            varying = not rows or any("*" in sig or sig == "(structural)" for (sig,) in rows)
             rows = self.query(emit.emit_op_labels(op, p, None if varying else LABEL_SAMPLE), p)
             ordered = sorted(rows, key=lambda t: (t[0], t[2], _label_key(t[1])))
             labels = [(d, self.group_label(op, lab) if d == 0 else lab) for d, lab, _ in ordered]
@@ -127,12 +128,16 @@ class Reader:
                 test, args = "substr({}.label, 1, ?) = ?", (len(prefix), prefix)
             else:
                 test, args = "{}.label = ?", (in_label,)
-            sql = ("SELECT 1 FROM calls AS c1 JOIN edges AS e1 ON e1.call_id = c1.id AND e1.direction = 1 "
-                   "AND e1.label = ? JOIN edges AS e2 ON e2.ref_id = e1.ref_id AND e2.direction = 0 AND "
-                   + test.format("e2") + " JOIN calls AS c2 ON c2.id = e2.call_id AND c2.op_name = ? "
-                   "JOIN edges AS e3 ON e3.call_id = c2.id AND e3.direction = 1 AND e3.label = ? "
-                   "JOIN edges AS e4 ON e4.ref_id = e3.ref_id AND e4.direction = 0 AND " + test.format("e4")
-                   + " JOIN calls AS c3 ON c3.id = e4.call_id AND c3.op_name = ? WHERE c1.op_name = ? LIMIT 1")
+            sql = (
+                "SELECT 1 FROM calls AS c1 JOIN edges AS e1 ON e1.call_id = c1.id AND e1.direction = 1 "
+                "AND e1.label = ? JOIN edges AS e2 ON e2.ref_id = e1.ref_id AND e2.direction = 0 AND "
+                + test.format("e2")
+                + " JOIN calls AS c2 ON c2.id = e2.call_id AND c2.op_name = ? "
+                "JOIN edges AS e3 ON e3.call_id = c2.id AND e3.direction = 1 AND e3.label = ? "
+                "JOIN edges AS e4 ON e4.ref_id = e3.ref_id AND e4.direction = 0 AND "
+                + test.format("e4")
+                + " JOIN calls AS c3 ON c3.id = e4.call_id AND c3.op_name = ? WHERE c1.op_name = ? LIMIT 1"
+            )
             params = (out_label, *args, op, out_label, *args, op, op)
             self._loops[key] = bool(self.run(sql, params))
         return self._loops[key]
@@ -194,7 +199,7 @@ class Reader:
         p = emit.Params()
         return self._decode_rows(self.query(emit_load.emit_load_values(cids, p), p))  # (which sorts them)
 
-    def values_of(self, columns: list, value_pass: Optional["ValuePass"] = None) -> dict:
+    def values_of(self, columns: list, value_pass: ValuePass | None = None) -> dict:
         """Decoded values by cid for the cids in ``columns`` (sequences of cids, ``None`` for no value).
 
         When the columns name a large share of the store's values, one pass over its small plain values (see
@@ -266,7 +271,8 @@ class Reader:
         out: dict = {}
         make = self.storage.make_ref
         for hid, cid, op_name, version, direction, label, r_hid, r_cid, kind in self.query(
-                emit_load.emit_load_calls(hids, p), p):
+            emit_load.emit_load_calls(hids, p), p
+        ):
             call = out.get(hid)
             if call is None:
                 call = out[hid] = Call(ops.get((op_name, version), op_name), hid, cid, {}, {})
@@ -313,16 +319,16 @@ class LazyCall(Call):
         _INPUTS.__set__(self, full.inputs)
         _OUTPUTS.__set__(self, full.outputs)
 
-    @property  # type: ignore[override]
-    def inputs(self) -> dict:
+    @property
+    def inputs(self) -> dict:  # type: ignore[override]
         try:
             return _INPUTS.__get__(self, Call)
         except AttributeError:
             self._load()
             return _INPUTS.__get__(self, Call)
 
-    @property  # type: ignore[override]
-    def outputs(self) -> dict:
+    @property
+    def outputs(self) -> dict:  # type: ignore[override]
         try:
             return _OUTPUTS.__get__(self, Call)
         except AttributeError:
@@ -354,7 +360,7 @@ class ValuePass:
         self.chosen = self._top > 0 and cells >= SCAN_SHARE * self._top
         return self.chosen
 
-    def plan(self, histories: int) -> Optional[Callable[[], bool]]:
+    def plan(self, histories: int) -> Callable[[], bool] | None:
         """:meth:`step` if ``histories`` make the pass worth it (else None)."""
         return self.step if self.value_columns and self.worth(histories * self.value_columns) else None
 
@@ -362,8 +368,10 @@ class ValuePass:
         """Read and decode one piece; False once the pass is done."""
         if self._next > self._top:
             return False
-        rows = self.reader.run(f'SELECT cid, data FROM "values" WHERE rowid BETWEEN ? AND ? AND {_INLINE}',
-                               (self._next, self._next + self.PIECE - 1, SCAN_BYTES))
+        rows = self.reader.run(
+            f'SELECT cid, data FROM "values" WHERE rowid BETWEEN ? AND ? AND {_INLINE}',
+            (self._next, self._next + self.PIECE - 1, SCAN_BYTES),
+        )
         self._next += self.PIECE
         loads = self.reader.plain_loads()
         try:
@@ -376,8 +384,12 @@ class ValuePass:
         while self.step():
             pass
         rest = self._undecoded  # and values too large, in files, cloudpickled, or stored since the pass began
-        rest.update(cid for cid, in self.reader.run(
-            f'SELECT cid FROM "values" WHERE rowid > ? OR NOT ({_INLINE})', (self._top, SCAN_BYTES)))
+        rest.update(
+            cid
+            for (cid,) in self.reader.run(
+                f'SELECT cid FROM "values" WHERE rowid > ? OR NOT ({_INLINE})', (self._top, SCAN_BYTES)
+            )
+        )
         if rest:
             self.values.update(self.reader.load_values(set().union(*(rest.intersection(c) for c in columns))))
         return self.values

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import gc
 import itertools
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -32,13 +33,14 @@ def rows_of(reader: Reader, pattern: Pattern) -> list:
     return _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many))
 
 
-def table_of(reader: Reader, pattern: Pattern, on_count: Optional[Callable] = None) -> Table:
+def table_of(reader: Reader, pattern: Pattern, on_count: Callable | None = None) -> Table:
     """The histories after every filter, by column (``on_count``: see ``history_table``)."""
     reader.sync()
     if not after_filters(pattern):
         return history_table(reader.run, pattern, reader.run_many, reader.run_stream, on_count)
-    return Table.of_rows(_filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many)),
-                         pattern.names())
+    return Table.of_rows(
+        _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many)), pattern.names()
+    )
 
 
 def _filtered(reader: Reader, pattern: Pattern, rows: list) -> list:
@@ -47,8 +49,9 @@ def _filtered(reader: Reader, pattern: Pattern, rows: list) -> list:
         return rows
     need = {h for r in rows for f in preds if not pattern.is_func(f.node) for h in r.cells.get(f.node, ())}
     refs = reader.load_refs(need, with_values=any(f.kind == "pred" for f in preds))
-    calls = reader.load_calls({h for r in rows for f in preds if pattern.is_func(f.node)
-                               for h in r.cells.get(f.node, ())})
+    calls = reader.load_calls(
+        {h for r in rows for f in preds if pattern.is_func(f.node) for h in r.cells.get(f.node, ())}
+    )
     return [r for r in rows if all(_passes(r, f, refs, calls) for f in preds)]
 
 
@@ -81,8 +84,13 @@ def columns_of(pattern: Pattern, nodes: Iterable[str], include_calls: bool) -> l
 
 
 def build_table(
-    reader: Reader, pattern: Pattern, nodes: tuple = (), values: str = "objs", lazy_vars: Optional[Iterable] = None,
-    include_calls: bool = True, join_how: str = "outer",
+    reader: Reader,
+    pattern: Pattern,
+    nodes: tuple = (),
+    values: str = "objs",
+    lazy_vars: Iterable | None = None,
+    include_calls: bool = True,
+    join_how: str = "outer",
 ) -> pd.DataFrame:
     # Extraction makes millions of small objects that all stay alive: the cyclic garbage collector would rescan
     # them again and again (its passes grow with the heap), so it is paused meanwhile.
@@ -96,7 +104,12 @@ def build_table(
 
 
 def _build_table(
-    reader: Reader, pattern: Pattern, nodes: tuple, values: str, lazy_vars: Optional[Iterable], include_calls: bool,
+    reader: Reader,
+    pattern: Pattern,
+    nodes: tuple,
+    values: str,
+    lazy_vars: Iterable | None,
+    include_calls: bool,
     join_how: str,
 ) -> pd.DataFrame:
     if values not in VALUES:
@@ -121,12 +134,16 @@ def _build_table(
         metas = [None if m is None else tuple([x[i] for i in keep] for x in m) for m in metas]
     if not cols or not columns[0]:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    multi = [set() if meta is not None else {h for cell in col if type(cell) is tuple for h in cell}
-             for col, meta in zip(columns, metas)]  # a column with meta holds single ids only
+    multi = [
+        set() if meta is not None else {h for cell in col if type(cell) is tuple for h in cell}
+        for col, meta in zip(columns, metas)
+    ]  # a column with meta holds single ids only
     # A column is "direct" when its cells are single ids that came with their cid (and, for values, are atoms):
     # its elements are made from those columns, without the table-wide id -> (cid, kind) map.
-    direct = [not m and meta is not None and (kind != "obj" or set(meta[1]) <= _ATOM_KINDS)
-              for m, meta, kind in zip(multi, metas, kinds)]
+    direct = [
+        not m and meta is not None and (kind != "obj" or set(meta[1]) <= _ATOM_KINDS)
+        for m, meta, kind in zip(multi, metas, kinds)
+    ]
     info = table.info if not all(direct) else {}
     times = reader.creation_times(set().union(*multi)) if any(multi) else {}
     by_time = lambda h: (times.get(h, -1.0), h)  # noqa: E731  (for elements a history's walk does not reach)
@@ -141,8 +158,9 @@ def _build_table(
     batch = CallBatch(reader)
     hid_sets = [set() if d else _hids(col, m) for col, m, d in zip(columns, multi, direct)]
     atoms, others = _split_atoms(set().union(*[h for h, k in zip(hid_sets, kinds) if k == "obj"]), info)
-    loaded = reader.values_of([list(atoms.values())] + [meta[0] for meta, k, d in zip(metas, kinds, direct)
-                                                         if d and k == "obj"], value_pass)
+    loaded = reader.values_of(
+        [list(atoms.values())] + [meta[0] for meta, k, d in zip(metas, kinds, direct) if d and k == "obj"], value_pass
+    )
     objs = {h: loaded.get(c) for h, c in atoms.items()}
     if others:
         objs.update({h: r.obj for h, r in reader.make_refs(info, others, with_values=True).items()})
@@ -160,20 +178,34 @@ def _build_table(
             else:
                 op = pattern.func(name).op
                 by_version = {v: ops.get((op, v), op) for v in set(meta[1])}
-                op_objs = (itertools.repeat(next(iter(by_version.values()))) if len(by_version) == 1
-                           else map(by_version.__getitem__, meta[1]))
+                op_objs = (
+                    itertools.repeat(next(iter(by_version.values())))
+                    if len(by_version) == 1
+                    else map(by_version.__getitem__, meta[1])
+                )
                 elems = dict(zip(col, map(LazyCall, op_objs, col, meta[0], itertools.repeat(batch))))  # (in C)
                 elems.pop(None, None)  # (the one made for missing cells)
                 batch.hids.extend(elems)
         else:
-            elems = objs if kind == "obj" else refs if kind == "ref" else _calls(
-                reader, pattern.func(name).op, hids, info, batch)
+            elems = (
+                objs
+                if kind == "obj"
+                else refs
+                if kind == "ref"
+                else _calls(reader, pattern.func(name).op, hids, info, batch)
+            )
             if kind == "call":
                 batch.hids.extend(hids)
         get = elems.get  # get(None) is None: a missing cell
         cell_of = KINDS[kind]  # a cell of several elements: a ValueCollection, RefCollection or CallCollection
-        data[name] = [get(c) if type(c) is not tuple else cell_of([elems[h] for h in sorted(c, key=keys[j])])
-                      for j, c in enumerate(col)] if m else list(map(get, col))
+        data[name] = (
+            [
+                get(c) if type(c) is not tuple else cell_of([elems[h] for h in sorted(c, key=keys[j])])
+                for j, c in enumerate(col)
+            ]
+            if m
+            else list(map(get, col))
+        )
     return pd.DataFrame(data, columns=cols)
 
 
@@ -201,7 +233,7 @@ def _split_atoms(hids: set, info: dict) -> tuple[dict, list]:
     return atoms, others
 
 
-def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: "CallBatch") -> dict:
+def _calls(reader: Reader, op_name: str, hids: set, info: dict, batch: CallBatch) -> dict:
     """Calls of the table, built from what extraction read; inputs and outputs load on first use (one batch)."""
     ops = getattr(reader.storage, "_ops_by_name", {})
     out: dict = {}

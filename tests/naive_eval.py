@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from query.model import IN, OUT, Pattern
+from graphstore.query.model import IN, OUT, Pattern
 
 
 @dataclass
@@ -31,8 +31,10 @@ def read_store(storage) -> Store:
     outs: dict = {h: {} for h in calls}
     creator: dict = {}
     consumers: dict = {}
-    edges = run("SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e "
-                "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id")
+    edges = run(
+        "SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e "
+        "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id"
+    )
     for call, direction, label, ref in edges:
         if direction == OUT:
             outs[call][label] = ref
@@ -89,8 +91,9 @@ def roots(store: Store, p: Pattern, fm: dict) -> list:
     out = []
     for f in p.funcs:
         for c in fm[f.name]:
-            if not any(_consumed(store, p, fm, e.var, r) for e in p.outputs(f.name)
-                       for r in _at(store, c, OUT, e.label)):
+            if not any(
+                _consumed(store, p, fm, e.var, r) for e in p.outputs(f.name) for r in _at(store, c, OUT, e.label)
+            ):
                 out.append((f.name, c))
     for v in p.vars:
         for s in v.seeds:
@@ -111,8 +114,9 @@ def closure(store: Store, p: Pattern, fm: dict, start: tuple) -> set:
         else:
             for e in p.creators(node):
                 for c, label in store.creator.get(x, ()):
-                    if (label == e.label or (e.label.startswith("*") and label.startswith(e.label[1:] + "_"))) \
-                            and c in fm[e.func]:
+                    if (
+                        label == e.label or (e.label.startswith("*") and label.startswith(e.label[1:] + "_"))
+                    ) and c in fm[e.func]:
                         nxt.append((e.func, c))
         for item in nxt:
             if item not in seen:
@@ -145,8 +149,8 @@ def _passes(store: Store, hids, flt) -> bool:
 
 def sql_rows(storage, p: Pattern) -> list:
     """The compiler's rows in the same shape (id filters only, as the oracle)."""
-    from query.store import Reader
-    from query.table import rows_of
+    from graphstore.query.store import Reader
+    from graphstore.query.table import rows_of
 
     p = _without_predicates(p)
     rows = rows_of(Reader(storage), p)
@@ -155,8 +159,8 @@ def sql_rows(storage, p: Pattern) -> list:
 
 def sql_table_rows(storage, p: Pattern) -> list:
     """The rows of the compiler's columnar table (what ``df()`` builds on), in the same shape."""
-    from query.store import Reader
-    from query.table import table_of
+    from graphstore.query.store import Reader
+    from graphstore.query.table import table_of
 
     p = _without_predicates(p)
     table = table_of(Reader(storage), p)

@@ -116,6 +116,8 @@ def read_progress(path: str) -> list[float]:
         data = fh.read()
     (count,) = struct.unpack_from("<d", data, 0)
     return list(struct.unpack_from(f"<{int(count)}d", data, 8))
+
+
 def tag(xs, i):
     return [xs[0] * 2, "tag"]
 
@@ -136,9 +138,9 @@ def record_reuse(storage: Storage, n: int) -> int:
     for start in range(0, n, 100):
         with storage:
             for i in range(start, min(n, start + 100)):
-                t = tag([i % 97, "x"], i)   # a list argument: the general path; its output recurs every 97
-                halve(t)                     # an AtomRef argument: the fast path
-                count(i % 89)                # recorded once, then retraced or found by content
+                t = tag([i % 97, "x"], i)  # a list argument: the general path; its output recurs every 97
+                halve(t)  # an AtomRef argument: the fast path
+                count(i % 89)  # recorded once, then retraced or found by content
                 done += 3
         time.sleep(0.02)  # between contexts: a process deleting beside this one gets its turns
     return done

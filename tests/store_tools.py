@@ -18,6 +18,7 @@ import sqlite_utils
 from graphstore import MList, Storage, op
 from graphstore.backends.schema import migrations
 
+
 def snapshot(path: str) -> dict[str, list[tuple]]:
     """Every row of every table of the store at ``path`` (read without touching it)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -37,10 +38,18 @@ def dump(path: str) -> dict:
             "calls": sorted(q("SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls")),
             "refs": sorted(q("SELECT hid, cid, kind FROM refs")),
             "values": sorted(q('SELECT cid, codec, size, data, path, checksum FROM "values"')),
-            "edges": sorted(q("SELECT c.hid, e.direction, e.label, e.pos, r.hid FROM edges AS e "
-                              "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id")),
-            "members": sorted(q("SELECT c.hid, m.pos, m.key, r.hid FROM members AS m "
-                                "JOIN refs AS c ON c.id = m.coll_id JOIN refs AS r ON r.id = m.elt_id")),
+            "edges": sorted(
+                q(
+                    "SELECT c.hid, e.direction, e.label, e.pos, r.hid FROM edges AS e "
+                    "JOIN calls AS c ON c.id = e.call_id JOIN refs AS r ON r.id = e.ref_id"
+                )
+            ),
+            "members": sorted(
+                q(
+                    "SELECT c.hid, m.pos, m.key, r.hid FROM members AS m "
+                    "JOIN refs AS c ON c.id = m.coll_id JOIN refs AS r ON r.id = m.elt_id"
+                )
+            ),
         }
     finally:
         conn.close()
@@ -112,9 +121,9 @@ def columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[
 
 BY_HID = {
     "edges": "(SELECT c.hid AS call_hid, e.direction, e.label, e.pos, r.hid AS ref_hid FROM src.edges AS e "
-             "JOIN src.calls AS c ON c.id = e.call_id JOIN src.refs AS r ON r.id = e.ref_id)",
+    "JOIN src.calls AS c ON c.id = e.call_id JOIN src.refs AS r ON r.id = e.ref_id)",
     "members": "(SELECT c.hid AS coll_hid, m.pos, m.key, r.hid AS elt_hid FROM src.members AS m "
-               "JOIN src.refs AS c ON c.id = m.coll_id JOIN src.refs AS r ON r.id = m.elt_id)",
+    "JOIN src.refs AS c ON c.id = m.coll_id JOIN src.refs AS r ON r.id = m.elt_id)",
 }
 """Edges and members as schemas before 7 held them (by text id), from a store of the current schema."""
 

@@ -29,8 +29,12 @@ def blob(i):
 
 def test_backup_while_another_process_records(tmp_path):
     path, progress = str(tmp_path / "live.db"), str(tmp_path / "progress")
-    proc = subprocess.Popen([sys.executable, rw.__file__, "durable", path, "trivial", progress],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, rw.__file__, "durable", path, "trivial", progress],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         time.sleep(0.8)
@@ -94,7 +98,10 @@ def test_a_backup_carries_its_large_values_and_is_a_store_of_its_own(tmp_path):
         with storage:
             refs = [blob(i) for i in range(3)]
         copy = storage.backup(str(tmp_path / "b.db"))
-        assert value_files(copy + "-overflow") == value_files(path + "-overflow") and len(value_files(path + "-overflow")) == 3
+        assert (
+            value_files(copy + "-overflow") == value_files(path + "-overflow")
+            and len(value_files(path + "-overflow")) == 3
+        )
         storage.drop_calls([storage.get_call(storage.get_ref_creator(refs[0]).hid)])
         storage.cleanup_refs()  # deletes one file of the original's folder, none of the copy's
         assert len(value_files(path + "-overflow")) == 2

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 import store_tools
-from store_tools import damage_file, snapshot, value_files
 from graphstore import (
     GraphstoreError,
     HashingError,
@@ -28,11 +27,10 @@ from graphstore import (
     SerializationError,
     Storage,
     StoreError,
-    ValueTooLargeError,
     op,
 )
 from graphstore.backends.schema import SCHEMA_VERSION, stored_schema_version
-from store_tools import value_files
+from store_tools import damage_file, snapshot, value_files
 
 
 class BadReduce:
@@ -485,8 +483,11 @@ def test_read_only_store(db_path, log):
         with pytest.raises(ReadOnlyStoreError, match="op total"):
             with ro:
                 total([inc(0), inc(1)])  # same values as stored, other history: would need a new record
-        for name, attempt in [("drop_calls", lambda: ro.drop_calls(again[:1])), ("cleanup_refs", ro.cleanup_refs),
-                              ("vacuum", ro.vacuum)]:
+        for name, attempt in [
+            ("drop_calls", lambda: ro.drop_calls(again[:1])),
+            ("cleanup_refs", ro.cleanup_refs),
+            ("vacuum", ro.vacuum),
+        ]:
             with pytest.raises(ReadOnlyStoreError) as ei:
                 attempt()
             assert name in str(ei.value) and db_path in str(ei.value)

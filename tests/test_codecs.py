@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import arrays, dataframes, hashables, scalars, values
 
 from graphstore import Storage, hash_value, op
 from graphstore.codecs import decode_value, encode_value
 from graphstore.errors import SerializationError
+from strategies import arrays, dataframes, hashables, scalars, values
 
 
 def same(a, b) -> bool:
@@ -107,8 +107,11 @@ def test_text_and_bytes_round_trip(x):
     st.recursive(
         scalars,
         lambda c: st.one_of(
-            st.lists(c, max_size=3), st.tuples(c, c), st.dictionaries(st.text(max_size=3), c, max_size=3),
-            st.sets(hashables, max_size=3), st.frozensets(hashables, max_size=3),
+            st.lists(c, max_size=3),
+            st.tuples(c, c),
+            st.dictionaries(st.text(max_size=3), c, max_size=3),
+            st.sets(hashables, max_size=3),
+            st.frozensets(hashables, max_size=3),
         ),
         max_leaves=8,
     )

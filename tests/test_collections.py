@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 from graphstore import (
-    DictRef, ListRef, MDict, MList, MSet, MTuple, OpCallError, SetRef, Storage, TupleRef, hash_value, op,
+    DictRef,
+    ListRef,
+    MDict,
+    MList,
+    MSet,
+    MTuple,
+    OpCallError,
+    SetRef,
+    Storage,
+    TupleRef,
+    hash_value,
+    op,
 )
 
 LOG: list[str] = []
@@ -197,8 +208,8 @@ def test_retrace_in_a_new_process_of_a_list_output_keeps_element_hids(db_path):
 
 def test_content_hit_of_collection_op_records_new_history_sharing_values(storage):
     with storage:
-        ps = primes_below(10)          # [2, 3, 5, 7]
-        n = inc(9)                     # 10, another history than the raw 10
+        ps = primes_below(10)  # [2, 3, 5, 7]
+        n = inc(9)  # 10, another history than the raw 10
         again = primes_below(n)
     assert LOG.count("primes_below") == 1
     assert again.hid != ps.hid and again.cid == ps.cid

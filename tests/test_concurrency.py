@@ -7,15 +7,14 @@ later process retraces everything without running an op.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 import threading
 
 import reliability_worker as rw
-from store_tools import MIGRATION_NAMES, make_store_at_version, value_files
 from graphstore import Storage
+from store_tools import MIGRATION_NAMES, make_store_at_version, value_files
 
 WORKER = rw.__file__
 N_WORKERS = 4
@@ -24,7 +23,10 @@ ROUNDS = 1000  # each round is two calls: shared_step(i), the same in every work
 
 def _spawn(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, WORKER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, WORKER, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
@@ -86,7 +88,9 @@ def test_four_processes_with_shared_calls_on_one_file(tmp_path, capsys):
         storage.close()
 
     retrace = subprocess.run(
-        [sys.executable, WORKER, "retrace", path, str(N_WORKERS), str(ROUNDS)], capture_output=True, text=True,
+        [sys.executable, WORKER, "retrace", path, str(N_WORKERS), str(ROUNDS)],
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert retrace.returncode == 0, retrace.stderr

@@ -28,7 +28,9 @@ ROUNDS = 5
 def _run_and_kill(path: str, overflow_dir: str, delay: float) -> tuple[list[tuple[int, float]], float]:
     """Start the crash worker, SIGKILL it ``delay`` seconds after it is ready; returns (completed calls, kill time)."""
     proc = subprocess.Popen(
-        [sys.executable, rw.__file__, "crash", path, overflow_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, rw.__file__, "crash", path, overflow_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     ready = proc.stdout.readline()
@@ -112,9 +114,7 @@ def test_kill_9_keeps_every_call_older_than_the_durability_bound(tmp_path):
             assert value == bytes([big % 251]) * 3000  # an overflow value, read back whole
         finally:
             storage.close()
-        print(
-            f"round {round_no}: {len(done)} calls completed, {len(durable)} older than the bound, {stored} on disk"
-        )
+        print(f"round {round_no}: {len(done)} calls completed, {len(durable)} older than the bound, {stored} on disk")
         stored_before = stored
     assert len(os.listdir(overflow)) >= 1
 

@@ -57,8 +57,13 @@ DAMAGES = {
     "value as INTEGER": lambda p: _sql(p, 'UPDATE "values" SET data = 12345'),
 }
 
-FOUND = {"flipped bytes": "sqlite", "refs.kind": "has kind 'bogus'", "calls.outputs": "has outputs 'garbage'",
-         "value as TEXT": "is stored as text", "value as INTEGER": "is stored as integer"}
+FOUND = {
+    "flipped bytes": "sqlite",
+    "refs.kind": "has kind 'bogus'",
+    "calls.outputs": "has outputs 'garbage'",
+    "value as TEXT": "is stored as text",
+    "value as INTEGER": "is stored as integer",
+}
 
 
 def _expect_graphstore_error(path: str, action) -> None:

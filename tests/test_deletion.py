@@ -7,7 +7,6 @@ indices share one raw ref), and which of them lose their last edge when calls go
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import pytest
@@ -30,9 +29,9 @@ def snapshot(storage: Storage) -> dict[str, list[tuple]]:
         "refs": "SELECT hid, cid, kind FROM refs ORDER BY hid",
         "calls": "SELECT hid, cid, op_name FROM calls ORDER BY hid",
         "edges": "SELECT c.hid, e.direction, e.label, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
-                 "JOIN refs AS r ON r.id = e.ref_id ORDER BY 1, 2, 3",
+        "JOIN refs AS r ON r.id = e.ref_id ORDER BY 1, 2, 3",
         "members": "SELECT c.hid, m.pos, m.key, r.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id "
-                   "JOIN refs AS r ON r.id = m.elt_id ORDER BY 1, 2",
+        "JOIN refs AS r ON r.id = m.elt_id ORDER BY 1, 2",
     }
     return {t: storage.backend.execute(q) for t, q in sql.items()}
 
@@ -139,8 +138,9 @@ def test_dropping_the_head_without_dependents_removes_only_its_raw_input_ref(sto
 def test_dropping_everything_empties_the_store_and_a_retrace_recomputes_everything(file_storage, db_path, log):
     program = chain_ops(log)
     _, _, rc = program(file_storage)
-    head = file_storage.get_ref_creator(file_storage.get_ref_creator(file_storage.get_ref_creator(rc).inputs["z"])
-                                        .inputs["y"])
+    head = file_storage.get_ref_creator(
+        file_storage.get_ref_creator(file_storage.get_ref_creator(rc).inputs["z"]).inputs["y"]
+    )
     assert head.op_name == "a"
     assert file_storage.drop_calls(head) == 3
     assert file_storage.cleanup_refs() == {"refs": 4, "values": 3, "overflow_files": 0}
@@ -346,8 +346,9 @@ def test_dropping_a_list_producer_with_dependents(storage, log):
     # while 30 stays (ys holds it) and so do 3, 0 and 1
     assert storage.cleanup_refs() == {"refs": 9, "values": 6, "overflow_files": 0}
     assert counts(storage) == {"values": 5, "refs": 6, "calls": 3, "edges": 8, "members": 2}
-    assert storage.backend.execute(
-        "SELECT DISTINCT c.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id") == [(ys.hid,)]
+    assert storage.backend.execute("SELECT DISTINCT c.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id") == [
+        (ys.hid,)
+    ]
     assert storage.check().ok
     assert storage.unwrap(storage.load_ref(ys.hid)) == [30, 40]
 

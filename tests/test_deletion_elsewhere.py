@@ -13,7 +13,6 @@ import sys
 import time
 import warnings
 
-import reliability_worker as rw
 from graphstore import CallNotStoredWarning, Storage, op
 from store_tools import audit_store
 from test_concurrency import _finish, _spawn, _start_together
@@ -32,8 +31,7 @@ storage.close()
 def delete_everything_elsewhere(path: str) -> tuple[int, int]:
     """Drop every call and clean up, in another process; returns (calls, values) deleted."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-c", DELETE_ALL, path], capture_output=True, text=True, env=env,
-                         timeout=60)
+    out = subprocess.run([sys.executable, "-c", DELETE_ALL, path], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     calls, values = map(int, out.stdout.split())
     return calls, values
@@ -79,9 +77,9 @@ def test_values_deleted_elsewhere_are_stored_again_with_the_next_calls(tmp_path)
             size(ref)
     assert delete_everything_elsewhere(path) == (10, 11)  # 5 + 5 calls; inputs, lists, one size
     with storage:
-        heads = [head(ref) for ref in made]     # new calls (the fast path) on values this process stored before
+        heads = [head(ref) for ref in made]  # new calls (the fast path) on values this process stored before
         again = [make_list(i) for i in range(5)]  # deleted calls: computed again, outputs as before
-        plain = size([0, "made"])               # a plain list (the general path) with the same content
+        plain = size([0, "made"])  # a plain list (the general path) with the same content
     storage.close()
     report = _assert_sound(path)
     assert len(report["loaded"]) == 17  # make_list: 5 inputs, 5 outputs; head: 5 outputs; size: 1 input, 1 output
@@ -123,13 +121,13 @@ def test_a_call_whose_value_is_gone_everywhere_is_left_out_with_a_warning(tmp_pa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with storage:
-            hit = inc(five())   # same content as inc(5): a new call sharing inc(5)'s output, which is not loaded
+            hit = inc(five())  # same content as inc(5): a new call sharing inc(5)'s output, which is not loaded
             delete_everything_elsewhere(path)  # ... and which is deleted before that call is written
     lost = [str(w.message) for w in caught if issubclass(w.category, CallNotStoredWarning)]
     assert len(lost) == 1 and "op inc" in lost[0]
     assert storage.get_creators([hit]) == []  # left out: not stored half
     with storage:
-        again = inc(five())     # computed again, and stored whole
+        again = inc(five())  # computed again, and stored whole
     assert storage.unwrap(again) == 6
     storage.close()
     report = _assert_sound(path)

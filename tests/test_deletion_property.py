@@ -184,8 +184,10 @@ def rows(conn, sql):
     return conn.execute(sql).fetchall()
 
 
-EDGES = ("SELECT c.hid, e.direction, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
-         "JOIN refs AS r ON r.id = e.ref_id")
+EDGES = (
+    "SELECT c.hid, e.direction, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
+    "JOIN refs AS r ON r.id = e.ref_id"
+)
 
 
 def dependents(conn, seeds):
@@ -210,10 +212,15 @@ def dependents(conn, seeds):
 def live_refs(conn):
     """Refs with an edge, and (transitively) the elements of a live collection."""
     members = {}
-    for coll, elt in rows(conn, "SELECT c.hid, r.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id "
-                               "JOIN refs AS r ON r.id = m.elt_id"):
+    for coll, elt in rows(
+        conn,
+        "SELECT c.hid, r.hid FROM members AS m JOIN refs AS c ON c.id = m.coll_id JOIN refs AS r ON r.id = m.elt_id",
+    ):
         members.setdefault(coll, []).append(elt)
-    live, todo = set(), [r for (r,) in rows(conn, "SELECT DISTINCT r.hid FROM edges AS e JOIN refs AS r ON r.id = e.ref_id")]
+    live, todo = (
+        set(),
+        [r for (r,) in rows(conn, "SELECT DISTINCT r.hid FROM edges AS e JOIN refs AS r ON r.id = e.ref_id")],
+    )
     while todo:
         ref = todo.pop()
         if ref not in live:

@@ -34,8 +34,13 @@ def kill_trial(tmp_path, kind: str, helper: str, delay: float) -> dict:
         if os.path.exists(path + suffix):
             os.remove(path + suffix)
     env = dict(os.environ, GRAPHSTORE_WRITER_PROCESS=helper)
-    proc = subprocess.Popen([sys.executable, rw.__file__, "durable", path, kind, progress], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, rw.__file__, "durable", path, kind, progress],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     time.sleep(delay)
     killed_at = time.monotonic()
@@ -61,8 +66,13 @@ def kill_trial(tmp_path, kind: str, helper: str, delay: float) -> dict:
     finally:
         storage.close()
     lost = [killed_at - t for t in done[stored:durable]]
-    return {"completed": len(done), "durable": durable, "stored": stored, "lost": len(lost),
-            "oldest_unstored_s": round(killed_at - done[stored], 3) if stored < len(done) else 0.0}
+    return {
+        "completed": len(done),
+        "durable": durable,
+        "stored": stored,
+        "lost": len(lost),
+        "oldest_unstored_s": round(killed_at - done[stored], 3) if stored < len(done) else 0.0,
+    }
 
 
 @pytest.mark.parametrize("helper", ["0", "always"], ids=["in-process", "helper-process"])

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 import xxhash
+from graphstore.query.errors import FrameStructureError, QueryError
 
 from graphstore import GraphstoreError, SerializationError, Storage, op
-from query.errors import FrameStructureError, QueryError
 
 
 @op
@@ -37,8 +37,10 @@ def test_an_unpicklable_value_is_named(tmp_path):
     s.close()
     data = b"\x80\x05\x95not a pickle"
     conn = sqlite3.connect(path)
-    conn.execute('UPDATE "values" SET data = ?, size = ?, checksum = ? WHERE cid = ?',
-                 (data, len(data), xxhash.xxh3_64_hexdigest(data), y.cid))
+    conn.execute(
+        'UPDATE "values" SET data = ?, size = ?, checksum = ? WHERE cid = ?',
+        (data, len(data), xxhash.xxh3_64_hexdigest(data), y.cid),
+    )
     conn.commit()
     conn.close()
     s = Storage(path, read_only=True)

@@ -13,12 +13,12 @@ what an expanded frame must hold:
 
 from __future__ import annotations
 
+from graphstore.query.model import IN, OUT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.structs import MList
-from query.model import IN, OUT
 
 
 @op
@@ -107,8 +107,11 @@ class Program:
         return value[1] if value[0] == "out" else None
 
     def consumers(self, value, op_name: str, label: str) -> set:
-        return {k for k, (o, ins, _) in self.calls.items() if o == op_name
-                and any(_matches(label, lab) and v == value for lab, v in ins.items())}
+        return {
+            k
+            for k, (o, ins, _) in self.calls.items()
+            if o == op_name and any(_matches(label, lab) and v == value for lab, v in ins.items())
+        }
 
     def upstream(self, seeds: set) -> set:
         todo, seen = list(seeds), set(seeds)
@@ -136,8 +139,11 @@ class Program:
                 for v in vm[e.var]:
                     if e.direction == OUT and back:
                         c = self.creator(v)
-                        new = {c} if c is not None and self.calls[c][0] == f.op and self.calls[c][2].get(
-                            e.label) == v else set()
+                        new = (
+                            {c}
+                            if c is not None and self.calls[c][0] == f.op and self.calls[c][2].get(e.label) == v
+                            else set()
+                        )
                     elif e.direction == IN and forward:
                         new = self.consumers(v, f.op, e.label)
                     else:
@@ -188,8 +194,11 @@ def frame_calls(cf, rec: Program) -> dict:
 
 def check(storage: Storage, rec: Program, seed: str, kind: str) -> None:
     cf = storage.cf(OPS[seed])
-    grown = {"back": lambda c: c.expand_back(recursive=True), "forward": lambda c: c.expand_forward(recursive=True),
-             "all": lambda c: c.expand_all()}[kind]
+    grown = {
+        "back": lambda c: c.expand_back(recursive=True),
+        "forward": lambda c: c.expand_forward(recursive=True),
+        "all": lambda c: c.expand_all(),
+    }[kind]
     cf = grown(cf)
     got = frame_calls(cf, rec)
     want = rec.members(cf.pattern, seed, back=kind != "forward", forward=kind != "back")
@@ -209,15 +218,20 @@ def check(storage: Storage, rec: Program, seed: str, kind: str) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(program=st.lists(instruction, min_size=1, max_size=10), seed=st.sampled_from(sorted(OPS)),
-       kind=st.sampled_from(["back", "forward", "all"]))
+@given(
+    program=st.lists(instruction, min_size=1, max_size=10),
+    seed=st.sampled_from(sorted(OPS)),
+    kind=st.sampled_from(["back", "forward", "all"]),
+)
 @example(program=[("add1", 0), ("fan", 2), ("fan", 4), ("halve", 6)], seed="halve", kind="back")
 @example(program=[("add1", 0), ("fan", 2), ("fan", 4), ("halve", 6)], seed="halve", kind="all")
 @example(program=[("add1", 0), ("add2", 1, 2), ("add1", 3), ("inc", 4)], seed="inc", kind="back")
-@example(program=[("raw", 3040), ("add1", 2), ("total", [3, 3]), ("raw", 5000), ("add1", 5)], seed="total",
-         kind="back")
-@example(program=[("add1", 0), ("raw", 3000), ("sumdiff", 2, 1), ("sumdiff", 2, 3), ("raw", 5000), ("add1", 5)],
-         seed="sumdiff", kind="back")
+@example(program=[("raw", 3040), ("add1", 2), ("total", [3, 3]), ("raw", 5000), ("add1", 5)], seed="total", kind="back")
+@example(
+    program=[("add1", 0), ("raw", 3000), ("sumdiff", 2, 1), ("sumdiff", 2, 3), ("raw", 5000), ("add1", 5)],
+    seed="sumdiff",
+    kind="back",
+)
 def test_expansion_is_closed_and_exact(program, seed, kind):
     storage = Storage()
     try:

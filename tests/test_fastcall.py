@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.refs import AtomRef, Ref
-
 from store_tools import dump
 
 CALLS = []
@@ -46,11 +45,19 @@ def const():
 OPS = [inc, add, pair, named, const]
 
 scalars = st.one_of(
-    st.integers(-5, 5), st.floats(allow_nan=False, width=16), st.text(max_size=3), st.booleans(), st.none(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, width=16),
+    st.text(max_size=3),
+    st.booleans(),
+    st.none(),
     st.binary(max_size=3),
 )
-step = st.tuples(st.sampled_from(["inc", "add", "add_kw", "pair", "named", "const", "list"]), scalars,
-                 st.integers(0, 50), st.booleans())
+step = st.tuples(
+    st.sampled_from(["inc", "add", "add_kw", "pair", "named", "const", "list"]),
+    scalars,
+    st.integers(0, 50),
+    st.booleans(),
+)
 
 
 def run(path: str, steps: list, fast: bool) -> tuple[list, list]:

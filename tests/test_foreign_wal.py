@@ -38,8 +38,13 @@ def _record_and_kill(tmp_path, path: str, first: int, n: int, tag: str) -> None:
     script = tmp_path / "recorder.py"
     script.write_text(_RECORDER)
     env = dict(os.environ, GRAPHSTORE_WRITER_PROCESS="0")
-    proc = subprocess.Popen([sys.executable, str(script), path, str(first), str(n), tag], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), path, str(first), str(n), tag],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     line = proc.stdout.readline()
     assert line.strip() == "committed", proc.stderr.read()
     os.kill(proc.pid, signal.SIGKILL)

@@ -48,7 +48,8 @@ def test_pool_workers_forked_inside_a_context_record_every_call(db_path, monkeyp
         other = Storage(db_path, read_only=True)
         try:
             assert [other.unwrap(other.load_ref(r.hid, in_memory=False)) for r in refs[:50]] == [
-                i * i for i in range(50)]
+                i * i for i in range(50)
+            ]
         finally:
             other.close()
         with storage.allow_new_calls(False), storage:  # the parent retraces all of them: nothing runs

@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 import pytest
+from graphstore.query import ComputationFrame, FrameStructureError, QueryError, UnknownNodeError
 
 from graphstore import Call, Ref, Storage, op
-from query import ComputationFrame, FrameStructureError, QueryError, UnknownNodeError
 
 
 @op
@@ -98,8 +98,17 @@ def test_seed_pipeline_one_row_per_run(storage):
     seed_pipeline(storage)
     cf = storage.cf(get_acc).expand_all()
     df = cf.df()
-    assert set(df.columns) == {"n_class", "n_estimators", "X", "y", "model", "acc", "load_data", "train_model",
-                               "get_acc"}
+    assert set(df.columns) == {
+        "n_class",
+        "n_estimators",
+        "X",
+        "y",
+        "model",
+        "acc",
+        "load_data",
+        "train_model",
+        "get_acc",
+    }
     assert len(df) == 4
     assert sorted(zip(df["n_class"], df["n_estimators"])) == [(2, 5), (2, 10), (5, 5), (5, 10)]
     for row in df.itertuples():
@@ -267,7 +276,7 @@ def test_sql_is_what_runs_and_targets_other_dialects(storage):
     cf = storage.cf(add).expand_all()
     text = cf.sql()
     assert '"edges"' in text and '"calls"' in text and "LEFT JOIN" in text
-    from query.extract import plan_statements
+    from graphstore.query.extract import plan_statements
 
     stmts, _ = plan_statements(cf.pattern, dialect="postgres")
     assert any("%(p0)s" in s.sql for s in stmts)

@@ -63,8 +63,10 @@ def test_a_chain_lists_its_values_upstream_first():
     assert df["x"].tolist() == [[3, 6, 12, 24], [5, 10, 20, 40]]
 
 
-@given(st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=6), min_size=1, max_size=4),
-       st.lists(st.integers(0, 30), max_size=8))
+@given(
+    st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=6), min_size=1, max_size=4),
+    st.lists(st.integers(0, 30), max_size=8),
+)
 def test_columns_of_a_row_are_aligned(lists, computed_first):
     storage = Storage()
     with storage:

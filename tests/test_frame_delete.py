@@ -77,8 +77,9 @@ def test_deleting_one_history_keeps_the_shared_upstream_call_and_reports_what_we
     assert per_op(seeded) == FULL  # a dry run deletes nothing
     assert preview.dry_run and preview.by_op == {"get_acc": 1, "train_model": 1}
     assert set(preview.kept.values()) == {"load_data"}
-    assert str(preview) == ("would delete 2 calls: get_acc 1, train_model 1; kept 1 call that other histories use: "
-                            "load_data 1")
+    assert str(preview) == (
+        "would delete 2 calls: get_acc 1, train_model 1; kept 1 call that other histories use: load_data 1"
+    )
 
     report = sel.delete_calls()
     assert list(report) == list(preview) and report.by_op == preview.by_op and not report.dry_run
@@ -198,16 +199,19 @@ def test_drop_calls_without_dependents_reports_only_what_was_asked(seeded):
     assert list(report) == [call.hid] and report.dependents == () and report.by_op == {"load_data": 1}
 
 
-@pytest.mark.parametrize("make, named", [
-    (lambda s, ref: ref, "AtomRef"),
-    (lambda s, ref: [ref], "AtomRef"),
-    (lambda s, ref: 3, "3 (int)"),
-    (lambda s, ref: None, "None"),
-    (lambda s, ref: [None], "None"),
-    (lambda s, ref: [[s.get_ref_creator(ref)]], "list"),
-    (lambda s, ref: {"a": 1}, "dict"),
-    (lambda s, ref: ref.hid, "the id of a value"),
-])
+@pytest.mark.parametrize(
+    "make, named",
+    [
+        (lambda s, ref: ref, "AtomRef"),
+        (lambda s, ref: [ref], "AtomRef"),
+        (lambda s, ref: 3, "3 (int)"),
+        (lambda s, ref: None, "None"),
+        (lambda s, ref: [None], "None"),
+        (lambda s, ref: [[s.get_ref_creator(ref)]], "list"),
+        (lambda s, ref: {"a": 1}, "dict"),
+        (lambda s, ref: ref.hid, "the id of a value"),
+    ],
+)
 def test_drop_calls_refuses_what_is_not_a_call(seeded, make, named):
     with seeded:
         X, _ = load_data(2)
@@ -224,7 +228,10 @@ def test_a_ref_is_refused_with_a_hint_at_its_creator(seeded):
     with pytest.raises(NotACallError, match=r"get_ref_creator"):
         seeded.drop_calls(X)
     assert seeded.drop_calls(seeded.get_ref_creator(X), dry_run=True).by_op == {
-        "get_acc": 2, "load_data": 1, "train_model": 2}
+        "get_acc": 2,
+        "load_data": 1,
+        "train_model": 2,
+    }
 
 
 def test_a_dry_run_works_on_a_read_only_store(db_path):

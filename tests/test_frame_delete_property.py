@@ -47,8 +47,9 @@ def summary(X):
     return len(X)
 
 
-programs = st.dictionaries(st.integers(2, 5), st.tuples(st.sets(st.integers(1, 3), min_size=1), st.booleans()),
-                           min_size=1, max_size=4)
+programs = st.dictionaries(
+    st.integers(2, 5), st.tuples(st.sets(st.integers(1, 3), min_size=1), st.booleans()), min_size=1, max_size=4
+)
 
 
 def run(storage, program):
@@ -87,8 +88,13 @@ def downstream(store, seeds) -> set:
     return out
 
 
-@given(programs, st.sampled_from(["all", "back", "train"]), st.sampled_from(["n_estimators", "n_class"]),
-       st.sets(st.integers(1, 5), max_size=3), st.booleans())
+@given(
+    programs,
+    st.sampled_from(["all", "back", "train"]),
+    st.sampled_from(["n_estimators", "n_class"]),
+    st.sets(st.integers(1, 5), max_size=3),
+    st.booleans(),
+)
 def test_frame_deletion_keeps_unselected_histories(program, which, node, picked, shared):
     storage = Storage()
     try:
@@ -119,8 +125,11 @@ def test_frame_deletion_keeps_unselected_histories(program, which, node, picked,
             assert gone & others <= downstream(store, own - others)
             # and what goes beyond the selection depends on its final calls (no selected call uses their
             # outputs), not on an upstream call that other histories share
-            finals = {h for h in own if not {k for ref in store.outs[h].values()
-                                             for k, _ in store.consumers.get(ref, ())} & chosen}
+            finals = {
+                h
+                for h in own
+                if not {k for ref in store.outs[h].values() for k, _ in store.consumers.get(ref, ())} & chosen
+            }
             assert gone - chosen <= downstream(store, finals)
             # a selected call is left only for another history: a row left out, or a call that stays uses it
             for h in chosen - gone:

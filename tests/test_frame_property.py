@@ -10,13 +10,13 @@ import os
 import shutil
 import tempfile
 
+import graphstore.query.expand
+import graphstore.query.extract
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.structs import MList
-import query.expand
-import query.extract
 from naive_eval import naive_rows, read_store, sql_rows, sql_table_rows
 
 
@@ -144,9 +144,18 @@ def apply(cf, step, storage, refs):
     sample=st.sampled_from([1, 3, 2000]),
 )
 @example(  # merging variables made a member query of more than 500 UNION terms
-    program=[("call", "f4", 0), ("many", "f6", [11, 30]), ("raw", 5), ("call", "f4", 23), ("call2", "f2", 11, 14),
-             ("many", "f6", [12, 13]), ("many", "f5", [1, 9, 11]), ("raw", 0), ("call", "f4", 4),
-             ("call2", "f2", 29, 6)],
+    program=[
+        ("call", "f4", 0),
+        ("many", "f6", [11, 30]),
+        ("raw", 5),
+        ("call", "f4", 23),
+        ("call2", "f2", 11, 14),
+        ("many", "f6", [12, 13]),
+        ("many", "f5", [1, 9, 11]),
+        ("raw", 0),
+        ("call", "f4", 4),
+        ("call2", "f2", 29, 6),
+    ],
     start="f5",
     steps=[("upstream", 20), ("upstream", 16), ("all",), ("merge_vars",)],
     on_file=True,
@@ -157,8 +166,8 @@ def test_sql_extraction_equals_naive_evaluation(program, start, steps, on_file, 
     # and labels to count from the first ``sample`` members of a variable (a small sample often misses some).
     folder = tempfile.mkdtemp() if on_file else None
     storage = Storage(os.path.join(folder, "s.db")) if folder else Storage()
-    expand_sample = query.expand.SAMPLE
-    query.expand.SAMPLE = sample
+    expand_sample = graphstore.query.expand.SAMPLE
+    graphstore.query.expand.SAMPLE = sample
     try:
         refs = run_program(storage, program)
         cf = storage.cf(OPS[start]) if isinstance(start, str) else storage.cf(refs[start % len(refs)] if refs else [])
@@ -167,24 +176,27 @@ def test_sql_extraction_equals_naive_evaluation(program, start, steps, on_file, 
         for step in steps:
             cf = apply(cf, step, storage, refs)
             assert sql_rows(storage, cf.pattern) == naive_rows(storage, cf.pattern, store), (step, cf)
-        chunk_rows = query.extract.CHUNK_ROWS
-        query.extract.CHUNK_ROWS = 3  # tables read by column in many chunks of roots
+        chunk_rows = graphstore.query.extract.CHUNK_ROWS
+        graphstore.query.extract.CHUNK_ROWS = 3  # tables read by column in many chunks of roots
         try:
             assert sql_table_rows(storage, cf.pattern) == naive_rows(storage, cf.pattern, store), cf
         finally:
-            query.extract.CHUNK_ROWS = chunk_rows
+            graphstore.query.extract.CHUNK_ROWS = chunk_rows
         df = cf.df(values="refs")
         assert len(df) == len(naive_rows(storage, cf.pattern, store))
         assert list(df.columns) == cf.pattern.topo_names()
         if sample < 2000:  # expansion from small samples grows the same frames as from whole ones
-            query.expand.SAMPLE = 2000
-            again = storage.cf(OPS[start]) if isinstance(start, str) else storage.cf(
-                refs[start % len(refs)] if refs else [])
+            graphstore.query.expand.SAMPLE = 2000
+            again = (
+                storage.cf(OPS[start])
+                if isinstance(start, str)
+                else storage.cf(refs[start % len(refs)] if refs else [])
+            )
             for step in steps:
                 again = apply(again, step, storage, refs)
             assert again.pattern == cf.pattern
     finally:
-        query.expand.SAMPLE = expand_sample
+        graphstore.query.expand.SAMPLE = expand_sample
         storage.close()
         if folder:
             shutil.rmtree(folder)

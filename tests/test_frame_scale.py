@@ -74,8 +74,17 @@ def test_seed_pipeline_with_scikit_learn(tmp_path):
                 get_acc(train_model(X, y, n_estimators=n_estimators), X, y)
     df = storage.cf(get_acc).expand_all().df()
     assert len(df) == 4
-    assert set(df.columns) == {"n_class", "load_data", "X", "y", "n_estimators", "train_model", "model", "get_acc",
-                               "var_0"}
+    assert set(df.columns) == {
+        "n_class",
+        "load_data",
+        "X",
+        "y",
+        "n_estimators",
+        "train_model",
+        "model",
+        "get_acc",
+        "var_0",
+    }
     for row in df.itertuples():
         assert isinstance(row.X, np.ndarray) and row.model.n_estimators == row.n_estimators
         assert set(np.unique(row.y)) == set(range(row.n_class)) and 0 < row.var_0 <= 1

@@ -7,9 +7,9 @@ import stat
 
 import networkx as nx
 import pytest
+from graphstore.query import FrameStructureError, MissingProgramError, QueryError
 
 from graphstore import Storage, op
-from query import FrameStructureError, MissingProgramError, QueryError
 
 
 @op(output_names=["y"])
@@ -159,7 +159,7 @@ def test_storage_methods_need_no_query_import_at_module_level():
     import subprocess
     import sys
 
-    code = "import sys, graphstore; from graphstore import Storage; Storage(); print('query' in sys.modules)"
+    code = "import sys, graphstore; from graphstore import Storage; Storage(); print('graphstore.query' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

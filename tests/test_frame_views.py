@@ -7,12 +7,20 @@ import re
 import shutil
 
 import pytest
+from graphstore.query import (
+    CallCollection,
+    ComputationFrame,
+    FrameStructureError,
+    MissingProgramError,
+    RefCollection,
+    UnknownNodeError,
+    ValueCollection,
+)
+from graphstore.query.picture import Picture
 
 from graphstore import Ref, Storage, op
 from graphstore.structs import MList
-from query import (CallCollection, ComputationFrame, FrameStructureError, MissingProgramError, RefCollection,
-                   UnknownNodeError, ValueCollection)
-from query.picture import Picture
+
 
 @op(output_names=["y"])
 def inc(x):
@@ -232,10 +240,16 @@ def test_summary_counts_a_ref_in_two_variables_once(storage):
     with storage:
         ys = [inc(i) for i in range(3)]
     text = str(storage.cf({"a": ys, "b": ys[:2]}))
-    assert text.splitlines()[:4] == ["ComputationFrame with:", "    2 variable(s) (3 unique refs)",
-                                     "    0 operation(s) (0 unique calls)", "Computational graph:"]
-    assert str(storage.cf(evaluate)).splitlines()[1:3] == ["    0 variable(s) (0 unique refs)",
-                                                      "    1 operation(s) (0 unique calls)"]
+    assert text.splitlines()[:4] == [
+        "ComputationFrame with:",
+        "    2 variable(s) (3 unique refs)",
+        "    0 operation(s) (0 unique calls)",
+        "Computational graph:",
+    ]
+    assert str(storage.cf(evaluate)).splitlines()[1:3] == [
+        "    0 variable(s) (0 unique refs)",
+        "    1 operation(s) (0 unique calls)",
+    ]
 
 
 # --- collection cells -------------------------------------------------------------------------------------------------

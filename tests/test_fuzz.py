@@ -71,7 +71,7 @@ HOSTILE = {
     "pickles_once": PicklesOnce,
     "eq_raises": EqRaises,
     "self_containing": _self_containing,
-    "lambda": lambda: (lambda v: v + 1),
+    "lambda": lambda: lambda v: v + 1,
     "object_array": lambda: np.array([1, "a", None], dtype=object),
     "float_array": lambda: np.arange(6.0).reshape(2, 3),
     "huge_bytes": lambda: b"\x00" * 20_000,
@@ -80,19 +80,43 @@ HOSTILE = {
 
 odd_text = st.one_of(
     st.text(st.characters(exclude_categories=()), max_size=6),  # any code point, lone surrogates too
-    st.sampled_from(["", "\x00", "\x1e\x1f", "é", "名前", "\ud800", "a\udcffb", "elts_0", "args_0", "output_0",
-                     "x", "self", "__class__"]),
+    st.sampled_from(
+        [
+            "",
+            "\x00",
+            "\x1e\x1f",
+            "é",
+            "名前",
+            "\ud800",
+            "a\udcffb",
+            "elts_0",
+            "args_0",
+            "output_0",
+            "x",
+            "self",
+            "__class__",
+        ]
+    ),
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.just(5000).map(lambda n: 10**n),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.just(5000).map(lambda n: 10**n),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.complex_numbers(allow_nan=True), odd_text, st.binary(max_size=40), st.just(b""), st.just(""),
+    st.complex_numbers(allow_nan=True),
+    odd_text,
+    st.binary(max_size=40),
+    st.just(b""),
+    st.just(""),
 )
 keys = st.one_of(st.floats(allow_nan=True), odd_text, st.integers(), st.tuples(st.integers()))
 plain = st.recursive(
     scalars,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.tuples(inner, inner), st.dictionaries(keys, inner, max_size=3),
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(keys, inner, max_size=3),
         st.frozensets(st.one_of(st.integers(), odd_text, st.floats(allow_nan=True)), max_size=3),
     ),
     max_leaves=8,
@@ -142,8 +166,10 @@ SIGNATURES = [posonly, kwonly, variadic, underscores, unicode_names, structured,
 def stores(tmp_path_factory):
     """A file store with an overflow directory, and one without (where huge values are refused)."""
     root = tmp_path_factory.mktemp("fuzz")
-    made = [Storage(root / "with.db", overflow_dir=root / "ovf", overflow_threshold_MB=THRESHOLD_MB),
-            Storage(root / "without.db", overflow_threshold_MB=THRESHOLD_MB)]
+    made = [
+        Storage(root / "with.db", overflow_dir=root / "ovf", overflow_threshold_MB=THRESHOLD_MB),
+        Storage(root / "without.db", overflow_threshold_MB=THRESHOLD_MB),
+    ]
     yield made
     for s in made:
         s.close()
@@ -192,7 +218,8 @@ def test_fuzz_calls(stores, data, which, name, args, kwargs, use_overflow):
             assert not use_overflow
         after = storage.cache_info()  # nothing of the refused call was stored
         assert {k: after[k] for k in ("calls", "edges", "members")} == {
-            k: before[k] for k in ("calls", "edges", "members")}
+            k: before[k] for k in ("calls", "edges", "members")
+        }
     else:
         event("stored")
         outputs = result if isinstance(result, tuple) else (result,)

@@ -22,7 +22,6 @@ import pytest
 import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import arrays, dataframes, scalars, values
 
 import graphstore
 from graphstore.errors import HashingError
@@ -36,6 +35,7 @@ from graphstore.hashing import (
     hash_text,
     hash_value,
 )
+from strategies import arrays, dataframes, scalars, values
 
 H = xxhash.xxh3_128_digest
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "hashing.md"
@@ -158,7 +158,7 @@ def test_derived_ids_golden():
 # --- golden digests of objects (scheme 2) ----------------------------------------------------------------------------
 # Classes defined in a script or notebook (module __main__): the same source runs in fresh processes below.
 
-OBJECTS_SOURCE = '''
+OBJECTS_SOURCE = """
 import collections
 import dataclasses
 import datetime
@@ -249,7 +249,7 @@ OBJECTS = {
         "runs": [Pair(1, Plain(None, {"s", "t", "u"})), {Frozen("g", frozenset({1, 2, 3}))}],
     },
 }
-'''
+"""
 
 
 def object_values() -> dict:
@@ -304,7 +304,9 @@ def test_scalar_encodings_follow_the_spec():
     assert hash_value(10**5000) == H(b"I1" + b"0" * 5000).hex()
     assert hash_value(-(10**5000) + 1) == H(b"I-" + b"9" * 5000).hex()
     assert hash_value(-0.0) == H(b"F" + struct.pack("<d", -0.0)).hex()
-    assert hash_value(complex(1, float("nan"))) == H(b"C" + struct.pack("<d", 1.0) + struct.pack("<d", float("nan"))).hex()
+    assert (
+        hash_value(complex(1, float("nan"))) == H(b"C" + struct.pack("<d", 1.0) + struct.pack("<d", float("nan"))).hex()
+    )
     assert hash_value("\ud800") == H(b"S\xed\xa0\x80").hex()  # a lone surrogate, surrogatepass
     assert hash_value(bytearray(b"ab")) == H(b"yab").hex()
 
@@ -328,8 +330,13 @@ def test_numpy_and_pandas_encodings_follow_the_spec():
     assert hash_value(s) == H(b"PSfloat64" + H(b"N") + digest_value(s.index) + digest_value(s.to_numpy())).hex()
     df = pd.DataFrame({"a": [1], "b": [0.5]})
     expected = H(
-        b"PD(1, 2)" + digest_value(df.columns) + digest_value(df.index)
-        + b"int64|" + digest_value(df["a"].to_numpy()) + b"float64|" + digest_value(df["b"].to_numpy())
+        b"PD(1, 2)"
+        + digest_value(df.columns)
+        + digest_value(df.index)
+        + b"int64|"
+        + digest_value(df["a"].to_numpy())
+        + b"float64|"
+        + digest_value(df["b"].to_numpy())
     )
     assert hash_value(df) == expected.hex()
 
@@ -343,9 +350,10 @@ def test_object_encodings_follow_the_spec():
     none = H(b"N")
     newobj = G("copyreg", "__newobj__")
     # an Enum member reduces to (its class, (value,)): the class by name, the value as a tuple
-    assert hash_value(objects["obj_enum"]) == H(
-        b"R" + G("__main__", "Color") + H(b"T1:" + H(b"I1")) + none + none + none
-    ).hex()
+    assert (
+        hash_value(objects["obj_enum"])
+        == H(b"R" + G("__main__", "Color") + H(b"T1:" + H(b"I1")) + none + none + none).hex()
+    )
     # a dataclass reduces to (copyreg.__newobj__, (its class,), its __dict__)
     cfg = objects["obj_dataclass"]
     state = digest_value({"lr": 0.01, "layers": (64, 32), "tags": cfg.tags})
@@ -648,8 +656,9 @@ def test_objects_of_a_script_hash_the_same_in_fresh_processes_with_other_hash_se
     root = str(Path(__file__).resolve().parent.parent)
     for seed, extra in (("0", ["--spawn"]), ("1", []), ("4242", [])):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root)
-        out = subprocess.run([sys.executable, str(script), *extra], env=env, capture_output=True, text=True,
-                             timeout=120)
+        out = subprocess.run(
+            [sys.executable, str(script), *extra], env=env, capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout) == GOLDEN_OBJECTS, seed
 

@@ -39,8 +39,15 @@ def checked(tmp_path, db_path):
     assert s.check().ok and s.check(full=False).ok
     call = s.get_ref_creator(y)
     s.close()
-    return {"db": db_path, "ovf": ovf, "file": os.path.join(ovf, f"{b.cid}.bin"), "big": b.cid, "y": y,
-            "call": call.hid, "xs": xs.hid}
+    return {
+        "db": db_path,
+        "ovf": ovf,
+        "file": os.path.join(ovf, f"{b.cid}.bin"),
+        "big": b.cid,
+        "y": y,
+        "call": call.hid,
+        "xs": xs.hid,
+    }
 
 
 def _edit(path: str, sql: str, params: tuple = ()) -> None:
@@ -84,8 +91,11 @@ def test_check_finds_an_edge_to_a_missing_ref(checked):
 
 def test_check_finds_a_ref_made_by_two_calls(checked):
     y_id = _row_id(checked["db"], "refs", checked["y"].hid)  # the output of inc: now also claimed by big
-    _edit(checked["db"], "UPDATE edges SET ref_id = ? WHERE direction = 1 AND call_id = "
-          "(SELECT id FROM calls WHERE op_name = 'big')", (y_id,))
+    _edit(
+        checked["db"],
+        "UPDATE edges SET ref_id = ? WHERE direction = 1 AND call_id = (SELECT id FROM calls WHERE op_name = 'big')",
+        (y_id,),
+    )
     assert f"ref {checked['y'].hid} is the output of 2 calls" in _problems(checked)
 
 
@@ -96,8 +106,12 @@ def test_check_finds_a_ref_without_value(checked):
 
 
 def test_check_finds_a_collection_with_a_missing_element(checked):
-    _edit(checked["db"], "DELETE FROM refs WHERE id IN (SELECT m.elt_id FROM members AS m JOIN refs AS c "
-          "ON c.id = m.coll_id WHERE c.hid = ?)", (checked["xs"],))
+    _edit(
+        checked["db"],
+        "DELETE FROM refs WHERE id IN (SELECT m.elt_id FROM members AS m JOIN refs AS c "
+        "ON c.id = m.coll_id WHERE c.hid = ?)",
+        (checked["xs"],),
+    )
     assert any(checked["xs"] in p and "missing element" in p for p in _problems(checked))
 
 

@@ -83,20 +83,20 @@ def test_list_changed_in_place_keeps_the_hashed_value(tmp_path, mutator, what):
         warnings.simplefilter("always")
         with storage:
             raw = [3, 1, 2]
-            mutator(raw)                      # a plain list: the general path
-            made = make_list(3)               # the same content, produced by an op
-            mutator(made)                     # an AtomRef holding a list: the fast path
-            again = make_list(3)              # retraced: lazy
-            t = total(made)                   # `made` was changed in place: the original value is used
+            mutator(raw)  # a plain list: the general path
+            made = make_list(3)  # the same content, produced by an op
+            mutator(made)  # an AtomRef holding a list: the fast path
+            again = make_list(3)  # retraced: lazy
+            t = total(made)  # `made` was changed in place: the original value is used
     storage.close()
-    assert raw != [3, 1, 2]                   # the program's own list did change
+    assert raw != [3, 1, 2]  # the program's own list did change
     fresh = Storage(path)
     assert fresh.unwrap(again) == [3, 1, 2]
     assert fresh.unwrap(t) == 6.0
     fresh.close()
     _assert_store_sound(path, {made.hid: [3, 1, 2], again.hid: [3, 1, 2]})
     messages = _mutation_warnings(caught)
-    assert len(messages) == 1, messages       # once per op and argument
+    assert len(messages) == 1, messages  # once per op and argument
     assert mutator.name in messages[0] and "'xs'" in messages[0]
 
 

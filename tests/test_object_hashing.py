@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import object_fields
 
 from graphstore import HashingError, InputMutatedWarning, SchemaVersionError, Storage, UnstableIdWarning, op
 from graphstore.hashing import SCHEME_VERSION, hash_value
 from graphstore.objhash import hash_value_noting
+from strategies import object_fields
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -103,8 +103,12 @@ def test_an_objects_id_follows_the_id_of_its_state(f1, f2):
 
 @given(object_fields)
 def test_the_type_is_part_of_the_id(fields):
-    ids = {hash_value(Holder(fields)), hash_value(OtherHolder(fields)), hash_value(SlotHolder(fields)),
-           hash_value(fields)}
+    ids = {
+        hash_value(Holder(fields)),
+        hash_value(OtherHolder(fields)),
+        hash_value(SlotHolder(fields)),
+        hash_value(fields),
+    }
     assert len(ids) == 4
 
 
@@ -255,8 +259,9 @@ def test_a_call_on_a_scripts_dataclass_runs_once_across_processes(tmp_path, db_p
     outputs = []
     for seed in ("1", "2", "3"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=ROOT)
-        proc = subprocess.run([sys.executable, str(script), db_path], env=env, capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run(
+            [sys.executable, str(script), db_path], env=env, capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout.split())
     assert outputs[0] == ["trained", "result", "0.02"]
@@ -351,4 +356,3 @@ def test_scheme_1_ids_of_objects_are_not_made_any_more():
     value = Box(frozenset({"a", "b"}))
     scheme_1 = xxhash.xxh3_128_digest(b"O" + cloudpickle.dumps(value, protocol=5)).hex()
     assert hash_value(value) != scheme_1
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import textwrap
 import types
 import warnings
 
@@ -13,7 +12,7 @@ import pytest
 
 from graphstore import OpDefinitionError, OpNameConflictError, Ref, Storage, op
 
-PREP = '''
+PREP = """
 from graphstore import op
 
 RAN = []
@@ -23,7 +22,7 @@ RAN = []
 def process(x):
     RAN.append(x)
     return x {operator} 1
-'''
+"""
 
 
 @pytest.fixture
@@ -116,14 +115,14 @@ def test_an_explicit_shared_name_is_deliberate(prep_modules, tmp_path):
         s.close()
 
 
-SOURCE = '''
+SOURCE = """
 from graphstore import op
 
 @op
 def step(x):
     RAN.append(x)
     return x {operator} 1
-'''
+"""
 
 
 def test_the_same_function_redefined_keeps_todays_behaviour(storage):

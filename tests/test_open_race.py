@@ -57,8 +57,9 @@ _READER = textwrap.dedent("""
 
 def test_readers_racing_creation_get_a_store_or_a_clear_error(tmp_path):
     paths = [str(tmp_path / f"store{i}.db") for i in range(15)]
-    reader = subprocess.Popen([sys.executable, "-c", _READER, *paths], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READER, *paths], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     creator = subprocess.run([sys.executable, "-c", _CREATOR, *paths], capture_output=True, text=True)
     out, err = reader.communicate(timeout=120)
     assert creator.returncode == 0, creator.stderr

@@ -394,7 +394,7 @@ def test_new_arg_default_numpy_is_compared_by_value_and_dtype(storage, log):
         shift_v1(1)
 
     @op(name="shift")
-    def shift_v2(x, w=NewArgDefault(np.array([1, 2]))):
+    def shift_v2(x, w=NewArgDefault(np.array([1, 2]))):  # noqa: B008 (the default's value is what the test is about)
         log.append(("v2", w.dtype.kind, w.tolist()))
         return x + int(w.sum()) - 3
 

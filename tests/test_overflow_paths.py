@@ -48,8 +48,10 @@ def crafted(tmp_path):
 
     def point_at(name: str) -> None:
         conn = sqlite3.connect(db)
-        conn.execute('UPDATE "values" SET path = ?, size = ?, checksum = ? WHERE cid = ?',
-                     (name, len(data), xxhash.xxh3_64_hexdigest(data), ref.cid))
+        conn.execute(
+            'UPDATE "values" SET path = ?, size = ?, checksum = ? WHERE cid = ?',
+            (name, len(data), xxhash.xxh3_64_hexdigest(data), ref.cid),
+        )
         conn.commit()
         conn.close()
 

@@ -36,8 +36,10 @@ def test_execute_many_gives_each_statements_rows_in_order(db_path):
     s = Storage(db_path)
     chain(s, 50)
     backend = s.backend
-    statements = [(f"SELECT count(*) + {k} FROM calls WHERE op_name = ?", (op_name,))
-                  for k, op_name in enumerate(["f", "g", "h", "nope"] * 5)]
+    statements = [
+        (f"SELECT count(*) + {k} FROM calls WHERE op_name = ?", (op_name,))
+        for k, op_name in enumerate(["f", "g", "h", "nope"] * 5)
+    ]
     assert backend.execute_many(statements) == [backend.execute(sql, p) for sql, p in statements]
     assert backend._side is not None  # a second connection did some of the work
     s.close()
@@ -58,8 +60,7 @@ def test_both_connections_work_at_once(db_path, monkeypatch):
             meeting.wait()
 
     backend.tracer = tracer
-    assert backend.execute_many([("SELECT 'meet', 1", ()), ("SELECT 'meet', 2", ())]) == [[("meet", 1)],
-                                                                                         [("meet", 2)]]
+    assert backend.execute_many([("SELECT 'meet', 1", ()), ("SELECT 'meet', 2", ())]) == [[("meet", 1)], [("meet", 2)]]
     assert len(threads) == 2
     s.close()
 
@@ -150,10 +151,10 @@ def test_a_stream_left_early_or_failing_leaves_the_store_usable(db_path):
 
 
 def test_a_table_read_in_chunks_keeps_the_order_of_creation_times(db_path, monkeypatch):
-    """Roots are ordered by creation time, then id, whatever their row order: times rewritten out of order, with ties."""
+    """Roots are ordered by creation time, then id, whatever their row order: times rewritten out of order, ties."""
     import sqlite3
 
-    import query.extract
+    import graphstore.query.extract
 
     s = Storage(db_path)
     chain(s, 60)
@@ -161,15 +162,16 @@ def test_a_table_read_in_chunks_keeps_the_order_of_creation_times(db_path, monke
     for spread in (13, 1):  # shuffled times with ties; every time the same
         conn = sqlite3.connect(db_path)
         with conn:
-            ids = [i for i, in conn.execute("SELECT id FROM calls WHERE op_name = 'h' ORDER BY id")]
+            ids = [i for (i,) in conn.execute("SELECT id FROM calls WHERE op_name = 'h' ORDER BY id")]
             for k, i in enumerate(ids):
                 conn.execute("UPDATE calls SET created_at = ? WHERE id = ?", (1000.0 + (k * 7) % spread, i))
         want = [hid for _, hid in sorted(conn.execute("SELECT created_at, hid FROM calls WHERE op_name = 'h'"))]
         conn.close()
-        assert want != [hid for hid, in sqlite3.connect(db_path).execute(
-            "SELECT hid FROM calls WHERE op_name = 'h' ORDER BY id")]
+        assert want != [
+            hid for (hid,) in sqlite3.connect(db_path).execute("SELECT hid FROM calls WHERE op_name = 'h' ORDER BY id")
+        ]
         for chunk_rows in (4, 10**6):
-            monkeypatch.setattr(query.extract, "CHUNK_ROWS", chunk_rows)
+            monkeypatch.setattr(graphstore.query.extract, "CHUNK_ROWS", chunk_rows)
             s = Storage(db_path)
             df = s.cf(h).expand_all().df()
             assert [c.hid for c in df["h"]] == want

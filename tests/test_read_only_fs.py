@@ -53,8 +53,16 @@ _READER = textwrap.dedent("""
 
 def _unwritable_runner(folder: str) -> list[str]:
     """A command prefix that runs a program with ``folder`` unwritable to it."""
-    namespace = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-                 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', folder]
+    namespace = [
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"',
+        folder,
+    ]
     if shutil.which("unshare") and subprocess.run(namespace + ["true"], capture_output=True).returncode == 0:
         return namespace
     assert os.geteuid() == 0 and shutil.which("setpriv"), "no way to make a folder unwritable here"
@@ -87,17 +95,29 @@ def test_read_only_store_in_an_unwritable_folder(shared):
             sq(i)
     s.close()
     crashed = str(folder / "crashed.db")  # a store whose writer is still (or was last) writing: it has a log
-    subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import os
         from graphstore import Storage, op
         s = Storage({crashed!r})
         with s:
             op(lambda x: x)(1)
         os._exit(0)
-    """)], check=True, env=dict(os.environ, GRAPHSTORE_WRITER_PROCESS="0"))
+    """),
+        ],
+        check=True,
+        env=dict(os.environ, GRAPHSTORE_WRITER_PROCESS="0"),
+    )
     assert os.path.getsize(crashed + "-wal") > 0
     before = sorted(os.listdir(folder))
-    proc = subprocess.run(_unwritable_runner(str(folder)) + [sys.executable, "-c", _READER, str(folder), path, crashed],
-                          capture_output=True, text=True, cwd="/")
+    proc = subprocess.run(
+        _unwritable_runner(str(folder)) + [sys.executable, "-c", _READER, str(folder), path, crashed],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "read", proc.stderr
     assert sorted(os.listdir(folder)) == before  # no -wal, -shm or journal made

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphstore import Call, RefComparisonError, Storage, op, wrap_atom
+from graphstore import Call, RefComparisonError, op, wrap_atom
 
 
 @op

@@ -43,8 +43,12 @@ def total(*xs, **weights):
 
 
 numbers = st.integers(-1000, 1000)
-step = st.tuples(st.sampled_from(["inc", "add", "split", "scale", "total"]), st.lists(st.integers(0, 50), max_size=3),
-                 numbers, st.floats(-3, 3, allow_nan=False))
+step = st.tuples(
+    st.sampled_from(["inc", "add", "split", "scale", "total"]),
+    st.lists(st.integers(0, 50), max_size=3),
+    numbers,
+    st.floats(-3, 3, allow_nan=False),
+)
 programs = st.lists(step, min_size=1, max_size=12)
 
 

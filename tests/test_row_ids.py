@@ -41,8 +41,11 @@ def test_ids_follow_recording_order(tmp_path):
     calls = _rows(path, "SELECT id, created_at FROM calls ORDER BY id")
     assert [c[1] for c in calls] == sorted(c[1] for c in calls)
     # every edge of an add call points at the ref it recorded, by id
-    edges = _rows(path, "SELECT c.hid, e.label, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
-                        "JOIN refs AS r ON r.id = e.ref_id WHERE c.op_name = 'add' AND e.direction = 0")
+    edges = _rows(
+        path,
+        "SELECT c.hid, e.label, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
+        "JOIN refs AS r ON r.id = e.ref_id WHERE c.op_name = 'add' AND e.direction = 0",
+    )
     assert len(edges) == 100 and {label for _, label, _ in edges} == {"x", "y"}
 
 
@@ -76,8 +79,11 @@ def _edges_are_consistent(path):
     """Every output edge points at the ref whose hid its call derives, and every input edge at a stored ref."""
     from graphstore.hashing import derive_output_hid
 
-    outs = _rows(path, "SELECT c.hid, e.label, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
-                       "JOIN refs AS r ON r.id = e.ref_id WHERE e.direction = 1")
+    outs = _rows(
+        path,
+        "SELECT c.hid, e.label, r.hid FROM edges AS e JOIN calls AS c ON c.id = e.call_id "
+        "JOIN refs AS r ON r.id = e.ref_id WHERE e.direction = 1",
+    )
     assert outs and all(derive_output_hid(call, label) == ref for call, label, ref in outs)
     assert _rows(path, "SELECT count(*) FROM edges WHERE ref_id NOT IN (SELECT id FROM refs)") == [(0,)]
 
@@ -112,8 +118,10 @@ def test_a_batch_written_twice_adds_nothing(tmp_path):
     records = s.backend.get_calls([h for (h,) in _rows(path, "SELECT hid FROM calls")])
     from graphstore.backends.base import Batch, call_row
 
-    again = Batch(calls=[call_row(r) for r in records.values()],
-                  refs=[(h, c, "atom") for r in records.values() for _, h, c in r.inputs + r.outputs])
+    again = Batch(
+        calls=[call_row(r) for r in records.values()],
+        refs=[(h, c, "atom") for r in records.values() for _, h, c in r.inputs + r.outputs],
+    )
     s.backend.save_batch(again)
     assert (_rows(path, "SELECT count(*) FROM calls")[0][0], _rows(path, "SELECT count(*) FROM edges")[0][0]) == batch
     assert s.check().ok

@@ -14,7 +14,6 @@ import warnings
 import pytest
 
 import graphstore.storage
-from store_tools import value_files
 from graphstore import (
     GraphstoreError,
     NewCallsNotAllowedError,
@@ -22,11 +21,11 @@ from graphstore import (
     SchemaVersionError,
     Storage,
     StoreError,
-    ValueTooLargeError,
     hash_value,
     op,
 )
 from graphstore.backends.schema import SCHEMA_VERSION
+from store_tools import value_files
 
 
 def n_calls(storage: Storage) -> int:
@@ -198,9 +197,7 @@ def test_same_content_across_processes(tmp_path, db_path, log):
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(
-        [sys.executable, str(script), db_path], capture_output=True, text=True, timeout=60, env=env
-    )
+    proc = subprocess.run([sys.executable, str(script), db_path], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("ok ")
 

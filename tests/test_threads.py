@@ -85,8 +85,11 @@ def test_a_pool_made_inside_the_block_records_into_the_storage(tmp_path):
     s.close()
     assert sorted(_ran_since(mark, "th_square")) == list(range(40))  # th_chain's squares were found, not run again
     assert _calls_by_op(path) == {"th_square": 40, "th_plus": 10, "th_chain": 10}
-    _assert_retraced(path, [(lambda i=i: th_square(i), i * i) for i in range(40)] +
-                     [(lambda i=i: th_chain(i), i * i + 1) for i in range(10)])
+    _assert_retraced(
+        path,
+        [(lambda i=i: th_square(i), i * i) for i in range(40)]
+        + [(lambda i=i: th_chain(i), i * i + 1) for i in range(10)],
+    )
 
 
 def test_a_pool_made_before_the_block_records_inside_it_and_not_after(tmp_path):

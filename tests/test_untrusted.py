@@ -33,8 +33,14 @@ class _Marker:
 
 @op
 def plain(n):
-    return {"list": [n, 2.5, "x", None, True], "set": {1, 2}, "complex": complex(1, n), "bytes": b"ab",
-            "array": np.arange(n, dtype=np.float32).reshape(2, -1), "strings": np.array(["a", "bc"])}
+    return {
+        "list": [n, 2.5, "x", None, True],
+        "set": {1, 2},
+        "complex": complex(1, n),
+        "bytes": b"ab",
+        "array": np.arange(n, dtype=np.float32).reshape(2, -1),
+        "strings": np.array(["a", "bc"]),
+    }
 
 
 @op
@@ -83,8 +89,10 @@ def _plant(path: str, cid: str, marker) -> None:
     """Replace the stored bytes of value ``cid`` by a pickle that creates ``marker`` (with a matching checksum)."""
     data = pickle.dumps(_Marker(str(marker)))
     conn = sqlite3.connect(path)
-    conn.execute('UPDATE "values" SET codec = \'pickle\', data = ?, size = ?, checksum = ? WHERE cid = ?',
-                 (data, len(data), xxhash.xxh3_64_hexdigest(data), cid))
+    conn.execute(
+        "UPDATE \"values\" SET codec = 'pickle', data = ?, size = ?, checksum = ? WHERE cid = ?",
+        (data, len(data), xxhash.xxh3_64_hexdigest(data), cid),
+    )
     conn.commit()
     conn.close()
 

@@ -3,9 +3,9 @@ that pass skips (large, cloudpickled, in overflow files) are then read by id. Bo
 
 from __future__ import annotations
 
+import graphstore.query.store
 import pytest
 
-import query.store
 from graphstore import Storage, op
 
 
@@ -30,7 +30,7 @@ def triple(i):
 
 
 def _table(storage, monkeypatch, scan: bool):
-    monkeypatch.setattr(query.store, "SCAN_MIN", 1 if scan else 10**12)
+    monkeypatch.setattr(graphstore.query.store, "SCAN_MIN", 1 if scan else 10**12)
     statements = []
     storage.backend.tracer = lambda sql, params: statements.append(sql)
     try:
@@ -72,8 +72,8 @@ def test_a_small_share_is_read_by_id(tmp_path, monkeypatch):
     with storage:
         for i in range(200):
             triple(i)
-    monkeypatch.setattr(query.store, "SCAN_MIN", 1)
-    monkeypatch.setattr(query.store, "SCAN_SHARE", 10.0)  # cells must be ten times the values: never here
+    monkeypatch.setattr(graphstore.query.store, "SCAN_MIN", 1)
+    monkeypatch.setattr(graphstore.query.store, "SCAN_SHARE", 10.0)  # cells must be ten times the values: never here
     statements = []
     storage.backend.tracer = lambda sql, params: statements.append(sql)
     df = storage.cf(triple).df()

@@ -18,13 +18,13 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
 from graphstore import ConfigurationError, Storage, VersioningError, op
 
-PIPELINE = '''\
+PIPELINE = """\
 import calllog
 from graphstore import op, track
 
@@ -59,9 +59,9 @@ def square(x):
 def consume(y):
     calllog.record("consume", y)
     return y * 2
-'''
+"""
 
-NESTED = '''\
+NESTED = """\
 import calllog
 from graphstore import op, track
 
@@ -99,9 +99,9 @@ class Model:
 def predict(k, x):
     calllog.record("predict", k, x)
     return Model(k).predict(x)
-'''
+"""
 
-FAULTY = '''\
+FAULTY = """\
 import calllog
 from graphstore import op, track
 
@@ -140,9 +140,9 @@ def mutates(x):
 def fine(x):
     calllog.record("fine", x)
     return x
-'''
+"""
 
-SCRIPT = '''\
+SCRIPT = """\
 import json, sys, warnings
 sys.path.insert(0, {root!r})
 import calllog
@@ -176,15 +176,15 @@ U = storage.unwrap
 {body}
 storage.close()
 print("RESULT " + json.dumps({{"calls": calllog.CALLS, "out": out}}))
-'''
+"""
 
-CALLLOG = '''\
+CALLLOG = """\
 CALLS = []
 
 
 def record(*args):
     CALLS.append(list(args))
-'''
+"""
 
 
 class Project:
@@ -210,14 +210,27 @@ class Project:
         self.sessions += 1
         path = self.root / f"session_{self.sessions}.py"
         deps_arg = "DEPS" if versioned else "None"
-        path.write_text(SCRIPT.format(root=str(self.root), db=self.db, deps=str(self.folder), deps_arg=deps_arg,
-                                      policy=policy, body=textwrap.dedent(body)))
+        path.write_text(
+            SCRIPT.format(
+                root=str(self.root),
+                db=self.db,
+                deps=str(self.folder),
+                deps_arg=deps_arg,
+                policy=policy,
+                body=textwrap.dedent(body),
+            )
+        )
         return path
 
     def session(self, body: str, policy: str = "breaking", versioned: bool = True) -> dict[str, Any]:
         """Run ``body`` in a new process (stdin is not a terminal); returns ``{"calls": [...], "out": {...}}``."""
-        done = subprocess.run([sys.executable, "-B", str(self.script(body, policy, versioned))],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-B", str(self.script(body, policy, versioned))],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return parse_result(done.returncode, done.stdout, done.stderr)
 
     def session_in_terminal(self, body: str, answer: str, policy: str = "ask") -> tuple[dict[str, Any], str]:
@@ -226,8 +239,13 @@ class Project:
         import pty
 
         master, slave = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-B", str(self.script(body, policy, True))],
-                                stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-B", str(self.script(body, policy, True))],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            close_fds=True,
+        )
         os.close(slave)
         text, answered, deadline = b"", False, time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -255,7 +273,7 @@ def parse_result(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
     assert returncode == 0, f"session failed:\n{stdout}\n{stderr}"
     lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     assert len(lines) == 1, stdout
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 def by_deps(versions: list[dict[str, Any]], *needles: str) -> list[dict[str, Any]]:
@@ -309,10 +327,13 @@ def test_edits_recompute_exactly_the_calls_that_ran_the_changed_code_and_reverts
     assert shift_versions[0]["sv"] != shift_versions[1]["sv"]
 
     project.edit("SCALE = 10", "SCALE = 7")  # a global read only inside scale(): only calls that ran scale()
-    regloballed = run_branches(project, after="""
+    regloballed = run_branches(
+        project,
+        after="""
     scaled = [v for v in storage.versions(P.branch) if f"{P.__name__}:scale" in v.deps]
     out["diff"] = storage.diff(*scaled)
-    """)
+    """,
+    )
     assert regloballed["calls"] == [["branch", 1], ["branch", 2]]
     assert regloballed["out"]["r"] == [7, 14, -101, 9]
     [line] = regloballed["out"]["diff"].splitlines()  # same code, one global's value differs
@@ -360,13 +381,14 @@ def test_unclassified_change_without_a_terminal_is_an_error_until_sync_component
         assert refused["calls"] == []
         assert len(refused["out"]["history"]) == 1 and refused["out"]["stored_calls"] == 2  # nothing recorded
 
-    synced = project.session('out["sync"] = storage.sync_component(P.scale, is_semantic_change=False)\n' + body,
-                             "error")
+    synced = project.session(
+        'out["sync"] = storage.sync_component(P.scale, is_semantic_change=False)\n' + body, "error"
+    )
     assert synced["calls"] == [] and synced["out"]["r"] == ["ok", [10, -2]]
     assert synced["out"]["history"][0] == synced["out"]["history"][1] == synced["out"]["sync"]
 
     project.edit("return SCALE * x", "return SCALE * x + 1")
-    breaking = project.session('storage.sync_component(P.scale, is_semantic_change=True)\n' + body, "error")
+    breaking = project.session("storage.sync_component(P.scale, is_semantic_change=True)\n" + body, "error")
     assert breaking["calls"] == [["branch", 1]]
     assert breaking["out"]["r"] == ["ok", [11, -2]]
     history = breaking["out"]["history"]
@@ -476,7 +498,9 @@ def test_versions_code_diff_source_history_and_drop_version(tmp_path):
     assert first["out"]["r"] == [10, -2, -4]
 
     project.edit("return x - 1", "return x - 100")
-    second = project.session(RUN_CONSUME + """
+    second = project.session(
+        RUN_CONSUME
+        + """
 old = next(v for v in storage.versions(P.branch) if not v.is_current)
 new = next(v for v in storage.versions(P.branch) if v.is_current and f"{P.__name__}:shift" in v.deps)
 out["old"], out["new"] = old.version_id, new.version_id
@@ -490,7 +514,8 @@ out["statements"] = list(STMTS)
 out["after"] = versions(P.branch)
 out["stored_after"] = storage.cache_info()["calls"]
 out["missing"] = attempt(lambda: storage.code(old.version_id))
-""")
+"""
+    )
     out = second["out"]
     assert second["calls"] == [["branch", -1], ["consume", -101]]
     assert out["r"] == [10, -101, -202]
@@ -513,7 +538,7 @@ out["missing"] = attempt(lambda: storage.code(old.version_id))
     begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
     commits = [i for i, s in enumerate(statements) if s == "COMMIT"]
     assert len(begins) == 1 and len(commits) == 1
-    inside = statements[begins[0] + 1:commits[0]]
+    inside = statements[begins[0] + 1 : commits[0]]
     assert any(s.startswith("DELETE FROM calls") for s in inside)
     assert any(s.startswith("DELETE FROM versions") for s in inside)
 
@@ -579,7 +604,7 @@ def test_a_store_keeps_the_versioning_mode_it_was_made_with(tmp_path):
         Storage().versions(_inc)
 
 
-CACHED_MODULE = '''\
+CACHED_MODULE = """\
 import os
 from graphstore import op, track
 
@@ -591,7 +616,7 @@ def run_all(x):
     total = x
 {calls}
     return total
-'''
+"""
 
 
 def test_entering_a_versioned_storage_rereads_sources_only_when_files_change(tmp_path, monkeypatch, request):
@@ -615,7 +640,7 @@ def test_entering_a_versioned_storage_rereads_sources_only_when_files_change(tmp
     monkeypatch.setattr(inspect, "getsource", counting_getsource)
     storage = Storage(deps_path=folder, on_change="breaking")
 
-    def enter_and_call(x: int) -> Optional[int]:
+    def enter_and_call(x: int) -> int | None:
         reads.clear()
         with storage:
             return storage.unwrap(module.run_all(x))

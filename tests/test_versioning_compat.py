@@ -14,7 +14,7 @@ import pytest
 
 from graphstore import ConfigurationError, DependencySkippedWarning, Storage, VersioningError
 
-SOURCE = '''\
+SOURCE = """\
 from graphstore import op, track
 
 RATE = 2
@@ -33,7 +33,7 @@ def first(x):
 @op
 def second(x):
     return x - 1
-'''
+"""
 
 
 class Module:
@@ -133,7 +133,8 @@ def test_a_piped_stdin_answers_the_question(tmp_path):
     folder.mkdir()
     (folder / "vc_piped.py").write_text(SOURCE)
     script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(f'''
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(folder)!r})
         from graphstore import Storage
@@ -142,11 +143,13 @@ def test_a_piped_stdin_answers_the_question(tmp_path):
         with storage:
             print("RESULT", storage.unwrap(m.second(5)))
         print("HISTORY", len({{c["semantic_hash"] for c in storage.source_history(m.second)}}))
-    '''))
+    """)
+    )
 
     def run(stdin):
-        return subprocess.run([sys.executable, "-B", str(script)], input=stdin, capture_output=True, text=True,
-                              timeout=60)
+        return subprocess.run(
+            [sys.executable, "-B", str(script)], input=stdin, capture_output=True, text=True, timeout=60
+        )
 
     assert "RESULT 4" in run("").stdout
     (folder / "vc_piped.py").write_text(SOURCE.replace("return x - 1", "return x - 10"))
@@ -195,8 +198,10 @@ def test_tracing_options_are_accepted_with_mandalas_meaning(tmp_path, project):
         Storage(deps_path="__main__", deps_package="pkg")
     Storage(deps_path=str(tmp_path), tracer_impl=DecTracer).close()
 
-    m = project("vc_globals", SOURCE + "\nimport threading\nLOCK = [threading.Lock()]\n\n\n@op\ndef locked(x):\n"
-                                       "    return len(LOCK) + x\n")
+    m = project(
+        "vc_globals",
+        SOURCE + "\nimport threading\nLOCK = [threading.Lock()]\n\n\n@op\ndef locked(x):\n    return len(LOCK) + x\n",
+    )
     plain = Storage(deps_path=m.folder, track_globals=False)
     with plain:
         m.module.first(1)
@@ -212,8 +217,11 @@ def test_tracing_options_are_accepted_with_mandalas_meaning(tmp_path, project):
 
 
 def test_strict_tracing_refuses_closure_variables(tmp_path, project):
-    m = project("vc_strict", "from graphstore import op\n\n\ndef make():\n    k = 3\n\n    @op\n    def scaled(x):\n"
-                             "        return x * k\n    return scaled\n")
+    m = project(
+        "vc_strict",
+        "from graphstore import op\n\n\ndef make():\n    k = 3\n\n    @op\n    def scaled(x):\n"
+        "        return x * k\n    return scaled\n",
+    )
     scaled = m.module.make()
     with Storage(deps_path=m.folder) as lenient:
         assert lenient.unwrap(scaled(2)) == 6

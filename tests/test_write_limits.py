@@ -39,8 +39,12 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("where,size", [("store", 300_000), ("overflow file", 3_000_000)])
 def test_the_file_size_limit_is_named(tmp_path, where, size):
     path, ovf = str(tmp_path / "store.db"), str(tmp_path / "ovf")
-    proc = subprocess.run([sys.executable, "-c", _CHILD, path, ovf, str(size)], capture_output=True, text=True,
-                          env=dict(os.environ, GRAPHSTORE_WRITER_PROCESS="0"))
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, path, ovf, str(size)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, GRAPHSTORE_WRITER_PROCESS="0"),
+    )
     assert proc.returncode == 0, proc.stderr
     kind, message = proc.stdout.split("\n", 1)
     assert kind == "StoreError", proc.stdout

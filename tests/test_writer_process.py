@@ -94,7 +94,7 @@ def test_threads_asking_whether_the_helper_is_up_do_not_block(db_path, monkeypat
         helper = s.backend._helper
         done = []
 
-        def ask():
+        def ask(helper=helper, done=done):
             deadline = time.monotonic() + 30
             while not helper.usable() and time.monotonic() < deadline:
                 pass
@@ -143,8 +143,23 @@ def test_an_error_in_the_helper_reaches_the_recording_program_and_loses_nothing(
     s = with_helper(db_path)
     with s:
         inc(1)
-    broken = Batch(calls=[("h" * 32, "c" * 32, "inc", 0, ("output_0", "o" * 32, "v" * 32), False,
-                           ("x", "missing" + "0" * 25, "d" * 32), 0.0, 0.0, ("atom",), None)])
+    broken = Batch(
+        calls=[
+            (
+                "h" * 32,
+                "c" * 32,
+                "inc",
+                0,
+                ("output_0", "o" * 32, "v" * 32),
+                False,
+                ("x", "missing" + "0" * 25, "d" * 32),
+                0.0,
+                0.0,
+                ("atom",),
+                None,
+            )
+        ]
+    )
     with pytest.raises(StoreError, match="is used by a recorded call but is not stored"):
         s.backend.save_batch(broken)
     assert s.backend.helper_ready()  # the helper goes on
@@ -235,9 +250,12 @@ def test_a_forked_process_does_not_use_its_parents_helper(db_path):
 
 
 def test_batches_survive_the_message_format():
-    batch = Batch(values=[("c", "pickle", 3, b"abc", None, "k")], refs=[("h", "c", "atom")],
-                  calls=[("h1", "c1", "f", 0, ("output_0", "h", "c"), False, (), 1.5, 0.25, ("atom",), None)],
-                  members=[("h", 0, None, "e")])
+    batch = Batch(
+        values=[("c", "pickle", 3, b"abc", None, "k")],
+        refs=[("h", "c", "atom")],
+        calls=[("h1", "c1", "f", 0, ("output_0", "h", "c"), False, (), 1.5, 0.25, ("atom",), None)],
+        members=[("h", 0, None, "e")],
+    )
     import marshal
 
     from graphstore.backends.sqlite_helper import message_batch
@@ -274,7 +292,8 @@ def test_the_helper_imports_this_graphstore_whatever_folder_the_program_runs_in(
         s.close()
     """)
     env = dict(os.environ, GRAPHSTORE_WRITER_PROCESS="always")
-    out = subprocess.run([sys.executable, "-c", script], cwd=other, capture_output=True, text=True, env=env,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=other, capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True"]

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from ..errors import ConfigurationError
 from .base import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, Tracer, ValueRecord
 
-__all__ = ["Backend", "Batch", "CallRecord", "MemberRecord", "OpRecord", "RefRecord", "Tracer", "ValueRecord", "open_backend"]
+__all__ = [
+    "Backend",
+    "Batch",
+    "CallRecord",
+    "MemberRecord",
+    "OpRecord",
+    "RefRecord",
+    "Tracer",
+    "ValueRecord",
+    "open_backend",
+]
 
 
-def open_backend(
-    location: "str | os.PathLike[str]", tracer: Optional[Tracer] = None, read_only: bool = False
-) -> Backend:
+def open_backend(location: str | os.PathLike[str], tracer: Tracer | None = None, read_only: bool = False) -> Backend:
     """Open the store at ``location``: a SQLite file path or ``":memory:"``.
 
     >>> open_backend(":memory:").counts()["refs"]

@@ -7,8 +7,9 @@ and values, and load values. A backend is picked from the path or URL by :func:`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, NamedTuple, Optional
+from typing import NamedTuple
 
 Tracer = Callable[[str, tuple], None]
 """Called with every SQL statement a backend runs and its parameters (for tests and debugging)."""
@@ -28,7 +29,7 @@ class CallRecord(NamedTuple):
     duration: float = 0.0
     output_kinds: tuple[str, ...] = ()
     """Kind of each output ref ("atom", "list", "dict", "set", "tuple"); empty means all atoms."""
-    version_id: Optional[str] = None
+    version_id: str | None = None
     """The code version the call ran under (versioned stores only)."""
 
 
@@ -38,9 +39,9 @@ class ValueRecord(NamedTuple):
     cid: str
     codec: str
     size: int
-    data: Optional[bytes] = None
-    path: Optional[str] = None
-    checksum: Optional[str] = None
+    data: bytes | None = None
+    path: str | None = None
+    checksum: str | None = None
     """XXH3-64 of the stored bytes (inline or in the overflow file)."""
 
 
@@ -55,7 +56,7 @@ class MemberRecord(NamedTuple):
 
     coll_hid: str
     pos: int
-    key: Optional[str]
+    key: str | None
     elt_hid: str
 
 
@@ -78,9 +79,17 @@ def call_row(call: CallRecord) -> tuple:
     (('output_0', 'oh', 'oc'), True)
     """
     return (
-        call.hid, call.cid, call.op_name, call.op_version, tuple([x for t in call.outputs for x in t]),
-        call.tuple_out, tuple([x for t in call.inputs for x in t]), call.created_at, call.duration,
-        tuple(list(call.output_kinds)), call.version_id,
+        call.hid,
+        call.cid,
+        call.op_name,
+        call.op_version,
+        tuple([x for t in call.outputs for x in t]),
+        call.tuple_out,
+        tuple([x for t in call.inputs for x in t]),
+        call.created_at,
+        call.duration,
+        tuple(list(call.output_kinds)),
+        call.version_id,
     )
 
 
@@ -88,8 +97,17 @@ def row_call(row: tuple) -> CallRecord:
     """The :class:`CallRecord` of a row made by :func:`call_row`."""
     o, i = row[4], row[6]
     return CallRecord(
-        row[0], row[1], row[2], row[3], tuple(zip(o[0::3], o[1::3], o[2::3])), row[5],
-        tuple(zip(i[0::3], i[1::3], i[2::3])), row[7], row[8], row[9], row[10],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        tuple(zip(o[0::3], o[1::3], o[2::3])),
+        row[5],
+        tuple(zip(i[0::3], i[1::3], i[2::3])),
+        row[7],
+        row[8],
+        row[9],
+        row[10],
     )
 
 
@@ -103,7 +121,7 @@ class Batch:
     calls: list[tuple] = field(default_factory=list)
     ops: list[OpRecord] = field(default_factory=list)
     members: list[tuple] = field(default_factory=list)
-    deletions: Optional[int] = None
+    deletions: int | None = None
     """The store's deletion count that the recording process's memory of the store was valid for: a batch written
     after a later deletion is checked for values deleted meanwhile (None: not checked)."""
 
@@ -117,14 +135,14 @@ class Backend(ABC):
     location: str
 
     @abstractmethod
-    def lookup_call(self, hid: str) -> Optional[CallRecord]:
+    def lookup_call(self, hid: str) -> CallRecord | None:
         """The call with this history id, with its outputs (inputs left empty), or None."""
 
     @abstractmethod
-    def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
+    def lookup_call_by_cid(self, cid: str) -> CallRecord | None:
         """Some call with this content id, with its outputs, or None."""
 
-    def forget_cached_calls(self) -> None:
+    def forget_cached_calls(self) -> None:  # noqa: B027 (a hook: backends without a cache need not define it)
         """Drop whatever stored calls the backend keeps in memory to speed up lookups (none by default)."""
 
     @abstractmethod
@@ -144,11 +162,11 @@ class Backend(ABC):
         """``hid -> (cid, kind)`` of the refs with these history ids."""
 
     @abstractmethod
-    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
+    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, str | None, str, str, str]]]:
         """Elements of collections: ``coll_hid -> [(pos, key, elt_hid, elt_cid, elt_kind)]`` in position order."""
 
     @abstractmethod
-    def get_op(self, name: str, version: int) -> Optional[OpRecord]:
+    def get_op(self, name: str, version: int) -> OpRecord | None:
         """The stored description of an op, or None."""
 
     @abstractmethod
@@ -164,8 +182,7 @@ class Backend(ABC):
         """Hids of the calls that take any of these refs as input."""
 
     @abstractmethod
-    def delete_calls(self, hids: Iterable[str], with_dependents: bool,
-                     dry_run: bool = False) -> list[tuple[str, str]]:
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
         """Delete calls (with every call downstream of their outputs, if asked) atomically; returns ``(hid, op
         name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
 

@@ -7,7 +7,8 @@ newer than this code knows is refused; an older one is migrated forward.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaVersionError, StoreError
 
@@ -23,6 +24,7 @@ def _migration(name: str) -> Callable[[Callable], Callable]:
     def register(fn: Callable) -> Callable:
         _STEPS.append((name, fn))
         return fn
+
     return register
 
 
@@ -40,6 +42,7 @@ def migrations() -> sqlite_utils.Migrations:
             m(name=name)(fn)
         _MIGRATIONS = m
     return _MIGRATIONS
+
 
 _INITIAL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -168,11 +171,14 @@ def _call_outputs(db: sqlite_utils.Database) -> None:
 def _leaner_indexes(db: sqlite_utils.Database) -> None:
     """Two fewer index entries per recorded call: no index of refs by content id (only cleanup needs that, and it
     reads the table once), and calls indexed by version only when they have one (unversioned stores have none)."""
-    _run_script(db, """
+    _run_script(
+        db,
+        """
 DROP INDEX IF EXISTS refs_cid;
 DROP INDEX IF EXISTS calls_version;
 CREATE INDEX IF NOT EXISTS calls_version ON calls (version_id) WHERE version_id IS NOT NULL
-""")
+""",
+    )
 
 
 _INTEGER_IDS = """
@@ -274,9 +280,12 @@ def stored_schema_version(conn: sqlite3.Connection, location: str = "") -> int:
 
 def refuse_foreign(conn: sqlite3.Connection, location: str) -> None:
     """Refuse a SQLite database that holds tables but is no graphstore store (so none are added to it)."""
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' ORDER BY name"
-    )]
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~' ORDER BY name"
+        )
+    ]
     if tables and stored_schema_version(conn, location) == 0:
         raise StoreError(
             f"cannot open store {location}: it is a SQLite database but not a graphstore store (it has tables "

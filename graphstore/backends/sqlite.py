@@ -16,7 +16,8 @@ import threading
 import time
 import urllib.parse
 import warnings
-from typing import Any, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
@@ -28,8 +29,13 @@ from .sqlite_deletions import DeletionsMixin
 from .sqlite_history import HistoryMixin
 from .sqlite_known import KnownIdsMixin
 from .sqlite_open import (
-    check_hash_scheme, read_only_mode, refuse_copy_without_log, refuse_foreign_file, refuse_foreign_wal,
-    stamp_identity, store_uuid,
+    check_hash_scheme,
+    read_only_mode,
+    refuse_copy_without_log,
+    refuse_foreign_file,
+    refuse_foreign_wal,
+    stamp_identity,
+    store_uuid,
 )
 from .sqlite_parallel import ParallelReadMixin
 from .sqlite_versions import VersionsMixin
@@ -92,7 +98,7 @@ def _insert_chunks(conn: sqlite3.Connection, head: str, rows: list) -> Iterator[
     if full:
         sql = f"{head} VALUES {','.join([group] * per)}"
         for start in range(0, full, per):
-            chunk = rows[start:start + per]
+            chunk = rows[start : start + per]
             yield chunk, conn.execute(sql, list(itertools.chain.from_iterable(chunk))).rowcount
     if full < len(rows):
         chunk = rows[full:]
@@ -130,8 +136,9 @@ def _pack_outputs(flat: tuple, kinds: tuple) -> str:
     )
 
 
-class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, DeletionsMixin,
-                    CopiesMixin, Backend):
+class SQLiteBackend(
+    HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, ParallelReadMixin, DeletionsMixin, CopiesMixin, Backend
+):
     """A store in a SQLite file, or ``":memory:"``.
 
     >>> b = SQLiteBackend(":memory:")
@@ -141,17 +148,18 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
 
     _mmap_bytes = _MMAP_BYTES
 
-    def __init__(self, path: str = ":memory:", tracer: Optional[Tracer] = None, timeout: float = 60.0,
-                 read_only: bool = False) -> None:
+    def __init__(
+        self, path: str = ":memory:", tracer: Tracer | None = None, timeout: float = 60.0, read_only: bool = False
+    ) -> None:
         self.location = str(path)
         self.tracer = tracer
         self._lock = threading.RLock()
         self.read_only = read_only
         self._timeout = timeout
-        self._wconn: Optional[sqlite3.Connection] = None
+        self._wconn: sqlite3.Connection | None = None
         self._wlock = threading.Lock()
         self._helper: Any = None
-        self.store_id: Optional[str] = None
+        self.store_id: str | None = None
         self.forget_cached_calls()
         if read_only:
             self._conn = self._connect_read_only(self.location, timeout)
@@ -255,7 +263,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
     # --- calls ----------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _record_from_rows(rows: list[tuple]) -> Optional[CallRecord]:
+    def _record_from_rows(rows: list[tuple]) -> CallRecord | None:
         if not rows:
             return None
         hid, cid, op_name, op_version, tuple_out, version_id = rows[0][:6]
@@ -266,7 +274,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             hid, cid, op_name, op_version, outputs, bool(tuple_out), output_kinds=kinds, version_id=version_id
         )
 
-    def _fast_record(self, rows: list[tuple]) -> Optional[CallRecord]:
+    def _fast_record(self, rows: list[tuple]) -> CallRecord | None:
         """A record from a calls row with its outputs inline (older rows without them are read through edges)."""
         return self._record_from_row(rows[0]) if rows else None
 
@@ -285,22 +293,35 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             return self._record_from_rows(self._run(_LOOKUP_BY_HID, (hid,)))  # type: ignore[return-value]
         if _SEP_OUTPUT not in packed and packed:  # the usual single output
             name, out_hid, out_cid, kind = packed.split(_SEP_FIELD)
-            return CallRecord(hid, cid, op_name, op_version, ((name, out_hid, out_cid),), bool(tuple_out),
-                              output_kinds=(kind,), version_id=version_id)
+            return CallRecord(
+                hid,
+                cid,
+                op_name,
+                op_version,
+                ((name, out_hid, out_cid),),
+                bool(tuple_out),
+                output_kinds=(kind,),
+                version_id=version_id,
+            )
         parts = [p.split(_SEP_FIELD) for p in packed.split(_SEP_OUTPUT)] if packed else []
         return CallRecord(
-            hid, cid, op_name, op_version, tuple((p[0], p[1], p[2]) for p in parts), bool(tuple_out),
-            output_kinds=tuple(p[3] for p in parts), version_id=version_id,
+            hid,
+            cid,
+            op_name,
+            op_version,
+            tuple((p[0], p[1], p[2]) for p in parts),
+            bool(tuple_out),
+            output_kinds=tuple(p[3] for p in parts),
+            version_id=version_id,
         )
 
-    def lookup_call(self, hid: str) -> Optional[CallRecord]:
+    def lookup_call(self, hid: str) -> CallRecord | None:
         return self._fast_record(self._run(_FAST_BY_HID, (hid,)))
 
-    def lookup_call_by_cid(self, cid: str) -> Optional[CallRecord]:
+    def lookup_call_by_cid(self, cid: str) -> CallRecord | None:
         return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
 
-    def lookup_call_or_content(self, hid: str, cid: str, op_key: Optional[tuple[str, int]] = None
-                               ) -> Optional[CallRecord]:
+    def lookup_call_or_content(self, hid: str, cid: str, op_key: tuple[str, int] | None = None) -> CallRecord | None:
         """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement.
 
         An op whose stored calls keep being found (a program retracing) has its calls read in one statement and
@@ -343,7 +364,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         self._memo_hits, self._memo_totals, self._memo_ops = {}, {}, set()
         self._forget_known()
 
-    def lookup_any_call(self, ids: list[str], by: str = "hid") -> Optional[CallRecord]:
+    def lookup_any_call(self, ids: list[str], by: str = "hid") -> CallRecord | None:
         """The first stored call whose history id (or content id, ``by="cid"``) is among ``ids``, or None."""
         if not ids:
             return None
@@ -357,12 +378,14 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         hids = list(hids)
         heads = self._select_in(
             "SELECT hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id FROM calls "
-            "WHERE hid IN ({ids})", hids,
+            "WHERE hid IN ({ids})",
+            hids,
         )
         edges = self._select_in(
             "SELECT c.hid, e.direction, e.label, r.hid, r.cid, r.kind FROM calls AS c "
             "JOIN edges AS e ON e.call_id = c.id JOIN refs AS r ON r.id = e.ref_id WHERE c.hid IN ({ids}) "
-            "ORDER BY c.hid, e.pos", hids,
+            "ORDER BY c.hid, e.pos",
+            hids,
         )
         ins: dict[str, list] = {}
         outs: dict[str, list] = {}
@@ -373,8 +396,17 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                 kinds.setdefault(call_hid, []).append(kind)
         return {
             hid: CallRecord(
-                hid, cid, name, version, tuple(outs.get(hid, ())), bool(tuple_out),
-                tuple(ins.get(hid, ())), created, duration, tuple(kinds.get(hid, ())), version_id,
+                hid,
+                cid,
+                name,
+                version,
+                tuple(outs.get(hid, ())),
+                bool(tuple_out),
+                tuple(ins.get(hid, ())),
+                created,
+                duration,
+                tuple(kinds.get(hid, ())),
+                version_id,
             )
             for hid, cid, name, version, tuple_out, created, duration, version_id in heads
         }
@@ -401,9 +433,12 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
                     self.deletions_seen = helper.deletions
                     return
                 self._helper = None  # the helper is gone: write here from now on
-                warnings.warn(f"store {self.location}: the helper process writing its batches has exited (code "
-                              f"{helper.proc.returncode}); this process writes them from now on", RuntimeWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"store {self.location}: the helper process writing its batches has exited (code "
+                    f"{helper.proc.returncode}); this process writes them from now on",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             try:
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
@@ -445,8 +480,9 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             return self._conn, self._lock
         with self._lock:
             if self._wconn is None:
-                conn = sqlite3.connect(self.location, timeout=self._timeout, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(
+                    self.location, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA cache_size = -262144")
                 conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
@@ -478,6 +514,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         are written with the row ids of their calls and refs, known from the inserts or, for records stored before,
         read in the same transaction. Rows already stored (the same hid) are left as they are, and so are their
         edges."""
+
         def run_many(head: str, rows: list) -> None:
             if rows:
                 self._trace(head, (len(rows),))
@@ -487,15 +524,18 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             "INSERT OR IGNORE INTO ops (name, version, signature, source_hash, output_names, created_at)",
             [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in batch.ops],
         )
-        run_many('INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)',
-                 sorted(batch.values, key=_first))
+        run_many(
+            'INSERT OR IGNORE INTO "values" (cid, codec, size, data, path, checksum)', sorted(batch.values, key=_first)
+        )
         # one row per hid (records of one hid are the same), in the order of its first appearance
         ref_ids = self._insert_ids(conn, "refs", "hid, cid, kind", list({r[0]: r for r in batch.refs}.values()))
         calls = list({c[0]: c for c in batch.calls}.values())
-        call_ids = self._insert_ids(conn, "calls", "hid, cid, op_name, op_version, tuple_out, created_at, duration, "
-                                    "version_id, outputs", [
-            (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls
-        ])
+        call_ids = self._insert_ids(
+            conn,
+            "calls",
+            "hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs",
+            [(c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls],
+        )
         edges: list[tuple] = []  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
         for c in calls:
             call_id, ins, outs = call_ids[c[0]], c[6], c[4]
@@ -507,10 +547,14 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         if unknown:  # refs a batch uses without carrying them: stored before
             ref_ids.update(self._find_ids(conn, "refs", list(unknown)))
         get = ref_ids.__getitem__
-        run_many("INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id)",
-                 [(e[0], e[1], e[2], e[3], get(e[4])) for e in edges])
-        run_many("INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
-                 [(get(m[0]), m[1], m[2], get(m[3])) for m in members])
+        run_many(
+            "INSERT OR IGNORE INTO edges (call_id, direction, label, pos, ref_id)",
+            [(e[0], e[1], e[2], e[3], get(e[4])) for e in edges],
+        )
+        run_many(
+            "INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
+            [(get(m[0]), m[1], m[2], get(m[3])) for m in members],
+        )
 
     def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list) -> dict:
         """Insert rows keyed by ``hid`` (their first column) unless stored; returns ``{hid: id}`` for all of them.
@@ -520,8 +564,10 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         has its ids read back, and the numbering of the next chunk too."""
         if not rows:
             return {}
-        next_sql = (f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
-                    f"coalesce((SELECT max(id) FROM {table}), 0)) + 1")
+        next_sql = (
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), "
+            f"coalesce((SELECT max(id) FROM {table}), 0)) + 1"
+        )
         next_id = conn.execute(next_sql).fetchone()[0]
         head = f"INSERT OR IGNORE INTO {table} ({columns})"
         self._trace(head, (len(rows),))
@@ -563,7 +609,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
         rows = self._select_in("SELECT hid, cid, kind FROM refs WHERE hid IN ({ids})", hids)
         return {hid: (cid, kind) for hid, cid, kind in rows}
 
-    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, Optional[str], str, str, str]]]:
+    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, str | None, str, str, str]]]:
         out: dict[str, list] = {}
         rows = self._select_in(
             "SELECT c.hid, m.pos, m.key, r.hid, r.cid, r.kind FROM refs AS c JOIN members AS m ON m.coll_id = c.id "
@@ -574,7 +620,7 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
             out.setdefault(coll_hid, []).append((pos, key, elt_hid, cid, kind))
         return out
 
-    def get_op(self, name: str, version: int) -> Optional[OpRecord]:
+    def get_op(self, name: str, version: int) -> OpRecord | None:
         rows = self._run(
             "SELECT name, version, signature, source_hash, output_names FROM ops WHERE name = ? AND version = ?",
             (name, version),
@@ -590,7 +636,12 @@ class SQLiteBackend(HistoryMixin, VersionsMixin, CheckMixin, KnownIdsMixin, Para
 
     def counts(self) -> dict[str, int]:
         tables = {
-            "ops": "ops", "values": '"values"', "refs": "refs", "calls": "calls", "edges": "edges", "members": "members"
+            "ops": "ops",
+            "values": '"values"',
+            "refs": "refs",
+            "calls": "calls",
+            "edges": "edges",
+            "members": "members",
         }
         return {k: self._run(f"SELECT count(*) FROM {t}")[0][0] for k, t in tables.items()}
 

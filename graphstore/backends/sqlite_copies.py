@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import StoreError
 
@@ -39,7 +39,7 @@ class CopiesMixin:
     read_only: bool
     _timeout: float
     _conn: Any
-    _wconn: Optional[sqlite3.Connection]
+    _wconn: sqlite3.Connection | None
     _helper: Any
     _side: Any
     _pool: Any
@@ -58,7 +58,7 @@ class CopiesMixin:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create backup {path}: {exc}") from exc
         try:
-            with self._lock:  # type: ignore[attr-defined]
+            with self._lock:
                 self._conn.backup(target)  # one step: one read transaction, one instant of the store
             new_id = uuid.uuid4().hex
             target.execute("BEGIN IMMEDIATE")

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Optional
 
 from ..errors import MissingValuesError
 from .base import Batch
 
 _READ = "SELECT value FROM meta WHERE key = 'deletions'"
-_BUMP = ("INSERT INTO meta (key, value) VALUES ('deletions', '1') "
-         "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+_BUMP = (
+    "INSERT INTO meta (key, value) VALUES ('deletions', '1') "
+    "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+)
 _STORED = 'SELECT v.cid FROM json_each(?) AS j JOIN "values" AS v ON v.cid = j.value'
 
 
@@ -36,7 +37,7 @@ class DeletionsMixin:
 
     _conn: sqlite3.Connection
     location: str
-    deletions_seen: Optional[int] = None
+    deletions_seen: int | None = None
     """The deletion count the last batch written was checked against (by this process or its helper)."""
 
     def deletion_count(self) -> int:
@@ -59,12 +60,14 @@ class DeletionsMixin:
             needed = list({r[1] for r in batch.refs if r[2] == "atom" and r[1] not in carried})
             stored: set = set()
             for start in range(0, len(needed), 20_000):
-                chunk = json.dumps(needed[start:start + 20_000])
+                chunk = json.dumps(needed[start : start + 20_000])
                 stored.update(row[0] for row in conn.execute(_STORED, (chunk,)))
             missing = [cid for cid in needed if cid not in stored]
             if missing:
                 raise MissingValuesError(
                     f"store {self.location}: {len(missing)} values that recorded calls use were deleted by another "
-                    f"process (value {missing[0]} first)", missing, count,
+                    f"process (value {missing[0]} first)",
+                    missing,
+                    count,
                 )
         self.deletions_seen = count

@@ -26,7 +26,7 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 from ..errors import MissingValuesError, StoreError
 from .base import Batch, OpRecord
@@ -41,7 +41,7 @@ def _send(out: BinaryIO, message: Any) -> None:
     out.flush()
 
 
-def _receive(inp: BinaryIO) -> Optional[Any]:
+def _receive(inp: BinaryIO) -> Any | None:
     """The next message, or None at the end of the input (a message cut short counts as the end)."""
     head = inp.read(_LEN.size)
     if len(head) < _LEN.size:
@@ -59,12 +59,15 @@ def batch_message(batch: Batch) -> tuple:
 
 def message_batch(message: tuple) -> Batch:
     values, refs, calls, ops, members, deletions = message
-    return Batch(values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members,
-                 deletions=deletions)
+    return Batch(
+        values=values, refs=refs, calls=calls, ops=[OpRecord(*o) for o in ops], members=members, deletions=deletions
+    )
 
 
-_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from graphstore.backends.sqlite_helper import main; sys.exit(main(sys.argv[2:]))")
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from graphstore.backends.sqlite_helper import main; sys.exit(main(sys.argv[2:]))"
+)
 """How the helper process starts: ``python -c _BOOT ROOT PATH TIMEOUT``, ROOT the folder holding this graphstore."""
 
 
@@ -80,11 +83,14 @@ class WriterProcess:
         self.pid = os.getpid()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, root, path, repr(timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
         )
         self.ready = False
         self.dead = False
-        self.deletions: Optional[int] = None  # the store's deletion count its last batch was checked against
+        self.deletions: int | None = None  # the store's deletion count its last batch was checked against
         self._ready_lock = threading.Lock()  # the recording and writing threads both ask; one reads the message
 
     def usable(self) -> bool:
@@ -108,7 +114,7 @@ class WriterProcess:
             self.ready = True
         return True
 
-    def write(self, batch: Batch) -> Optional[bool]:
+    def write(self, batch: Batch) -> bool | None:
         """Have the helper write ``batch``; returns whether another connection had committed since its previous
         batch, or None if the helper is gone (the batch may or may not be stored: write it again). A write the helper
         could not do raises StoreError."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from ..errors import OverflowPathError, StoreError
 from ..overflow import confined_path
@@ -23,8 +23,7 @@ WITH RECURSIVE doomed(id) AS (
 _DEPENDENTS = _CLOSURE + "INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT id FROM doomed"
 # What a deletion would delete, read without writing: the seeds' closure, or the seeds alone.
 _WOULD_DELETE = _CLOSURE + "SELECT c.hid, c.op_name FROM doomed JOIN calls AS c ON c.id = doomed.id ORDER BY c.id"
-_SEEDED_CALLS = ("SELECT c.hid, c.op_name FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid "
-                 "ORDER BY c.id")
+_SEEDED_CALLS = "SELECT c.hid, c.op_name FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid ORDER BY c.id"
 
 # A ref stays while an edge uses it, or while it is an element, at any depth, of a collection an edge uses (the rows
 # of a nested list are kept by the outer list, and their numbers by the rows).
@@ -75,8 +74,7 @@ class HistoryMixin:
             )
         return [r[0] for r in rows]
 
-    def delete_calls(self, hids: Iterable[str], with_dependents: bool,
-                     dry_run: bool = False) -> list[tuple[str, str]]:
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
         """Delete calls (and, if asked, every call downstream of their outputs) in one transaction.
 
         Returns ``(hid, op name)`` of each deleted call, in recording order; ``dry_run`` only reads what would go.
@@ -101,11 +99,15 @@ class HistoryMixin:
         """``(call hid, consumer hid)``: the calls that take an output of one of these calls as input."""
         with self._lock:
             self._seed(call_hids)
-            return [tuple(r) for r in self._run(
-                "SELECT DISTINCT c.hid, k.hid FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid "
-                "JOIN edges AS eo ON eo.call_id = c.id AND eo.direction = 1 "
-                "JOIN edges AS ei ON ei.ref_id = eo.ref_id AND ei.direction = 0 JOIN calls AS k ON k.id = ei.call_id"
-            )]
+            return [
+                tuple(r)
+                for r in self._run(
+                    "SELECT DISTINCT c.hid, k.hid FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid "
+                    "JOIN edges AS eo ON eo.call_id = c.id AND eo.direction = 1 "
+                    "JOIN edges AS ei ON ei.ref_id = eo.ref_id AND ei.direction = 0 "
+                    "JOIN calls AS k ON k.id = ei.call_id"
+                )
+            ]
 
     def ref_hids_among(self, hids: Iterable[str]) -> list[str]:
         """The given ids that name refs (values), not calls."""
@@ -120,10 +122,16 @@ class HistoryMixin:
         if with_dependents:
             self._run_write(_DEPENDENTS)
         else:
-            self._run_write("INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT c.id FROM temp._gs_seed AS s "
-                            "JOIN calls AS c ON c.hid = s.hid")
-        doomed = [tuple(r) for r in self._conn.execute(
-            "SELECT c.hid, c.op_name FROM temp._gs_doomed AS d JOIN calls AS c ON c.id = d.id ORDER BY c.id")]
+            self._run_write(
+                "INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT c.id FROM temp._gs_seed AS s "
+                "JOIN calls AS c ON c.hid = s.hid"
+            )
+        doomed = [
+            tuple(r)
+            for r in self._conn.execute(
+                "SELECT c.hid, c.op_name FROM temp._gs_doomed AS d JOIN calls AS c ON c.id = d.id ORDER BY c.id"
+            )
+        ]
         self._run_write("DELETE FROM edges WHERE call_id IN (SELECT id FROM temp._gs_doomed)")
         self._run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
         return doomed
@@ -136,9 +144,12 @@ class HistoryMixin:
                 refs = self._run_write(_UNREFERENCED_REFS)
                 self._run_write("DELETE FROM members WHERE coll_id NOT IN (SELECT id FROM refs)")
                 doomed = "SELECT cid FROM \"values\" WHERE cid NOT IN (SELECT cid FROM refs WHERE kind = 'atom')"
-                files = [r[0] for r in self._conn.execute(
-                    f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
-                ).fetchall()]
+                files = [
+                    r[0]
+                    for r in self._conn.execute(
+                        f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
+                    ).fetchall()
+                ]
                 values = self._run_write(f'DELETE FROM "values" WHERE cid IN ({doomed})')
                 if refs or values:
                     self._count_deletion()
@@ -161,14 +172,14 @@ class HistoryMixin:
             self.tracer(sql, ())
         return self._conn.execute(sql).rowcount
 
-    def _rollback(self, exc: Optional[BaseException]) -> None:
+    def _rollback(self, exc: BaseException | None) -> None:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.DatabaseError):
             raise StoreError(f"store {self.location}: {exc}") from exc
 
 
-def remove_overflow_files(folder: Optional[str], names: list[str]) -> int:
+def remove_overflow_files(folder: str | None, names: list[str]) -> int:
     """Delete the overflow files of deleted values; returns how many were removed."""
     removed = 0
     for name in names if folder else ():

@@ -15,7 +15,6 @@ while it waits in that process's own queue.
 from __future__ import annotations
 
 import sqlite3
-from typing import Optional
 
 KNOWN_MAX_CALLS = 50_000
 """Ops with more stored calls than this are looked up by statement, call by call."""
@@ -26,17 +25,17 @@ _LIST_OP = "SELECT hid, cid FROM calls WHERE op_name = ? AND op_version = ? LIMI
 class KnownIdsMixin:
     """The sets of known ids, for :class:`graphstore.backends.sqlite.SQLiteBackend`."""
 
-    _known: dict[tuple[str, int], Optional[set]]
+    _known: dict[tuple[str, int], set | None]
     _loading: dict[tuple[str, int], set]
     _known_era: int = 0
-    _seen_version: Optional[int] = None
+    _seen_version: int | None = None
     _helper: object = None
 
     def _forget_known(self) -> None:
         self._known, self._loading = {}, {}
         self._known_era += 1
 
-    def known_ids(self, op_key: tuple[str, int]) -> Optional[set]:
+    def known_ids(self, op_key: tuple[str, int]) -> set | None:
         """The history and content ids of every stored call of ``op_key`` (name, version), or None when they are not
         all held (too many calls, or a read-only store)."""
         if op_key in self._known:
@@ -47,14 +46,14 @@ class KnownIdsMixin:
         with lock:
             if self._helper is None:  # (a helper process writing batches reports other connections' commits)
                 self._check_data_version(conn)
-            era, ids = self._known_era, set()
+            era, ids = self._known_era, set[str]()
             self._loading[op_key] = ids  # batches committed while the calls are read are added here too
         rows = self._run(_LIST_OP, (op_key[0], op_key[1], KNOWN_MAX_CALLS + 1))  # type: ignore[attr-defined]
         with lock:
             self._loading.pop(op_key, None)
             if era != self._known_era:
                 return None  # forgotten meanwhile: look up by statement this time
-            found: Optional[set] = None
+            found: set | None = None
             if len(rows) <= KNOWN_MAX_CALLS:
                 found = ids
                 found.update(x for row in rows for x in row)

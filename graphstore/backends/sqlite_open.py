@@ -21,7 +21,6 @@ import sqlite3
 import struct
 import time
 import urllib.parse
-from typing import Optional
 
 from ..errors import ForeignWALError, SchemaVersionError, StoreError
 from ..hashing import COMPATIBLE_SCHEMES, SCHEME_VERSION
@@ -34,7 +33,7 @@ _WAL_HEADER = 32
 _FRAME_HEADER = 24
 
 
-def read_db_header(path: str) -> Optional[tuple[int, int, int]]:
+def read_db_header(path: str) -> tuple[int, int, int] | None:
     """``(page size, application_id, user_version)`` from the header of the database file, or None if it has none
     yet (a new or empty file)."""
     try:
@@ -50,7 +49,7 @@ def read_db_header(path: str) -> Optional[tuple[int, int, int]]:
 
 
 def _u32(data: bytes, offset: int) -> int:
-    return struct.unpack(">I", data[offset:offset + 4])[0]
+    return struct.unpack(">I", data[offset : offset + 4])[0]
 
 
 def _page_size(raw: int) -> int:
@@ -67,7 +66,7 @@ def _wal_checksum(data: bytes, big_endian: bool) -> tuple[int, int]:
     return s0, s1
 
 
-def wal_page_ones(wal: str) -> Optional[tuple[int, list[bytes]]]:
+def wal_page_ones(wal: str) -> tuple[int, list[bytes]] | None:
     """``(page size, [first 100 bytes of each copy of page 1])`` of the log's current frames, or None if SQLite
     would not use the log (missing, empty, or with an invalid header)."""
     try:
@@ -202,7 +201,7 @@ def stamp_identity(conn: sqlite3.Connection) -> None:
         raise
 
 
-def store_uuid(conn: sqlite3.Connection, create: bool) -> Optional[str]:
+def store_uuid(conn: sqlite3.Connection, create: bool) -> str | None:
     """The store's unique id (``meta.store_id``), made on first use when ``create``; None for a read-only store
     made by an older graphstore, which has none."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
@@ -248,8 +247,7 @@ def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -
     row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
     if row is None:
         if write:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)",
-                         (str(SCHEME_VERSION),))
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)", (str(SCHEME_VERSION),))
         return
     try:
         scheme = int(row[0])
@@ -266,5 +264,4 @@ def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -
         )
     if scheme < SCHEME_VERSION and write:
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme_first', ?)", (str(scheme),))
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme' AND value = ?",
-                     (str(SCHEME_VERSION), row[0]))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme' AND value = ?", (str(SCHEME_VERSION), row[0]))

@@ -12,8 +12,9 @@ import queue
 import sqlite3
 import threading
 import urllib.parse
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from ..errors import StoreError
 
@@ -21,8 +22,8 @@ from ..errors import StoreError
 class ParallelReadMixin:
     """``execute_many`` for :class:`graphstore.backends.sqlite.SQLiteBackend`."""
 
-    _pool: Optional[ThreadPoolExecutor] = None
-    _side: Optional[sqlite3.Connection] = None
+    _pool: ThreadPoolExecutor | None = None
+    _side: sqlite3.Connection | None = None
     _side_failed = False
 
     def execute_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple]]:
@@ -51,8 +52,9 @@ class ParallelReadMixin:
         side.result()
         return results
 
-    def execute_stream(self, sql: str, param_sets: list, side: bool = True, ahead: int = 2,
-                       idle: Optional[Callable[[], bool]] = None) -> Iterator[list[tuple]]:
+    def execute_stream(
+        self, sql: str, param_sets: list, side: bool = True, ahead: int = 2, idle: Callable[[], bool] | None = None
+    ) -> Iterator[list[tuple]]:
         """The rows of one read-only statement for each parameter set, in order, all read in one snapshot of the
         store. On a store file (and with ``side``: the statement touches no temporary table) they are read in a
         worker thread, up to ``ahead`` sets before the caller takes them; while the next set is not read yet, the
@@ -70,7 +72,7 @@ class ParallelReadMixin:
 
         def produce() -> None:
             try:
-                self._side.execute("BEGIN")  # type: ignore[union-attr]  (one snapshot for every set)
+                self._side.execute("BEGIN")  # type: ignore[union-attr]  # one snapshot for every set
                 try:
                     for params in param_sets:
                         if stop.is_set():
@@ -127,10 +129,18 @@ class ParallelReadMixin:
         path = self.location  # type: ignore[attr-defined]
         try:
             uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=self._timeout,  # type: ignore[attr-defined]
-                                   isolation_level=None, check_same_thread=False)
-            for pragma in ("cache_size = -262144", f"mmap_size = {self._mmap_bytes}",  # type: ignore[attr-defined]
-                           "temp_store = MEMORY"):
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self._timeout,  # type: ignore[attr-defined]
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            for pragma in (
+                "cache_size = -262144",
+                f"mmap_size = {self._mmap_bytes}",  # type: ignore[attr-defined]
+                "temp_store = MEMORY",
+            ):
                 conn.execute(f"PRAGMA {pragma}")
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")  # type: ignore[attr-defined]
         except sqlite3.Error:
@@ -155,4 +165,3 @@ class ParallelReadMixin:
         if self._side is not None:
             self._side.close()
             self._side = None
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -16,8 +15,8 @@ class ComponentCommit:
     content_hash: str
     kind: str
     semantic_hash: str
-    parent_hash: Optional[str]
-    source: Optional[str]
+    parent_hash: str | None
+    source: str | None
     created_at: float = 0.0
 
 
@@ -36,7 +35,7 @@ class VersionRecord:
 class VersionsMixin:
     """Versioning verbs of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
 
-    def get_meta(self, key: str) -> Optional[str]:
+    def get_meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
@@ -56,7 +55,7 @@ class VersionsMixin:
     def component_heads(self) -> dict[str, str]:
         """``component key -> content hash`` of the components whose head is not their latest commit."""
         rows = self._run("SELECT key, value FROM meta WHERE key LIKE 'head:%'")
-        return {key[len("head:"):]: value for key, value in rows}
+        return {key[len("head:") :]: value for key, value in rows}
 
     def set_component_head(self, key: str, content_hash: str) -> None:
         self.set_meta(f"head:{key}", content_hash)
@@ -68,8 +67,9 @@ class VersionsMixin:
 
     def versions_using(self, key: str) -> list[tuple[str, int, str]]:
         """``(op name, op version, version id)`` of the versions that depend on component ``key``."""
-        rows = self._run("SELECT op_name, op_version, version_id, deps FROM versions WHERE instr(deps, ?) > 0",
-                         (json.dumps(key),))
+        rows = self._run(
+            "SELECT op_name, op_version, version_id, deps FROM versions WHERE instr(deps, ?) > 0", (json.dumps(key),)
+        )
         return [(n, v, i) for n, v, i, deps in rows if any(d[1] == key for d in json.loads(deps))]
 
     def load_commits(self, key: str) -> list[ComponentCommit]:
@@ -93,15 +93,22 @@ class VersionsMixin:
             "WHERE op_name = ? AND op_version = ? ORDER BY created_at",
             (op_name, op_version),
         )
-        return [VersionRecord(v, n, ov, sv, tuple(tuple(d) for d in json.loads(deps)), t)
-                for v, n, ov, sv, deps, t in rows]
+        return [
+            VersionRecord(v, n, ov, sv, tuple(tuple(d) for d in json.loads(deps)), t) for v, n, ov, sv, deps, t in rows
+        ]
 
     def save_version(self, v: VersionRecord) -> None:
         self._write_one(
             "INSERT OR IGNORE INTO versions (version_id, op_name, op_version, semantic_version, deps, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (v.version_id, v.op_name, v.op_version, v.semantic_version, json.dumps([list(d) for d in v.deps]),
-             v.created_at or time.time()),
+            (
+                v.version_id,
+                v.op_name,
+                v.op_version,
+                v.semantic_version,
+                json.dumps([list(d) for d in v.deps]),
+                v.created_at or time.time(),
+            ),
         )
 
     def version_call_counts(self, op_name: str, op_version: int) -> dict[str, int]:
