@@ -62,8 +62,7 @@ def main() -> None:
                     shutil.rmtree(store)
                     if args.chain:
                         os.makedirs(store)
-                        times.setdefault(("chain_record", n, label), []).append(
-                            measure(tree, "chain_record", n, store))
+                        times.setdefault(("chain_record", n, label), []).append(measure(tree, "chain_record", n, store))
                         times.setdefault(("chain_query", n, label), []).append(measure(tree, "chain_query", n, store))
                         shutil.rmtree(store)
     print(f"before: {trees['before']}\nafter:  {trees['after']}\n{args.reps} repetitions, medians\n")

@@ -217,8 +217,9 @@ class ComputationFrame:
                 if not held or not held <= v.seeds or not grown.has(v.name):
                     continue
                 ends = {name, v.name}
-                if ends & grown.reach([name], grown.successors) - {name} or \
-                        ends & grown.reach([v.name], grown.successors) - {v.name}:
+                if ends & grown.reach([name], grown.successors) - {name} or ends & grown.reach(
+                    [v.name], grown.successors
+                ) - {v.name}:
                     continue  # the two are connected already: joining them would close a cycle
                 grown = grown.merge_var_into(name, v.name)
                 break

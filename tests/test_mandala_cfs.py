@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import pytest
 
 from graphstore.imports import *
 
@@ -18,6 +17,7 @@ def _empty(cell) -> bool:
 
 
 # --- test_cfs.py -------------------------------------------------------------------------------------------------
+
 
 def test_frame_of_one_op_is_its_memoization_table():
     storage = Storage()
@@ -79,7 +79,7 @@ def test_merge_vars_of_two_branches():
 
     @op(output_names=["v"])
     def final(t):
-        return t ** 2
+        return t**2
 
     with storage:
         for x in range(10):
@@ -92,6 +92,7 @@ def test_merge_vars_of_two_branches():
 
 
 # --- topics/03_cf: a toy training pipeline ---------------------------------------------------------------------
+
 
 @op
 def generate_dataset(random_seed=42):
@@ -133,11 +134,17 @@ def test_frame_from_one_ref_and_its_full_history():
     assert cf.vnames == {"X_train", "X_test", "y_train", "y_test", "model", "random_seed", "n_estimators", "v"}
     assert cf.fnames == {"generate_dataset", "train_model", "eval_model"}
     assert "8 variable(s) (8 unique refs)" in str(cf) and "3 operation(s) (3 unique calls)" in str(cf)
-    values = {v: storage.unwrap(refs) for v, refs in cf.refs_by_var().items()
-              if v in ("v", "model", "random_seed", "n_estimators")}
+    values = {
+        v: storage.unwrap(refs)
+        for v, refs in cf.refs_by_var().items()
+        if v in ("v", "model", "random_seed", "n_estimators")
+    }
     assert values == {"v": {0.8}, "model": {("forest", 80)}, "random_seed": {42}, "n_estimators": {80}}
     assert {f: len(calls) for f, calls in cf.calls_by_func().items()} == {
-        "generate_dataset": 1, "train_model": 1, "eval_model": 1}
+        "generate_dataset": 1,
+        "train_model": 1,
+        "eval_model": 1,
+    }
 
 
 def test_frame_of_all_calls_to_an_op():
@@ -180,8 +187,10 @@ def test_expanding_back_one_variable_at_a_time_reuses_nodes():
     # X_train's creator is the generate_dataset node already there: no second node
     assert cf.fnames == {"eval_model", "generate_dataset", "train_model"}
     assert len(cf.vnames) == 8
-    assert {e for e in cf.edges() if e[0] == "generate_dataset"} >= {("generate_dataset", "X_test", "output_1"),
-                                                                 ("generate_dataset", "X_train", "output_0")}
+    assert {e for e in cf.edges() if e[0] == "generate_dataset"} >= {
+        ("generate_dataset", "X_test", "output_1"),
+        ("generate_dataset", "X_train", "output_0"),
+    }
 
 
 def test_expand_all_and_the_table_of_partial_traces():
@@ -189,13 +198,13 @@ def test_expand_all_and_the_table_of_partial_traces():
     _run_pipeline(storage)
     cf = storage.cf(train_model).expand_all()
     assert cf.fnames == {"generate_dataset", "train_model", "eval_model"}
-    assert len(cf.calls) == 1 + 4 + 2                     # every call in the store is reachable
+    assert len(cf.calls) == 1 + 4 + 2  # every call in the store is reachable
     df = cf.df()
     assert len(df) == 4
     assert set(df["random_seed"]) == {42}
     assert sorted(df["n_estimators"]) == [10, 20, 40, 80]
     evaluated = df["eval_model"].map(lambda c: not _empty(c))
-    assert sorted(df[evaluated]["n_estimators"]) == [40, 80]   # only two traces follow the whole graph
+    assert sorted(df[evaluated]["n_estimators"]) == [40, 80]  # only two traces follow the whole graph
     assert df[~evaluated]["var_2"].map(_empty).all()
     # mandala's frame stops at eval_model(model=var_0); graphstore's expand_all gives generate_dataset all its
     # outputs, so X_test and y_test reach eval_model too (docs/migrating.md, "expand_all gives a node all its outputs")
@@ -213,6 +222,7 @@ def test_print_graph_names_outputs(capsys):
 
 # --- topics/05_collections ----------------------------------------------------------------------------------------
 
+
 def test_list_input_through_make_list():
     storage = Storage()
 
@@ -225,13 +235,14 @@ def test_list_input_through_make_list():
     cf = storage.cf(average).expand_all()
     assert set(cf.ops().values()) == {"__make_list__", "average"}
     df = cf.df(values="objs")
-    assert len(df) == 1                                  # one row: the five elements are one cell
+    assert len(df) == 1  # one row: the five elements are one cell
     assert sorted(df["elts"].item()) == [1, 2, 3, 4, 5]
     assert df["nums"].item() == [1, 2, 3, 4, 5]
     assert df["var_0"].item() == 3
 
 
 # --- topics/06_advanced_cf ----------------------------------------------------------------------------------------
+
 
 def test_union_of_frames_of_a_middle_layer():
     storage = Storage()
@@ -246,7 +257,7 @@ def test_union_of_frames_of_a_middle_layer():
 
     @op
     def square(w):
-        return w ** 2
+        return w**2
 
     @op
     def divmod_(u, v):
@@ -266,13 +277,13 @@ def test_union_of_frames_of_a_middle_layer():
     # forward, which expansion does not go back from). The intersection holds what both hold.
     from_add, from_square = storage.cf(add).expand_all(), storage.cf(square).expand_all()
     assert {f: len(c) for f, c in from_square.calls_by_func().items()} == {"square": 5, "divmod_": 3}
-    assert {f: len(c) for f, c in from_add.calls_by_func().items()} == {"inc": 5, "add": 5, "square": 3,
-                                                                        "divmod_": 5}
+    assert {f: len(c) for f, c in from_add.calls_by_func().items()} == {"inc": 5, "add": 5, "square": 3, "divmod_": 5}
     inter = from_add & from_square
     assert {f: len(c) for f, c in inter.calls_by_func().items()} == {"square": 3, "divmod_": 3}
 
 
 # --- blog: Tidy Computations -------------------------------------------------------------------------------------
+
 
 def test_blog_minimal_example():
     @op(output_names=["y"])
@@ -390,14 +401,14 @@ def test_blog_union_and_aggregation_through_a_list():
     _run_models(storage, kernels=("linear", "rbf", "poly"), trees=(5, 10, 20), ensemble=True)
     cf = storage.cf(eval_ensemble) | storage.cf(eval_model_acc)
     assert {"eval_ensemble", "eval_model_acc"} <= cf.fnames
-    assert "accuracy" in cf.vnames                        # both ops name their output "accuracy"
+    assert "accuracy" in cf.vnames  # both ops name their output "accuracy"
     cf = cf.expand_back(recursive=True)
     assert "__make_list__" in set(cf.ops().values())
     df = cf.df()[["n_estimators", "kernel", "accuracy"]].sort_values("accuracy", ascending=False)
-    assert len(df) == 2 * 6 + 2                           # 12 single models and 2 ensembles
+    assert len(df) == 2 * 6 + 2  # 12 single models and 2 ensembles
     ensembles = df[df["accuracy"] == 0.895]
     assert len(ensembles) == 2
-    for cell in ensembles["kernel"]:                      # an ensemble depends on several kernels: a collection
+    for cell in ensembles["kernel"]:  # an ensemble depends on several kernels: a collection
         assert sorted(cell) == ["linear", "poly", "rbf"]
     for cell in ensembles["n_estimators"]:
         assert sorted(cell) == [5, 10, 20]

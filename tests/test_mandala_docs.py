@@ -77,7 +77,7 @@ def test_quickstart_memoization_frames_and_versioning(module, answers, capsys):
     storage = Storage(deps_path=module.folder)
     with storage:
         a = inc_a = m.inc(1)
-        b = m.inc(1)                                         # reused, not run
+        b = m.inc(1)  # reused, not run
     assert ran() == ["inc"] and a.hid == b.hid and storage.unwrap(inc_a) == 2
 
     with storage:
@@ -86,7 +86,7 @@ def test_quickstart_memoization_frames_and_versioning(module, answers, capsys):
             if i % 2 == 0:
                 m.add(i, j)
     bodies = ran()
-    assert bodies.count("inc") == 4 and bodies.count("add") == 3   # inc(1) was reused
+    assert bodies.count("inc") == 4 and bodies.count("add") == 3  # inc(1) was reused
     cf = storage.cf(m.inc)
     assert cf.fnames == {"inc"}
     cf.expand_all(inplace=True)
@@ -99,11 +99,14 @@ def test_quickstart_memoization_frames_and_versioning(module, answers, capsys):
     assert sorted(df[added]["x"]) == [0, 2, 4] and (df[added]["var_1"] == 2 * df[added]["x"] + 1).all()
 
     # add now calls a tracked helper: the change is asked about, "y" makes it breaking, the adds run again
-    m = module(HELLO.replace("return x + y", "return x + square(y)") + """
+    m = module(
+        HELLO.replace("return x + y", "return x + square(y)")
+        + """
 @track
 def square(num):
     return num ** 2
-""")
+"""
+    )
     given, asked = answers
     given.append("y")
     with storage:
@@ -142,11 +145,14 @@ def eval_model(model, X_test, y_test):
     return round(0.7 + model[1] / 200, 2)
 """
 
-ML_NEW_ARG = ML.replace('''def train_model(X_train, y_train):
+ML_NEW_ARG = ML.replace(
+    """def train_model(X_train, y_train):
     ran.append("train")
-    return ("forest", 1), 0.91''', '''def train_model(X_train, y_train, n_estimators=NewArgDefault(1)):
+    return ("forest", 1), 0.91""",
+    """def train_model(X_train, y_train, n_estimators=NewArgDefault(1)):
     ran.append("train")
-    return ("forest", n_estimators), 0.91 if n_estimators == 1 else 1.0''')
+    return ("forest", n_estimators), 0.91 if n_estimators == 1 else 1.0""",
+)
 
 
 def test_ml_tutorial_retracing_new_argument_and_frames(module):
@@ -158,7 +164,7 @@ def test_ml_tutorial_retracing_new_argument_and_frames(module):
         test_acc = m.eval_model(model, X_test, y_test)
     assert m.ran == ["generate", "train", "eval"]
     assert storage.unwrap((train_acc, test_acc)) == (0.91, 0.7)
-    with storage:                                            # the same code only loads references
+    with storage:  # the same code only loads references
         X_train, X_test, y_train, y_test = m.generate_dataset()
         model, train_acc = m.train_model(X_train, y_train)
         test_acc = m.eval_model(model, X_test, y_test)
@@ -172,7 +178,7 @@ def test_ml_tutorial_retracing_new_argument_and_frames(module):
         for n in [1, 10, 100]:
             model, train_acc = m.train_model(X_train, y_train, n_estimators=n)
             accs[n] = m.eval_model(model, X_test, y_test)
-    assert m.ran == ["train", "eval", "train", "eval"]       # n_estimators=1 is the old call
+    assert m.ran == ["train", "eval", "train", "eval"]  # n_estimators=1 is the old call
     assert not accs[1].in_memory and accs[10].in_memory
 
     cf = storage.cf(m.train_model)
@@ -191,11 +197,11 @@ def test_ml_tutorial_retracing_new_argument_and_frames(module):
     assert expanded.fnames == {"generate_dataset", "train_model", "eval_model"}
     df = expanded.df()
     assert len(df) == 3 and set(df["random_seed"]) == {42}
-    assert sorted(df["var_0"] if "var_0" in df else df[next(c for c in df if c.startswith("var_"))]) == [
-        0.7, 0.75, 1.2]
+    assert sorted(df["var_0"] if "var_0" in df else df[next(c for c in df if c.startswith("var_"))]) == [0.7, 0.75, 1.2]
 
 
 # --- tutorials/gotchas ------------------------------------------------------------------------------------------
+
 
 def test_equal_values_of_different_types_have_different_content_ids():
     assert 1 == True and graphstore.hash_value(1) != graphstore.hash_value(True)  # noqa: E712
@@ -220,6 +226,7 @@ def test_content_id_is_stable_across_a_roundtrip():
 
 # --- topics/01_storage_and_ops ----------------------------------------------------------------------------------
 
+
 def test_storage_refs_and_calls(module, tmp_path):
     sum_args = module("""
         from graphstore import op
@@ -230,7 +237,7 @@ def test_storage_refs_and_calls(module, tmp_path):
     """).sum_args
     storage = Storage(db_path=str(tmp_path / "my_persistent_storage.db"), deps_path=module.folder)
 
-    assert sum_args(6, 7, 8, 9, c=11) == 42                  # outside a block: a plain function
+    assert sum_args(6, 7, 8, 9, c=11) == 42  # outside a block: a plain function
     with storage:
         s = sum_args(6, 7, 8, 9, c=11)
     assert isinstance(s, AtomRef) and s.in_memory and s.obj == 42
@@ -252,6 +259,7 @@ def test_storage_refs_and_calls(module, tmp_path):
 
 
 # --- topics/02_retracing ----------------------------------------------------------------------------------------
+
 
 def test_retracing_patterns():
     ran = []
@@ -278,7 +286,7 @@ def test_retracing_patterns():
         acc = get_acc(model, X, y)
     assert ran == ["load", "train", "acc"] and acc.in_memory
 
-    with storage:                                            # retracing: nothing runs, nothing is loaded
+    with storage:  # retracing: nothing runs, nothing is loaded
         X, y = load_data()
         model = train_model(X, y)
         acc = get_acc(model, X, y)
@@ -286,7 +294,7 @@ def test_retracing_patterns():
     assert storage.unwrap(acc) == 0.85
 
     accs = {}
-    with storage:                                            # new calls added "in place"
+    with storage:  # new calls added "in place"
         for n_class in (2, 5):
             X, y = load_data(n_class)
             for n_estimators in (5, 10):
@@ -296,7 +304,7 @@ def test_retracing_patterns():
     assert not accs[2, 5].in_memory and all(accs[k].in_memory for k in accs if k != (2, 5))
 
     good = []
-    with storage:                                            # control flow on an unwrapped Ref
+    with storage:  # control flow on an unwrapped Ref
         for n_class in (2, 5):
             X, y = load_data(n_class)
             for n_estimators in (5, 10):
@@ -306,7 +314,7 @@ def test_retracing_patterns():
     assert good == [(2, 5, 0.85), (2, 10, 0.9)]
     assert len(ran) == 10
 
-    with storage:                                            # the code as a storage interface
+    with storage:  # the code as a storage interface
         X, y = load_data(5)
         model = train_model(X, y, n_estimators=5)
         acc = get_acc(model, X, y)

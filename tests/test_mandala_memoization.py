@@ -8,8 +8,8 @@ import pytest
 
 from graphstore.imports import *
 
-
 # --- test_memoization.py ----------------------------------------------------------------------------------------
+
 
 def test_content_and_history_ids_of_composed_calls():
     ran = []
@@ -47,8 +47,13 @@ def test_variadic_and_keyword_signatures():
         return None if args else s
 
     with storage:
-        results = [total(1), total(1, 2, 3, 4), total(1, 2, 3, 4, y=5), total(1, 2, 3, 4, y=5, z=6),
-                   total(1, 2, 3, 4, z=5, w=7)]
+        results = [
+            total(1),
+            total(1, 2, 3, 4),
+            total(1, 2, 3, 4, y=5),
+            total(1, 2, 3, 4, y=5, z=6),
+            total(1, 2, 3, 4, z=5, w=7),
+        ]
     assert [storage.unwrap(r) for r in results] == [2, None, None, (21, {"z": 6}), (23, {"z": 5, "w": 7})]
     assert storage.cache_info()["calls"] == 5
 
@@ -78,7 +83,7 @@ def test_retracing_iterated_and_composed_ops():
     assert ran.count("inc") == 10 and storage.unwrap(first) == 11
     with storage:
         again = chain()
-    assert ran.count("inc") == 10                      # retraced: nothing ran
+    assert ran.count("inc") == 10  # retraced: nothing ran
     assert again.hid == first.hid and not again.in_memory
 
     def pipeline():
@@ -127,7 +132,7 @@ def test_list_outputs_inputs_and_indexing():
     # lists that share elements: each prefix is its own list, the elements are stored once
     with storage:
         primes = primes_below(100)
-        sums = [get_sum(primes[:i + 1]) for i in range(0, len(primes), 2)]
+        sums = [get_sum(primes[: i + 1]) for i in range(0, len(primes), 2)]
     assert len(primes) == 25
     assert storage.unwrap(sums[-1]) == sum(storage.unwrap(primes))
     assert storage.unwrap(sums[1]) == 2 + 3 + 5
@@ -192,9 +197,9 @@ def test_new_argument_with_new_arg_default():
     with storage:
         old = add(1)
     assert len(storage.cf(add).calls_by_func()["add"]) == 1
-    assert not old.in_memory and storage.unwrap(old) == 2   # the old call, reused
+    assert not old.in_memory and storage.unwrap(old) == 2  # the old call, reused
     with storage:
-        add(1, 1)                                   # the default, passed explicitly: still the old call
+        add(1, 1)  # the default, passed explicitly: still the old call
     assert len(storage.cf(add).calls_by_func()["add"]) == 1
     with storage:
         assert storage.unwrap(add(1, 2)) == 3
@@ -240,6 +245,7 @@ def test_value_pointer_input():
 
 
 # --- test_configs.py -------------------------------------------------------------------------------------------
+
 
 def test_modes_nest():
     storage = Storage()
@@ -322,7 +328,7 @@ def test_no_new_calls_allowed():
     storage.allow_new_calls(False)
     try:
         with storage:
-            assert storage.unwrap(inc(20)) == 21         # memoized calls still work
+            assert storage.unwrap(inc(20)) == 21  # memoized calls still work
         with pytest.raises(RuntimeError) as raised:
             with storage:
                 inc(21)
