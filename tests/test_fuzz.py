@@ -28,6 +28,9 @@ from graphstore import (
 )
 from graphstore.structs import STRUCTURAL_OPS
 
+# the fuzzed values include lambdas, which only the pickle can hash: their warning is expected here
+pytestmark = pytest.mark.filterwarnings("ignore::graphstore.UnstableIdWarning")
+
 THRESHOLD_MB = 0.01  # 10,000 bytes: "huge" values below go to the overflow directory (or are refused without one)
 
 # --- hostile values ---------------------------------------------------------------------------------------------------
