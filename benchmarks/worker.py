@@ -18,6 +18,7 @@ importing. Memory is read from ``/proc/self/status`` (``VmHWM``, the peak; ``VmR
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -165,8 +166,14 @@ def task_chain_query(spec: dict, ctx: Callable, wrap: Callable) -> dict:
     wrap(f), wrap(g)  # the ops are known to the storage, as in a session that queries its own ops
     storage = _STATE["storage"]
     if spec["system"] == "graphstore":
-        import graphstore.query  # noqa: F401  (the query layer and pandas load with the first query; pymandala loads them
-        # with itself, so both start with them loaded)
+        # the query layer and pandas load with the first query; pymandala loads them with itself, so both start with
+        # them loaded (a graphstore from before the query layer moved into the package imports it as `query`)
+        import inspect
+
+        import graphstore.storage
+
+        moved = "from .query import" in inspect.getsource(graphstore.storage)
+        importlib.import_module("graphstore.query" if moved else "query")
     t0 = time.perf_counter()
     df = storage.cf(h_m).expand_all().df()
     seconds = time.perf_counter() - t0
