@@ -254,14 +254,24 @@ class PendingWrites:
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
                 return
-        since = self._flushing_since or self._since
+        since = self._unsafe_flushing_since()
+        if since is None:
+            since = self._since
         if since is not None and time.monotonic() - since >= BACK_PRESSURE_S:
             self._back_pressure()
+
+    def _unsafe_flushing_since(self) -> float | None:
+        """When the oldest call of the batch being written was recorded, unless that batch is safe already (handed
+        over in full to a helper process, which writes it even if this process dies)."""
+        flushing = self._flushing_since
+        if flushing is not None and getattr(self.backend, "batch_handed_over", _never)():
+            return None
+        return flushing
 
     def _back_pressure(self) -> None:
         """Once the oldest unwritten call is :data:`BACK_PRESSURE_S` old, wait for the write in progress (the wait
         gives the writing thread the interpreter lock), then write what still waits that long, here."""
-        flushing, since = self._flushing_since, self._since
+        flushing, since = self._unsafe_flushing_since(), self._since
         now = time.monotonic()
         if flushing is not None and now - flushing >= BACK_PRESSURE_S:
             with self._flush_lock:
@@ -472,6 +482,10 @@ def _flush_loop(ref: weakref.ref[PendingWrites], wake: threading.Event) -> None:
         if pending is None or not pending._background_step():
             return
         del pending
+
+
+def _never() -> bool:
+    return False
 
 
 class _Unwritten(Exception):

@@ -430,6 +430,12 @@ class SQLiteBackend(
             if self._helper is None:
                 self._helper = WriterProcess(self.location, self._timeout)
 
+    def batch_handed_over(self) -> bool:
+        """Whether the batch being written has reached the helper process in full: it is then as safe from a crash of
+        this process as a committed one (the helper writes every batch it received)."""
+        helper = self._helper
+        return helper is not None and helper.holding
+
     def helper_ready(self) -> bool:
         """Whether batches are written by a helper process (which is up)."""
         helper = self._helper

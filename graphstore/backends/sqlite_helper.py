@@ -90,6 +90,8 @@ class WriterProcess:
         )
         self.ready = False
         self.dead = False
+        self.holding = False
+        """Whether a batch sent in full awaits its reply (the helper writes what it received, whatever happens here)."""
         self.deletions: int | None = None  # the store's deletion count its last batch was checked against
         self._ready_lock = threading.Lock()  # the recording and writing threads both ask; one reads the message
 
@@ -120,12 +122,15 @@ class WriterProcess:
         could not do raises StoreError."""
         try:
             _send(self.proc.stdin, batch_message(batch))  # type: ignore[arg-type]
+            self.holding = True  # the helper has it all: it writes it even if this process dies now
             reply = _receive(self.proc.stdout)  # type: ignore[arg-type]
         except (OSError, ValueError):
             reply = None
         except BaseException:  # interrupted (Ctrl-C) mid-exchange: its reply would come one batch late
             self.retire()
             raise
+        finally:
+            self.holding = False
         if reply is None:
             self.stop()
             return None
