@@ -198,3 +198,13 @@ def audit_store(path: str) -> dict:
     out = subprocess.run([sys.executable, "-c", AUDIT, path], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def wait_for_helper(storage, timeout: float = 60.0) -> bool:
+    """Wait until the storage's helper process is up (it starts in the background); returns whether it is."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not storage.backend.helper_ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return storage.backend.helper_ready()

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import warnings
 
 from graphstore import CallNotStoredWarning, Storage, op
-from store_tools import audit_store
+from store_tools import audit_store, wait_for_helper
 from test_concurrency import _finish, _spawn, _start_together
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,10 +95,7 @@ def test_values_deleted_elsewhere_with_the_helper_process_writing(tmp_path):
     with storage:
         made = [make_list(i) for i in range(600)]  # enough waiting calls for the helper process to start
     assert storage.backend._helper is not None
-    deadline = time.monotonic() + 60
-    while not storage.backend.helper_ready() and time.monotonic() < deadline:  # (it starts in the background)
-        time.sleep(0.01)
-    assert storage.backend.helper_ready()
+    assert wait_for_helper(storage)
     delete_everything_elsewhere(path)
     with storage:
         for _ in range(2):

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from graphstore import Storage, StoreError, op
+from store_tools import wait_for_helper
 
 STORAGES: dict[str, Storage] = {}
 
@@ -112,10 +113,7 @@ def test_a_long_lived_child_does_not_hold_the_parents_helper_open(db_path, monke
     storage = Storage(db_path)
     with storage:
         square(3)
-        deadline = time.monotonic() + 20
-        while not storage.backend.helper_ready() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert storage.backend.helper_ready()
+        assert wait_for_helper(storage)
     helper = storage.backend._helper.proc
     pid = os.fork()
     if pid == 0:

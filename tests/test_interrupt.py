@@ -7,11 +7,11 @@ import os
 import signal
 import sqlite3
 import threading
-import time
 
 import pytest
 
 from graphstore import Storage, op
+from store_tools import wait_for_helper
 
 
 @op
@@ -34,10 +34,8 @@ def test_ctrl_c_while_waiting_for_the_helper_loses_nothing(db_path, monkeypatch)
     try:
         with storage:
             triple(0)
-            deadline = time.monotonic() + 20
-            while not storage.backend.helper_ready() and time.monotonic() < deadline:
-                time.sleep(0.01)
-        assert storage.backend.helper_ready() and _stored(db_path) == 1
+            assert wait_for_helper(storage)
+        assert _stored(db_path) == 1
         storage._pending.max_delay = 3600  # only the block's end writes
         blocker.execute("BEGIN IMMEDIATE")  # the helper's next write must wait for this lock
         with pytest.raises(KeyboardInterrupt):
