@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import emit
+from . import emit, emit_history
 from .compile import (
     LongPlan,
     TreePlan,
@@ -94,14 +94,14 @@ def plan_statements(pattern: Pattern, dialect: str = emit.DIALECT) -> tuple[list
         trees = compile_trees(pattern, table)
         for tree in trees:  # one root probe per root node (extraction may run them side by side)
             p = emit.Params()
-            sql, params = emit.render(emit.emit_root_probe([tree], p), p, dialect)
+            sql, params = emit.render(emit_history.emit_root_probe([tree], p), p, dialect)
             stmts.append(Statement("probe", sql, params))
         for tree in trees:
             stmts.append(Statement("lazy", "", {}, tree))
     else:
         plan: LongPlan = compile_long(pattern, table)
         p = emit.Params()
-        sql, params = emit.render(emit.emit_long(plan, p), p, dialect)
+        sql, params = emit.render(emit_history.emit_long(plan, p), p, dialect)
         stmts.append(Statement("long", sql, params))
     return stmts, temps
 
@@ -114,10 +114,10 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
     for i, steps in enumerate(stages):
         p = emit.Params()
         last = i == len(stages) - 1
-        q = emit.emit_tree_stage(tree, steps, prev, done, p, last)
+        q = emit_history.emit_tree_stage(tree, steps, prev, done, p, last)
         done = done + steps
         if last:
-            q = emit.wrap_filtered(q, tree, p)
+            q = emit_history.wrap_filtered(q, tree, p)
             sql, params = emit.render(q, p, dialect)
             columns = ["root", "created"] + [f"{k}{s.id}" for s in done for k in "scx"]
             chunkable = len(stages) == 1 and tree.root.kind == "call" and tree.root.source.members_table is None
@@ -133,12 +133,12 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
 def _chunks(tree: TreePlan, columns: list, dialect: str = emit.DIALECT) -> Chunks:
     """How to read the histories of a single-stage tree whose roots are the calls of an op, by column."""
     p = emit.Params()
-    range_sql, range_params = emit.render(emit.emit_root_range(tree, p), p, dialect)
+    range_sql, range_params = emit.render(emit_history.emit_root_range(tree, p), p, dialect)
     p = emit.Params()
     lo, hi = p.add(0), p.add(0)
-    q = emit.wrap_filtered(emit.emit_tree_stage(tree, tree.steps, None, [], p, True, (lo, hi)), tree, p)
+    q = emit_history.wrap_filtered(emit_history.emit_tree_stage(tree, tree.steps, None, [], p, True, (lo, hi)), tree, p)
     wanted = columns[1:]  # the root is the first step's element: its column is read once
-    sql, params = emit.render(emit.emit_json_columns(q, wanted), p, dialect)
+    sql, params = emit.render(emit_history.emit_json_columns(q, wanted), p, dialect)
     return Chunks(range_sql, range_params, sql, params, lo.name, hi.name, wanted)
 
 

@@ -41,15 +41,14 @@ def test_every_query_error_derives_from_the_root():
     assert issubclass(errors.UnknownNodeError, KeyError) and issubclass(errors.FrameStructureError, ValueError)
 
 
-def test_sqlglot_lives_in_the_emitter_only_and_modules_stay_small():
+def test_sqlglot_lives_in_the_emitters_only_and_modules_stay_small():
     importers = []
     for path in sorted((ROOT / "query").glob("*.py")):
         text = path.read_text()
         if re.search(r"^\s*(import sqlglot|from sqlglot)", text, flags=re.M):
             importers.append(path.name)
-        # Lines as ruff format lays them out (long calls one argument a line): the emitter, the largest, is about 730.
-        assert len(text.splitlines()) < 800, path.name
-    assert importers == ["emit.py", "emit_load.py"]
+        assert len(text.splitlines()) < 600, path.name
+    assert importers == ["emit.py", "emit_history.py", "emit_load.py"]
 
 
 def test_nothing_imports_a_top_level_query_module():
