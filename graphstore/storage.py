@@ -191,7 +191,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def _fork_locks(self) -> list[Any]:
         """The locks a fork takes first, so no write is half done in the child's copy (see ``forking``)."""
-        return [self._pending._flush_lock, self._pending.lock, self.backend._wlock]
+        return [self._pending._flush_lock, self._pending._send_lock, self._pending.lock, self.backend._wlock]
 
     def _start_afresh_after_fork(self) -> None:
         """(In a forked child) New connection, locks and queue; the parent writes its own waiting calls."""

@@ -7,16 +7,20 @@ So after a crash (even ``kill -9``) every call completed more than :data:`DURABI
 the store. Lookups see records that are waiting or being written, so nothing is computed twice.
 
 Once :data:`HELPER_START_CALLS` calls wait, the backend is asked to start a helper process for its writes (see
-``graphstore.backends.sqlite_helper``); while it is up, batches are written from :data:`HELPER_BATCH_CALLS` calls on.
+``graphstore.backends.sqlite_helper``); while it is up, batches are handed over to it from :data:`HELPER_BATCH_CALLS`
+calls on. A batch handed over is safe from a crash of this process (the helper writes whatever it received), so the
+recording thread never waits for a commit while the helper is up: several batches may be on their way at once, and
+lookups see them until the helper confirms each. A batch the helper fails to write is taken back, with the batches
+handed over after it, and written here as one.
 
 The bound holds when ops keep the interpreter lock busy (plain Python loops), not only when they sleep or wait:
 
 - while the background thread writes, threads take turns for the interpreter lock every :data:`WRITE_SWITCH_S`
   seconds instead of Python's default 5 ms (a write hands the lock back to SQLite for every statement, and would
   otherwise wait a full switch interval each time to get it back: 100 calls took 1.7 s beside a busy op);
-- the recording thread itself watches the age of the oldest unwritten call: once it reaches
-  :data:`BACK_PRESSURE_S`, the next call it records waits for the write in progress, or writes the waiting calls
-  itself (back-pressure by age, not only by count).
+- the recording thread itself watches the age of the oldest call not yet safe: once it reaches
+  :data:`BACK_PRESSURE_S`, the next call it records hands the waiting calls over to the helper process, or (without
+  one) waits for the write in progress or writes the waiting calls itself (back-pressure by age, not only by count).
 
 A batch that the store refuses is written again one call at a time: the calls it can store are kept, and the others
 (with the calls that used their results) are dropped and reported with :class:`~graphstore.errors.WriteRefusedError`,
@@ -33,8 +37,10 @@ import weakref
 from collections.abc import Callable, Iterator
 
 from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
-from .backends.base import call_row, row_call
+from .backends.base import HandoverLost, row_call
 from .errors import MissingValuesError, WriteRefusedError
+from .generations import Generation
+from .refusals import Unwritten, needs_refused, refusal_message, refuses_records
 
 MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
@@ -49,6 +55,8 @@ FILE_BATCH_CALLS = 4_000
 """Written by the recording process itself, a store file's batches are written from this many calls on."""
 BACK_PRESSURE_S = 0.3
 """Once the oldest unwritten call is this old, recording a call first waits for (or does) the write."""
+MAX_HANDED_OVER_CALLS = 100_000
+"""Back-pressure hands waiting calls over to a helper process while fewer than this many are on their way."""
 WRITE_SWITCH_S = 0.0005
 """The interpreter's thread switch interval while the background thread writes a batch."""
 
@@ -77,102 +85,6 @@ def _prompt_switching() -> Iterator[None]:
                 sys.setswitchinterval(_switch_saved)
 
 
-class _Generation:
-    """One batch of records and the indexes that let lookups find them before they are written.
-
-    Records are kept as plain tuples (in their record type's field order): a plain tuple of strings and numbers is
-    left alone by Python's cyclic garbage collector, where tens of thousands of waiting named tuples would be
-    traversed by every full collection.
-    """
-
-    def __init__(self) -> None:
-        self.batch = Batch()
-        self.calls: dict[str, tuple] = {}
-        self.calls_by_cid: dict[str, tuple] = {}
-        self.values: dict[str, tuple] = {}
-        self.refs: dict[str, tuple[str, str]] = {}
-        self.members: dict[str, list[tuple]] = {}
-        self.groups: list[tuple[int, int, int, int]] = []
-        """Where each added group (one op call with its structural calls) starts: (values, refs, calls, members)."""
-        self.held: dict[str, object] = {}
-        """Objects of values the batch uses but does not carry (thought stored): supplied if they were deleted."""
-
-    def _mark(self) -> None:
-        b = self.batch
-        self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
-
-    def stamp(self, deletions: int | None, held: dict | None) -> None:
-        """Note the deletion count the records being added were made under (the batch keeps the oldest)."""
-        b = self.batch
-        if deletions is not None and (b.deletions is None or deletions < b.deletions):
-            b.deletions = deletions
-        if held:
-            self.held.update(held)
-
-    def add(
-        self, calls: list[CallRecord], refs: list[RefRecord], values: list[ValueRecord], members: list[MemberRecord]
-    ) -> None:
-        self._mark()
-        b = self.batch
-        for v in values:
-            v = tuple(v)
-            b.values.append(v)
-            self.values[v[0]] = v
-        for r in refs:
-            b.refs.append(tuple(r))
-            self.refs[r[0]] = (r[1], r[2])
-        for m in members:
-            m = tuple(m)
-            b.members.append(m)
-            self.members.setdefault(m[0], []).append(m)
-        for call in calls:
-            if type(call) is not tuple:
-                call = call_row(call)
-            b.calls.append(call)
-            self.calls[call[0]] = call
-            self.calls_by_cid.setdefault(call[1], call)
-
-    def add_row(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
-        """One call already in row form (see ``call_row``), with its refs and values as plain tuples."""
-        b = self.batch
-        self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
-        for v in values:
-            b.values.append(v)
-            self.values[v[0]] = v
-        for r in refs:
-            b.refs.append(r)
-            self.refs[r[0]] = (r[1], r[2])
-        b.calls.append(row)
-        self.calls[row[0]] = row
-        self.calls_by_cid.setdefault(row[1], row)
-
-    def group_batches(self) -> list[Batch]:
-        """The generation cut into its groups, each a batch of its own (every batch carries all the ops)."""
-        b = self.batch
-        ends = self.groups[1:] + [(len(b.values), len(b.refs), len(b.calls), len(b.members))]
-        return [
-            Batch(
-                values=b.values[v0:v1],
-                refs=b.refs[r0:r1],
-                calls=b.calls[c0:c1],
-                ops=list(b.ops),
-                members=b.members[m0:m1],
-                deletions=b.deletions,
-            )
-            for (v0, r0, c0, m0), (v1, r1, c1, m1) in zip(self.groups, ends)
-        ]
-
-    def absorb(self, later: _Generation) -> _Generation:
-        """This generation followed by a later one (to put a failed write back in front of newer records)."""
-        merged = _Generation()
-        for gen in (self, later):
-            for group in gen.group_batches():
-                merged.add(group.calls, group.refs, group.values, group.members)
-            merged.batch.ops.extend(gen.batch.ops)
-            merged.stamp(gen.batch.deletions, gen.held)
-        return merged
-
-
 class PendingWrites:
     """Records waiting to be written, visible to lookups until they are."""
 
@@ -182,8 +94,15 @@ class PendingWrites:
         self.max_delay = max_delay
         self.lock = threading.RLock()
         self._flush_lock = threading.Lock()
-        self._current = _Generation()
-        self._flushing: _Generation | None = None
+        """Held by whoever writes or waits for writes (one at a time)."""
+        self._send_lock = threading.Lock()
+        """Held while batches leave in order: handing one over, or writing one in this process."""
+        self._current = Generation()
+        self._out: tuple[Generation, ...] = ()
+        """Generations taken out of the current one and not yet known written (oldest first): what lookups see."""
+        self._sent: list[tuple[Generation, object, float]] = []
+        """Generations handed over to the backend (another process writes them), with their tickets and the time
+        their oldest call was recorded, oldest first."""
         self._since: float | None = None
         self._flushing_since: float | None = None
         self._error: BaseException | None = None
@@ -269,15 +188,19 @@ class PendingWrites:
         return flushing
 
     def _back_pressure(self) -> None:
-        """Once the oldest unwritten call is :data:`BACK_PRESSURE_S` old, wait for the write in progress (the wait
-        gives the writing thread the interpreter lock), then write what still waits that long, here."""
+        """Once the oldest unwritten call is :data:`BACK_PRESSURE_S` old: hand the waiting calls over to be written
+        elsewhere, if the backend can (they are safe once handed over), unless :data:`MAX_HANDED_OVER_CALLS` are on
+        their way already. Otherwise wait for the write in progress (the wait gives the writing thread the
+        interpreter lock), then write what still waits that long, here."""
+        if self.handed_over_calls() < MAX_HANDED_OVER_CALLS and self.hand_over():
+            return
         flushing, since = self._unsafe_flushing_since(), self._since
         now = time.monotonic()
         if flushing is not None and now - flushing >= BACK_PRESSURE_S:
             with self._flush_lock:
                 pass
             since = self._since
-        if since is not None and now - since >= BACK_PRESSURE_S:
+        if since is not None and now - since >= BACK_PRESSURE_S or self._sent:
             self.flush()
 
     def add_op(self, record: OpRecord) -> None:
@@ -287,9 +210,10 @@ class PendingWrites:
     def _find(self, attr: str, key: str) -> object | None:
         found = getattr(self._current, attr).get(key)
         if found is None:
-            flushing = self._flushing
-            if flushing is not None:
-                found = getattr(flushing, attr).get(key)
+            for gen in self._out:
+                found = getattr(gen, attr).get(key)
+                if found is not None:
+                    break
         return found
 
     def holds_call(self, hid: str, cid: str) -> bool:
@@ -297,8 +221,7 @@ class PendingWrites:
         gen = self._current
         if hid in gen.calls or cid in gen.calls_by_cid:
             return True
-        flushing = self._flushing
-        return flushing is not None and (hid in flushing.calls or cid in flushing.calls_by_cid)
+        return any(hid in gen.calls or cid in gen.calls_by_cid for gen in self._out)
 
     def call(self, hid: str) -> CallRecord | None:
         found = self._find("calls", hid)
@@ -324,77 +247,172 @@ class PendingWrites:
         return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[call-overload]
 
     def __len__(self) -> int:
-        flushing = self._flushing
-        return len(self._current.batch.calls) + (len(flushing.batch.calls) if flushing is not None else 0)
+        return len(self._current.batch.calls) + sum(len(gen.batch.calls) for gen in self._out)
 
     # --- writing ----------------------------------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Write everything pending; returns once it is in the store. If the store cannot be written, everything
         stays pending and the error propagates; calls the store refuses are dropped and reported (see the module
-        docstring)."""
+        docstring). An error a background write met since the last call was recorded is raised here, after the
+        write."""
         with self._flush_lock:
+            self._collect()
+            if self.hand_over():
+                self._collect()
+            else:
+                with self._send_lock:
+                    with self.lock:
+                        gen = self._current
+                        since = self._since if self._since is not None else time.monotonic()
+                        self._current, self._since = Generation(), None
+                        if len(gen.batch):
+                            self._out += (gen,)
+                    if len(gen.batch):
+                        self._write(gen, since)
+        self.raise_background_error()
+
+    def hand_over(self) -> bool:
+        """Hand the waiting calls to the backend to be written elsewhere (a helper process), without waiting for the
+        write: once this returns True they are safe from a crash of this process. False if the backend cannot."""
+        if not self.backend.can_hand_over():
+            return False
+        with self._send_lock:
             with self.lock:
                 gen = self._current
                 if not len(gen.batch):
-                    self._since = None
-                    return
+                    return True
                 since = self._since if self._since is not None else time.monotonic()
-                self._current, self._flushing, self._since = _Generation(), gen, None
-                self._flushing_since = since
-            refused: WriteRefusedError | None = None
+                self._current, self._since = Generation(), None
+                self._out += (gen,)
             try:
-                try:
-                    self._save(gen.batch, gen.held)
-                except Exception as exc:  # noqa: BLE001  (decided call by call below)
-                    refused = self._write_groups(gen, exc)
-            except _Unwritten as unwritten:  # the groups not written yet stay pending, in front of newer calls
-                rest = _Generation()
-                for group in unwritten.groups:
-                    rest.add(group.calls, group.refs, group.values, group.members)
-                rest.batch.ops.extend(unwritten.ops)
-                with self.lock:
-                    self._current = rest.absorb(self._current)
-                    self._flushing = self._flushing_since = None
-                    self._since = since
-                raise unwritten.error from None
+                ticket = self.backend.hand_over(gen.batch)
             except BaseException:
-                with self.lock:
-                    self._current = gen.absorb(self._current)
-                    self._flushing = self._flushing_since = None
-                    self._since = since
+                self._put_back([gen], since)
                 raise
+            if ticket is None:
+                self._put_back([gen], since)
+                return False
             with self.lock:
-                self._flushing = self._flushing_since = None
-            if refused is not None:
-                raise refused
+                self._sent.append((gen, ticket, since))
+        self._wake.set()  # the background thread waits for the result
+        return True
 
-    def _write_groups(self, gen: _Generation, error: Exception) -> WriteRefusedError | None:
+    def handed_over_calls(self) -> int:
+        """How many calls were handed over and are not known written yet."""
+        return sum(len(entry[0].batch.calls) for entry in self._sent)
+
+    def _collect(self) -> None:
+        """(Flush lock held.) Wait until every generation handed over is written, oldest first. After a failure, the
+        failed generation and those after it are written again in this process's usual way (see :meth:`_recover`)."""
+        while True:
+            with self.lock:
+                if not self._sent:
+                    return
+                gen, ticket, _since = self._sent[0]
+            try:
+                self.backend.handed_over_result(ticket)
+            except BaseException as exc:
+                self._recover(exc)
+                continue
+            with self.lock:
+                self._sent.pop(0)
+                self._out = tuple(g for g in self._out if g is not gen)
+            seen = getattr(self.backend, "deletions_seen", None)
+            if seen is not None and self.on_deletions is not None and seen != gen.batch.deletions:
+                self.on_deletions(seen)
+
+    def _recover(self, error: BaseException) -> None:
+        """A generation handed over failed (or may be lost): take it and every one handed over after it back, then
+        write them as one here (calls the store refuses are then dropped and reported as usual). Interrupted (Ctrl-C),
+        they all go back in front of the waiting calls, and the interruption propagates."""
+        with self._send_lock:
+            with self.lock:
+                sent, self._sent = self._sent, []
+            gens = [entry[0] for entry in sent]
+            since = sent[0][2]
+            if not isinstance(error, Exception):
+                self._put_back(gens, since)
+                raise error
+            if not isinstance(error, HandoverLost):
+                for _gen, ticket, _ in sent[1:]:  # their replies (skipped), so the backend can go on afterwards
+                    with contextlib.suppress(Exception):
+                        self.backend.handed_over_result(ticket)
+                self.backend.resume_hand_over()
+            merged = gens[0]
+            for later in gens[1:]:
+                merged = merged.absorb(later)
+            with self.lock:
+                self._out = tuple(g for g in self._out if not any(g is x for x in gens)) + (merged,)
+            self._write(merged, since)
+
+    def _put_back(self, gens: list[Generation], since: float) -> None:
+        """Generations taken out go back in front of the waiting calls (oldest first)."""
+        with self.lock:
+            merged = gens[0]
+            for later in [*gens[1:], self._current]:
+                merged = merged.absorb(later)
+            self._current = merged
+            self._out = tuple(g for g in self._out if not any(g is x for x in gens))
+            self._since = since if self._since is None else min(since, self._since)
+
+    def _write(self, gen: Generation, since: float) -> None:
+        """(Send lock held; ``gen`` in ``_out``.) Write a generation in this process's usual way: the store refusing
+        some of its calls drops those (and reports them); the store not writable just now puts the calls not written
+        back in front of the waiting ones, and the error propagates."""
+        self._flushing_since = since
+        refused: WriteRefusedError | None = None
+        try:
+            try:
+                self._save(gen.batch, gen.held)
+            except Exception as exc:  # noqa: BLE001  (decided call by call below)
+                refused = self._write_groups(gen, exc)
+        except Unwritten as unwritten:  # the groups not written yet stay pending, in front of newer calls
+            rest = Generation()
+            for group in unwritten.groups:
+                rest.add(group.calls, group.refs, group.values, group.members)
+            rest.batch.ops.extend(unwritten.ops)
+            with self.lock:
+                self._out = tuple(g for g in self._out if g is not gen)
+            self._flushing_since = None
+            self._put_back([rest], since)
+            raise unwritten.error from None
+        except BaseException:
+            self._flushing_since = None
+            self._put_back([gen], since)
+            raise
+        with self.lock:
+            self._out = tuple(g for g in self._out if g is not gen)
+            self._flushing_since = None
+        if refused is not None:
+            raise refused
+
+    def _write_groups(self, gen: Generation, error: Exception) -> WriteRefusedError | None:
         """After ``error`` failed the whole batch: write its calls one group at a time. Groups the store refuses are
         dropped, with the groups after them that used their results; the refusal is returned to report. If the store
         cannot be written just now, the groups not written yet stay pending and that error propagates."""
         groups = gen.group_batches()
-        if len(groups) <= 1 and not _refuses_records(error):
+        if len(groups) <= 1 and not refuses_records(error):
             raise error
         refused: list[tuple[Batch, Exception]] = []
         lost_hids: set[str] = set()
         lost_cids: set[str] = set()
         for i, group in enumerate(groups):
-            if _needs(group, lost_hids, lost_cids):
+            if needs_refused(group, lost_hids, lost_cids):
                 refused.append((group, WriteRefusedError("it used results of a refused call")))
             else:
                 try:
                     self._save(group, gen.held)
                     continue
                 except Exception as exc:  # noqa: BLE001
-                    if not _refuses_records(exc):
+                    if not refuses_records(exc):
                         self._report_refused(lost_cids)
-                        raise _Unwritten(groups[i:], gen.batch.ops, refused, exc) from exc
+                        raise Unwritten(groups[i:], gen.batch.ops, refused, exc) from exc
                     refused.append((group, exc))
             lost_hids.update(r[0] for r in group.refs)
             lost_cids.update(v[0] for v in group.values)
         self._report_refused(lost_cids)
-        return WriteRefusedError(_refusal_message(self.backend, refused)) if refused else None
+        return WriteRefusedError(refusal_message(self.backend, refused)) if refused else None
 
     def _report_refused(self, cids: set[str]) -> None:
         if cids and self.on_refused is not None:
@@ -452,15 +470,20 @@ class PendingWrites:
         return False
 
     def _background_step(self) -> bool:
-        """Flush when due; returns False once the thread has nothing left to watch."""
-        if not self._closed and self._due():
+        """Write (or hand over) when due, and wait for what was handed over; returns False once the thread has
+        nothing left to watch."""
+        if not self._closed:
             try:
-                with _prompt_switching():
-                    self.flush()
+                if self._due():
+                    with _prompt_switching():
+                        self.flush()
+                elif self._sent:
+                    with _prompt_switching(), self._flush_lock:
+                        self._collect()
             except BaseException as exc:  # kept for the recording thread to raise
                 self._error = exc
         with self.lock:
-            if self._closed or self._since is None:
+            if self._closed or (self._since is None and not self._sent):
                 self._thread = None  # idle: the next add starts a new writer thread
                 return False
         return True
@@ -488,67 +511,9 @@ def _never() -> bool:
     return False
 
 
-class _Unwritten(Exception):
-    """(Internal) Writing a batch group by group stopped at a store error: the groups not written, and the error."""
-
-    def __init__(self, groups: list[Batch], ops: list, refused: list, error: Exception) -> None:
-        super().__init__(str(error))
-        self.groups, self.ops, self.refused, self.error = groups, ops, refused, error
-
-
 def _helper_setting() -> str:
     """``GRAPHSTORE_WRITER_PROCESS``: ``0`` (never start a helper process), ``always`` (start it with a context's first
     waiting call), anything else (start it once :data:`HELPER_START_CALLS` calls wait)."""
     import os
 
     return os.environ.get("GRAPHSTORE_WRITER_PROCESS", "1").strip().lower()
-
-
-_REFUSAL_SIGNS = (
-    "too big",
-    "datatype mismatch",
-    "error binding parameter",
-    "overflowerror",
-    "dataerror",
-    "integrityerror",
-    "unicodeencodeerror",
-    "interfaceerror",
-)
-
-
-def _refuses_records(exc: BaseException) -> bool:
-    """Whether an error is the store refusing these records (rather than the store being unwritable just now)."""
-    if isinstance(exc, (WriteRefusedError, OverflowError, UnicodeError, TypeError, ValueError)):
-        return True
-    text = f"{type(exc).__name__} {exc} {exc.__cause__!r}".lower()
-    return any(sign in text for sign in _REFUSAL_SIGNS)
-
-
-def _needs(group: Batch, hids: set[str], cids: set[str]) -> bool:
-    """Whether a group uses a ref, or a value it does not carry itself, that a refused group introduced."""
-    if not hids:
-        return False
-    for row in group.calls:
-        inputs = row[6]
-        if any(inputs[j] in hids for j in range(1, len(inputs), 3)):
-            return True
-    if any(m[3] in hids for m in group.members):
-        return True
-    own = {v[0] for v in group.values}
-    return any(r[1] in cids and r[1] not in own for r in group.refs)
-
-
-def _refusal_message(backend: Backend, refused: list[tuple[Batch, Exception]]) -> str:
-    where = getattr(backend, "location", "the store")
-    lines = []
-    for group, exc in refused[:5]:
-        row = group.calls[0] if group.calls else None
-        if row is None:
-            continue
-        outs = ", ".join(repr(row[4][j]) for j in range(0, len(row[4]), 3))
-        lines.append(f"op {row[2]} (call {row[0][:12]}..., outputs {outs or 'none'}): {exc}")
-    more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
-    return (
-        f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "
-        "of their batch were stored:\n  " + "\n  ".join(lines)
-    )

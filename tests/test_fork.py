@@ -91,7 +91,7 @@ def test_a_child_forked_while_the_writer_holds_its_lock_does_not_hang(db_path, m
             blocker.execute("BEGIN IMMEDIATE")  # the store is locked: the background write waits, holding its lock
             threading.Timer(1.0, lambda: blocker.execute("COMMIT")).start()
             time.sleep(0.5)
-            assert storage._pending._flushing is not None  # the write is in progress at the fork
+            assert storage._pending._out  # the write is in progress at the fork
             pid = os.fork()
             if pid == 0:  # the child: record one call of its own, then leave at once
                 code = 1

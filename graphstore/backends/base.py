@@ -129,6 +129,14 @@ class Batch:
         return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops) + len(self.members)
 
 
+class HandoverSkipped(Exception):
+    """(Internal) A batch handed over was not written because an earlier one failed: it must be sent again."""
+
+
+class HandoverLost(Exception):
+    """(Internal) The batches handed over may or may not be written (whoever took them is gone): write them again."""
+
+
 class Backend(ABC):
     """Persistent storage of the property graph of calls and refs."""
 
@@ -152,6 +160,26 @@ class Backend(ABC):
     @abstractmethod
     def save_batch(self, batch: Batch) -> None:
         """Write a batch atomically; records already present are left as they are."""
+
+    def hand_over(self, batch: Batch) -> object | None:
+        """Start writing a batch elsewhere (another process) and return at once with a ticket for
+        :meth:`handed_over_result`, once the batch is safe from a crash of this process; or None if the backend
+        cannot (then write it with :meth:`save_batch`). Batches are written in the order handed over. By default a
+        backend cannot."""
+        return None
+
+    def can_hand_over(self) -> bool:
+        """Whether :meth:`hand_over` would take a batch just now (False by default)."""
+        return False
+
+    def handed_over_result(self, ticket: object) -> None:
+        """Wait until the batch with this ticket is written. Its failure raises as :meth:`save_batch` would, after
+        which the batches handed over after it fail with :class:`HandoverSkipped` until :meth:`resume_hand_over`;
+        :class:`HandoverLost` if they may not have been written."""
+        raise HandoverLost("nothing was handed over")
+
+    def resume_hand_over(self) -> None:  # noqa: B027 (a hook, for backends that hand batches over)
+        """After a failure (and the results of every batch handed over after it): write handed-over batches again."""
 
     @abstractmethod
     def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:

@@ -15,11 +15,11 @@ import time
 import urllib.parse
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
-from .base import Backend, Batch, CallRecord, OpRecord, Tracer, ValueRecord
+from .base import Backend, Batch, CallRecord, HandoverLost, OpRecord, Tracer, ValueRecord
 from .schema import OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
 from .sqlite_copies import CopiesMixin
@@ -393,13 +393,9 @@ class SQLiteBackend(
                     self._add_known(batch.calls)
                     self.deletions_seen = helper.deletions
                     return
-                self._helper = None  # the helper is gone: write here from now on
-                warnings.warn(
-                    f"store {self.location}: the helper process writing its batches has exited (code "
-                    f"{helper.proc.returncode}); this process writes them from now on",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+                self._helper_gone(helper)  # write here from now on
+            elif helper is not None and helper.dead:
+                self._helper_gone(helper)
             try:
                 self._trace("BEGIN IMMEDIATE", ())
                 conn.execute("BEGIN IMMEDIATE")
@@ -435,6 +431,53 @@ class SQLiteBackend(
         this process as a committed one (the helper writes every batch it received)."""
         helper = self._helper
         return helper is not None and helper.holding
+
+    def can_hand_over(self) -> bool:
+        helper = self._helper
+        return helper is not None and not self.read_only and helper.usable()
+
+    def hand_over(self, batch: Batch) -> object | None:
+        """Send a batch to the helper process, if one is up, without waiting for it to be written (see
+        ``sqlite_helper``): a ticket for :meth:`handed_over_result`, or None."""
+        helper = self._helper
+        if helper is None or self.read_only or not helper.usable():
+            return None
+        ticket = helper.send(batch)
+        if ticket is None:
+            self._helper_gone(helper)
+            return None
+        self._trace("BEGIN IMMEDIATE", ())  # (the tracer sees the transaction the helper runs)
+        return (helper, ticket, batch.calls)
+
+    def handed_over_result(self, ticket: object) -> None:
+        from .sqlite_helper import reply_outcome
+
+        helper, number, calls = cast("tuple[Any, int, list]", ticket)
+        reply = helper.result(number)
+        if reply is None:
+            self._helper_gone(helper)
+            raise HandoverLost(f"store {self.location}: the helper process writing its batches has exited")
+        changed = reply_outcome(reply, helper)
+        self._trace("COMMIT", ())
+        with self._wlock:
+            if changed:
+                self._forget_known()
+            self._add_known(calls)
+            self.deletions_seen = helper.deletions
+
+    def resume_hand_over(self) -> None:
+        helper = self._helper
+        if helper is not None:
+            helper.resume()
+
+    def _helper_gone(self, helper: Any) -> None:
+        """The helper process has exited: batches are written here from now on (and the user is told, once)."""
+        if self._helper is not helper:
+            return
+        self._helper = None
+        helper.stop()
+        if not helper.retired:
+            _warn_helper_gone(self.location, helper)
 
     def helper_ready(self) -> bool:
         """Whether batches are written by a helper process (which is up)."""
@@ -541,3 +584,12 @@ class SQLiteBackend(
             if self._wconn is not None:
                 self._wconn.close()
                 self._wconn = None
+
+
+def _warn_helper_gone(location: str, helper: Any) -> None:
+    warnings.warn(
+        f"store {location}: the helper process writing its batches has exited (code {helper.proc.returncode}); "
+        "this process writes them from now on",
+        RuntimeWarning,
+        stacklevel=4,
+    )

@@ -2,17 +2,21 @@
 
 Writing a batch is mostly Python and SQLite work that, in a thread, would take turns with the recording thread for
 the interpreter lock. A storage that records many calls (see ``graphstore.writer``) starts this helper: a second
-Python process, running :func:`main` on the same store file. Each batch is sent to it over a pipe (``marshal``ed:
-plain tuples of strings, numbers and bytes), written there in one transaction exactly as the storage would write it,
-and acknowledged; the batch stays pending (and visible to lookups) until then. Batches are sent one at a time, in
-order.
+Python process, running :func:`main` on the same store file. Batches are sent to it over a pipe (``marshal``ed:
+plain tuples of strings, numbers and bytes), read ahead into its memory as they arrive, written there one transaction
+each, in the order sent, exactly as the storage would write them, and acknowledged in that order. Several batches may
+be on their way at once (:meth:`WriterProcess.send` returns a ticket, :meth:`WriterProcess.result` waits for its
+reply); each stays pending (and visible to lookups) until its reply.
 
 If the recording process dies, the helper still writes every batch it has received, then exits at the end of its
 input. If the helper dies, the storage writes in its own thread again. The helper runs only on POSIX systems.
 
-Messages both ways are an 8-byte length and a ``marshal`` payload. Helper to storage: ``("ready",)`` once the store is
-open, then per batch ``("ok", changed)`` (``changed``: another connection committed since its previous batch) or
-``("error", kind, message)``.
+Messages both ways are an 8-byte length and a ``marshal`` payload. Storage to helper: a batch (see
+:func:`batch_message`), or ``("resume",)``. Helper to storage: ``("ready",)`` once the store is open, then per batch
+``("ok", changed, deletions)`` (``changed``: another connection committed since its previous batch), ``("missing",
+message, cids, deletions)``, ``("error", kind, message)``, or ``("skipped",)``: after a batch fails, the helper
+writes none of the batches after it until it receives ``("resume",)`` (they were sent before the storage knew, and
+may use what failed; the storage sends them again).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import gc
 import marshal
 import os
+import queue
 import select
 import signal
 import struct
@@ -29,7 +34,7 @@ import threading
 from typing import Any, BinaryIO
 
 from ..errors import MissingValuesError, StoreError
-from .base import Batch, OpRecord
+from .base import Batch, HandoverSkipped, OpRecord
 
 _LEN = struct.Struct("<Q")
 
@@ -93,6 +98,12 @@ class WriterProcess:
         self.holding = False
         """Whether a batch sent in full awaits its reply (the helper writes what it received, whatever happens here)."""
         self.deletions: int | None = None  # the store's deletion count its last batch was checked against
+        self.retired = False  # let go on purpose (see ``retire``)
+        self.sent = 0  # batches sent, and replies read (a batch's ticket is its number)
+        self.received = 0
+        self._replies: dict[int, tuple] = {}
+        self._send_lock = threading.Lock()
+        self._reply_lock = threading.Lock()
         self._ready_lock = threading.Lock()  # the recording and writing threads both ask; one reads the message
 
     def usable(self) -> bool:
@@ -116,35 +127,83 @@ class WriterProcess:
             self.ready = True
         return True
 
+    def send(self, batch: Batch) -> int | None:
+        """Hand ``batch`` to the helper without waiting for it to be written: its ticket for :meth:`result`, or None
+        if the helper is gone (nothing was handed over). Once this returns, the helper writes the batch even if this
+        process dies."""
+        data = marshal.dumps(batch_message(batch))
+        with self._send_lock:
+            if self.dead:
+                return None
+            try:
+                self.proc.stdin.write(_LEN.pack(len(data)))  # type: ignore[union-attr]
+                self.proc.stdin.write(data)  # type: ignore[union-attr]
+                self.proc.stdin.flush()  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                self.dead = True
+                return None
+            except BaseException:  # interrupted mid-message: the helper sees the end of its input there
+                self.retire()
+                raise
+            self.sent += 1
+            return self.sent
+
+    def result(self, ticket: int) -> tuple | None:
+        """The helper's reply to the batch with this ticket (waiting for it; replies come in the order sent), or
+        None if the helper is gone (the batch may or may not be stored: write it again)."""
+        with self._reply_lock:
+            while ticket not in self._replies:
+                if self.received >= self.sent and self.dead:
+                    return None
+                try:
+                    reply = _receive(self.proc.stdout)  # type: ignore[arg-type]
+                except (OSError, ValueError):
+                    reply = None
+                except BaseException:  # interrupted mid-reply: the reply stream cannot be trusted any more
+                    self.retire()
+                    raise
+                if reply is None:
+                    self.dead = True
+                    return None
+                self.received += 1
+                self._replies[self.received] = reply
+            return self._replies.pop(ticket)
+
+    def resume(self) -> None:
+        """After a failed batch (and the replies to the batches sent after it): write batches again."""
+        data = marshal.dumps(("resume",))
+        with self._send_lock:
+            try:
+                self.proc.stdin.write(_LEN.pack(len(data)) + data)  # type: ignore[union-attr]
+                self.proc.stdin.flush()  # type: ignore[union-attr]
+            except (OSError, ValueError):
+                self.dead = True
+
     def write(self, batch: Batch) -> bool | None:
-        """Have the helper write ``batch``; returns whether another connection had committed since its previous
-        batch, or None if the helper is gone (the batch may or may not be stored: write it again). A write the helper
-        could not do raises StoreError."""
+        """Have the helper write ``batch`` (no batch of this storage may be on its way meanwhile); returns whether
+        another connection had committed since its previous batch, or None if the helper is gone (the batch may or
+        may not be stored: write it again). A write the helper could not do raises StoreError."""
+        self.holding = False
+        ticket = self.send(batch)
+        if ticket is None:
+            self.stop()
+            return None
+        self.holding = True  # the helper has it all: it writes it even if this process dies now
         try:
-            _send(self.proc.stdin, batch_message(batch))  # type: ignore[arg-type]
-            self.holding = True  # the helper has it all: it writes it even if this process dies now
-            reply = _receive(self.proc.stdout)  # type: ignore[arg-type]
-        except (OSError, ValueError):
-            reply = None
-        except BaseException:  # interrupted (Ctrl-C) mid-exchange: its reply would come one batch late
-            self.retire()
-            raise
+            reply = self.result(ticket)
         finally:
             self.holding = False
         if reply is None:
             self.stop()
             return None
-        if reply[0] == "ok":
-            self.deletions = reply[2]
-            return bool(reply[1])
-        if reply[0] == "missing":
-            raise MissingValuesError(reply[1], reply[2], reply[3])
-        raise StoreError(reply[2])
+        if reply[0] != "ok":
+            self.resume()
+        return reply_outcome(reply, self)
 
     def retire(self) -> None:
         """Use this helper no more, without waiting for it: it writes what it received in full, then exits (the
         storage writes its batches itself from then on; ``stop`` reaps it later)."""
-        self.dead = True
+        self.dead = self.retired = True
         try:
             self.proc.stdin.close()  # type: ignore[union-attr]
         except (OSError, ValueError):
@@ -183,6 +242,29 @@ class WriterProcess:
             self.proc.stdout.close()
 
 
+def reply_outcome(reply: tuple, helper: WriterProcess) -> bool:
+    """What a reply to a batch means: whether another connection had committed since the helper's previous batch;
+    a failure raises (MissingValuesError, HandoverSkipped, or StoreError)."""
+    if reply[0] == "ok":
+        helper.deletions = reply[2]
+        return bool(reply[1])
+    if reply[0] == "missing":
+        raise MissingValuesError(reply[1], reply[2], reply[3])
+    if reply[0] == "skipped":
+        raise HandoverSkipped("the batch was not written: an earlier batch failed")
+    kind, message = reply[1], reply[2]
+    raise StoreError(message if kind == "StoreError" else f"{message} ({kind})")
+
+
+def _read_ahead(inp: BinaryIO, inbox: queue.SimpleQueue) -> None:
+    """(Helper, in a thread) Take every message off the pipe as it arrives, so a sender never waits for a write."""
+    while True:
+        message = _receive(inp)
+        inbox.put(message)
+        if message is None:
+            return
+
+
 def main(argv: list[str]) -> int:
     """The helper: open the store, then write each batch received on stdin, acknowledging it on stdout."""
     from .sqlite import SQLiteBackend
@@ -194,28 +276,34 @@ def main(argv: list[str]) -> int:
     backend = SQLiteBackend(path, timeout=timeout)
     _send(out, ("ready",))
     backend._seen_version = None
-    first = True
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(target=_read_ahead, args=(inp, inbox), daemon=True).start()
+    first, failed = True, False
     while True:
-        message = _receive(inp)
+        message = inbox.get()
         if message is None:
             break
-        before = backend._known_era
-        try:
-            backend.save_batch(message_batch(message))
-        except Exception as exc:  # reported to the recording process, which keeps the batch pending
-            try:
-                if isinstance(exc, MissingValuesError):
-                    _send(out, ("missing", str(exc), exc.cids, exc.deletions))
-                else:
-                    _send(out, ("error", type(exc).__name__, str(exc)))
-            except OSError:
-                break
+        if len(message) == 1:  # ("resume",)
+            failed = False
             continue
+        if failed:
+            reply: tuple = ("skipped",)
+        else:
+            before = backend._known_era
+            try:
+                backend.save_batch(message_batch(message))
+            except Exception as exc:  # reported to the recording process, which keeps the batch pending
+                failed = True
+                if isinstance(exc, MissingValuesError):
+                    reply = ("missing", str(exc), exc.cids, exc.deletions)
+                else:
+                    reply = ("error", type(exc).__name__, str(exc))
+            else:
+                reply = ("ok", first or backend._known_era != before, backend.deletions_seen)
+                first = False
         del message
-        changed = first or backend._known_era != before
-        first = False
         try:
-            _send(out, ("ok", changed, backend.deletions_seen))
+            _send(out, reply)
         except OSError:
             pass  # the recording process is gone: go on writing what was received
     backend.close()
