@@ -465,6 +465,8 @@ class PendingWrites:
             ready = getattr(self.backend, "helper_ready", None)
             if ready is not None and ready():
                 return True
+            if getattr(self.backend, "helper_starting", _never)():  # handed over once it is up (or at the delay)
+                return False
             # written here, a store file's batch is kept small enough to be written well within the bound
             return waiting >= FILE_BATCH_CALLS and getattr(self.backend, "location", ":memory:") != ":memory:"
         return False

@@ -479,6 +479,11 @@ class SQLiteBackend(
         if not helper.retired:
             _warn_helper_gone(self.location, helper)
 
+    def helper_starting(self) -> bool:
+        """Whether a helper process was started and is not up yet (nor gone)."""
+        helper = self._helper
+        return helper is not None and not helper.dead and not helper.usable()
+
     def helper_ready(self) -> bool:
         """Whether batches are written by a helper process (which is up)."""
         helper = self._helper
