@@ -4,6 +4,8 @@
                                     # the first run 11 more, recording pymandala's chain store for benchmarks/.cache)
     sh benchmarks/run.sh --quick    # small sizes, one repetition (about a minute)
     python benchmarks/run.py --quick --no-peers
+    sh benchmarks/run.sh --before /tmp/before   # also graphstore from an earlier tree (git worktree add --detach
+                                                # /tmp/before COMMIT), with a gs÷before column: a change's cost
 
 Systems: graphstore (the project's ``.venv``), a hand-written SQLite memoizer as the floor (``sqlmemo.py``, same
 virtualenv), ``joblib.Memory`` and ``pymandala`` (``benchmarks/.venv-peers``; never project dependencies). Every
@@ -27,12 +29,13 @@ import tempfile
 import time
 from typing import Any
 
+from table import FLAT_MAX, NOTES, build_table, render
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "worker.py")
 SYSTEMS = ["graphstore", "sqlite", "joblib", "pymandala"]
 PEERS = {"joblib", "pymandala"}
-LABEL = {"graphstore": "graphstore", "sqlite": "SQLite floor", "joblib": "joblib.Memory", "pymandala": "pymandala"}
 
 # Sizes per system. Peers only where they finish in minutes: pymandala records at 6-17 ms per call, growing with the
 # store, joblib.Memory at about 300 µs per call with two files per call. Configurations in "once" run once, after
@@ -70,19 +73,10 @@ PLANS: dict[str, dict[str, Any]] = {
 # is timed in every run. --no-cache rebuilds them.
 CACHED_CHAIN = {"pymandala"}
 CACHE = os.path.join(HERE, ".cache")
-FLAT_MAX = 1.5  # "flat": record cost per call at 10^5 at most 1.5x the cost at 10^3
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def median(xs: list[float]) -> float | None:
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    k = len(xs)
-    return xs[k // 2] if k % 2 else (xs[k // 2 - 1] + xs[k // 2]) / 2
 
 
 def dir_size(path: str) -> tuple[int, int]:
@@ -136,6 +130,7 @@ class Runner:
         self.args = args
         self.python = {
             "graphstore": args.python,
+            "before": args.python,
             "sqlite": args.python,
             "joblib": args.peers_python,
             "pymandala": args.peers_python,
@@ -145,11 +140,21 @@ class Runner:
     def worker(self, spec: dict) -> dict:
         """Run one measurement in a fresh process; failures come back as ``{"error": ...}``."""
         python = self.python[spec["system"]]
+        env, cwd, sent = None, HERE, spec
+        if spec["system"] == "before":  # graphstore, imported from the tree given by --before
+            tree = self.args.before
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
+            cwd, sent = tree, dict(spec, system="graphstore")
         os.sync()  # let the previous measurement's dirty pages reach the disk first, not during this one
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(
-                [python, WORKER, json.dumps(spec)], capture_output=True, text=True, timeout=self.args.timeout, cwd=HERE
+                [python, WORKER, json.dumps(sent)],
+                capture_output=True,
+                text=True,
+                timeout=self.args.timeout,
+                cwd=cwd,
+                env=env,
             )
         except subprocess.TimeoutExpired:
             return {"error": f"timeout after {self.args.timeout} s"}
@@ -186,6 +191,10 @@ def run_suite(args: argparse.Namespace) -> dict:
     plan = PLANS["quick" if args.quick else "default"]
     reps = args.reps or plan["reps"]
     systems = [s for s in SYSTEMS if s in args.systems and (s not in PEERS or args.peers_python)]
+    if args.before and "graphstore" in systems:
+        systems.insert(systems.index("graphstore") + 1, "before")
+        for section in ("record", "chain"):  # measured at graphstore's sizes
+            plan = dict(plan, **{section: dict(plan[section], before=plan[section]["graphstore"])})
     runner = Runner(args)
     raw: dict[str, dict[str, list[dict]]] = {}  # "section/system/n" -> list of repetition results
 
@@ -273,215 +282,6 @@ def run_suite(args: argparse.Namespace) -> dict:
     return {"plan": "quick" if args.quick else "default", "reps": reps, "systems": systems, "raw": raw}
 
 
-# --- the table -------------------------------------------------------------------------------------------------------
-
-
-def med(raw: dict, key: str, field: str) -> float | None:
-    runs = raw.get(key) or []
-    return median([r.get(field) for r in runs if "error" not in r and r.get(field) is not None])
-
-
-def err(raw: dict, key: str) -> str | None:
-    runs = raw.get(key) or []
-    errors = [r["error"] for r in runs if "error" in r]
-    return errors[0] if errors and len(errors) == len(runs) else None
-
-
-def fmt(x: float | None, unit: str = "") -> str:
-    if x is None:
-        return ""
-    if abs(x) >= 100:
-        s = f"{x:,.0f}"
-    elif abs(x) >= 10:
-        s = f"{x:.1f}"
-    elif abs(x) >= 1:
-        s = f"{x:.2f}"
-    else:
-        s = f"{x:.3f}"
-    return s + unit
-
-
-def sci(n: int) -> str:
-    k = len(str(n)) - 1
-    return f"10^{k}" if n == 10**k else f"{n:,}"
-
-
-def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], list[dict]]:
-    raw, systems = result["raw"], result["systems"]
-    peers_in = [s for s in ("joblib", "pymandala") if s in systems]
-    header = ["measurement", "N"] + [LABEL[s] for s in systems]
-    if "sqlite" in systems and "graphstore" in systems:
-        header.append("gs÷floor")
-    header += [f"{s}÷gs" for s in peers_in] + ["target (graphstore)", "met"]
-    notes: list[str] = []
-    checks: list[dict] = []
-    rows: list[list[str]] = []
-
-    def note(text: str) -> str:
-        if text not in notes:
-            notes.append(text)
-        return f"[{notes.index(text) + 1}]"
-
-    def sizes(section: str) -> list[int]:
-        return sorted({int(k.split("/")[2]) for k in raw if k.startswith(section + "/")})
-
-    def row(
-        name: str,
-        section: str,
-        n: int,
-        field: str,
-        unit: str = "",
-        n_label: str | None = None,
-        ratios: bool = True,
-        target: str = "",
-        check: Any = None,
-        cell: Any = None,
-    ) -> None:
-        vals = {s: med(raw, f"{section}/{s}/{n}", field) for s in systems}
-        cells = []
-        for s in systems:
-            key = f"{section}/{s}/{n}"
-            if key not in raw:
-                cells.append("-")
-            elif vals[s] is None:
-                e = err(raw, key) or "no result"
-                cells.append("n/a " + note(f"{LABEL[s]}, {name} at {n_label or sci(n)}: {e}"))
-            else:
-                text = cell(s, n) if cell else fmt(vals[s], unit)
-                runs = [r for r in raw[key] if "error" not in r]
-                if section == "chain_record":
-                    if runs[0].get("from_cache"):
-                        text += " " + note(
-                            f"{LABEL[s]}'s chain store recorded once in an earlier run "
-                            f"({runs[0].get('recorded_at', '?')}) and kept in benchmarks/.cache; "
-                            "its table is queried anew in this run"
-                        )
-                elif len(runs) == 1 and result["reps"] > 1:
-                    text += " " + note("measured once (a repetition takes minutes), not a median")
-                cells.append(text)
-        g = vals.get("graphstore")
-        if "gs÷floor" in header:
-            fl = vals.get("sqlite")
-            cells.append(f"{g / fl:.1f}x" if ratios and g and fl else "")
-        for p in peers_in:
-            v = vals.get(p)
-            cells.append(
-                f"{v / g:.0f}x" if ratios and g and v and v / g >= 10 else f"{v / g:.1f}x" if ratios and g and v else ""
-            )
-        met = ""
-        if check is not None and target:
-            ok = check(vals)
-            met = "" if ok is None else ("yes" if ok else "NO")
-            checks.append({"row": f"{name} {n_label or sci(n)}", "target": target, "met": ok})
-        rows.append([name, n_label or sci(n)] + cells + [target, met])
-
-    def ratio(vals: dict, a: str, b: str) -> float | None:
-        return vals[a] / vals[b] if vals.get(a) and vals.get(b) else None
-
-    def mb_cell(section: str, field: str) -> Any:
-        return lambda s, n: fmt(med(raw, f"{section}/{s}/{n}", field) / 1e6) + " MB"
-
-    def peak_cell(section: str) -> Any:
-        def cell(s: str, n: int) -> str:
-            peak = med(raw, f"{section}/{s}/{n}", "peak_mb")
-            base = med(raw, f"{section}/{s}/{n}", "rss_before_mb")
-            return f"{peak:.0f} (+{peak - base:.0f})" if base is not None else f"{peak:.0f}"
-
-        return cell
-
-    rec_sizes = sizes("record")
-    for n in rec_sizes:
-        target, check = "", None
-        if n == 100_000:
-            target, check = "≤ 25 µs", lambda v: v["graphstore"] <= 25 if v.get("graphstore") else None
-        if n == 10_000:
-            target = "joblib ≥ 10x, pymandala ≥ 200x"
-
-            def check(v: dict) -> bool | None:
-                rj, rp = ratio(v, "joblib", "graphstore"), ratio(v, "pymandala", "graphstore")
-                if rj is None and rp is None:
-                    return None
-                return (rj is None or rj >= 10) and (rp is None or rp >= 200)
-
-        row("record µs/call", "record", n, "us_per_call", target=target, check=check)
-    if 1_000 in rec_sizes and 100_000 in rec_sizes:
-        a, b = med(raw, "record/graphstore/1000", "us_per_call"), med(raw, "record/graphstore/100000", "us_per_call")
-        flat = b / a if a and b else None
-        vals_text = {s: "" for s in systems}
-        for s in systems:
-            x, y = med(raw, f"record/{s}/1000", "us_per_call"), med(raw, f"record/{s}/100000", "us_per_call")
-            vals_text[s] = f"{y / x:.2f}x" if x and y else "-"
-        rows.append(
-            ["record flatness (10^5 ÷ 10^3)", ""]
-            + [vals_text[s] for s in systems]
-            + [""] * (len(header) - 2 - len(systems) - 2)
-            + [f"≤ {FLAT_MAX}x", "" if flat is None else ("yes" if flat <= FLAT_MAX else "NO")]
-        )
-        checks.append(
-            {"row": "record flatness", "target": f"≤ {FLAT_MAX}x", "met": None if flat is None else flat <= FLAT_MAX}
-        )
-    for n in sizes("retrace"):
-        row(
-            "retrace µs/call",
-            "retrace",
-            n,
-            "us_per_call",
-            target="≤ 10 µs",
-            check=lambda v: v["graphstore"] <= 10 if v.get("graphstore") else None,
-        )
-    for n in rec_sizes:
-        row("store on disk (record)", "record", n, "disk_bytes", cell=mb_cell("record", "disk_bytes"))
-    for n in rec_sizes:
-        row("peak MB (+ over imports)", "record", n, "peak_mb", ratios=False, cell=peak_cell("record"))
-    for n in sizes("chain_record"):
-        row("chain record µs/call", "chain_record", n, "us_per_call")
-    for n in sizes("chain_query"):
-        target, check = "", None
-        if n == 100_000:
-            target, check = "≤ 3 s", lambda v: v["graphstore"] <= 3 if v.get("graphstore") else None
-        if n == 10_000:
-            target = "pymandala ≥ 10x"
-
-            def check(v: dict) -> bool | None:
-                r = ratio(v, "pymandala", "graphstore")
-                return None if r is None else r >= 10
-
-        row("chain table s (cf...df())", "chain_query", n, "seconds", target=target, check=check)
-    for mb in sizes("bigarg"):
-        label = f"{mb} MB"
-        row("big arg: raw xxh3_128 ms", "bigarg", mb, "raw_ms", n_label=label, ratios=False)
-        row("big arg: first call ms", "bigarg", mb, "first_ms", n_label=label)
-        row("big arg: cached call ms", "bigarg", mb, "cached_ms", n_label=label)
-
-        def cached_over_raw(s: str, n: int) -> str:
-            c, r = med(raw, f"bigarg/{s}/{n}", "cached_ms"), med(raw, f"bigarg/{s}/{n}", "raw_ms")
-            return f"{c / r:.2f}x" if c and r else ""
-
-        def check_raw(v: dict, mb: int = mb) -> bool | None:
-            c, r = med(raw, f"bigarg/graphstore/{mb}", "cached_ms"), med(raw, f"bigarg/graphstore/{mb}", "raw_ms")
-            return None if not (c and r) else c / r <= 1.5
-
-        row(
-            "big arg: cached ÷ raw",
-            "bigarg",
-            mb,
-            "cached_ms",
-            n_label=label,
-            ratios=False,
-            cell=cached_over_raw,
-            target="≤ 1.5x" if mb == 100 else "",
-            check=check_raw if mb == 100 else None,
-        )
-    return header, rows, notes, checks
-
-
-def render(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    sep = "| " + " | ".join("-" * w for w in widths) + " |"
-    return "\n".join([line(header), sep] + [line(r) for r in rows])
-
-
 def environment(args: argparse.Namespace) -> dict:
     def out(cmd: list[str]) -> str:
         try:
@@ -507,23 +307,6 @@ def environment(args: argparse.Namespace) -> dict:
             ]
         )
     return env
-
-
-NOTES = """\
-How to read it: times are medians over repetitions, each in a fresh process; `X÷gs` is that system's median over
-graphstore's (above 1: graphstore is faster); `gs÷floor` is graphstore over the hand-written SQLite memoizer
-(`benchmarks/sqlmemo.py`: xxh3 of the pickled arguments, one table, lookups by primary key, one INSERT transaction;
-no history, no inputs stored). record: N calls of `inc(x)` on distinct ints in one `with` block on a new file store,
-the block's end (writing everything) included; retrace: the same calls in a new process on that store. Store size is
-bytes on disk after recording (all files: SQLite and WAL, or joblib's two files per call). Peak MB is `VmHWM` of the
-recording process, then in parentheses its growth over the RSS after imports. chain: `a=f(i); b=g(a); c=h(a,b)`
-recorded once (chain record: µs per op call), then `storage.cf(h).expand_all().df()` timed in new processes on that
-store, its files read once beforehand so every system starts from the page cache, and its query libraries (pandas,
-and graphstore's query layer, which loads on first use) imported before the clock starts. big arg: `first(arr)` on a
-float64 array, the first call (hashing and storing the array) and a cached call in a new `with` block on a fresh copy
-of the array, against `xxhash.xxh3_128` of the same bytes; stores have an overflow directory (pymandala refuses values
-over 50 MB without one). "flat": the 10^5 cost per call at most {flat}x the 10^3 one. Before each measurement the
-runner calls sync, so one system's writes are not flushed during the next one's measurement."""
 
 
 def main() -> None:
@@ -555,6 +338,11 @@ def main() -> None:
     )
     parser.add_argument("--tmp-dir", help="where stores are built (default: the system's temporary directory)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="writes OUT.md and OUT.json")
+    parser.add_argument(
+        "--before",
+        help="also measure graphstore from this source tree (a folder holding a graphstore package, e.g. a "
+        "`git worktree add --detach` of an earlier commit), side by side: a change's cost in one run",
+    )
     args = parser.parse_args()
     if args.no_peers:
         args.peers_python = None
@@ -565,6 +353,10 @@ def main() -> None:
         )
     args.systems = args.systems.split(",")
     args.python = os.path.abspath(args.python)  # workers run with cwd benchmarks/
+    if args.before:
+        args.before = os.path.abspath(args.before)
+        if not os.path.isfile(os.path.join(args.before, "graphstore", "__init__.py")):
+            parser.error(f"--before {args.before}: no graphstore package in that folder")
     if args.peers_python:
         args.peers_python = os.path.abspath(args.peers_python)
 
