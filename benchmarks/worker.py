@@ -59,7 +59,14 @@ class _NoCtx:
 
 
 def open_graphstore(spec: dict) -> tuple[Callable, Callable]:
+    import graphstore
     from graphstore import Storage, op
+
+    # The query layer's folder sits beside the package and installs as graphstore.query. A tree measured from its
+    # source folder (PYTHONPATH) must use its own query/, not the one an installed graphstore maps that name to.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(graphstore.__file__)))
+    if os.path.isfile(os.path.join(root, "query", "__init__.py")) and root not in graphstore.__path__:
+        graphstore.__path__.append(root)
 
     kw = {"overflow_dir": os.path.join(spec["store"], "overflow")} if spec.get("overflow") else {}
     storage = Storage(os.path.join(spec["store"], "store.db"), **kw)
