@@ -1,4 +1,4 @@
-"""The compiler's passes: from a :class:`~query.model.Pattern` to plans the emitter turns into SQL.
+"""The planning stage (pattern -> plan): from a :class:`~query.model.Pattern` to plans ``query.sql`` turns into SQL.
 
 Passes, in order:
 
