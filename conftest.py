@@ -21,5 +21,5 @@ except ImportError as e:  # pragma: no cover - the project is not installed
     ) from e
 
 sys.modules["query"] = graphstore.query
-for _info in pkgutil.iter_modules(graphstore.query.__path__):
-    sys.modules[f"query.{_info.name}"] = importlib.import_module(f"graphstore.query.{_info.name}")
+for _info in pkgutil.walk_packages(graphstore.query.__path__, "query."):
+    sys.modules[_info.name] = importlib.import_module(f"graphstore.{_info.name}")

@@ -1,7 +1,9 @@
 """graphstore's query layer: ComputationFrames over the recorded graph, compiled to SQL.
 
 It reads the store through graphstore's public model; graphstore never imports it (except lazily in ``Storage.cf``
-and ``Storage.provenance``).
+and ``Storage.provenance``). A frame's table is made in stages: the pattern (``model``), its plan (``plan``), the
+statements in the store's SQL dialect (``sql``), the rows they return (``rows``, run through ``store.Reader``), and the
+DataFrame (``table``).
 
 >>> from graphstore import Storage, op
 >>> @op(output_names=["y"])

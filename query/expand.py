@@ -24,10 +24,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from . import emit
-from .compile import call_source, compile_members, needs_members, var_sources
-from .extract import temp_name
 from .model import IN, OUT, Edge, FuncNode, Pattern, VarNode, is_group, output_var_base
+from .plan import call_source, compile_members, needs_members, var_sources
+from .sql import members
+from .sql.statements import temp_name
 from .store import Reader
 
 _DEFAULT_VAR = re.compile(r"^var_\d+$")
@@ -199,9 +199,9 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
     table = temp_name("m") if needs_members(pattern) else None
     try:
         if table is not None:
-            reader.run(emit.emit_create_members(table), {})
-            p = emit.Params()
-            reader.query(emit.emit_members_insert(compile_members(pattern, table), table, p), p)
+            reader.run(members.emit_create_members(table, reader.dialect), {})
+            p = reader.params()
+            reader.query(members.emit_members_insert(compile_members(pattern, table), table, p), p)
         targets = [
             (v, var_sources(pattern, v, table, only_inputs=direction == OUT), _existing(pattern, v, direction, table))
             for v in names
@@ -209,11 +209,11 @@ def _discover(reader: Reader, pattern: Pattern, names: list, direction: int) -> 
         if table is None:  # statements per variable, which the store may run side by side
             rows = _discover_apart(reader, targets, direction)
         else:  # (the members table exists on the main connection only)
-            p = emit.Params()
-            rows = reader.query(emit.emit_discovery(targets, direction, p), p)
+            p = reader.params()
+            rows = reader.query(members.emit_discovery(targets, direction, p), p)
     finally:
         if table is not None:
-            reader.run(emit.emit_drop_temp(table), {})
+            reader.run(reader.dialect.drop_temp(table), {})
     grouped: dict = {}
     for var, op, label, n, m in rows:  # stored labels of a group (elts_0, elts_1, ...) become one frame label
         key = (var, op, reader.group_label(op, label) if direction == IN else label)
@@ -233,7 +233,7 @@ def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
     among its first ``SAMPLE`` members (the answer, when they are all its members); then counts into those groups
     over all members; and, for a target whose total shows other groups, one grouped count."""
     sampled = reader.query_many(
-        [(emit.emit_discovery([t], direction, p, SAMPLE), p) for t in targets for p in [emit.Params()]]
+        [(members.emit_discovery([t], direction, p, SAMPLE), p) for t in targets for p in [reader.params()]]
     )
     rows: list = []
     big = []
@@ -245,7 +245,7 @@ def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
         else:
             big.append((t, [(op, label) for _, op, label, _, _ in found]))
     counted = reader.query_many(
-        [(emit.emit_discovery_counts(t, direction, g, p), p) for t, g in big for p in [emit.Params()]]
+        [(members.emit_discovery_counts(t, direction, g, p), p) for t, g in big for p in [reader.params()]]
     )
     again = []
     for (t, g), part in zip(big, counted):
@@ -258,7 +258,7 @@ def _discover_apart(reader: Reader, targets: list, direction: int) -> list:
         rows.extend(
             row
             for part in reader.query_many(
-                [(emit.emit_discovery([t], direction, p), p) for t in again for p in [emit.Params()]]
+                [(members.emit_discovery([t], direction, p), p) for t in again for p in [reader.params()]]
             )
             for row in part
         )

@@ -26,8 +26,8 @@ import pandas as pd
 from . import deletion, picture, render, shape
 from .errors import FrameStructureError, MissingProgramError
 from .expand import expand, expand_all
-from .extract import sql_text
 from .model import IN, OUT, Pattern
+from .sql.statements import sql_text
 from .store import Reader
 from .table import build_table, rows_of
 
@@ -361,7 +361,8 @@ class ComputationFrame:
     def sql(self) -> str:
         """The SQL that extraction runs (staging statements included)."""
         self._reader.sync()
-        return sql_text(self.pattern, self._reader.run)
+        reader = self._reader
+        return sql_text(self.pattern, reader.run, reader.dialect)
 
     def delete_calls(self, dry_run: bool = False, include_shared_upstream: bool = False) -> Any:
         """Delete the calls of the frame's histories (its rows, after filters) that no other history uses.

@@ -2,7 +2,7 @@
 
 A :class:`Pattern` is what a ComputationFrame *is*; nothing in it touches the store. Its meaning (which calls and refs
 it holds, and which rows ``df()`` returns) is defined in ``docs/querying.md`` ("Semantics") and implemented twice: by
-the SQL compiler (``compile``/``emit``) and by the naive evaluator the tests keep as an oracle.
+the SQL compiler (``plan`` and ``sql``) and by the naive evaluator the tests keep as an oracle.
 
 >>> p = Pattern().add_func(FuncNode("inc", "inc", full=True)).add_var(VarNode("x"))
 >>> p = p.add_edge(Edge("inc", "x", "x", IN))

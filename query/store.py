@@ -15,17 +15,17 @@ batched loading of refs, values and calls (one statement per batch, whatever its
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from graphstore.backends import ValueRecord
-from graphstore.codecs import untrusted_loads
 from graphstore.refs import AtomRef, Call, ValuePointer
-from graphstore.values import POINTER_CODEC
+from graphstore.values import POINTER_CODEC, decode_values
 
-from . import emit, emit_load
+from .sql import load as emit_load
+from .sql import members
+from .sql.build import Params, render
+from .sql.dialect import Dialect, dialect_for
 
 LABEL_SAMPLE = 64
 SCAN_SHARE = 0.25
@@ -37,6 +37,7 @@ SCAN_BYTES = 4096
 class Reader:
     def __init__(self, storage: Any) -> None:
         self.storage = storage
+        self.dialect: Dialect = dialect_for(getattr(storage.backend, "sql_dialect", "sqlite"))
         self._labels: dict = {}
         self._groups: dict = {}
         self._loops: dict = {}
@@ -45,8 +46,12 @@ class Reader:
     def run(self, sql: str, params: Any = ()) -> list:
         return self.storage.backend.execute(sql, params)
 
-    def query(self, tree: Any, p: emit.Params) -> list:
-        sql, params = emit.render(tree, p)
+    def params(self) -> Params:
+        """Parameters for a new statement in the store's dialect."""
+        return self.dialect.params()
+
+    def query(self, tree: Any, p: Params) -> list:
+        sql, params = render(tree, p)
         return self.run(sql, params)
 
     def run_many(self, statements: list) -> list:
@@ -70,7 +75,7 @@ class Reader:
 
     def query_many(self, trees: list) -> list:
         """As :meth:`run_many`, for statements given as ``(tree, params)``."""
-        return self.run_many([emit.render(tree, p) for tree, p in trees])
+        return self.run_many([render(tree, p) for tree, p in trees])
 
     def sync(self) -> None:
         """Write the storage's pending calls so that the queries see them."""
@@ -86,10 +91,10 @@ class Reader:
         (their labels are fixed by the signature; only ``nout="var"`` outputs could differ).
         """
         if op not in self._labels:
-            p = emit.Params()
-            rows = self.run("SELECT signature FROM ops WHERE name = ?", (op,))
+            p = self.params()
+            rows = self._signatures(op)
             varying = not rows or any("*" in sig or sig == "(structural)" for (sig,) in rows)
-            rows = self.query(emit.emit_op_labels(op, p, None if varying else LABEL_SAMPLE), p)
+            rows = self.query(members.emit_op_labels(op, p, None if varying else LABEL_SAMPLE), p)
             ordered = sorted(rows, key=lambda t: (t[0], t[2], _label_key(t[1])))
             labels = [(d, self.group_label(op, lab) if d == 0 else lab) for d, lab, _ in ordered]
             self._labels[op] = list(dict.fromkeys(labels))
@@ -99,7 +104,7 @@ class Reader:
         """The frame label of a stored input label: ``*elts`` for the elements a structural op collects
         (``elts_0``, ``elts_1``, ...), ``*args`` for an op's ``*args``; else the label itself."""
         if op not in self._groups:
-            rows = self.run("SELECT signature FROM ops WHERE name = ?", (op,))
+            rows = self._signatures(op)
             groups = set()
             for (sig,) in rows:
                 if sig == "(structural)":
@@ -115,42 +120,32 @@ class Reader:
         ops = sorted(set(ops))
         if not ops:
             return {}
-        p = emit.Params()
-        return dict(self.query(emit.emit_op_counts(ops, p), p))
+        p = self.params()
+        return dict(self.query(members.emit_op_counts(ops, p), p))
 
     def self_applied(self, op: str, out_label: str, in_label: str) -> bool:
         """Whether some call of ``op`` takes, at ``in_label``, a ref made at ``out_label`` by a call of ``op`` that
         took there a ref made the same way: the op applied to its own output twice in a row (a loop)."""
         key = (op, out_label, in_label)
         if key not in self._loops:
-            if in_label.startswith("*"):
-                prefix = in_label[1:] + "_"
-                test, args = "substr({}.label, 1, ?) = ?", (len(prefix), prefix)
-            else:
-                test, args = "{}.label = ?", (in_label,)
-            sql = (
-                "SELECT 1 FROM calls AS c1 JOIN edges AS e1 ON e1.call_id = c1.id AND e1.direction = 1 "
-                "AND e1.label = ? JOIN edges AS e2 ON e2.ref_id = e1.ref_id AND e2.direction = 0 AND "
-                + test.format("e2")
-                + " JOIN calls AS c2 ON c2.id = e2.call_id AND c2.op_name = ? "
-                "JOIN edges AS e3 ON e3.call_id = c2.id AND e3.direction = 1 AND e3.label = ? "
-                "JOIN edges AS e4 ON e4.ref_id = e3.ref_id AND e4.direction = 0 AND "
-                + test.format("e4")
-                + " JOIN calls AS c3 ON c3.id = e4.call_id AND c3.op_name = ? WHERE c1.op_name = ? LIMIT 1"
-            )
-            params = (out_label, *args, op, out_label, *args, op, op)
-            self._loops[key] = bool(self.run(sql, params))
+            p = self.params()
+            self._loops[key] = bool(self.query(emit_load.emit_self_applied(op, out_label, in_label, p), p))
         return self._loops[key]
+
+    def _signatures(self, op: str) -> list:
+        p = self.params()
+        return self.query(emit_load.emit_op_signatures(op, p), p)
 
     def output_names(self, op: str) -> tuple:
         if op not in self._names:
-            rows = self.run("SELECT output_names FROM ops WHERE name = ? ORDER BY version DESC LIMIT 1", (op,))
+            p = self.params()
+            rows = self.query(emit_load.emit_output_names(op, p), p)
             self._names[op] = tuple(json.loads(rows[0][0])) if rows else ()
         return self._names[op]
 
     def classify(self, hids: list) -> tuple[dict, set]:
         """Split ids into calls (hid -> op name) and refs."""
-        p = emit.Params()
+        p = self.params()
         calls, refs = {}, set()
         for kind, hid, op in self.query(emit_load.emit_lookup_hids(hids, p), p):
             if kind == "call":
@@ -166,37 +161,34 @@ class Reader:
         hids = sorted(set(hids))
         if not hids:
             return {}
-        p = emit.Params()
+        p = self.params()
         out: dict = {}
-        decoded: dict = {}
         collections = []
+        records: dict = {}
+        atoms = []
         for row in self.query(emit_load.emit_load_refs(hids, with_values, p), p):
             hid, cid, kind = row[0], row[1], row[2]
             ref = self.storage.make_ref(kind, cid, hid)
             if with_values and kind != "atom":
                 collections.append(ref)
             elif with_values and row[3] is not None:
-                if cid not in decoded:
-                    decoded[cid] = self._decode(ValueRecord(cid, row[3], row[4], row[5], row[6]))
-                ref._set_obj(decoded[cid])
+                records[cid] = (cid, *row[3:])
+                atoms.append(ref)
             out[hid] = ref
+        if records:
+            decoded = self._decode_rows(list(records.values()))
+            for ref in atoms:
+                ref._set_obj(decoded[ref.cid])
         if collections:  # assembled from their elements by the storage
             self.storage.attach(collections, inplace=True)
         return out
-
-    def _decode(self, rec: ValueRecord) -> Any:
-        # Storage exposes attach()/unwrap(), which read in chunks of 500 ids; extraction reads all values in one
-        # statement, so it decodes the rows itself with the storage's own codec.
-        if rec.codec == POINTER_CODEC:  # the object was never stored: the cell shows the pointer (its id)
-            return ValuePointer((rec.data or b"").decode("utf-8"), None)
-        return self.storage._values.load(rec)
 
     def load_values(self, cids: Iterable[str]) -> dict:
         """Decoded values by cid, read in one statement."""
         cids = cids if type(cids) is set else set(cids)
         if not cids:
             return {}
-        p = emit.Params()
+        p = self.params()
         return self._decode_rows(self.query(emit_load.emit_load_values(cids, p), p))  # (which sorts them)
 
     def values_of(self, columns: list, value_pass: ValuePass | None = None) -> dict:
@@ -209,19 +201,15 @@ class Reader:
             return value_pass.finish(columns)
         return self.load_values(set().union(*columns) - {None})
 
-    def plain_loads(self) -> Callable[[bytes], Any]:
-        """What decodes a plain pickle kept in its row: ``pickle.loads``, or for a store opened with
-        ``trusted=False`` the unpickler that builds plain values only."""
-        return pickle.loads if self.storage._values.trusted else untrusted_loads
-
-    def _decode_rows(self, rows: list) -> dict:
-        loads = self.plain_loads()
-        try:  # the common case, plain pickles kept in the row, decoded directly
-            out = {cid: loads(data) for cid, codec, _, data, path in rows if codec == "pickle" and path is None}
-        except Exception:  # let the storage's codec decode them all and report
-            out = {}
-        if len(out) < len(rows):
-            out.update({row[0]: self._decode(ValueRecord(*row)) for row in rows if row[0] not in out})
+    def _decode_rows(self, rows: list, failed: list | None = None) -> dict:
+        """Values by cid of stored rows (in ``VALUE_COLUMNS`` order), through the storage's checksummed decoding; a
+        value pointer (the object was never stored) decodes to the pointer, its id only."""
+        pointers = {row[0]: row for row in rows if row[1] == POINTER_CODEC}
+        if pointers:
+            rows = [row for row in rows if row[0] not in pointers]
+        out = decode_values(self.storage, rows, failed)
+        for cid, row in pointers.items():
+            out[cid] = ValuePointer((row[3] or b"").decode("utf-8"), None)
         return out
 
     def make_refs(self, info: dict, hids: Iterable[str], with_values: bool) -> dict:
@@ -244,7 +232,7 @@ class Reader:
         hids = sorted(set(hids))
         if not hids:
             return {}
-        p = emit.Params()
+        p = self.params()
         return dict(self.query(emit_load.emit_creation_times(hids, p), p))
 
     def call_edges(self, hids: Iterable[str]) -> dict:
@@ -253,7 +241,7 @@ class Reader:
         out: dict = {}
         if not hids:
             return out
-        p = emit.Params()
+        p = self.params()
         for call, direction, ref in self.query(emit_load.emit_call_edges(hids, p), p):
             ports = out.get(call)
             if ports is None:
@@ -266,7 +254,7 @@ class Reader:
         hids = sorted(set(hids))
         if not hids:
             return {}
-        p = emit.Params()
+        p = self.params()
         ops = getattr(self.storage, "_ops_by_name", {})
         out: dict = {}
         make = self.storage.make_ref
@@ -356,7 +344,8 @@ class ValuePass:
         """Whether ``cells`` values (counting repeats) are a large enough share of the store's to read them all."""
         if cells < SCAN_MIN:
             return False
-        self._top = self.reader.run('SELECT max(rowid) FROM "values"')[0][0] or 0
+        p = self.reader.params()
+        self._top = self.reader.query(emit_load.emit_values_top(p), p)[0][0] or 0
         self.chosen = self._top > 0 and cells >= SCAN_SHARE * self._top
         return self.chosen
 
@@ -368,31 +357,20 @@ class ValuePass:
         """Read and decode one piece; False once the pass is done."""
         if self._next > self._top:
             return False
-        rows = self.reader.run(
-            f'SELECT cid, data FROM "values" WHERE rowid BETWEEN ? AND ? AND {_INLINE}',
-            (self._next, self._next + self.PIECE - 1, SCAN_BYTES),
-        )
+        p = self.reader.params()
+        rows = self.reader.query(emit_load.emit_values_piece(self._next, self._next + self.PIECE - 1, SCAN_BYTES, p), p)
         self._next += self.PIECE
-        loads = self.reader.plain_loads()
-        try:
-            self.values.update({cid: loads(data) for cid, data in rows})
-        except Exception:  # the storage's codec decodes those by id, and reports
-            self._undecoded.update(cid for cid, _ in rows if cid not in self.values)
+        failed: list = []  # (the storage's decoding reports those by id, if the table names them)
+        self.values.update(self.reader._decode_rows(rows, failed))
+        self._undecoded.update(row[0] for row in failed)
         return self._next <= self._top
 
     def finish(self, columns: list) -> dict:
         while self.step():
             pass
         rest = self._undecoded  # and values too large, in files, cloudpickled, or stored since the pass began
-        rest.update(
-            cid
-            for (cid,) in self.reader.run(
-                f'SELECT cid FROM "values" WHERE rowid > ? OR NOT ({_INLINE})', (self._top, SCAN_BYTES)
-            )
-        )
+        p = self.reader.params()
+        rest.update(cid for (cid,) in self.reader.query(emit_load.emit_values_skipped(self._top, SCAN_BYTES, p), p))
         if rest:
             self.values.update(self.reader.load_values(set().union(*(rest.intersection(c) for c in columns))))
         return self.values
-
-
-_INLINE = "codec = 'pickle' AND path IS NULL AND size <= ?"

@@ -18,9 +18,9 @@ import pandas as pd
 
 from .cells import KINDS
 from .errors import FrameStructureError
-from .extract import Row, Table, after_filters, history_rows, history_table
 from .model import Pattern
 from .order import cell_orders
+from .rows import Row, Table, after_filters, history_rows, history_table
 from .store import CallBatch, LazyCall, Reader, ValuePass
 
 VALUES = ("objs", "refs")
@@ -30,16 +30,16 @@ JOINS = ("outer", "inner")
 def rows_of(reader: Reader, pattern: Pattern) -> list:
     """History rows after every filter (id filters in SQL; predicates here, on loaded values)."""
     reader.sync()
-    return _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many))
+    return _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many, reader.dialect))
 
 
 def table_of(reader: Reader, pattern: Pattern, on_count: Callable | None = None) -> Table:
     """The histories after every filter, by column (``on_count``: see ``history_table``)."""
     reader.sync()
     if not after_filters(pattern):
-        return history_table(reader.run, pattern, reader.run_many, reader.run_stream, on_count)
+        return history_table(reader.run, pattern, reader.run_many, reader.run_stream, on_count, reader.dialect)
     return Table.of_rows(
-        _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many)), pattern.names()
+        _filtered(reader, pattern, history_rows(reader.run, pattern, reader.run_many, reader.dialect)), pattern.names()
     )
 
 

@@ -276,7 +276,7 @@ def test_sql_is_what_runs_and_targets_other_dialects(storage):
     cf = storage.cf(add).expand_all()
     text = cf.sql()
     assert '"edges"' in text and '"calls"' in text and "LEFT JOIN" in text
-    from graphstore.query.extract import plan_statements
+    from graphstore.query.sql.statements import plan_statements
 
     stmts, _ = plan_statements(cf.pattern, dialect="postgres")
     assert any("%(p0)s" in s.sql for s in stmts)

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 
 import graphstore.query.expand
-import graphstore.query.extract
+import graphstore.query.rows
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -176,12 +176,12 @@ def test_sql_extraction_equals_naive_evaluation(program, start, steps, on_file, 
         for step in steps:
             cf = apply(cf, step, storage, refs)
             assert sql_rows(storage, cf.pattern) == naive_rows(storage, cf.pattern, store), (step, cf)
-        chunk_rows = graphstore.query.extract.CHUNK_ROWS
-        graphstore.query.extract.CHUNK_ROWS = 3  # tables read by column in many chunks of roots
+        chunk_rows = graphstore.query.rows.CHUNK_ROWS
+        graphstore.query.rows.CHUNK_ROWS = 3  # tables read by column in many chunks of roots
         try:
             assert sql_table_rows(storage, cf.pattern) == naive_rows(storage, cf.pattern, store), cf
         finally:
-            graphstore.query.extract.CHUNK_ROWS = chunk_rows
+            graphstore.query.rows.CHUNK_ROWS = chunk_rows
         df = cf.df(values="refs")
         assert len(df) == len(naive_rows(storage, cf.pattern, store))
         assert list(df.columns) == cf.pattern.topo_names()

@@ -28,7 +28,7 @@ def test_frame_of_200_nodes_is_staged(storage, counter):
     cf = storage.cf(STEPS[-1]).expand_back(recursive=True)
     assert len(cf.fnames) == CHAIN and len(cf.vnames) == CHAIN + 1
     sql = cf.sql()
-    assert sql.count("CREATE TEMP TABLE") >= 4  # 300 joins do not fit SQLite's 64 tables
+    assert sql.count("CREATE TEMPORARY TABLE") >= 4  # 300 joins do not fit SQLite's 64 tables
     df = cf.df(include_calls=False)
     assert df.shape == (3, CHAIN + 1)
     assert sorted(df.iloc[:, -1]) == [start + sum(range(CHAIN)) for start in range(3)]

@@ -154,7 +154,7 @@ def test_a_table_read_in_chunks_keeps_the_order_of_creation_times(db_path, monke
     """Roots are ordered by creation time, then id, whatever their row order: times rewritten out of order, ties."""
     import sqlite3
 
-    import graphstore.query.extract
+    import graphstore.query.rows
 
     s = Storage(db_path)
     chain(s, 60)
@@ -171,7 +171,7 @@ def test_a_table_read_in_chunks_keeps_the_order_of_creation_times(db_path, monke
             hid for (hid,) in sqlite3.connect(db_path).execute("SELECT hid FROM calls WHERE op_name = 'h' ORDER BY id")
         ]
         for chunk_rows in (4, 10**6):
-            monkeypatch.setattr(graphstore.query.extract, "CHUNK_ROWS", chunk_rows)
+            monkeypatch.setattr(graphstore.query.rows, "CHUNK_ROWS", chunk_rows)
             s = Storage(db_path)
             df = s.cf(h).expand_all().df()
             assert [c.hid for c in df["h"]] == want

@@ -141,6 +141,9 @@ class Backend(ABC):
     """Persistent storage of the property graph of calls and refs."""
 
     location: str
+    sql_dialect: str = "sqlite"
+    """The SQL dialect of the store's engine, by name ("sqlite", "postgres"): the query layer builds its statements
+    for it (``execute`` runs them)."""
 
     @abstractmethod
     def lookup_call(self, hid: str) -> CallRecord | None:

@@ -1,156 +1,38 @@
-"""The emitter: turns compiled plans into SQL text with sqlglot (which only it, ``emit_history`` and ``emit_load``
-import). The statements that read histories are in ``emit_history``.
-
-Every identifier is quoted by :func:`ident`; every value is a named parameter made by :meth:`Params.add`, so no
-SQL text ever holds data. ``dialect`` is any sqlglot dialect name ("sqlite" by default; "postgres" works too, though
-id lists use SQLite's ``json_each``: a PostgreSQL backend swaps :func:`id_list` for ``jsonb_array_elements_text``).
-
-Calls, refs, edges and member tables are joined by integer row ids (``calls.id``, ``refs.id``, ``edges.call_id``,
-``edges.ref_id``). Text ids (hids) only cross the boundaries: given ids become row ids by a join to the unique ``hid``
-columns (:func:`known_ids`); rows read by Python carry hids, from the ``calls`` or ``refs`` row a query joins anyway.
+"""The statements of expansion and membership: a frame's non-full function nodes staged into a members table (one
+recursive query), a variable's members, and the ops and labels at them (discovery); op labels and call counts.
 
 >>> p = Params()
->>> sql, params = render(select_op_calls("inc", None, p), p)
->>> sql
-'SELECT "c"."id" AS "id" FROM "calls" AS "c" WHERE "c"."op_name" = :p0'
->>> params
-{'p0': 'inc'}
+>>> render(emit_op_counts(["inc"], p), p)[0]
+'SELECT "c"."op_name", COUNT(*) AS n FROM "calls" AS "c" WHERE "c"."op_name" IN (:p0) GROUP BY "c"."op_name"'
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 
-from .compile import CallSource
-from .model import group_prefix, is_group
+from ..plan import CallSource
+from .build import (
+    Params,
+    _and,
+    _union,
+    col,
+    edge_on,
+    ident,
+    known_ids,
+    label_test,
+    op_condition,
+    render,
+    select_members,
+    table,
+)
+from .dialect import Dialect
 
-DIALECT = "sqlite"
-
-
-class Params:
-    """Named parameters collected while building one statement."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def add(self, value: Any) -> exp.Placeholder:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return exp.Placeholder(this=name)
-
-
-def render(tree: exp.Expression, params: Params, dialect: str = DIALECT) -> tuple[str, dict]:
-    """SQL text and parameters of a statement; the tree is generated in place (each is built for one statement,
-    and a copy of a large tree costs more than making the text)."""
-    return tree.sql(dialect=dialect, copy=False), dict(params.values)
+__all__ = ["render"]
 
 
-def ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def col(table: str, name: str) -> exp.Column:
-    return exp.Column(this=ident(name), table=ident(table))
-
-
-def table(name: str, alias: str) -> exp.Table:
-    return exp.Table(this=ident(name), alias=exp.TableAlias(this=ident(alias)))
-
-
-def id_list(ids: Iterable[str], p: Params) -> exp.Subquery:
-    """A subquery of the ids (one parameter, a JSON array) with one column, ``hid``."""
-    src = exp.select(exp.alias_(exp.column("value"), "hid", quoted=True, copy=False)).from_(
-        exp.Anonymous(this="json_each", expressions=[p.add(json.dumps(sorted(ids)))]), copy=False
-    )
-    return src.subquery(copy=False)
-
-
-def known_ids(tbl: str, hids: Iterable[str], p: Params) -> exp.Subquery:
-    """A subquery with one column, ``id``: the row ids in ``tbl`` ("calls" or "refs") of the stored ones of these
-    text ids (one search of the table's unique ``hid`` index per id; ids not stored drop out)."""
-    ids = exp.select(col("f", "hid")).from_(id_list(hids, p).as_("f"), copy=False)
-    return (
-        exp.select(exp.alias_(col("k", "id"), "id", quoted=True, copy=False))
-        .from_(table(tbl, "k"), copy=False)
-        .where(col("k", "hid").isin(query=ids), copy=False)
-        .subquery(copy=False)
-    )
-
-
-def _union(parts: list, distinct: bool) -> exp.Expression:
-    body = parts[0]
-    for q in parts[1:]:
-        body = exp.union(body, q, distinct=distinct, copy=False)
-    return body
-
-
-def _and(*conds: exp.Expression) -> exp.Expression:
-    return exp.and_(*[c for c in conds if c is not None], copy=False)
-
-
-# --- membership ---------------------------------------------------------------------------------------------------
-
-
-def op_condition(alias: str, source: CallSource, p: Params) -> exp.Expression:
-    cond = col(alias, "op_name").eq(p.add(source.op))
-    if source.versions is not None:
-        cond = _and(cond, col(alias, "op_version").isin(*[p.add(v) for v in sorted(source.versions)]))
-    return cond
-
-
-def member_join(alias: str, source: CallSource, call_id: exp.Expression, p: Params) -> tuple[exp.Table, exp.Expression]:
-    """A table to join so that ``alias.id`` is ``call_id`` when that call is a member of the function node (an alias
-    of ``calls`` for a full node, else of its members table)."""
-    if source.members_table is None:
-        return table("calls", alias), _and(col(alias, "id").eq(call_id), op_condition(alias, source, p))
-    return table(source.members_table, alias), _and(
-        col(alias, "node").eq(p.add(source.node)), col(alias, "id").eq(call_id)
-    )
-
-
-def select_op_calls(op: str, versions: frozenset | None, p: Params) -> exp.Select:
-    src = CallSource(op, op, versions, None)
-    q = exp.select(exp.alias_(col("c", "id"), "id", quoted=True, copy=False))
-    return q.from_(table("calls", "c"), copy=False).where(op_condition("c", src, p), copy=False)
-
-
-def select_members(source: CallSource, p: Params) -> exp.Select:
-    """``SELECT id`` of the member calls of one function node."""
-    if source.members_table is None:
-        return select_op_calls(source.op, source.versions, p)
-    return (
-        exp.select(exp.alias_(col("m", "id"), "id", quoted=True, copy=False))
-        .from_(table(source.members_table, "m"), copy=False)
-        .where(col("m", "node").eq(p.add(source.node)), copy=False)
-    )
-
-
-def edge_on(alias: str, anchor: str, value: exp.Expression, direction: int, label: str, p: Params) -> exp.Expression:
-    """Join condition for ``edges AS alias`` anchored at its ``call_id`` or ``ref_id`` column.
-
-    A group label (``*elts``) matches every stored label with its prefix (``elts_0``, ``elts_1``, ...)."""
-    return _and(
-        col(alias, anchor).eq(value),
-        col(alias, "direction").eq(exp.Literal.number(direction)),
-        label_test(col(alias, "label"), label, p),
-    )
-
-
-def label_test(column: exp.Expression, label: str, p: Params) -> exp.Expression:
-    if not is_group(label):
-        return column.eq(p.add(label))
-    prefix = group_prefix(label)
-    return exp.Substring(this=column, start=exp.Literal.number(1), length=exp.Literal.number(len(prefix))).eq(
-        p.add(prefix)
-    )
-
-
-MEMBER_COLUMNS = [("node", "TEXT"), ("id", "INTEGER")]
+MEMBER_COLUMNS = [("node", "text"), ("id", "integer")]
 """The columns of a members table: a function node's name and the row id of one of its member calls."""
 
 
@@ -211,14 +93,10 @@ def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
     if not parts:
         parts.append(exp.select(exp.Null().as_("node"), exp.Null().as_("id")).where(exp.false(), copy=False))
     body = _union(parts + recursive, distinct=True)
-    cte = (
-        exp.select(exp.column("node", quoted=True), exp.column("id", quoted=True))
-        .from_(exp.to_table("fm"), copy=False)
-        .with_(exp.to_identifier("fm"), as_=body, recursive=True, copy=False)
+    cte = exp.select(exp.column("node", quoted=True), exp.column("id", quoted=True)).from_(
+        exp.to_table("fm"), copy=False
     )
-    cte.args["with_"].expressions[0].set(
-        "alias", exp.TableAlias(this=ident("fm"), columns=[ident(name) for name, _ in MEMBER_COLUMNS])
-    )
+    cte = p.dialect.with_recursive(cte, "fm", [name for name, _ in MEMBER_COLUMNS], body)
     cte = cte.where(exp.Not(this=exp.Is(this=exp.column("id", quoted=True), expression=exp.Null())), copy=False)
     return exp.insert(cte, exp.Table(this=ident(target)), copy=False)
 
@@ -372,39 +250,6 @@ def emit_op_counts(ops: list, p: Params) -> exp.Expression:
     )
 
 
-# --- roots and histories -------------------------------------------------------------------------------------------
-
-
-def _not_consumed(ref: exp.Expression, consumers: list, p: Params, alias: str) -> list[exp.Expression]:
-    conds = []
-    for i, (source, label) in enumerate(consumers):
-        k, m = f"{alias}k{i}", f"{alias}m{i}"
-        mt, mon = member_join(m, source, col(k, "call_id"), p)
-        sub = (
-            exp.select(exp.Literal.number(1))
-            .from_(table("edges", k), copy=False)
-            .join(mt, on=mon, copy=False)
-            .where(edge_on(k, "ref_id", ref, 0, label, p), copy=False)
-        )
-        conds.append(exp.Not(this=exp.Exists(this=sub)))
-    return conds
-
-
-def emit_create_members(name: str) -> str:
+def emit_create_members(name: str, dialect: Dialect) -> str:
     """A temporary members table, keyed by all its columns (membership tests are searches, not scans)."""
-    cols = [f"{ident(c).sql(DIALECT)} {kind}" for c, kind in MEMBER_COLUMNS]
-    key = ", ".join(ident(c).sql(DIALECT) for c, _ in MEMBER_COLUMNS)
-    return f"CREATE TEMP TABLE {ident(name).sql(DIALECT)} ({', '.join(cols)}, PRIMARY KEY ({key}))"
-
-
-def emit_drop_temp(name: str) -> str:
-    return f"DROP TABLE IF EXISTS temp.{ident(name).sql(DIALECT)}"
-
-
-def emit_create_as(name: str, query: exp.Expression, dialect: str = DIALECT) -> str:
-    return f"CREATE TEMP TABLE {ident(name).sql(dialect)} AS {query.sql(dialect=dialect, copy=False)}"
-
-
-def pretty(sql: str, dialect: str = DIALECT) -> str:
-    """Reformat SQL text for reading."""
-    return ";\n".join(s.sql(dialect=dialect, pretty=True) for s in sqlglot.parse(sql, read=DIALECT) if s)
+    return dialect.create_temp(name, MEMBER_COLUMNS, [c for c, _ in MEMBER_COLUMNS])

@@ -1,4 +1,5 @@
-"""Running a compiled pattern: the statements, their staging through temporary tables, and rows of histories.
+"""Running an extraction's statements (SQL -> rows): staging, root probes side by side, history queries read whole
+or by column in chunks, and the rows of histories they return.
 
 A history row is ``Row(root, created, cells)`` where ``cells`` maps a node name to the sorted ids (ref or call hids)
 the row holds there. ``graphstore.query.table`` turns rows into a DataFrame.
@@ -9,62 +10,17 @@ from __future__ import annotations
 import itertools
 import json
 import operator
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import emit, emit_history
-from .compile import (
-    LongPlan,
-    TreePlan,
-    compile_long,
-    compile_members,
-    compile_trees,
-    is_simple,
-    needs_members,
-    python_filters,
-)
 from .model import Pattern
-
-_COUNTER = itertools.count()
-_LOCK = threading.Lock()
-
-
-def temp_name(prefix: str) -> str:
-    with _LOCK:
-        return f"_gs_{prefix}{next(_COUNTER)}"
-
+from .plan import is_simple, python_filters
+from .sql.dialect import SQLITE, Dialect
+from .sql.statements import Chunks, Statement, chunks_of, expand_lazy, plan_statements
 
 CHUNK_ROWS = 25_000
-"""Histories read per chunk when a history query is read by column (see :class:`Chunks`)."""
-
-
-@dataclass
-class Chunks:
-    """A single-stage history query of an op's calls, read by column in chunks of root row ids: ``range_sql`` gives
-    the ids' ``(min, max, count)``; ``sql`` (with ``params`` and the range's two parameters ``lo`` and ``hi``)
-    returns a chunk as one JSON array per column of ``columns``."""
-
-    range_sql: str
-    range_params: dict
-    sql: str
-    params: dict
-    lo: str
-    hi: str
-    columns: list
-
-
-@dataclass
-class Statement:
-    """One SQL statement of an extraction: ``kind`` is "exec" (staging), "tree" or "long" (returns rows)."""
-
-    kind: str
-    sql: str
-    params: dict
-    tree: TreePlan | None = None
-    columns: list = field(default_factory=list)
-    chunkable: bool = False  # a history query that may be read by column (see :func:`_chunks`)
+"""Histories read per chunk when a history query is read by column (see ``Chunks``)."""
 
 
 @dataclass
@@ -76,101 +32,6 @@ class Row:
     created: float
     cells: dict
     info: dict = field(default_factory=dict, repr=False)
-
-
-def plan_statements(pattern: Pattern, dialect: str = emit.DIALECT) -> tuple[list, list]:
-    """The statements that extract ``pattern``'s histories, and the temporary tables to drop afterwards."""
-    stmts: list[Statement] = []
-    temps: list[str] = []
-    table = None
-    if needs_members(pattern):
-        table = temp_name("m")
-        temps.append(table)
-        stmts.append(Statement("exec", emit.emit_create_members(table), {}))
-        p = emit.Params()
-        sql, params = emit.render(emit.emit_members_insert(compile_members(pattern, table), table, p), p, dialect)
-        stmts.append(Statement("exec", sql, params))
-    if is_simple(pattern):
-        trees = compile_trees(pattern, table)
-        for tree in trees:  # one root probe per root node (extraction may run them side by side)
-            p = emit.Params()
-            sql, params = emit.render(emit_history.emit_root_probe([tree], p), p, dialect)
-            stmts.append(Statement("probe", sql, params))
-        for tree in trees:
-            stmts.append(Statement("lazy", "", {}, tree))
-    else:
-        plan: LongPlan = compile_long(pattern, table)
-        p = emit.Params()
-        sql, params = emit.render(emit_history.emit_long(plan, p), p, dialect)
-        stmts.append(Statement("long", sql, params))
-    return stmts, temps
-
-
-def _tree_statements(tree: TreePlan, temps: list, dialect: str) -> list:
-    out = []
-    prev: str | None = None
-    done: list = []
-    stages = tree.stages()
-    for i, steps in enumerate(stages):
-        p = emit.Params()
-        last = i == len(stages) - 1
-        q = emit_history.emit_tree_stage(tree, steps, prev, done, p, last)
-        done = done + steps
-        if last:
-            q = emit_history.wrap_filtered(q, tree, p)
-            sql, params = emit.render(q, p, dialect)
-            columns = ["root", "created"] + [f"{k}{s.id}" for s in done for k in "scx"]
-            chunkable = len(stages) == 1 and tree.root.kind == "call" and tree.root.source.members_table is None
-            out.append(Statement("tree", sql, params, tree, columns, chunkable))
-        else:
-            name = temp_name("s")
-            temps.append(name)
-            out.append(Statement("exec", emit.emit_create_as(name, q, dialect), dict(p.values)))
-            prev = name
-    return out
-
-
-def _chunks(tree: TreePlan, columns: list, dialect: str = emit.DIALECT) -> Chunks:
-    """How to read the histories of a single-stage tree whose roots are the calls of an op, by column."""
-    p = emit.Params()
-    range_sql, range_params = emit.render(emit_history.emit_root_range(tree, p), p, dialect)
-    p = emit.Params()
-    lo, hi = p.add(0), p.add(0)
-    q = emit_history.wrap_filtered(emit_history.emit_tree_stage(tree, tree.steps, None, [], p, True, (lo, hi)), tree, p)
-    wanted = columns[1:]  # the root is the first step's element: its column is read once
-    sql, params = emit.render(emit_history.emit_json_columns(q, wanted), p, dialect)
-    return Chunks(range_sql, range_params, sql, params, lo.name, hi.name, wanted)
-
-
-def _expand_lazy(stmts: list, temps: list, has_roots: set | None, dialect: str = emit.DIALECT) -> list:
-    """Replace each deferred history query by its statements (only for root nodes that have roots)."""
-    out = []
-    for s in stmts:
-        if s.kind != "lazy":
-            out.append(s)
-        elif has_roots is None or s.tree.root.node in has_roots:
-            out.extend(_tree_statements(s.tree, temps, dialect))
-    return out
-
-
-def sql_text(pattern: Pattern, run: Callable[[str, Any], list] | None = None) -> str:
-    """The SQL extraction runs, as one script. With ``run``, the root probes are run first, so that (as in
-    extraction) only the root nodes that have roots get a history query."""
-    stmts, temps = plan_statements(pattern)
-    has_roots = None
-    probes = [s for s in stmts if s.kind == "probe"]
-    if run is not None and probes:
-        staging = [s for s in stmts[: stmts.index(probes[0])]]
-        try:
-            for s in staging:
-                run(s.sql, s.params)
-            has_roots = {r[0] for s in probes for r in run(s.sql, s.params)}
-        finally:
-            for t in temps:
-                run(emit.emit_drop_temp(t), {})
-    stmts = _expand_lazy(stmts, temps, has_roots)
-    parts = [s.sql for s in stmts] + [emit.emit_drop_temp(t) for t in temps]
-    return ";\n".join(parts) + ";"
 
 
 @dataclass
@@ -225,12 +86,13 @@ def history_table(
     run_many: Callable | None = None,
     stream: Callable | None = None,
     on_count: Callable | None = None,
+    dialect: Dialect = SQLITE,
 ) -> Table:
     """The histories of ``pattern`` as a ``Table``. A single history query whose roots are distinct (the common
     case) is turned into columns as it comes, without a per-history object; with ``stream`` (see
     ``Reader.run_stream``) a query of an op's calls is read by column, in chunks of roots. ``on_count(n)``, told
     how many roots such a query has, may return work for the time spent waiting on the stream (its ``idle``)."""
-    results = _run_all(run, pattern, run_many, stream, on_count)
+    results = _run_all(run, pattern, run_many, stream, on_count, dialect)
     if len(results) == 1 and results[0][0].kind == "tree":
         table = _tree_table(results[0][0], results[0][1])
         if table is not None:
@@ -295,9 +157,11 @@ def _same(column: Any) -> Any:
     return column
 
 
-def history_rows(run: Callable[[str, Any], list], pattern: Pattern, run_many: Callable | None = None) -> list:
+def history_rows(
+    run: Callable[[str, Any], list], pattern: Pattern, run_many: Callable | None = None, dialect: Dialect = SQLITE
+) -> list:
     """Every history row of ``pattern``, ordered by the creation time of its root (then root id)."""
-    return _rows_of_results(_run_all(run, pattern, run_many))
+    return _rows_of_results(_run_all(run, pattern, run_many, dialect=dialect))
 
 
 def _rows_of_results(results: list) -> list:
@@ -326,11 +190,12 @@ def _run_all(
     run_many: Callable | None = None,
     stream: Callable | None = None,
     on_count: Callable | None = None,
+    dialect: Dialect = SQLITE,
 ) -> list:
     """Run the statements of ``pattern``: the ``(statement, result)`` of those that return histories. The root
     probes go through ``run_many`` (statements -> results, maybe side by side) when it is given; with ``stream``,
     a history query that can be is read by column (its result is then a ``Columns``)."""
-    stmts, temps = plan_statements(pattern)
+    stmts, temps = plan_statements(pattern, dialect)
     results: list = []
     try:
         i = 0
@@ -346,17 +211,17 @@ def _run_all(
                 parts = run_many(pairs) if run_many is not None and not temps else [run(*x) for x in pairs]
                 result = [row for part in parts for row in part]
             elif s.chunkable and stream is not None:
-                result = _read_chunks(run, stream, _chunks(s.tree, s.columns), not temps, on_count)
+                result = _read_chunks(run, stream, chunks_of(s.tree, s.columns, dialect), not temps, on_count)
                 on_count = None  # (one waiting task)
             else:
                 result = run(s.sql, s.params)
             if s.kind == "probe":
-                stmts = stmts[:i] + _expand_lazy(stmts[i:], temps, {r[0] for r in result})
+                stmts = stmts[:i] + expand_lazy(stmts[i:], temps, {r[0] for r in result}, dialect)
             elif s.kind in ("tree", "long"):
                 results.append((s, result))
     finally:
         for t in temps:
-            run(emit.emit_drop_temp(t), {})
+            run(dialect.drop_temp(t), {})
     return results
 
 

@@ -1,7 +1,7 @@
 """The statements that read histories: a tree of steps from root calls, joined stage by stage, its filters, and
 the long (one row per node and element) and column (one JSON array per column) shapes that extraction reads.
 
-Built from the shared pieces of :mod:`graphstore.query.emit` (parameters, identifiers, edge and member joins).
+Built from the shared pieces of :mod:`graphstore.query.sql.build` (parameters, identifiers, edge and member joins).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlglot import exp
 
-from .compile import RootPlan, Step, TreePlan
-from .emit import Params, _and, _not_consumed, _union, col, edge_on, id_list, ident, member_join, op_condition, table
+from ..plan import RootPlan, Step, TreePlan
+from .build import Params, _and, _not_consumed, _union, col, edge_on, id_list, member_join, op_condition, table
 
 
 def root_conditions(root: RootPlan, row_id: exp.Expression, p: Params) -> list[exp.Expression]:
@@ -217,7 +217,7 @@ def emit_root_range(tree: TreePlan, p: Params) -> exp.Select:
     )
 
 
-def emit_json_columns(q: exp.Select, columns: list) -> exp.Select:
+def emit_json_columns(q: exp.Select, columns: list, p: Params) -> exp.Select:
     """The rows of ``q`` as one JSON array per column (each a text value to decode at once): reading a few long
     texts is much cheaper than a row object per history. ``created`` becomes integer nanoseconds, which keep the
     order of the stored times (JSON keeps only 15 digits of a real)."""
@@ -225,10 +225,8 @@ def emit_json_columns(q: exp.Select, columns: list) -> exp.Select:
     for name in columns:
         value: exp.Expression = exp.column(name, quoted=True)
         if name == "created":
-            value = exp.Cast(
-                this=exp.Mul(this=value, expression=exp.Literal.number(1_000_000_000)), to=exp.DataType.build("INTEGER")
-            )
-        arrays.append(exp.Anonymous(this="json_group_array", expressions=[value]))
+            value = p.dialect.nanoseconds(value)
+        arrays.append(p.dialect.json_array(value))
     return exp.select(*arrays).from_(q.subquery("j", copy=False), copy=False)
 
 
@@ -323,11 +321,7 @@ def emit_long(plan: Any, p: Params) -> exp.Expression:
     out = _left_join(
         out, table("calls", "c"), _and(col("h", "is_call").eq(exp.Literal.number(1)), col("c", "id").eq(col("h", "id")))
     )
-    out = out.with_(exp.to_identifier("h"), as_=body, recursive=True, copy=False)
-    out.args["with_"].expressions[0].set(
-        "alias", exp.TableAlias(this=ident("h"), columns=[ident(c) for c in LONG_COLUMNS])
-    )
-    return out
+    return p.dialect.with_recursive(out, "h", LONG_COLUMNS, body)
 
 
 def _is_call(is_call: bool) -> exp.Expression:

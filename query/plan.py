@@ -1,4 +1,4 @@
-"""The compiler's passes: from a :class:`~query.model.Pattern` to plans the emitter turns into SQL.
+"""The planning stage (pattern -> plan): from a :class:`~query.model.Pattern` to plans ``query.sql`` turns into SQL.
 
 Passes, in order:
 
@@ -276,6 +276,55 @@ def python_filters(pattern: Pattern, simple: bool) -> list:
     return [f for f in pattern.filters if f.kind == "pred" or (not pushed and f.kind in ("hid", "cid"))]
 
 
+def explain(pattern: Pattern, table: str = "members") -> str:
+    """The plan of ``pattern`` as text, one line per item: the members pulls (when some node is not full), then
+    per root node its tree of steps (``id node how label <- parent``; a creator read from the members table is marked
+    ``[members]``, a repeated element ``dup <step>``), or the closure's roots and moves when the frame is not a tree.
+
+    >>> from graphstore.query.model import Pattern, FuncNode, VarNode, Edge, IN, OUT
+    >>> p = Pattern().add_func(FuncNode("inc", "inc", full=True)).add_var(VarNode("x")).add_var(VarNode("y"))
+    >>> print(explain(p.add_edge(Edge("inc", "x", "x", IN)).add_edge(Edge("inc", "y", "output_0", OUT))))
+    tree inc (call)
+      0 inc root
+      1 x in x <- 0
+      2 y out output_0 <- 0
+    """
+    lines = []
+    members = table if needs_members(pattern) else None
+    if members is not None:
+        plan = compile_members(pattern, members)
+        lines += [f"seed {node}: {', '.join(sorted(hids))}" for node, hids in plan.func_seeds]
+        for pull in plan.pulls:
+            start = f"seeds {', '.join(sorted(pull.var_seeds))}" if pull.var_seeds is not None else _src(pull.source)
+            lines.append(f"pull {pull.target.node} at {_dir(pull.dir)} {pull.label} from {start}")
+            if pull.var_seeds is None:
+                lines[-1] += f" at {_dir(pull.src_dir)} {pull.src_label}"
+    if is_simple(pattern):
+        for tree in compile_trees(pattern, members):
+            lines.append(f"tree {tree.root.node} ({tree.root.kind})")
+            for s in tree.steps:
+                line = f"  {s.id} {s.node} {s.how}" + ("" if s.parent is None else f" {s.label} <- {s.parent}")
+                if s.source is not None and s.source.members_table is not None:
+                    line += " [members]"
+                lines.append(line + ("" if s.dup is None else f" dup {s.dup}"))
+            lines += [f"  filter {f.node} {f.kind} {', '.join(sorted(f.values))}" for f in tree.filters]
+    else:
+        long = compile_long(pattern, members)
+        lines.append("closure")
+        lines += [f"  root {tree.root.node} ({tree.root.kind})" for tree in long.roots]
+        lines += [f"  move {m.src} -> {m.dst} {m.how} {m.label}" for m in long.moves]
+    return "\n".join(lines)
+
+
+def _src(source: CallSource | None) -> str:
+    assert source is not None
+    return source.node + (" [members]" if source.members_table is not None else "")
+
+
+def _dir(direction: int) -> str:
+    return "in" if direction == IN else "out"
+
+
 __all__ = [
     "CallSource",
     "Filter",
@@ -291,6 +340,7 @@ __all__ = [
     "compile_members",
     "compile_roots",
     "compile_trees",
+    "explain",
     "is_simple",
     "needs_members",
     "python_filters",
