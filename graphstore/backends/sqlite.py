@@ -7,7 +7,6 @@ record.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -19,7 +18,7 @@ from typing import Any, cast
 
 from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, SchemaVersionError, StoreError
-from .base import Backend, Batch, CallRecord, HandoverLost, OpRecord, Tracer, ValueRecord
+from .base import Backend, Batch, CallRecord, HandoverLost, Tracer, ValueRecord
 from .schema import OUT, SCHEMA_VERSION, ensure_schema, refuse_foreign, stored_schema_version
 from .sqlite_check import CheckMixin
 from .sqlite_copies import CopiesMixin
@@ -46,12 +45,8 @@ _LOOKUP_BY_HID = (
     "FROM calls AS c LEFT JOIN edges AS e ON e.call_id = c.id AND e.direction = 1 "
     "LEFT JOIN refs AS r ON r.id = e.ref_id WHERE c.hid = ? ORDER BY e.pos"
 )
-_LOOKUP_BY_CID = _LOOKUP_BY_HID.replace(
-    "WHERE c.hid = ?", "WHERE c.hid = (SELECT hid FROM calls WHERE cid = ? LIMIT 1)"
-)
 _HEAD = "SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls"
 _FAST_EITHER = f"{_HEAD} WHERE hid = ? UNION ALL SELECT * FROM ({_HEAD} WHERE cid = ? LIMIT 1) LIMIT 1"
-_FAST_BY_HID = f"{_HEAD} WHERE hid = ?"
 _OP_CALLS = f"{_HEAD} WHERE op_name = ? AND op_version = ?"
 _COUNT_OP = "SELECT count(*) FROM calls WHERE op_name = ? AND op_version = ?"
 MEMO_MIN_HITS = 20
@@ -276,12 +271,6 @@ class SQLiteBackend(
             version_id=version_id,
         )
 
-    def lookup_call(self, hid: str) -> CallRecord | None:
-        return self._fast_record(self._run(_FAST_BY_HID, (hid,)))
-
-    def lookup_call_by_cid(self, cid: str) -> CallRecord | None:
-        return self._record_from_rows(self._run(_LOOKUP_BY_CID, (cid,)))
-
     def lookup_call_or_content(self, hid: str, cid: str, op_key: tuple[str, int] | None = None) -> CallRecord | None:
         """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement.
 
@@ -489,6 +478,10 @@ class SQLiteBackend(
         helper = self._helper
         return helper is not None and helper.usable()
 
+    def fork_locks(self) -> list[Any]:
+        """The lock of the writer connection (a fork holds it, so no batch is half written in the child's copy)."""
+        return [self._wlock]
+
     def _writer(self) -> tuple[sqlite3.Connection, Any]:
         """The connection (and its lock) that batches are written on: a second one for file stores."""
         if self.location == ":memory:":
@@ -552,19 +545,12 @@ class SQLiteBackend(
             out.setdefault(coll_hid, []).append((pos, key, elt_hid, cid, kind))
         return out
 
-    def get_op(self, name: str, version: int) -> OpRecord | None:
-        rows = self._run(
-            "SELECT name, version, signature, source_hash, output_names FROM ops WHERE name = ? AND version = ?",
-            (name, version),
-        )
-        if not rows:
-            return None
-        n, v, sig, src, outs = rows[0]
-        return OpRecord(n, v, sig, src, tuple(json.loads(outs)))
-
     def op_source_hashes(self) -> dict[tuple[str, int], tuple[str, str]]:
         """``(name, version) -> (source hash, signature)`` of every op the store knows."""
         return {(n, v): (h, sig) for n, v, h, sig in self._run("SELECT name, version, source_hash, signature FROM ops")}
+
+    def has_calls(self) -> bool:
+        return bool(self._run("SELECT 1 FROM calls LIMIT 1"))
 
     def counts(self) -> dict[str, int]:
         tables = {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable
 
-from ..errors import OverflowPathError, StoreError
-from ..overflow import confined_path
+from ..errors import StoreError
 
 _SEED = "CREATE TEMP TABLE IF NOT EXISTS _gs_seed (hid TEXT PRIMARY KEY)"
 
@@ -177,17 +175,3 @@ class HistoryMixin:
             self._conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.DatabaseError):
             raise StoreError(f"store {self.location}: {exc}") from exc
-
-
-def remove_overflow_files(folder: str | None, names: list[str]) -> int:
-    """Delete the overflow files of deleted values; returns how many were removed."""
-    removed = 0
-    for name in names if folder else ():
-        try:
-            os.remove(confined_path(folder, name, name))  # type: ignore[arg-type]
-            removed += 1
-        except FileNotFoundError:
-            pass
-        except OverflowPathError:  # a row naming a file outside the folder: never deleted (check() reports it)
-            pass
-    return removed

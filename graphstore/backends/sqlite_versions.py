@@ -4,32 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ComponentCommit:
-    """One content of a code component (a function's source, a global's value) and its semantic hash."""
-
-    key: str
-    content_hash: str
-    kind: str
-    semantic_hash: str
-    parent_hash: str | None
-    source: str | None
-    created_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class VersionRecord:
-    """One version of an op: the components a call touched, with their content hashes."""
-
-    version_id: str
-    op_name: str
-    op_version: int
-    semantic_version: str
-    deps: tuple[tuple[str, str, str], ...]  # (kind, key, content hash)
-    created_at: float = 0.0
+from .base import ComponentCommit, VersionRecord
 
 
 class VersionsMixin:
@@ -119,8 +95,9 @@ class VersionsMixin:
         )
         return dict(rows)
 
-    def calls_of_version(self, version_id: str) -> list[str]:
-        return [r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))]
+    def version_op(self, version_id: str) -> tuple[str, int] | None:
+        rows = self._run("SELECT op_name, op_version FROM versions WHERE version_id = ?", (version_id,))
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def delete_version(self, version_id: str, with_dependents: bool = True) -> int:
         """Delete a version, its calls and (if asked) every call downstream of them, in one transaction; returns
