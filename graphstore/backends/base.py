@@ -173,12 +173,19 @@ class Backend(ABC):
     """Where the store is (a file path, ``":memory:"``, a URL), as given; error messages name it."""
     read_only: bool = False
     """Whether the store was opened for queries only (every write is refused)."""
-    store_id: str | None = None
-    """The store's own identity (a copy has another), or None when it has none yet."""
     tracer: Tracer | None = None
     """Called with every statement the store runs (for tests and debugging)."""
-    deletions_seen: int | None = None
-    """The store's deletion count that the last batch written was checked against (None: none checked yet)."""
+
+    @property
+    def store_id(self) -> str | None:
+        """The store's own identity (a copy has another), or None when it has none (the default)."""
+        return None
+
+    @property
+    def deletions_seen(self) -> int | None:
+        """The store's deletion count that the last batch written was checked against (None, the default: none
+        was checked)."""
+        return None
 
     # --- lookups --------------------------------------------------------------------------------------------------
 
