@@ -63,7 +63,7 @@ class SQLiteBackend(Backend):
     ) -> None:
         self.location = str(path)
         self.read_only = read_only
-        self.forget_cached_calls_only()
+        self._forget_read_ahead()
         self.db = Connections(self.location, timeout, read_only, tracer, before_write=self.forget_cached_calls)
         self.deletions = Deletions(self.db)
         self.known = KnownIds(self.db, self._helper_running)
@@ -202,10 +202,10 @@ class SQLiteBackend(Backend):
     def forget_cached_calls(self) -> None:
         """Drop the calls read ahead into memory (done on entering a storage context and before any deletion, so a
         deletion by this or another process is seen from the next context on)."""
-        self.forget_cached_calls_only()
+        self._forget_read_ahead()
         self.known.forget()
 
-    def forget_cached_calls_only(self) -> None:
+    def _forget_read_ahead(self) -> None:
         """Drop the calls read ahead (the known ids stay)."""
         self._memo: dict[str, tuple] = {}
         self._memo_hits: dict[tuple[str, int], int] = {}
