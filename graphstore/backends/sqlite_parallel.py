@@ -37,8 +37,10 @@ class ParallelReader:
         >>> ParallelReader(Connections(":memory:")).execute_many([("SELECT 1", ()), ("SELECT 2", ())])
         [[(1,)], [(2,)]]
         """
-        if len(statements) < 2 or not self._side_ready():
+        ready = self._ready() if len(statements) >= 2 else None
+        if ready is None:
             return [self._db.run(sql, params) for sql, params in statements]
+        conn, pool = ready
         results: list = [None] * len(statements)
         lock = threading.Lock()
         queue = iter(range(len(statements)))
@@ -51,7 +53,7 @@ class ParallelReader:
                     return
                 results[i] = run(*statements[i])
 
-        side = self.pool.submit(drain, self._run_side)  # type: ignore[union-attr]
+        side = pool.submit(drain, lambda sql, params: self._run_side(conn, sql, params))
         drain(self._db.run)
         side.result()
         return results
@@ -68,28 +70,30 @@ class ParallelReader:
         >>> list(ParallelReader(Connections(":memory:")).execute_stream("SELECT ?", [(1,), (2,)]))
         [[(1,)], [(2,)]]
         """
-        if not side or not self._side_ready():
+        ready = self._ready() if side else None
+        if ready is None:
             yield from self._serial_stream(sql, param_sets)
             return
+        conn, pool = ready
         results: queue.Queue = queue.Queue(maxsize=ahead)
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                self.side.execute("BEGIN")  # type: ignore[union-attr]  # one snapshot for every set
+                conn.execute("BEGIN")  # one snapshot for every set
                 try:
                     for params in param_sets:
                         if stop.is_set():
                             return
-                        results.put(("rows", self._run_side(sql, params)))
+                        results.put(("rows", self._run_side(conn, sql, params)))
                 finally:
-                    self.side.execute("COMMIT")  # type: ignore[union-attr]
+                    conn.execute("COMMIT")
             except BaseException as exc:  # handed to the caller, who raises it
                 results.put(("error", exc))
                 return
             results.put(("done", None))
 
-        worker = self.pool.submit(produce)  # type: ignore[union-attr]
+        worker = pool.submit(produce)
         try:
             while True:
                 if idle is not None and results.empty():
@@ -125,11 +129,12 @@ class ParallelReader:
                 if began:
                     db.conn.execute("COMMIT")
 
-    def _side_ready(self) -> bool:
-        if self.side is not None:
-            return True
+    def _ready(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor] | None:
+        """The second connection and its worker, opened if need be; None if the store cannot have them."""
+        if self.side is not None and self.pool is not None:
+            return self.side, self.pool
         if self._side_failed or self._db.location == ":memory:":
-            return False
+            return None
         path = self._db.location
         try:
             uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
@@ -149,15 +154,15 @@ class ParallelReader:
             conn.execute(f"PRAGMA busy_timeout = {int(self._db.timeout * 1000)}")
         except sqlite3.Error:
             self._side_failed = True  # (then one connection does it all)
-            return False
+            return None
         self.side = conn
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphstore-read")
-        return True
+        return self.side, self.pool
 
-    def _run_side(self, sql: str, params: Any = ()) -> list[tuple]:
+    def _run_side(self, conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[tuple]:
         self._db.trace(sql, params)
         try:
-            return self.side.execute(sql, params).fetchall()  # type: ignore[union-attr]
+            return conn.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"store {self._db.location}: {exc}") from exc
 
