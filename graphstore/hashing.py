@@ -286,4 +286,15 @@ def derive_output_hid(call_hid: str, output_name: str) -> str:
     return _digest(text.encode("utf-8", "surrogatepass")).hex()
 
 
-from .objhash import digest_object  # noqa: E402  (at the end: objhash uses the encoders above)
+_by_reduction: Callable[[Any], bytes] | None = None
+
+
+def digest_object(obj: Any) -> bytes:
+    """The digest of an object of no known type, by ``graphstore.objhash`` (which uses the encoders above: it is
+    imported at the first such object)."""
+    global _by_reduction
+    if _by_reduction is None:
+        from .objhash import digest_object as by_reduction
+
+        _by_reduction = by_reduction
+    return _by_reduction(obj)

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.sqlite_history import remove_overflow_files
 from .deletion import DeletionReport, log_deletion
 from .errors import IntegrityError, NotACallError, ReadOnlyStoreError
+from .overflow import remove_overflow_files
 from .refs import Call, Ref
 
 
@@ -138,11 +138,11 @@ class History:
         return {"refs": refs, "values": values, "overflow_files": removed}
 
     def _refuse_if_read_only(self, what: str) -> None:
-        if getattr(self.backend, "read_only", False):
+        if self.backend.read_only:
             raise ReadOnlyStoreError(f"store {self.db_path} is open read-only: storage.{what}() would change it")
 
     def check(self, full: bool = True, raise_on_error: bool = False) -> CheckReport:
-        """Verify the store: SQLite's own check, every edge to an existing call and ref, every ref to a value,
+        """Verify the store: its own file check, every edge to an existing call and ref, every ref to a value,
         every collection to its elements, every overflow file present with its size and checksum (``full``
         also re-checksums every stored value). Nothing is unpickled.
 

@@ -161,8 +161,8 @@ def _enc_reduced(obj: Any) -> bytes:
     setter = rv[5] if len(rv) > 5 else None
     if isinstance(obj, (set, frozenset)) and type(args) is tuple and args and type(args[0]) is list:
         # a set subclass reduces to (cls, (list of its elements,), ...): that list is in hash-seed order
-        parts = [_enc_unordered(b"E", args[0])] + [digest_value(a) for a in args[1:]]
-        args_digest = _digest(b"T" + str(len(parts)).encode() + b":" + b"".join(parts))
+        elements = [_enc_unordered(b"E", args[0])] + [digest_value(a) for a in args[1:]]
+        args_digest = _digest(b"T" + str(len(elements)).encode() + b":" + b"".join(elements))
     else:
         args_digest = digest_value(args)
     if listitems is None:

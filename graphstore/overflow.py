@@ -111,3 +111,17 @@ def copy_overflow_files(source: str | None, names: list[str], target: str, store
             shutil.copyfile(src, os.path.join(target, name))
         except OSError as exc:
             raise StoreError(f"cannot copy overflow file {src} to {target}: {exc.strerror or exc}") from exc
+
+
+def remove_overflow_files(folder: str | None, names: list[str]) -> int:
+    """Delete the overflow files of deleted values; returns how many were removed."""
+    removed = 0
+    for name in names if folder else ():
+        try:
+            os.remove(confined_path(folder, name, name))  # type: ignore[arg-type]
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OverflowPathError:  # a row naming a file outside the folder: never deleted (check() reports it)
+            pass
+    return removed

@@ -49,7 +49,7 @@ def needs_refused(group: Batch, hids: set[str], cids: set[str]) -> bool:
 
 
 def refusal_message(backend: Backend, refused: list[tuple[Batch, Exception]]) -> str:
-    where = getattr(backend, "location", "the store")
+    where = backend.location
     lines = []
     for group, exc in refused[:5]:
         row = group.calls[0] if group.calls else None

@@ -162,14 +162,14 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             overflow_dir,
             int(overflow_threshold_MB * 1e6),
             trusted=trusted,
-            store_id=getattr(self.backend, "store_id", None),
+            store_id=self.backend.store_id,
             store=self.db_path,
         )
         if overflow_dir is not None:
             check_owner(os.fspath(overflow_dir), self._values.store_id, self.db_path)
         self._stored_cids: set[str] = set()
         self._pending = self._new_pending()
-        self._deletions = getattr(self.backend, "deletion_count", lambda: None)()
+        self._deletions: int | None = self.backend.deletion_count()
         """The store's deletion count that what this storage remembers about the store (stored values, calls
         read ahead) is valid for; batches carry it, and the store checks them when a deletion came after it."""
         self._context = ModeContext(self, "run")
@@ -191,7 +191,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def _fork_locks(self) -> list[Any]:
         """The locks a fork takes first, so no write is half done in the child's copy (see ``forking``)."""
-        return [self._pending._flush_lock, self._pending._send_lock, self._pending.lock, self.backend._wlock]
+        return [self._pending._flush_lock, self._pending._send_lock, self._pending.lock, *self.backend.fork_locks()]
 
     def _start_afresh_after_fork(self) -> None:
         """(In a forked child) New connection, locks and queue; the parent writes its own waiting calls."""

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.sqlite_versions import ComponentCommit, VersionRecord
+from .backends.base import ComponentCommit, VersionRecord
 from .components import current_content, function_source, resolve_function, resolve_global, value_content
 from .errors import ConfigurationError, DependencySkippedWarning, VersioningError
 from .hashing import hash_text

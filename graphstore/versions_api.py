@@ -5,19 +5,19 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from .backends import Backend
 from .errors import ConfigurationError, VersioningError
 from .tracking import component_key, unwrap_callable
 from .versioning import Versioner, VersionInfo
 
 
-def check_store_mode(backend: Any, versioned: bool) -> None:
+def check_store_mode(backend: Backend, versioned: bool) -> None:
     """A store remembers whether it was made with versioning; opening it the other way is refused."""
     mode = backend.get_meta("versioning")
     wanted = "on" if versioned else "off"
     if mode is None:
-        has_calls = bool(backend.execute("SELECT 1 FROM calls LIMIT 1"))
-        mode = "off" if has_calls else wanted
-        if not getattr(backend, "read_only", False):
+        mode = "off" if backend.has_calls() else wanted
+        if not backend.read_only:
             backend.set_meta("versioning", mode)
     if mode != wanted:
         made = "with versioning on (Storage(deps_path=...))" if mode == "on" else "without versioning"
@@ -143,9 +143,9 @@ class VersionsAPI:
             for record in versioner.versions(name, ver):
                 if record.version_id == version_id:
                     return record
-        rows = self.backend.execute("SELECT op_name, op_version FROM versions WHERE version_id = ?", (version_id,))
-        if rows:
-            for record in versioner.versions(rows[0][0], rows[0][1]):
+        op = self.backend.version_op(version_id)
+        if op is not None:
+            for record in versioner.versions(*op):
                 if record.version_id == version_id:
                     return record
         raise VersioningError(f"no version {version_id} in store {self.db_path}")

@@ -183,7 +183,7 @@ class PendingWrites:
         """When the oldest call of the batch being written was recorded, unless that batch is safe already (handed
         over in full to a helper process, which writes it even if this process dies)."""
         flushing = self._flushing_since
-        if flushing is not None and getattr(self.backend, "batch_handed_over", _never)():
+        if flushing is not None and self.backend.batch_handed_over():
             return None
         return flushing
 
@@ -318,7 +318,7 @@ class PendingWrites:
             with self.lock:
                 self._sent.pop(0)
                 self._out = tuple(g for g in self._out if g is not gen)
-            seen = getattr(self.backend, "deletions_seen", None)
+            seen = self.backend.deletions_seen
             if seen is not None and self.on_deletions is not None and seen != gen.batch.deletions:
                 self.on_deletions(seen)
 
@@ -431,7 +431,7 @@ class PendingWrites:
                     self.on_deletions(exc.deletions)
                 self.resupply(batch, held, exc)
                 batch.deletions = exc.deletions
-        seen = getattr(self.backend, "deletions_seen", None)
+        seen = self.backend.deletions_seen
         if seen is not None and self.on_deletions is not None and seen != batch.deletions:
             self.on_deletions(seen)
 
@@ -450,9 +450,7 @@ class PendingWrites:
         self._thread.start()
 
     def _start_helper(self) -> None:
-        start = getattr(self.backend, "start_helper", None)
-        if start is not None:
-            start()
+        self.backend.start_helper()
 
     def _due(self) -> bool:
         since = self._since
@@ -462,13 +460,12 @@ class PendingWrites:
         if time.monotonic() - since >= self.max_delay or waiting >= self.max_calls:
             return True
         if waiting >= HELPER_BATCH_CALLS:
-            ready = getattr(self.backend, "helper_ready", None)
-            if ready is not None and ready():
+            if self.backend.helper_ready():
                 return True
-            if getattr(self.backend, "helper_starting", _never)():  # handed over once it is up (or at the delay)
+            if self.backend.helper_starting():  # handed over once it is up (or at the delay)
                 return False
             # written here, a store file's batch is kept small enough to be written well within the bound
-            return waiting >= FILE_BATCH_CALLS and getattr(self.backend, "location", ":memory:") != ":memory:"
+            return waiting >= FILE_BATCH_CALLS and self.backend.location != ":memory:"
         return False
 
     def _background_step(self) -> bool:
@@ -507,10 +504,6 @@ def _flush_loop(ref: weakref.ref[PendingWrites], wake: threading.Event) -> None:
         if pending is None or not pending._background_step():
             return
         del pending
-
-
-def _never() -> bool:
-    return False
 
 
 def _helper_setting() -> str:

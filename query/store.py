@@ -57,10 +57,7 @@ class Reader:
     def run_many(self, statements: list) -> list:
         """The rows of several independent statements ``(sql, params)`` that touch no temporary table; the backend
         may run them side by side."""
-        many = getattr(self.storage.backend, "execute_many", None)
-        if many is None:
-            return [self.run(sql, params) for sql, params in statements]
-        return many(statements)
+        return self.storage.backend.execute_many(statements)
 
     def run_stream(
         self, sql: str, param_sets: list, side: bool = True, idle: Callable[[], bool] | None = None
@@ -68,10 +65,7 @@ class Reader:
         """The rows of one statement for each parameter set, in order and in one snapshot; with ``side`` (the
         statement touches no temporary table) the store may read them in a worker thread, ahead of the caller, who
         then calls ``idle`` (until it returns False) whenever the next set is not read yet."""
-        stream = getattr(self.storage.backend, "execute_stream", None)
-        if stream is None:
-            return (self.run(sql, params) for params in param_sets)
-        return stream(sql, param_sets, side, idle=idle)
+        return self.storage.backend.execute_stream(sql, param_sets, side, idle=idle)
 
     def query_many(self, trees: list) -> list:
         """As :meth:`run_many`, for statements given as ``(tree, params)``."""

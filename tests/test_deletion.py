@@ -465,7 +465,7 @@ def test_a_plain_value_equal_to_a_surviving_list_is_cleaned_up(storage, log):
 
 def fail_at(monkeypatch, storage: Storage, n: int, error: BaseException) -> list[str]:
     """Make the backend's n-th write statement from now on fail with ``error``; returns the statements tried."""
-    original = storage.backend._run_write
+    original = storage.backend.db.run_write
     tried: list[str] = []
 
     def run_write(sql: str) -> int:
@@ -474,7 +474,7 @@ def fail_at(monkeypatch, storage: Storage, n: int, error: BaseException) -> list
             raise error
         return original(sql)
 
-    monkeypatch.setattr(storage.backend, "_run_write", run_write)
+    monkeypatch.setattr(storage.backend.db, "run_write", run_write)
     return tried
 
 
@@ -489,7 +489,7 @@ def test_a_failure_inside_drop_calls_changes_nothing(monkeypatch, file_storage, 
     with pytest.raises(expected):
         file_storage.drop_calls(file_storage.get_ref_creator(xs), delete_dependents=True)
     assert len(tried) == n  # the failure came after n - 1 statements had run
-    assert not file_storage.backend._conn.in_transaction
+    assert not file_storage.backend.db.conn.in_transaction
     assert snapshot(file_storage) == before
     assert counts(file_storage) == COLL_FULL
     monkeypatch.undo()

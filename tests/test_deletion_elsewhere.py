@@ -94,7 +94,7 @@ def test_values_deleted_elsewhere_with_the_helper_process_writing(tmp_path):
     storage = Storage(path)
     with storage:
         made = [make_list(i) for i in range(600)]  # enough waiting calls for the helper process to start
-    assert storage.backend._helper is not None
+    assert storage.backend.helper.process is not None
     assert wait_for_helper(storage)
     delete_everything_elsewhere(path)
     with storage:

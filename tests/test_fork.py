@@ -114,7 +114,7 @@ def test_a_long_lived_child_does_not_hold_the_parents_helper_open(db_path, monke
     with storage:
         square(3)
         assert wait_for_helper(storage)
-    helper = storage.backend._helper.proc
+    helper = storage.backend.helper.process.proc
     pid = os.fork()
     if pid == 0:
         time.sleep(8)  # a worker that lives on, holding whatever it inherited

@@ -103,11 +103,11 @@ def test_batches_on_their_way_to_a_helper_that_dies_are_written_here(db_path):
                         inc(i)
                     assert s._pending.hand_over()
                 assert len(s._pending._sent) == 3
-                os.kill(s.backend._helper.proc.pid, signal.SIGKILL)
-                s.backend._helper.proc.wait()
+                os.kill(s.backend.helper.process.proc.pid, signal.SIGKILL)
+                s.backend.helper.process.proc.wait()
             with pytest.warns(RuntimeWarning, match="helper process writing its batches has exited"):
                 s.commit()
-        assert s.backend._helper is None
+        assert s.backend.helper.process is None
         assert _stored(db_path) == {"inc": 900}
         with s.allow_new_calls(False), s:
             assert [s.unwrap(inc(i)) for i in range(900)] == list(range(1, 901))

@@ -78,7 +78,7 @@ def test_calls_written_while_ids_are_read_are_kept(db_path, log):
     inc = make_inc(log)
     s = Storage(db_path)
     backend = s.backend
-    original = backend._run
+    original = backend.db.run
 
     def run(sql, params=()):
         rows = original(sql, params)
@@ -89,10 +89,10 @@ def test_calls_written_while_ids_are_read_are_kept(db_path, log):
     with s:
         inc(1)  # the first miss: ids read
         inc(2)  # known to be new: pending
-        backend._forget_known()  # (as when another connection has written)
-        backend._run = run
+        backend.known.forget()  # (as when another connection has written)
+        backend.db.run = run
         inc(3)  # a miss: ids read again, while inc(2) is being committed
-        backend._run = original
+        backend.db.run = original
         s.commit()
         assert s.unwrap(inc(2)) == 3
     assert log == [1, 2, 3]

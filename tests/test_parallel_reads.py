@@ -41,9 +41,9 @@ def test_execute_many_gives_each_statements_rows_in_order(db_path):
         for k, op_name in enumerate(["f", "g", "h", "nope"] * 5)
     ]
     assert backend.execute_many(statements) == [backend.execute(sql, p) for sql, p in statements]
-    assert backend._side is not None  # a second connection did some of the work
+    assert backend.parallel.side is not None  # a second connection did some of the work
     s.close()
-    assert backend._side is None
+    assert backend.parallel.side is None
 
 
 def test_both_connections_work_at_once(db_path, monkeypatch):
@@ -78,7 +78,7 @@ def test_a_store_in_memory_reads_on_its_one_connection():
     s = Storage()
     chain(s, 3)
     assert s.backend.execute_many([("SELECT 1", ()), ("SELECT 2", ())]) == [[(1,)], [(2,)]]
-    assert s.backend._side is None
+    assert s.backend.parallel.side is None
 
 
 def test_a_file_store_and_memory_give_the_same_tables(db_path):
@@ -103,7 +103,7 @@ def test_a_read_only_store_reads_side_by_side_too(db_path):
     ro = Storage(db_path, read_only=True)
     df = ro.cf(h).expand_all().df()
     assert len(df) == 100 and sorted(df["var_0"]) == [3 * (i + 1) for i in range(100)]
-    assert ro.backend._side is not None
+    assert ro.backend.parallel.side is not None
     ro.close()
 
 
@@ -117,7 +117,7 @@ def test_a_stream_gives_each_sets_rows_in_order(db_path):
         sql = "SELECT count(*) + ? FROM calls WHERE op_name = ?"
         streamed = list(s.backend.execute_stream(sql, [(k, name) for name, k in sets]))
         assert streamed == [s.backend.execute(sql, (k, name)) for name, k in sets]
-        assert (s.backend._side is not None) == (s.backend.location != ":memory:")
+        assert (s.backend.parallel.side is not None) == (s.backend.location != ":memory:")
         s.close()
 
 
@@ -142,10 +142,10 @@ def test_a_stream_left_early_or_failing_leaves_the_store_usable(db_path):
     stream = s.backend.execute_stream("SELECT ?", [(k,) for k in range(50)])
     assert next(stream) == [(0,)]
     stream.close()  # the worker stops, and ends its read transaction
-    assert not s.backend._side.in_transaction
+    assert not s.backend.parallel.side.in_transaction
     with pytest.raises(StoreError, match="no such table"):
         list(s.backend.execute_stream("SELECT * FROM missing_table WHERE ? = 1", [(1,), (2,)]))
-    assert not s.backend._side.in_transaction
+    assert not s.backend.parallel.side.in_transaction
     assert list(s.backend.execute_stream("SELECT ?", [(1,), (2,)])) == [[(1,)], [(2,)]]
     s.close()
 

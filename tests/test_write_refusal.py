@@ -77,7 +77,7 @@ def test_a_batch_the_store_refuses_keeps_every_other_call(db_path, monkeypatch):
     monkeypatch.setenv("GRAPHSTORE_WRITER_PROCESS", "0")
     storage = Storage(db_path)
     try:
-        conn, _ = storage.backend._writer()
+        conn, _ = storage.backend.db.writer()
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
         with pytest.raises(WriteRefusedError) as info:
             with storage:

@@ -39,7 +39,7 @@ def with_helper(path: str) -> Storage:
     """A file storage whose helper process is up (waited for: its first message, or its end)."""
     s = Storage(path)
     s.backend.start_helper()
-    select.select([s.backend._helper.proc.stdout], [], [])
+    select.select([s.backend.helper.process.proc.stdout], [], [])
     assert s.backend.helper_ready(), "the helper process did not start"
     return s
 
@@ -60,14 +60,16 @@ def program(s: Storage, n: int) -> list:
 
 def test_the_helper_writes_what_the_recording_process_would(tmp_path, monkeypatch):
     helped = with_helper(str(tmp_path / "helped.db"))
-    helper_pid = helped.backend._helper.proc.pid
+    helper_pid = helped.backend.helper.process.proc.pid
     out_helped = program(helped, 600)
-    assert helped.backend._helper is not None and helped.backend._helper.proc.pid == helper_pid  # it wrote them
+    assert (
+        helped.backend.helper.process is not None and helped.backend.helper.process.proc.pid == helper_pid
+    )  # it wrote them
     helped.close()
     monkeypatch.setenv("GRAPHSTORE_WRITER_PROCESS", "0")
     plain = Storage(str(tmp_path / "plain.db"))
     out_plain = program(plain, 600)
-    assert plain.backend._helper is None
+    assert plain.backend.helper.process is None
     plain.close()
     assert out_helped == out_plain
     assert dump(str(tmp_path / "helped.db")) == dump(str(tmp_path / "plain.db"))
@@ -91,7 +93,7 @@ def test_threads_asking_whether_the_helper_is_up_do_not_block(db_path, monkeypat
     for _ in range(2):
         s = Storage(db_path)
         s.backend.start_helper()
-        helper = s.backend._helper
+        helper = s.backend.helper.process
         done = []
 
         def ask(helper=helper, done=done):
@@ -113,7 +115,7 @@ def test_threads_asking_whether_the_helper_is_up_do_not_block(db_path, monkeypat
 
 def test_closing_the_storage_ends_the_helper(db_path):
     s = with_helper(db_path)
-    proc = s.backend._helper.proc
+    proc = s.backend.helper.process.proc
     s.close()
     assert proc.returncode == 0
 
@@ -125,13 +127,13 @@ def test_a_dead_helper_is_replaced_by_writing_in_process(db_path):
     with s:
         for i in range(300):
             inc(i)
-        os.kill(s.backend._helper.proc.pid, signal.SIGKILL)
-        s.backend._helper.proc.wait()
+        os.kill(s.backend.helper.process.proc.pid, signal.SIGKILL)
+        s.backend.helper.process.proc.wait()
         for i in range(300, 600):
             inc(i)
         with pytest.warns(RuntimeWarning, match="helper process writing its batches has exited"):
             s.commit()
-    assert s.backend._helper is None
+    assert s.backend.helper.process is None
     with s:
         assert [s.unwrap(inc(i)) for i in range(600)] == list(range(1, 601))
     assert EXECUTED == list(range(600))  # every call kept, none computed twice
@@ -202,7 +204,7 @@ _KILLED_WORKER = textwrap.dedent("""
         inc(i)
     batch = s._pending._current.batch
     assert len(batch.calls) == 2000
-    _send(s.backend._helper.proc.stdin, batch_message(batch))  # handed over; the acknowledgement is not awaited
+    _send(s.backend.helper.process.proc.stdin, batch_message(batch))  # handed over; the acknowledgement is not awaited
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 

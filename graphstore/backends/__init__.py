@@ -5,17 +5,30 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigurationError
-from .base import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, Tracer, ValueRecord
+from .base import (
+    Backend,
+    Batch,
+    CallRecord,
+    ComponentCommit,
+    MemberRecord,
+    OpRecord,
+    RefRecord,
+    Tracer,
+    ValueRecord,
+    VersionRecord,
+)
 
 __all__ = [
     "Backend",
     "Batch",
     "CallRecord",
+    "ComponentCommit",
     "MemberRecord",
     "OpRecord",
     "RefRecord",
     "Tracer",
     "ValueRecord",
+    "VersionRecord",
     "open_backend",
 ]
 

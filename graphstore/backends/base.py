@@ -7,9 +7,9 @@ and values, and load values. A backend is picked from the path or URL by :func:`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 Tracer = Callable[[str, tuple], None]
 """Called with every SQL statement a backend runs and its parameters (for tests and debugging)."""
@@ -129,6 +129,31 @@ class Batch:
         return len(self.calls) + len(self.refs) + len(self.values) + len(self.ops) + len(self.members)
 
 
+@dataclass(frozen=True)
+class ComponentCommit:
+    """One content of a code component (a function's source, a global's value) and its semantic hash."""
+
+    key: str
+    content_hash: str
+    kind: str
+    semantic_hash: str
+    parent_hash: str | None
+    source: str | None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One version of an op: the components a call touched, with their content hashes."""
+
+    version_id: str
+    op_name: str
+    op_version: int
+    semantic_version: str
+    deps: tuple[tuple[str, str, str], ...]  # (kind, key, content hash)
+    created_at: float = 0.0
+
+
 class HandoverSkipped(Exception):
     """(Internal) A batch handed over was not written because an earlier one failed: it must be sent again."""
 
@@ -138,20 +163,44 @@ class HandoverLost(Exception):
 
 
 class Backend(ABC):
-    """Persistent storage of the property graph of calls and refs."""
+    """Persistent storage of the property graph of calls and refs, and of the code versions of ops.
+
+    Members without ``@abstractmethod`` are optional capabilities with a documented default (a store without a
+    helper process, without read-ahead, running statements one after the other).
+    """
 
     location: str
+    """Where the store is (a file path, ``":memory:"``, a URL), as given; error messages name it."""
+    read_only: bool = False
+    """Whether the store was opened for queries only (every write is refused)."""
+    tracer: Tracer | None = None
+    """Called with every statement the store runs (for tests and debugging)."""
+
     sql_dialect: str = "sqlite"
     """The SQL dialect of the store's engine, by name ("sqlite", "postgres"): the query layer builds its statements
     for it (``execute`` runs them)."""
 
-    @abstractmethod
-    def lookup_call(self, hid: str) -> CallRecord | None:
-        """The call with this history id, with its outputs (inputs left empty), or None."""
+    @property
+    def store_id(self) -> str | None:
+        """The store's own identity (a copy has another), or None when it has none (the default)."""
+        return None
+
+    @property
+    def deletions_seen(self) -> int | None:
+        """The store's deletion count that the last batch written was checked against (None, the default: none
+        was checked)."""
+        return None
+
+    # --- lookups --------------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def lookup_call_by_cid(self, cid: str) -> CallRecord | None:
-        """Some call with this content id, with its outputs, or None."""
+    def lookup_call_or_content(self, hid: str, cid: str, op_key: tuple[str, int] | None = None) -> CallRecord | None:
+        """The call with history id ``hid``, else some call with content id ``cid`` (with its outputs), else None;
+        ``op_key`` (the op's name and version) lets the store answer from what it keeps in memory."""
+
+    @abstractmethod
+    def lookup_any_call(self, ids: list[str], by: str = "hid") -> CallRecord | None:
+        """The first stored call whose history id (content id, with ``by="cid"``) is among ``ids``, or None."""
 
     def forget_cached_calls(self) -> None:  # noqa: B027 (a hook: backends without a cache need not define it)
         """Drop whatever stored calls the backend keeps in memory to speed up lookups (none by default)."""
@@ -159,6 +208,51 @@ class Backend(ABC):
     @abstractmethod
     def get_calls(self, hids: Iterable[str]) -> dict[str, CallRecord]:
         """Full records (inputs and outputs) of the calls with these history ids."""
+
+    @abstractmethod
+    def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
+        """Stored values by content id (missing ids are absent from the result)."""
+
+    @abstractmethod
+    def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``hid -> (cid, kind)`` of the refs with these history ids."""
+
+    @abstractmethod
+    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, str | None, str, str, str]]]:
+        """Elements of collections: ``coll_hid -> [(pos, key, elt_hid, elt_cid, elt_kind)]`` in position order."""
+
+    @abstractmethod
+    def op_source_hashes(self) -> dict[tuple[str, int], tuple[str, str]]:
+        """``(name, version) -> (source hash, signature)`` of every op the store knows."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Row counts per kind of record: ops, values, refs, calls, edges, members."""
+
+    @abstractmethod
+    def has_calls(self) -> bool:
+        """Whether the store holds any call."""
+
+    # --- queries of the query layer -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def execute(self, sql: str, params: Any = ()) -> list[tuple]:
+        """The rows of one read-only statement of the query layer (the tracer sees it)."""
+
+    def execute_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple]]:
+        """The rows of each independent read-only statement ``(sql, params)``, in order (by default one after the
+        other; a store may run them side by side)."""
+        return [self.execute(sql, params) for sql, params in statements]
+
+    def execute_stream(
+        self, sql: str, param_sets: list, side: bool = True, ahead: int = 2, idle: Callable[[], bool] | None = None
+    ) -> Iterator[list[tuple]]:
+        """The rows of one read-only statement for each parameter set, in order (by default read one set at a time
+        as the caller asks; a store may read ``ahead`` sets in a worker when ``side``, the statement touching no
+        temporary table, and the caller then runs ``idle`` while it waits, until that returns False)."""
+        return (self.execute(sql, params) for params in param_sets)
+
+    # --- writes ---------------------------------------------------------------------------------------------------
 
     @abstractmethod
     def save_batch(self, batch: Batch) -> None:
@@ -184,25 +278,31 @@ class Backend(ABC):
     def resume_hand_over(self) -> None:  # noqa: B027 (a hook, for backends that hand batches over)
         """After a failure (and the results of every batch handed over after it): write handed-over batches again."""
 
-    @abstractmethod
-    def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
-        """Stored values by content id (missing ids are absent from the result)."""
+    def start_helper(self) -> None:  # noqa: B027 (a hook, for backends with a helper process)
+        """Start a helper process to write batches, if the store can have one (by default it cannot)."""
+
+    def helper_starting(self) -> bool:
+        """Whether a helper process was started and is not up yet, nor gone (False by default)."""
+        return False
+
+    def helper_ready(self) -> bool:
+        """Whether batches are written by a helper process that is up (False by default)."""
+        return False
+
+    def batch_handed_over(self) -> bool:
+        """Whether the batch being written has reached a helper process in full, so it is as safe from a crash of
+        this process as a committed one (False by default)."""
+        return False
+
+    def fork_locks(self) -> list[Any]:
+        """The locks a fork of this process takes first, so that no write is half done in the child's copy."""
+        return []
 
     @abstractmethod
-    def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """``hid -> (cid, kind)`` of the refs with these history ids."""
+    def start_afresh_after_fork(self) -> None:
+        """(In a forked child) Leave the parent's connections and helpers alone and open the child's own."""
 
-    @abstractmethod
-    def load_members(self, coll_hids: Iterable[str]) -> dict[str, list[tuple[int, str | None, str, str, str]]]:
-        """Elements of collections: ``coll_hid -> [(pos, key, elt_hid, elt_cid, elt_kind)]`` in position order."""
-
-    @abstractmethod
-    def get_op(self, name: str, version: int) -> OpRecord | None:
-        """The stored description of an op, or None."""
-
-    @abstractmethod
-    def counts(self) -> dict[str, int]:
-        """Row counts per kind of record: ops, values, refs, calls, edges."""
+    # --- history and deletions ------------------------------------------------------------------------------------
 
     @abstractmethod
     def creator_calls(self, ref_hids: Iterable[str]) -> dict[str, str]:
@@ -213,11 +313,6 @@ class Backend(ABC):
         """Hids of the calls that take any of these refs as input."""
 
     @abstractmethod
-    def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
-        """Delete calls (with every call downstream of their outputs, if asked) atomically; returns ``(hid, op
-        name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
-
-    @abstractmethod
     def output_consumers(self, call_hids: Iterable[str]) -> list[tuple[str, str]]:
         """``(call hid, consumer hid)`` for every call taking an output of one of these calls as input."""
 
@@ -226,8 +321,29 @@ class Backend(ABC):
         """The given ids that name refs rather than calls."""
 
     @abstractmethod
+    def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
+        """Delete calls (with every call downstream of their outputs, if asked) atomically; returns ``(hid, op
+        name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
+
+    @abstractmethod
     def cleanup_refs(self) -> tuple[int, int, list[str]]:
         """Delete unreferenced refs and values atomically: ``(refs, values, overflow file names to remove)``."""
+
+    @abstractmethod
+    def deletion_count(self) -> int:
+        """How many deletions the store has seen (a count that only grows, shared by every process)."""
+
+    # --- upkeep ---------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def integrity_problems(self, overflow_dir: str | None, full: bool = True) -> list[str]:
+        """Everything found wrong with the store (its files, dangling references, overflow files, checksums with
+        ``full``), one line each; empty when it is sound."""
+
+    @abstractmethod
+    def backup_to(self, path: str) -> tuple[str, list[str]]:
+        """Copy the store, as of one instant, to a new file at ``path``; returns the copy's store id and the
+        overflow file names its values use (the caller copies those files)."""
 
     @abstractmethod
     def vacuum(self) -> None:
@@ -236,3 +352,58 @@ class Backend(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections; further use is an error."""
+
+    # --- code versioning ------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None:
+        """The store setting ``key``, or None."""
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None:
+        """Set the store setting ``key``."""
+
+    @abstractmethod
+    def component_heads(self) -> dict[str, str]:
+        """``component key -> content hash`` of the components whose head is not their latest commit."""
+
+    @abstractmethod
+    def set_component_head(self, key: str, content_hash: str) -> None:
+        """Make the commit with ``content_hash`` the head of component ``key``."""
+
+    @abstractmethod
+    def component_keys(self) -> list[tuple[str, str]]:
+        """``(kind, key)`` of every component, in the order of their first commits."""
+
+    @abstractmethod
+    def load_commits(self, key: str) -> list[ComponentCommit]:
+        """Every recorded content of component ``key``, oldest first."""
+
+    @abstractmethod
+    def save_commit(self, commit: ComponentCommit) -> None:
+        """Record a content of a component (kept as it was if recorded before)."""
+
+    @abstractmethod
+    def versions_using(self, key: str) -> list[tuple[str, int, str]]:
+        """``(op name, op version, version id)`` of the versions that depend on component ``key``."""
+
+    @abstractmethod
+    def load_versions(self, op_name: str, op_version: int) -> list[VersionRecord]:
+        """The recorded versions of an op, oldest first."""
+
+    @abstractmethod
+    def version_op(self, version_id: str) -> tuple[str, int] | None:
+        """``(op name, op version)`` of the version with this id, or None."""
+
+    @abstractmethod
+    def save_version(self, version: VersionRecord) -> None:
+        """Record a version of an op (kept as it was if recorded before)."""
+
+    @abstractmethod
+    def version_call_counts(self, op_name: str, op_version: int) -> dict[str, int]:
+        """``version id -> number of stored calls`` of an op's versions."""
+
+    @abstractmethod
+    def delete_version(self, version_id: str, with_dependents: bool = True) -> int:
+        """Delete a version, its calls and (if asked) every call downstream of them, atomically; returns the number
+        of calls deleted."""

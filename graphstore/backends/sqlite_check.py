@@ -11,6 +11,7 @@ import xxhash
 
 from ..errors import OverflowPathError, StoreError
 from ..overflow import confined_path
+from .sqlite_conn import Connections
 
 _DANGLING = [
     (
@@ -61,17 +62,25 @@ _DANGLING = [
 ]
 
 
-class CheckMixin:
-    """``integrity_problems`` for :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+class Checker:
+    """Integrity checks of the store that ``db`` reaches.
+
+    >>> from graphstore.backends.sqlite_conn import Connections
+    >>> Checker(Connections(":memory:")).integrity_problems(None)
+    []
+    """
+
+    def __init__(self, db: Connections) -> None:
+        self._db = db
 
     def integrity_problems(self, overflow_dir: str | None, full: bool = True) -> list[str]:
         problems: list[str] = []
         try:
-            problems.extend(f"sqlite: {row[0]}" for row in self._run("PRAGMA quick_check") if row[0] != "ok")
+            problems.extend(f"sqlite: {row[0]}" for row in self._db.run("PRAGMA quick_check") if row[0] != "ok")
             if problems:
                 return problems  # the file itself is damaged: the queries below cannot be trusted
             for message, sql in _DANGLING:
-                problems.extend(message.format(row[0]) for row in self._run(sql))
+                problems.extend(message.format(row[0]) for row in self._db.run(sql))
             problems.extend(self._value_problems(overflow_dir, full))
         except StoreError as exc:  # so damaged that SQLite cannot even read it: report it rather than raise
             problems.append(f"sqlite: {exc}")
@@ -79,7 +88,7 @@ class CheckMixin:
 
     def _value_problems(self, overflow_dir: str | None, full: bool) -> list[str]:
         out: list[str] = []
-        rows = self._run('SELECT cid, size, path, checksum FROM "values" WHERE path IS NOT NULL')
+        rows = self._db.run('SELECT cid, size, path, checksum FROM "values" WHERE path IS NOT NULL')
         for cid, size, path, checksum in rows:
             if overflow_dir is None:
                 out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
@@ -96,7 +105,7 @@ class CheckMixin:
             elif full and checksum is not None and _file_checksum(file) != checksum:
                 out.append(f"overflow file {file} of value {cid} does not match its checksum")
         if full:
-            for cid, data, checksum in self._run(
+            for cid, data, checksum in self._db.run(
                 "SELECT cid, data, checksum FROM \"values\" WHERE typeof(data) = 'blob' AND checksum IS NOT NULL"
             ):
                 if xxhash.xxh3_64_hexdigest(data) != checksum:

@@ -18,6 +18,7 @@ import sqlite3
 
 from ..errors import MissingValuesError
 from .base import Batch
+from .sqlite_conn import Connections
 
 _READ = "SELECT value FROM meta WHERE key = 'deletions'"
 _BUMP = (
@@ -32,24 +33,29 @@ def read_deletions(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-class DeletionsMixin:
-    """The deletion count of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+class Deletions:
+    """The deletion count of a store, read through ``db``.
 
-    _conn: sqlite3.Connection
-    location: str
-    deletions_seen: int | None = None
-    """The deletion count the last batch written was checked against (by this process or its helper)."""
+    >>> from graphstore.backends.sqlite_conn import Connections
+    >>> Deletions(Connections(":memory:")).deletion_count()
+    0
+    """
+
+    def __init__(self, db: Connections) -> None:
+        self._db = db
+        self.seen: int | None = None
+        """The deletion count the last batch written was checked against (by this process or its helper)."""
 
     def deletion_count(self) -> int:
         """How many deletions the store has seen (a count that only grows)."""
-        rows = self._run(_READ)  # type: ignore[attr-defined]
+        rows = self._db.run(_READ)
         return int(rows[0][0]) if rows else 0
 
-    def _count_deletion(self) -> None:
-        """Inside a deletion's write transaction: one more deletion."""
-        self._conn.execute(_BUMP)
+    def count_deletion(self) -> None:
+        """Inside a deletion's write transaction (on the main connection): one more deletion."""
+        self._db.conn.execute(_BUMP)
 
-    def _check_deletions(self, conn: sqlite3.Connection, batch: Batch) -> None:
+    def check_batch(self, conn: sqlite3.Connection, batch: Batch) -> None:
         """Inside a batch's write transaction: refuse the batch if a deletion since the count it carries removed a
         value it needs (and did not bring)."""
         if batch.deletions is None:
@@ -65,9 +71,9 @@ class DeletionsMixin:
             missing = [cid for cid in needed if cid not in stored]
             if missing:
                 raise MissingValuesError(
-                    f"store {self.location}: {len(missing)} values that recorded calls use were deleted by another "
-                    f"process (value {missing[0]} first)",
+                    f"store {self._db.location}: {len(missing)} values that recorded calls use were deleted by "
+                    f"another process (value {missing[0]} first)",
                     missing,
                     count,
                 )
-        self.deletions_seen = count
+        self.seen = count

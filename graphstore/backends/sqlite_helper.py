@@ -2,11 +2,12 @@
 
 Writing a batch is mostly Python and SQLite work that, in a thread, would take turns with the recording thread for
 the interpreter lock. A storage that records many calls (see ``graphstore.writer``) starts this helper: a second
-Python process, running :func:`main` on the same store file. Batches are sent to it over a pipe (``marshal``ed:
-plain tuples of strings, numbers and bytes), read ahead into its memory as they arrive, written there one transaction
-each, in the order sent, exactly as the storage would write them, and acknowledged in that order. Several batches may
-be on their way at once (:meth:`WriterProcess.send` returns a ticket, :meth:`WriterProcess.result` waits for its
-reply); each stays pending (and visible to lookups) until its reply.
+Python process, running ``sqlite_helper_main`` on the same store file (this module is the storage's side). Batches
+are sent to it over a pipe (``marshal``ed: plain tuples of strings, numbers and bytes), read ahead into its memory
+as they arrive, written there one transaction each, in the order sent, exactly as the storage would write them, and
+acknowledged in that order. Several batches may be on their way at once (:meth:`WriterProcess.send` returns a
+ticket, :meth:`WriterProcess.result` waits for its reply); each stays pending (and visible to lookups) until its
+reply.
 
 If the recording process dies, the helper still writes every batch it has received, then exits at the end of its
 input. If the helper dies, the storage writes in its own thread again. The helper runs only on POSIX systems.
@@ -21,17 +22,14 @@ may use what failed; the storage sends them again).
 
 from __future__ import annotations
 
-import gc
 import marshal
 import os
-import queue
 import select
-import signal
 import struct
 import subprocess
 import sys
 import threading
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from ..errors import MissingValuesError, StoreError
 from .base import Batch, HandoverSkipped, OpRecord
@@ -73,7 +71,7 @@ _BOOT = (
     "import os, sys, types; sys.path.insert(0, sys.argv[1]); "
     "package = types.ModuleType('graphstore'); package.__path__ = [os.path.join(sys.argv[1], 'graphstore')]; "
     "sys.modules['graphstore'] = package; "
-    "from graphstore.backends.sqlite_helper import main; sys.exit(main(sys.argv[2:]))"
+    "from graphstore.backends.sqlite_helper_main import main; sys.exit(main(sys.argv[2:]))"
 )
 """How the helper process starts: ``python -c _BOOT ROOT PATH TIMEOUT``, ROOT the folder holding this graphstore. The
 package is entered without running its ``__init__`` (which loads the recording and query machinery): the helper
@@ -122,10 +120,11 @@ class WriterProcess:
             if self.proc.poll() is not None:
                 self.dead = True
                 return False
-            readable, _, _ = select.select([self.proc.stdout], [], [], 0)
+            stdout = cast(BinaryIO, self.proc.stdout)
+            readable, _, _ = select.select([stdout], [], [], 0)
             if not readable:
                 return False
-            if _receive(self.proc.stdout) != ("ready",):  # type: ignore[arg-type]
+            if _receive(stdout) != ("ready",):
                 self.stop()
                 return False
             self.ready = True
@@ -258,61 +257,3 @@ def reply_outcome(reply: tuple, helper: WriterProcess) -> bool:
         raise HandoverSkipped("the batch was not written: an earlier batch failed")
     kind, message = reply[1], reply[2]
     raise StoreError(message if kind == "StoreError" else f"{message} ({kind})")
-
-
-def _read_ahead(inp: BinaryIO, inbox: queue.SimpleQueue) -> None:
-    """(Helper, in a thread) Take every message off the pipe as it arrives, so a sender never waits for a write."""
-    while True:
-        message = _receive(inp)
-        inbox.put(message)
-        if message is None:
-            return
-
-
-def main(argv: list[str]) -> int:
-    """The helper: open the store, then write each batch received on stdin, acknowledging it on stdout."""
-    from .sqlite import SQLiteBackend
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the recording program; what it sent is still written
-    gc.disable()  # batches are plain tuples, freed by reference counting; no cycle collector passes over them
-    path, timeout = argv[0], float(argv[1])
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    backend = SQLiteBackend(path, timeout=timeout)
-    _send(out, ("ready",))
-    backend._seen_version = None
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
-    threading.Thread(target=_read_ahead, args=(inp, inbox), daemon=True).start()
-    first, failed = True, False
-    while True:
-        message = inbox.get()
-        if message is None:
-            break
-        if len(message) == 1:  # ("resume",)
-            failed = False
-            continue
-        if failed:
-            reply: tuple = ("skipped",)
-        else:
-            before = backend._known_era
-            try:
-                backend.save_batch(message_batch(message))
-            except Exception as exc:  # reported to the recording process, which keeps the batch pending
-                failed = True
-                if isinstance(exc, MissingValuesError):
-                    reply = ("missing", str(exc), exc.cids, exc.deletions)
-                else:
-                    reply = ("error", type(exc).__name__, str(exc))
-            else:
-                reply = ("ok", first or backend._known_era != before, backend.deletions_seen)
-                first = False
-        del message
-        try:
-            _send(out, reply)
-        except OSError:
-            pass  # the recording process is gone: go on writing what was received
-    backend.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable
 
-from ..errors import OverflowPathError, StoreError
-from ..overflow import confined_path
+from ..errors import StoreError
+from .sqlite_conn import Connections
+from .sqlite_deletions import Deletions
 
 _SEED = "CREATE TEMP TABLE IF NOT EXISTS _gs_seed (hid TEXT PRIMARY KEY)"
 
@@ -41,23 +41,34 @@ AND id NOT IN (
 """
 
 
-class HistoryMixin:
-    """Traversal and deletion verbs of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+class HistoryQueries:
+    """Traversal and deletion of the calls of the store that ``db`` reaches; each deletion is counted in
+    ``deletions``.
 
-    _conn: sqlite3.Connection
-    location: str
+    >>> from graphstore.backends.sqlite_conn import Connections
+    >>> from graphstore.backends.sqlite_deletions import Deletions
+    >>> db = Connections(":memory:")
+    >>> HistoryQueries(db, Deletions(db)).delete_calls(["no such call"], with_dependents=True)
+    []
+    """
 
-    def _seed(self, hids: Iterable[str]) -> None:
-        self._conn.execute(_SEED)
-        self._conn.execute("DELETE FROM temp._gs_seed")
-        self._run_many("INSERT OR IGNORE INTO temp._gs_seed (hid) VALUES (?)", [(h,) for h in hids])
+    def __init__(self, db: Connections, deletions: Deletions) -> None:
+        self._db = db
+        self._deletions = deletions
+
+    def seed(self, hids: Iterable[str]) -> None:
+        """Put the ids in the seed table that the statements below start from (the connection's lock held)."""
+        conn = self._db.conn
+        conn.execute(_SEED)
+        conn.execute("DELETE FROM temp._gs_seed")
+        self._db.run_many("INSERT OR IGNORE INTO temp._gs_seed (hid) VALUES (?)", [(h,) for h in hids])
 
     def creator_calls(self, ref_hids: Iterable[str]) -> dict[str, str]:
         """``ref hid -> hid of the call that output it`` for the refs that have one."""
         out: dict[str, str] = {}
-        with self._lock:
-            self._seed(ref_hids)
-            rows = self._run(
+        with self._db.lock:
+            self.seed(ref_hids)
+            rows = self._db.run(
                 "SELECT r.hid, c.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid "
                 "JOIN edges AS e ON e.ref_id = r.id AND e.direction = 1 JOIN calls AS c ON c.id = e.call_id"
             )
@@ -66,9 +77,9 @@ class HistoryMixin:
 
     def consumer_calls(self, ref_hids: Iterable[str]) -> list[str]:
         """Hids of the calls that take any of these refs as input."""
-        with self._lock:
-            self._seed(ref_hids)
-            rows = self._run(
+        with self._db.lock:
+            self.seed(ref_hids)
+            rows = self._db.run(
                 "SELECT DISTINCT c.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid "
                 "JOIN edges AS e ON e.ref_id = r.id AND e.direction = 0 JOIN calls AS c ON c.id = e.call_id"
             )
@@ -79,29 +90,29 @@ class HistoryMixin:
 
         Returns ``(hid, op name)`` of each deleted call, in recording order; ``dry_run`` only reads what would go.
         """
-        with self._lock:
+        with self._db.lock:
             if dry_run:
-                self._seed(hids)
-                return [tuple(r) for r in self._run(_WOULD_DELETE if with_dependents else _SEEDED_CALLS)]
-            self._begin_write()
+                self.seed(hids)
+                return [tuple(r) for r in self._db.run(_WOULD_DELETE if with_dependents else _SEEDED_CALLS)]
+            self._db.begin_write()
             try:
-                self._seed(hids)
-                doomed = self._delete_seeded(with_dependents)
+                self.seed(hids)
+                doomed = self.delete_seeded(with_dependents)
                 if doomed:
-                    self._count_deletion()
-                self._run_traced("COMMIT")
+                    self._deletions.count_deletion()
+                self._db.run_traced("COMMIT")
             except BaseException as exc:
-                self._rollback(exc)
+                self._db.rollback(exc)
                 raise
         return doomed
 
     def output_consumers(self, call_hids: Iterable[str]) -> list[tuple[str, str]]:
         """``(call hid, consumer hid)``: the calls that take an output of one of these calls as input."""
-        with self._lock:
-            self._seed(call_hids)
+        with self._db.lock:
+            self.seed(call_hids)
             return [
                 tuple(r)
-                for r in self._run(
+                for r in self._db.run(
                     "SELECT DISTINCT c.hid, k.hid FROM temp._gs_seed AS s JOIN calls AS c ON c.hid = s.hid "
                     "JOIN edges AS eo ON eo.call_id = c.id AND eo.direction = 1 "
                     "JOIN edges AS ei ON ei.ref_id = eo.ref_id AND ei.direction = 0 "
@@ -111,83 +122,58 @@ class HistoryMixin:
 
     def ref_hids_among(self, hids: Iterable[str]) -> list[str]:
         """The given ids that name refs (values), not calls."""
-        with self._lock:
-            self._seed(hids)
-            return [r[0] for r in self._run("SELECT r.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid")]
+        with self._db.lock:
+            self.seed(hids)
+            return [r[0] for r in self._db.run("SELECT r.hid FROM temp._gs_seed AS s JOIN refs AS r ON r.hid = s.hid")]
 
-    def _delete_seeded(self, with_dependents: bool) -> list[tuple[str, str]]:
+    def delete_seeded(self, with_dependents: bool) -> list[tuple[str, str]]:
         """Inside a write transaction: delete the seeded calls (and their dependents); returns ``(hid, op name)``."""
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (id INTEGER PRIMARY KEY)")
-        self._conn.execute("DELETE FROM temp._gs_doomed")
+        self._db.conn.execute("CREATE TEMP TABLE IF NOT EXISTS _gs_doomed (id INTEGER PRIMARY KEY)")
+        self._db.conn.execute("DELETE FROM temp._gs_doomed")
         if with_dependents:
-            self._run_write(_DEPENDENTS)
+            self._db.run_write(_DEPENDENTS)
         else:
-            self._run_write(
+            self._db.run_write(
                 "INSERT OR IGNORE INTO temp._gs_doomed (id) SELECT c.id FROM temp._gs_seed AS s "
                 "JOIN calls AS c ON c.hid = s.hid"
             )
         doomed = [
             tuple(r)
-            for r in self._conn.execute(
+            for r in self._db.conn.execute(
                 "SELECT c.hid, c.op_name FROM temp._gs_doomed AS d JOIN calls AS c ON c.id = d.id ORDER BY c.id"
             )
         ]
-        self._run_write("DELETE FROM edges WHERE call_id IN (SELECT id FROM temp._gs_doomed)")
-        self._run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
+        self._db.run_write("DELETE FROM edges WHERE call_id IN (SELECT id FROM temp._gs_doomed)")
+        self._db.run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
         return doomed
 
     def cleanup_refs(self) -> tuple[int, int, list[str]]:
         """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""
-        with self._lock:
-            self._begin_write()
+        with self._db.lock:
+            self._db.begin_write()
             try:
-                refs = self._run_write(_UNREFERENCED_REFS)
-                self._run_write("DELETE FROM members WHERE coll_id NOT IN (SELECT id FROM refs)")
+                refs = self._db.run_write(_UNREFERENCED_REFS)
+                self._db.run_write("DELETE FROM members WHERE coll_id NOT IN (SELECT id FROM refs)")
                 doomed = "SELECT cid FROM \"values\" WHERE cid NOT IN (SELECT cid FROM refs WHERE kind = 'atom')"
                 files = [
                     r[0]
-                    for r in self._conn.execute(
+                    for r in self._db.conn.execute(
                         f'SELECT path FROM "values" WHERE path IS NOT NULL AND cid IN ({doomed})'
                     ).fetchall()
                 ]
-                values = self._run_write(f'DELETE FROM "values" WHERE cid IN ({doomed})')
+                values = self._db.run_write(f'DELETE FROM "values" WHERE cid IN ({doomed})')
                 if refs or values:
-                    self._count_deletion()
-                self._run_traced("COMMIT")
+                    self._deletions.count_deletion()
+                self._db.run_traced("COMMIT")
             except BaseException as exc:
-                self._rollback(exc)
+                self._db.rollback(exc)
                 raise
         return refs, values, files
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the file system."""
-        with self._lock:
+        with self._db.lock:
             try:
-                self._run_write("VACUUM")
+                self._db.run_write("VACUUM")
             except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot vacuum store {self.location}: {exc}") from exc
-
-    def _run_write(self, sql: str) -> int:
-        if self.tracer is not None:
-            self.tracer(sql, ())
-        return self._conn.execute(sql).rowcount
-
-    def _rollback(self, exc: BaseException | None) -> None:
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.DatabaseError):
-            raise StoreError(f"store {self.location}: {exc}") from exc
-
-
-def remove_overflow_files(folder: str | None, names: list[str]) -> int:
-    """Delete the overflow files of deleted values; returns how many were removed."""
-    removed = 0
-    for name in names if folder else ():
-        try:
-            os.remove(confined_path(folder, name, name))  # type: ignore[arg-type]
-            removed += 1
-        except FileNotFoundError:
-            pass
-        except OverflowPathError:  # a row naming a file outside the folder: never deleted (check() reports it)
-            pass
-    return removed
+                raise StoreError(f"cannot vacuum store {self._db.location}: {exc}") from exc

@@ -17,24 +17,30 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import StoreError
+from .sqlite_conn import MMAP_BYTES, Connections
 
 
-class ParallelReadMixin:
-    """``execute_many`` for :class:`graphstore.backends.sqlite.SQLiteBackend`."""
+class ParallelReader:
+    """Statements of the store that ``db`` reaches, run side by side on a second read connection (for a file)."""
 
-    _pool: ThreadPoolExecutor | None = None
-    _side: sqlite3.Connection | None = None
-    _side_failed = False
+    def __init__(self, db: Connections) -> None:
+        self._db = db
+        self.pool: ThreadPoolExecutor | None = None
+        self.side: sqlite3.Connection | None = None
+        """The second read connection, once opened."""
+        self._side_failed = False
 
     def execute_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple]]:
         """The rows of each read-only statement, in order; run two at a time when the store is a file.
 
-        >>> from graphstore.backends.sqlite import SQLiteBackend
-        >>> SQLiteBackend(":memory:").execute_many([("SELECT 1", ()), ("SELECT 2", ())])
+        >>> from graphstore.backends.sqlite_conn import Connections
+        >>> ParallelReader(Connections(":memory:")).execute_many([("SELECT 1", ()), ("SELECT 2", ())])
         [[(1,)], [(2,)]]
         """
-        if len(statements) < 2 or not self._side_ready():
-            return [self.execute(sql, params) for sql, params in statements]  # type: ignore[attr-defined]
+        ready = self._ready() if len(statements) >= 2 else None
+        if ready is None:
+            return [self._db.run(sql, params) for sql, params in statements]
+        conn, pool = ready
         results: list = [None] * len(statements)
         lock = threading.Lock()
         queue = iter(range(len(statements)))
@@ -47,8 +53,8 @@ class ParallelReadMixin:
                     return
                 results[i] = run(*statements[i])
 
-        side = self._pool.submit(drain, self._run_side)  # type: ignore[union-attr]
-        drain(self.execute)  # type: ignore[attr-defined]
+        side = pool.submit(drain, lambda sql, params: self._run_side(conn, sql, params))
+        drain(self._db.run)
         side.result()
         return results
 
@@ -60,32 +66,34 @@ class ParallelReadMixin:
         worker thread, up to ``ahead`` sets before the caller takes them; while the next set is not read yet, the
         caller runs ``idle`` (some other work of its own), until it returns False.
 
-        >>> from graphstore.backends.sqlite import SQLiteBackend
-        >>> list(SQLiteBackend(":memory:").execute_stream("SELECT ?", [(1,), (2,)]))
+        >>> from graphstore.backends.sqlite_conn import Connections
+        >>> list(ParallelReader(Connections(":memory:")).execute_stream("SELECT ?", [(1,), (2,)]))
         [[(1,)], [(2,)]]
         """
-        if not side or not self._side_ready():
+        ready = self._ready() if side else None
+        if ready is None:
             yield from self._serial_stream(sql, param_sets)
             return
+        conn, pool = ready
         results: queue.Queue = queue.Queue(maxsize=ahead)
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                self._side.execute("BEGIN")  # type: ignore[union-attr]  # one snapshot for every set
+                conn.execute("BEGIN")  # one snapshot for every set
                 try:
                     for params in param_sets:
                         if stop.is_set():
                             return
-                        results.put(("rows", self._run_side(sql, params)))
+                        results.put(("rows", self._run_side(conn, sql, params)))
                 finally:
-                    self._side.execute("COMMIT")  # type: ignore[union-attr]
+                    conn.execute("COMMIT")
             except BaseException as exc:  # handed to the caller, who raises it
                 results.put(("error", exc))
                 return
             results.put(("done", None))
 
-        worker = self._pool.submit(produce)  # type: ignore[union-attr]
+        worker = pool.submit(produce)
         try:
             while True:
                 if idle is not None and results.empty():
@@ -109,59 +117,64 @@ class ParallelReadMixin:
             worker.result()
 
     def _serial_stream(self, sql: str, param_sets: list) -> Iterator[list[tuple]]:
-        lock = self._lock  # type: ignore[attr-defined]
-        with lock:  # one snapshot: no write of this connection between the sets
-            began = not self._conn.in_transaction  # type: ignore[attr-defined]
+        db = self._db
+        with db.lock:  # one snapshot: no write of this connection between the sets
+            began = not db.conn.in_transaction
             if began:
-                self._conn.execute("BEGIN")  # type: ignore[attr-defined]
+                db.conn.execute("BEGIN")
             try:
                 for params in param_sets:
-                    yield self.execute(sql, params)  # type: ignore[attr-defined]
+                    yield db.run(sql, params)
             finally:
                 if began:
-                    self._conn.execute("COMMIT")  # type: ignore[attr-defined]
+                    db.conn.execute("COMMIT")
 
-    def _side_ready(self) -> bool:
-        if self._side is not None:
-            return True
-        if self._side_failed or self.location == ":memory:":  # type: ignore[attr-defined]
-            return False
-        path = self.location  # type: ignore[attr-defined]
+    def _ready(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor] | None:
+        """The second connection and its worker, opened if need be; None if the store cannot have them."""
+        if self.side is not None and self.pool is not None:
+            return self.side, self.pool
+        if self._side_failed or self._db.location == ":memory:":
+            return None
+        path = self._db.location
         try:
             uri = "file:" + urllib.parse.quote(path) + "?mode=ro"
             conn = sqlite3.connect(
                 uri,
                 uri=True,
-                timeout=self._timeout,  # type: ignore[attr-defined]
+                timeout=self._db.timeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
             for pragma in (
                 "cache_size = -262144",
-                f"mmap_size = {self._mmap_bytes}",  # type: ignore[attr-defined]
+                f"mmap_size = {MMAP_BYTES}",
                 "temp_store = MEMORY",
             ):
                 conn.execute(f"PRAGMA {pragma}")
-            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")  # type: ignore[attr-defined]
+            conn.execute(f"PRAGMA busy_timeout = {int(self._db.timeout * 1000)}")
         except sqlite3.Error:
             self._side_failed = True  # (then one connection does it all)
-            return False
-        self._side = conn
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphstore-read")
-        return True
+            return None
+        self.side = conn
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphstore-read")
+        return self.side, self.pool
 
-    def _run_side(self, sql: str, params: Any = ()) -> list[tuple]:
-        if self.tracer is not None:  # type: ignore[attr-defined]
-            self.tracer(sql, params)  # type: ignore[attr-defined]
+    def _run_side(self, conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[tuple]:
+        self._db.trace(sql, params)
         try:
-            return self._side.execute(sql, params).fetchall()  # type: ignore[union-attr]
+            return conn.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"store {self.location}: {exc}") from exc  # type: ignore[attr-defined]
+            raise StoreError(f"store {self._db.location}: {exc}") from exc
 
-    def _close_side(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        if self._side is not None:
-            self._side.close()
-            self._side = None
+    def close(self) -> None:
+        """Close the second connection and its worker."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.side is not None:
+            self.side.close()
+            self.side = None
+
+    def start_afresh_after_fork(self) -> None:
+        """(In a forked child) Let go of the parent's worker and connection (they open again when needed)."""
+        self.side = self.pool = None

@@ -4,57 +4,41 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+
+from .base import ComponentCommit, VersionRecord
+from .sqlite_conn import Connections
+from .sqlite_deletions import Deletions
+from .sqlite_history import HistoryQueries
 
 
-@dataclass(frozen=True)
-class ComponentCommit:
-    """One content of a code component (a function's source, a global's value) and its semantic hash."""
+class VersionsQueries:
+    """Code-versioning records of the store that ``db`` reaches; deleting a version deletes its calls through
+    ``history``.
 
-    key: str
-    content_hash: str
-    kind: str
-    semantic_hash: str
-    parent_hash: str | None
-    source: str | None
-    created_at: float = 0.0
+    >>> from graphstore.backends.sqlite_conn import Connections
+    >>> from graphstore.backends.sqlite_deletions import Deletions
+    >>> from graphstore.backends.sqlite_history import HistoryQueries
+    >>> db = Connections(":memory:")
+    >>> versions = VersionsQueries(db, HistoryQueries(db, Deletions(db)), Deletions(db))
+    >>> versions.set_meta("versioning", "on"); versions.get_meta("versioning")
+    'on'
+    """
 
-
-@dataclass(frozen=True)
-class VersionRecord:
-    """One version of an op: the components a call touched, with their content hashes."""
-
-    version_id: str
-    op_name: str
-    op_version: int
-    semantic_version: str
-    deps: tuple[tuple[str, str, str], ...]  # (kind, key, content hash)
-    created_at: float = 0.0
-
-
-class VersionsMixin:
-    """Versioning verbs of :class:`~graphstore.backends.sqlite.SQLiteBackend`."""
+    def __init__(self, db: Connections, history: HistoryQueries, deletions: Deletions) -> None:
+        self._db = db
+        self._history = history
+        self._deletions = deletions
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
+        rows = self._db.run("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write_one("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    def _write_one(self, sql: str, params: tuple) -> None:
-        with self._lock:
-            self._begin_write()
-            try:
-                self._run_many(sql, [params])
-                self._run_traced("COMMIT")
-            except BaseException as exc:
-                self._rollback(exc)
-                raise
+        self._db.write_one("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def component_heads(self) -> dict[str, str]:
         """``component key -> content hash`` of the components whose head is not their latest commit."""
-        rows = self._run("SELECT key, value FROM meta WHERE key LIKE 'head:%'")
+        rows = self._db.run("SELECT key, value FROM meta WHERE key LIKE 'head:%'")
         return {key[len("head:") :]: value for key, value in rows}
 
     def set_component_head(self, key: str, content_hash: str) -> None:
@@ -62,18 +46,20 @@ class VersionsMixin:
 
     def component_keys(self) -> list[tuple[str, str]]:
         """``(kind, key)`` of every component, in the order of their first commits."""
-        rows = self._run("SELECT kind, key, min(created_at) AS first FROM components GROUP BY key ORDER BY first, key")
+        rows = self._db.run(
+            "SELECT kind, key, min(created_at) AS first FROM components GROUP BY key ORDER BY first, key"
+        )
         return [(kind, key) for kind, key, _ in rows]
 
     def versions_using(self, key: str) -> list[tuple[str, int, str]]:
         """``(op name, op version, version id)`` of the versions that depend on component ``key``."""
-        rows = self._run(
+        rows = self._db.run(
             "SELECT op_name, op_version, version_id, deps FROM versions WHERE instr(deps, ?) > 0", (json.dumps(key),)
         )
         return [(n, v, i) for n, v, i, deps in rows if any(d[1] == key for d in json.loads(deps))]
 
     def load_commits(self, key: str) -> list[ComponentCommit]:
-        rows = self._run(
+        rows = self._db.run(
             "SELECT key, content_hash, kind, semantic_hash, parent_hash, source, created_at FROM components "
             "WHERE key = ? ORDER BY created_at",
             (key,),
@@ -81,14 +67,14 @@ class VersionsMixin:
         return [ComponentCommit(*row) for row in rows]
 
     def save_commit(self, c: ComponentCommit) -> None:
-        self._write_one(
+        self._db.write_one(
             "INSERT OR IGNORE INTO components (key, content_hash, kind, semantic_hash, parent_hash, source, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (c.key, c.content_hash, c.kind, c.semantic_hash, c.parent_hash, c.source, c.created_at or time.time()),
         )
 
     def load_versions(self, op_name: str, op_version: int) -> list[VersionRecord]:
-        rows = self._run(
+        rows = self._db.run(
             "SELECT version_id, op_name, op_version, semantic_version, deps, created_at FROM versions "
             "WHERE op_name = ? AND op_version = ? ORDER BY created_at",
             (op_name, op_version),
@@ -98,7 +84,7 @@ class VersionsMixin:
         ]
 
     def save_version(self, v: VersionRecord) -> None:
-        self._write_one(
+        self._db.write_one(
             "INSERT OR IGNORE INTO versions (version_id, op_name, op_version, semantic_version, deps, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -112,29 +98,31 @@ class VersionsMixin:
         )
 
     def version_call_counts(self, op_name: str, op_version: int) -> dict[str, int]:
-        rows = self._run(
+        rows = self._db.run(
             "SELECT version_id, count(*) FROM calls WHERE op_name = ? AND op_version = ? AND version_id IS NOT NULL "
             "GROUP BY version_id",
             (op_name, op_version),
         )
         return dict(rows)
 
-    def calls_of_version(self, version_id: str) -> list[str]:
-        return [r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))]
+    def version_op(self, version_id: str) -> tuple[str, int] | None:
+        rows = self._db.run("SELECT op_name, op_version FROM versions WHERE version_id = ?", (version_id,))
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def delete_version(self, version_id: str, with_dependents: bool = True) -> int:
         """Delete a version, its calls and (if asked) every call downstream of them, in one transaction; returns
         the number of calls deleted."""
-        with self._lock:
-            self._begin_write()
+        with self._db.lock:
+            self._db.begin_write()
             try:
-                self._seed([r[0] for r in self._run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))])
-                count = len(self._delete_seeded(with_dependents))
+                hids = self._db.run("SELECT hid FROM calls WHERE version_id = ?", (version_id,))
+                self._history.seed([r[0] for r in hids])
+                count = len(self._history.delete_seeded(with_dependents))
                 if count:
-                    self._count_deletion()
-                self._run_many("DELETE FROM versions WHERE version_id = ?", [(version_id,)])
-                self._run_traced("COMMIT")
+                    self._deletions.count_deletion()
+                self._db.run_many("DELETE FROM versions WHERE version_id = ?", [(version_id,)])
+                self._db.run_traced("COMMIT")
             except BaseException as exc:
-                self._rollback(exc)
+                self._db.rollback(exc)
                 raise
         return count
