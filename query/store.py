@@ -37,7 +37,7 @@ SCAN_BYTES = 4096
 class Reader:
     def __init__(self, storage: Any) -> None:
         self.storage = storage
-        self.dialect: Dialect = dialect_for(getattr(storage.backend, "sql_dialect", "sqlite"))
+        self.dialect: Dialect = dialect_for(storage.backend.sql_dialect)
         self._labels: dict = {}
         self._groups: dict = {}
         self._loops: dict = {}

@@ -96,16 +96,18 @@ def test_batches_on_their_way_to_a_helper_that_dies_are_written_here(db_path):
     s._pending.max_delay = 1e9
     EXECUTED.clear()
     try:
-        with s:
-            with _Locked(db_path):
-                for start in (0, 300, 600):
-                    for i in range(start, start + 300):
-                        inc(i)
-                    assert s._pending.hand_over()
-                assert len(s._pending._sent) == 3
-                os.kill(s.backend.helper.process.proc.pid, signal.SIGKILL)
-                s.backend.helper.process.proc.wait()
+        with s, _Locked(db_path) as lock:
+            for start in (0, 300, 600):
+                for i in range(start, start + 300):
+                    inc(i)
+                assert s._pending.hand_over()
+            assert len(s._pending._sent) == 3
+            # (the background thread may see the helper gone first: the warning is awaited from the kill on)
             with pytest.warns(RuntimeWarning, match="helper process writing its batches has exited"):
+                helper = s.backend.helper.process.proc
+                os.kill(helper.pid, signal.SIGKILL)
+                helper.wait()
+                lock.release()
                 s.commit()
         assert s.backend.helper.process is None
         assert _stored(db_path) == {"inc": 900}
