@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigurationError
-from .base import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, Tracer, ValueRecord
+from .base import Backend, Batch, CallRecord, CallRow, MemberRecord, OpRecord, RefRecord, Tracer, ValueRecord
 
 __all__ = [
     "Backend",
     "Batch",
     "CallRecord",
+    "CallRow",
     "MemberRecord",
     "OpRecord",
     "RefRecord",
