@@ -1,10 +1,11 @@
 """A recorded call's records (its row, the refs and values it introduces, its collections' members) and their
 queueing for the store.
 
-Every call is queued the same way, whichever way it was looked up and run: :meth:`CallQueue._queue_call` builds the
-call's :class:`~graphstore.backends.CallRow` with :func:`call_row_of` (as the structural calls of its collections
-are built), serializes the values the store does not hold yet, and hands everything to the pending writes in one
-:meth:`~graphstore.writer.PendingWrites.add`.
+Every call is queued the same way, whichever way it was looked up and run: its row is a
+:class:`~graphstore.backends.CallRow` made by :func:`call_row_of` (as are the rows of its collections' structural
+calls); :meth:`CallQueue._input_records` makes the records of its inputs before the op runs, and
+:meth:`CallQueue._queue_call` those of its outputs and structural calls, then hands everything to the pending writes
+in one :meth:`~graphstore.writer.PendingWrites.add`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .backends import CallRow, MemberRecord, RefRecord, ValueRecord
 from .errors import OpCallError
 from .ops import Op, storable_text
-from .refs import PointerRef, Ref
+from .refs import _NOT_LOADED, AtomRef, PointerRef, Ref
 from .structs import CollectionRef
 from .values import ValueCodec
 
@@ -35,9 +36,6 @@ class PendingCall:
 
 def _flat(pairs: list[tuple[str, Ref]]) -> tuple[str, ...]:
     """``(name, hid, cid, name, hid, cid, ...)`` of named Refs, as a row holds a call's inputs and outputs."""
-    if len(pairs) == 1:
-        ((name, ref),) = pairs
-        return (name, ref.hid, ref.cid)
     return tuple([x for name, ref in pairs for x in (name, ref.hid, ref.cid)])
 
 
@@ -60,20 +58,22 @@ def call_row_of(
     >>> row.inputs[0], row.output_kinds
     ('x', ('atom',))
     """
-    kinds = tuple([ref.kind if isinstance(ref, CollectionRef) else "atom" for _, ref in out_refs])
-    return CallRow(
-        hid,
-        cid,
-        op_name,
-        op_version,
-        _flat(out_refs),
-        tuple_out,
-        _flat(in_refs),
-        created_at,
-        duration,
-        kinds,
-        version_id,
-    )
+    if len(out_refs) == 1 and type(out_refs[0][1]) is AtomRef:  # (the usual single output)
+        name, ref = out_refs[0]
+        outputs: tuple[str, ...] = (name, ref.hid, ref.cid)
+        kinds: tuple[str, ...] = _ONE_ATOM
+    else:
+        outputs = _flat(out_refs)
+        kinds = tuple([ref.kind if isinstance(ref, CollectionRef) else "atom" for _, ref in out_refs])
+    if len(in_refs) == 1:
+        name, ref = in_refs[0]
+        inputs: tuple[str, ...] = (name, ref.hid, ref.cid)
+    else:
+        inputs = _flat(in_refs)
+    return CallRow(hid, cid, op_name, op_version, outputs, tuple_out, inputs, created_at, duration, kinds, version_id)
+
+
+_ONE_ATOM = ("atom",)
 
 
 class CallQueue:
@@ -84,69 +84,76 @@ class CallQueue:
     """Content ids of values known stored (their records are left out of later batches)."""
     _values: ValueCodec
 
-    def _input_values(self, op: Op, in_refs: list[tuple[str, Ref]], todo: PendingCall | None) -> dict:
-        """The stored form of the call's input values not stored yet (cid -> ValueRecord), made before the op runs:
-        the bytes stored under a content id must be those of the value that was hashed, even if the op then changes
-        it."""
+    def _input_records(
+        self, op: Op, in_refs: list[tuple[str, Ref]], todo: PendingCall | None
+    ) -> tuple[dict[str, RefRecord], dict[str, ValueRecord], dict | None]:
+        """The records of a call's inputs, made before the op runs (the bytes stored under a content id must be those
+        of the value that was hashed, even if the op then changes it): ``(refs, values, held)`` as
+        :meth:`_add_refs` makes them; the values of the structural calls' inputs are among the values."""
+        refs: dict[str, RefRecord] = {}
         values: dict[str, ValueRecord] = {}
+        held = self._add_refs(op, "argument", in_refs, refs, values, None)
+        if todo is not None:
+            for _, ins, _ in todo.extra:
+                self._add_refs(op, "argument", ins, {}, values, None)
+        return refs, values, held
+
+    def _add_refs(
+        self,
+        op: Op,
+        role: str,
+        pairs: list[tuple[str, Ref]],
+        refs: dict[str, RefRecord],
+        values: dict[str, ValueRecord],
+        held: dict | None,
+    ) -> dict | None:
+        """Add the records of named Refs (``role``: "argument" or "output"): to ``refs`` their RefRecords, to
+        ``values`` the ValueRecords of the values in memory not stored yet. Returns ``held`` (made when first needed),
+        with the objects of the values left out as stored, to supply them if they were deleted meanwhile."""
         stored = self._stored_cids
-        groups = [in_refs] if todo is None else [in_refs] + [ins for _, ins, _ in todo.extra]
-        for ins in groups:
-            for name, ref in ins:
-                cid = ref.cid
-                if cid not in stored and cid not in values and ref.in_memory and not isinstance(ref, CollectionRef):
-                    values[cid] = self._value_record(op.name, "argument", name, ref)
-        return values
+        for name, ref in pairs:
+            hid, cid = ref.hid, ref.cid
+            if isinstance(ref, CollectionRef):
+                refs[hid] = RefRecord(hid, cid, ref.kind)
+                continue
+            refs[hid] = RefRecord(hid, cid, "atom")
+            if cid in values or ref._obj is _NOT_LOADED:
+                continue
+            if cid in stored:
+                if held is None:
+                    held = {}
+                held[cid] = ValueCodec.pointer_record(cid, ref.pointer_id) if type(ref) is PointerRef else ref._obj
+            elif type(ref) is PointerRef:
+                values[cid] = ValueCodec.pointer_record(cid, ref.pointer_id)
+            else:
+                values[cid] = self._values.record(cid, ref._obj, f"op {op.name}, {role} {name!r}")
+        return held
 
     def _queue_call(
         self,
         op: Op,
         row: CallRow,
-        in_refs: list[tuple[str, Ref]],
         out_refs: list[tuple[str, Ref]],
         todo: PendingCall | None,
         deletions: int | None,
-        values: dict | None = None,
+        inputs: tuple[dict[str, RefRecord], dict[str, ValueRecord], dict | None],
     ) -> None:
-        """Queue a call's row, its structural calls, the refs they use and the values not stored yet (all
-        serialized before anything is queued; ``values``: those serialized already, by content id), under the
-        store's deletion count ``deletions`` read when the call started."""
-        values = {} if values is None else values
-        held: dict | None = None  # cid -> object of values left out as stored (to supply them if they were deleted)
-        refs: dict[str, RefRecord] = {}
-        stored = self._stored_cids
+        """Queue a call's row with the records of its outputs and of its structural calls, after ``inputs`` (made
+        by :meth:`_input_records`): everything is serialized before anything is queued. ``deletions``: the store's
+        deletion count read when the call started."""
+        refs, values, held = inputs
+        held = self._add_refs(op, "output", out_refs, refs, values, held)
         calls = [row]
-        groups = [(in_refs, out_refs)]
         members: list[MemberRecord] = []
         if todo is not None:
-            calls += [extra_row for extra_row, _, _ in todo.extra]
-            groups += [(ins, outs) for _, ins, outs in todo.extra]
+            for extra_row, ins, outs in todo.extra:
+                calls.append(extra_row)
+                held = self._add_refs(op, "argument", ins, refs, values, held)
+                held = self._add_refs(op, "output", outs, refs, values, held)
             members = todo.members
-        for ins, outs in groups:
-            for role, pairs in (("argument", ins), ("output", outs)):
-                for name, ref in pairs:
-                    hid, cid = ref.hid, ref.cid
-                    if isinstance(ref, CollectionRef):
-                        refs[hid] = RefRecord(hid, cid, ref.kind)
-                        continue
-                    refs[hid] = RefRecord(hid, cid, "atom")
-                    if cid in values or not ref.in_memory:
-                        continue
-                    if cid not in stored:
-                        values[cid] = self._value_record(op.name, role, name, ref)
-                    else:
-                        if held is None:
-                            held = {}
-                        held[cid] = ref.obj if type(ref) is not PointerRef else self._value_record("", "", "", ref)
-        if todo is not None:
             _check_names(op, calls, members)
         self._pending.add(calls, list(refs.values()), list(values.values()), members, deletions, held)
         self._remember_cids(values)
-
-    def _value_record(self, op_name: str, role: str, name: str, ref: Ref) -> ValueRecord:
-        if isinstance(ref, PointerRef):
-            return ValueCodec.pointer_record(ref.cid, ref.pointer_id)
-        return self._values.record(ref.cid, ref.obj, f"op {op_name}, {role} {name!r}")
 
     def _remember_cids(self, cids: Any) -> None:
         if len(self._stored_cids) > 200_000:

@@ -96,6 +96,8 @@ def single_atom_result(op: Op, result: Any) -> bool:
     """Whether an op with one plain output (``op._fast_output``) returned a value stored as one atom: not a tuple that
     names several outputs, not a Ref, not a container holding Refs."""
     t = type(result)
+    if t in SCALARS:
+        return True
     if t is tuple and op.nout == "auto" and op.output_names is None:
         return False
     return not (isinstance(result, Ref) or (t in _STRUCTURES and has_ref(result)))

@@ -52,10 +52,11 @@ class Generation:
         for r in refs:
             b.refs.append(tuple(r))
             self.refs[r.hid] = (r.cid, r.kind)
-        for m in members:
-            member: tuple = tuple(m)
-            b.members.append(member)
-            self.members.setdefault(m.coll_hid, []).append(member)
+        if members:
+            for m in members:
+                member: tuple = tuple(m)
+                b.members.append(member)
+                self.members.setdefault(m.coll_hid, []).append(member)
         for c in calls:
             row: tuple = tuple(c)
             b.calls.append(row)

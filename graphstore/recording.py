@@ -48,7 +48,10 @@ class Recorder(RefMaker, CallQueue):
         ids = None
         if versioner is None:
             ids = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
-            found = self._lookup(*ids, op)
+            if self._pending.holds_call(*ids):
+                found = self._lookup(*ids, op)
+            else:  # (the usual case: nothing waiting, so the store's answer is the answer)
+                found = self.backend.lookup_call_or_content(*ids, op._key)
             if found is not None:
                 if found.hid == ids[0]:
                     return self._lazy_outputs(found)
@@ -65,17 +68,13 @@ class Recorder(RefMaker, CallQueue):
     def _lookup(self, hid: str, cid: str, op: Op | None = None) -> CallRecord | None:
         """The call with this history id, else one with this content id: pending records first, then one read
         (none when the backend holds every id of ``op``'s stored calls)."""
-        pending = self._pending
-        key = None if op is None else op._key
-        if not pending.holds_call(hid, cid):  # (the usual case: nothing waiting, so the store's answer is the answer)
-            return self.backend.lookup_call_or_content(hid, cid, key)
-        found = pending.call(hid)
+        found = self._pending.call(hid)
         if found is not None:
             return found
-        stored = self.backend.lookup_call_or_content(hid, cid, key)
+        stored = self.backend.lookup_call_or_content(hid, cid, None if op is None else op._key)
         if stored is not None and stored.hid == hid:
             return stored
-        return pending.call_by_cid(cid) or stored
+        return self._pending.call_by_cid(cid) or stored
 
     def _check_writable(self, op: Op) -> None:
         if self.backend.read_only:
@@ -150,7 +149,7 @@ class Recorder(RefMaker, CallQueue):
         lazy = [r for _, r in in_refs if not r.in_memory]
         if lazy:
             self.attach(lazy, inplace=True)
-        values = self._input_values(op, in_refs, todo)  # before the op runs: it may change its inputs
+        inputs = self._input_records(op, in_refs, todo)  # before the op runs: it may change its inputs
         started = time.time()
         op_key, version_id = op.op_id, None
         t0 = time.perf_counter()
@@ -170,28 +169,33 @@ class Recorder(RefMaker, CallQueue):
             op_key = op_identity(op.name, op.version, version.semantic_version)
             version_id = version.version_id
         duration = time.perf_counter() - t0
-        if any(type(r._obj) not in SCALARS for _, r in in_refs):  # (a scalar cannot have been changed)
-            self._check_unchanged(op, in_refs)
+        for _, r in in_refs:
+            if type(r._obj) not in SCALARS:  # (a scalar cannot have been changed)
+                self._check_unchanged(op, in_refs)
+                break
         if ids is None or version_id is not None:
             ids = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
         hid, cid = ids
         name = op._fast_output
-        if name is not None and single_atom_result(op, result):
-            out_refs: list[tuple[str, Ref]] = [
-                (name, self._atom_output(op, derive_output_hid(hid, name), name, result))
-            ]
-            returns_tuple = False
-        else:
-            todo = PendingCall() if todo is None else todo
-            named, returns_tuple = op.split_outputs(result)
-            out_refs = []
-            for position, (name, value) in enumerate(named):
-                stype = op.output_struct(position, len(named))
-                out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, value, stype, todo)))
+        if name is not None and (
+            type(result) in SCALARS or single_atom_result(op, result)
+        ):  # one output, stored as one value
+            out = self._atom_output(op, derive_output_hid(hid, name), name, result)
+            row = call_row_of(
+                hid, cid, op.name, op.version, in_refs, [(name, out)], False, started, duration, version_id
+            )
+            self._queue_call(op, row, [(name, out)], todo, deletions, inputs)
+            return out
+        todo = PendingCall() if todo is None else todo
+        named, returns_tuple = op.split_outputs(result)
+        out_refs: list[tuple[str, Ref]] = []
+        for position, (name, value) in enumerate(named):
+            stype = op.output_struct(position, len(named))
+            out_refs.append((name, self._wrap_output(op, derive_output_hid(hid, name), name, value, stype, todo)))
         row = call_row_of(
             hid, cid, op.name, op.version, in_refs, out_refs, returns_tuple, started, duration, version_id
         )
-        self._queue_call(op, row, in_refs, out_refs, todo, deletions, values)
+        self._queue_call(op, row, out_refs, todo, deletions, inputs)
         return Op.package([r for _, r in out_refs], returns_tuple)
 
     def _record_content_hit(
@@ -208,6 +212,7 @@ class Recorder(RefMaker, CallQueue):
         """Same content as a stored call but another history: record a new call sharing its values."""
         self._check_writable(op)
         todo = PendingCall() if todo is None else todo
+        inputs = self._input_records(op, in_refs, todo)
         out_refs: list[tuple[str, Ref]] = []
         kinds = same.output_kinds or ("atom",) * len(same.outputs)
         for (name, old_hid, old_cid), kind in zip(same.outputs, kinds):
@@ -217,7 +222,7 @@ class Recorder(RefMaker, CallQueue):
         row = call_row_of(
             hid, cid, op.name, op.version, in_refs, out_refs, same.tuple_out, time.time(), 0.0, version_id
         )
-        self._queue_call(op, row, in_refs, out_refs, todo, deletions)
+        self._queue_call(op, row, out_refs, todo, deletions, inputs)
         refs = [self.make_ref(ref_kind(r), r.cid, r.hid) for _, r in out_refs]
         return Op.package(refs, same.tuple_out)
 

@@ -133,9 +133,9 @@ class PendingWrites:
         """Queue one op call (its row first, then its structural calls' rows) with the refs, values and collection
         members it introduces, all as records of their named types (they wait as plain tuples);
         ``deletions``: the store's deletion count the recording's memory was valid for, ``held``: objects of values
-        left out as stored (cid -> object)."""
+        left out as stored (cid -> object). (An error a background write met is raised by the next call's
+        :meth:`raise_background_error`, or by :meth:`flush`.)"""
         with self.lock:
-            self.raise_background_error()
             current = self._current
             current.add(calls, refs, values, members)
             if held or deletions != current.batch.deletions:
