@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .backends import CallRow, MemberRecord, RefRecord, ValueRecord
 from .errors import OpCallError
 from .ops import Op, storable_text
-from .refs import _NOT_LOADED, AtomRef, PointerRef, Ref
+from .refs import _NOT_LOADED, PointerRef, Ref
 from .structs import CollectionRef
 from .values import ValueCodec
 
@@ -58,15 +58,15 @@ def call_row_of(
     >>> row.inputs[0], row.output_kinds
     ('x', ('atom',))
     """
-    if len(out_refs) == 1 and type(out_refs[0][1]) is AtomRef:  # (the usual single output)
-        name, ref = out_refs[0]
+    if len(out_refs) == 1:  # (the usual single output and single input, without the general joins)
+        ((name, ref),) = out_refs
         outputs: tuple[str, ...] = (name, ref.hid, ref.cid)
-        kinds: tuple[str, ...] = _ONE_ATOM
+        kinds: tuple[str, ...] = (ref.kind,) if isinstance(ref, CollectionRef) else _ONE_ATOM
     else:
         outputs = _flat(out_refs)
         kinds = tuple([ref.kind if isinstance(ref, CollectionRef) else "atom" for _, ref in out_refs])
     if len(in_refs) == 1:
-        name, ref = in_refs[0]
+        ((name, ref),) = in_refs
         inputs: tuple[str, ...] = (name, ref.hid, ref.cid)
     else:
         inputs = _flat(in_refs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import CallRecord, OpRecord
 from .call_records import CallQueue, PendingCall, call_row_of
@@ -18,7 +18,7 @@ from .call_refs import SCALARS, RefMaker, ref_kind, single_atom_result
 from .errors import NewCallsNotAllowedError, ReadOnlyStoreError
 from .hashing import derive_call_ids, derive_output_hid, op_identity
 from .ops import Op
-from .refs import Ref
+from .refs import _NOT_LOADED, Ref
 from .structs import STRUCTURAL_OPS, StructType
 from .tracking import collecting, stop_collecting
 
@@ -27,6 +27,24 @@ _MISS = object()
 
 class Recorder(RefMaker, CallQueue):
     """The recording part of a Storage."""
+
+    backend: Any
+    """The store (a :class:`~graphstore.backends.Backend`; lookups use the SQLite backend's own methods)."""
+    db_path: str
+    _versioner: Any
+    """The code versioning of a store opened with ``deps_path`` (a ``Versioner``), else None."""
+    _claims: Any
+    _ops_by_name: dict[tuple[str, int], Op]
+    _source_hashes: dict[tuple[str, int], tuple[str, str]]
+    _known_ops: set[str]
+    _deletions: int | None
+    _allow_new: bool
+
+    if TYPE_CHECKING:  # (defined by the other parts of a Storage)
+
+        def attach(self, *args: Any, **kwargs: Any) -> Any: ...
+
+        def make_ref(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
         self._pending.raise_background_error()
@@ -47,15 +65,15 @@ class Recorder(RefMaker, CallQueue):
             ]
         ids = None
         if versioner is None:
-            ids = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
-            if self._pending.holds_call(*ids):
-                found = self._lookup(*ids, op)
+            ids = hid, cid = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
+            if self._pending.holds_call(hid, cid):
+                found = self._lookup(hid, cid, op)
             else:  # (the usual case: nothing waiting, so the store's answer is the answer)
-                found = self.backend.lookup_call_or_content(*ids, op._key)
+                found = self.backend.lookup_call_or_content(hid, cid, op._key)
             if found is not None:
-                if found.hid == ids[0]:
+                if found.hid == hid:
                     return self._lazy_outputs(found)
-                return self._record_content_hit(op, ids[0], ids[1], found, in_refs, todo, deletions)
+                return self._record_content_hit(op, hid, cid, found, in_refs, todo, deletions)
         else:
             found = self._lookup_versioned(op, in_refs, todo, deletions)
             if found is not _MISS:
@@ -146,9 +164,10 @@ class Recorder(RefMaker, CallQueue):
     ) -> Any:
         """Run a call found nowhere and record it (``bound``: None when its inputs are simple, see
         :meth:`RefMaker._simple_inputs`)."""
-        lazy = [r for _, r in in_refs if not r.in_memory]
-        if lazy:
-            self.attach(lazy, inplace=True)
+        for _, r in in_refs:
+            if r._obj is _NOT_LOADED:
+                self.attach([r for _, r in in_refs if not r.in_memory], inplace=True)
+                break
         inputs = self._input_records(op, in_refs, todo)  # before the op runs: it may change its inputs
         started = time.time()
         op_key, version_id = op.op_id, None

@@ -35,6 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .backends import Backend, Batch, CallRecord, CallRow, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import HandoverLost, row_call
@@ -197,7 +198,8 @@ class PendingWrites:
         with self.lock:
             self._current.batch.ops.append(record)
 
-    def _find(self, attr: str, key: str) -> object | None:
+    def _find(self, attr: str, key: str) -> Any:
+        """The record under ``key`` in the index ``attr`` of the waiting generation, else of one being written."""
         found = getattr(self._current, attr).get(key)
         if found is None:
             for gen in self._out:
@@ -227,14 +229,15 @@ class PendingWrites:
 
     def ref(self, hid: str) -> tuple[str, str] | None:
         """``(cid, kind)`` of a pending ref."""
-        return self._find("refs", hid)  # type: ignore[return-value]
+        found: tuple[str, str] | None = self._find("refs", hid)
+        return found
 
     def members(self, coll_hid: str) -> list[tuple] | None:
         """Pending elements of a collection as ``(pos, key, elt_hid)`` in position order, or None."""
         rows = self._find("members", coll_hid)
         if rows is None:
             return None
-        records = sorted(map(MemberRecord._make, rows), key=lambda m: m.pos)  # type: ignore[call-overload]
+        records = sorted(map(MemberRecord._make, rows), key=lambda m: m.pos)
         return [(m.pos, m.key, m.elt_hid) for m in records]
 
     def __len__(self) -> int:
