@@ -164,7 +164,7 @@ class PendingWrites:
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
                 return
-        since = self._unsafe_flushing_since()
+        since = None if self._flushing_since is None else self._unsafe_flushing_since()
         if since is None:
             since = self._since
         if since is not None and time.monotonic() - since >= BACK_PRESSURE_S:
@@ -213,7 +213,8 @@ class PendingWrites:
         gen = self._current
         if hid in gen.calls or cid in gen.calls_by_cid:
             return True
-        return any(hid in gen.calls or cid in gen.calls_by_cid for gen in self._out)
+        out = self._out
+        return bool(out) and any(hid in gen.calls or cid in gen.calls_by_cid for gen in out)
 
     def call(self, hid: str) -> CallRecord | None:
         found = self._find("calls", hid)
