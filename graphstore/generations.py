@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .backends import Batch, CallRecord, MemberRecord, RefRecord, ValueRecord
-from .backends.base import call_row
+from .backends import Batch, CallRow, MemberRecord, RefRecord, ValueRecord
 
 
 class Generation:
     """One batch of records and the indexes that let lookups find them before they are written.
 
-    Records are kept as plain tuples (in their record type's field order): a plain tuple of strings and numbers is
-    left alone by Python's cyclic garbage collector, where tens of thousands of waiting named tuples would be
-    traversed by every full collection.
+    Records come in as their named types and are kept as plain tuples in the same field order (see
+    :class:`~graphstore.backends.base.CallRow` for why).
     """
 
     def __init__(self) -> None:
@@ -28,10 +26,6 @@ class Generation:
         self.held: dict[str, object] = {}
         """Objects of values the batch uses but does not carry (thought stored): supplied if they were deleted."""
 
-    def _mark(self) -> None:
-        b = self.batch
-        self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
-
     def stamp(self, deletions: int | None, held: dict | None) -> None:
         """Note the deletion count the records being added were made under (the batch keeps the oldest)."""
         b = self.batch
@@ -42,45 +36,41 @@ class Generation:
 
     def add(
         self,
-        calls: Sequence[CallRecord | tuple],
-        refs: Sequence[RefRecord | tuple],
-        values: Sequence[ValueRecord | tuple],
-        members: Sequence[MemberRecord | tuple],
+        calls: Sequence[CallRow],
+        refs: Sequence[RefRecord],
+        values: Sequence[ValueRecord],
+        members: Sequence[MemberRecord] = (),
     ) -> None:
-        """Add one group: calls as :class:`CallRecord` or rows made by ``call_row``, the other records as their named
-        tuples or plain tuples in the same field order."""
-        self._mark()
-        b = self.batch
-        for value in values:
-            v = tuple(value)
-            b.values.append(v)
-            self.values[v[0]] = v
-        for r in refs:
-            b.refs.append(tuple(r))
-            self.refs[r[0]] = (r[1], r[2])
-        for member in members:
-            m = tuple(member)
-            b.members.append(m)
-            self.members.setdefault(m[0], []).append(m)
-        for call in calls:
-            row = call if type(call) is tuple else call_row(call)  # type: ignore[arg-type]
-            b.calls.append(row)
-            self.calls[row[0]] = row
-            self.calls_by_cid.setdefault(row[1], row)
-
-    def add_row(self, row: tuple, refs: list[tuple], values: list[tuple]) -> None:
-        """One call already in row form (see ``call_row``), with its refs and values as plain tuples."""
+        """Add one group (one op call with its structural calls), given as records of their named types; they are
+        kept as plain tuples in the same field order."""
         b = self.batch
         self.groups.append((len(b.values), len(b.refs), len(b.calls), len(b.members)))
         for v in values:
-            b.values.append(v)
-            self.values[v[0]] = v
+            value: tuple = tuple(v)
+            b.values.append(value)
+            self.values[v.cid] = value
         for r in refs:
-            b.refs.append(r)
-            self.refs[r[0]] = (r[1], r[2])
-        b.calls.append(row)
-        self.calls[row[0]] = row
-        self.calls_by_cid.setdefault(row[1], row)
+            b.refs.append(tuple(r))
+            self.refs[r.hid] = (r.cid, r.kind)
+        if members:
+            for m in members:
+                member: tuple = tuple(m)
+                b.members.append(member)
+                self.members.setdefault(m.coll_hid, []).append(member)
+        for c in calls:
+            row: tuple = tuple(c)
+            b.calls.append(row)
+            self.calls[c.hid] = row
+            self.calls_by_cid.setdefault(c.cid, row)
+
+    def add_batch(self, batch: Batch) -> None:
+        """Add the records of a batch (plain tuples) as one group (not its ops)."""
+        self.add(
+            [CallRow._make(c) for c in batch.calls],
+            [RefRecord._make(r) for r in batch.refs],
+            [ValueRecord._make(v) for v in batch.values],
+            [MemberRecord._make(m) for m in batch.members],
+        )
 
     def group_batches(self) -> list[Batch]:
         """The generation cut into its groups, each a batch of its own (every batch carries all the ops)."""
@@ -103,7 +93,7 @@ class Generation:
         merged = Generation()
         for gen in (self, later):
             for group in gen.group_batches():
-                merged.add(group.calls, group.refs, group.values, group.members)
+                merged.add_batch(group)
             merged.batch.ops.extend(gen.batch.ops)
             merged.stamp(gen.batch.deletions, gen.held)
         return merged

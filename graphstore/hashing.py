@@ -248,6 +248,17 @@ def hash_text(*parts: str) -> str:
     return _digest(text.encode("utf-8", "surrogatepass")).hex()
 
 
+def op_identity(name: str, version: int, semantic_version: str | None = None) -> str:
+    """The op identity that call ids are derived from: ``"<name>@<version>"``, and in a store that tracks code
+    versions ``"<name>@<version>#<semantic version>"``.
+
+    >>> op_identity("inc", 0), op_identity("inc", 2, "ab12")
+    ('inc@0', 'inc@2#ab12')
+    """
+    base = f"{name}@{version}"
+    return base if semantic_version is None else f"{base}#{semantic_version}"
+
+
 def derive_source_hid(cid: str) -> str:
     """History id of a value that entered the graph as a raw input: ``hash_text("gs:source", cid)``."""
     return _digest(f"9:gs:source{len(cid)}:{cid}".encode("utf-8", "surrogatepass")).hex()
@@ -277,6 +288,36 @@ def derive_call_ids(op_id: str, inputs: list[tuple[str, str, str]]) -> tuple[str
         _digest(("11:gs:call-hid" + tail + hid).encode("utf-8", "surrogatepass")).hex(),
         _digest(("11:gs:call-cid" + tail + cid).encode("utf-8", "surrogatepass")).hex(),
     )
+
+
+def derive_collection_cid(kind: str, members: list[tuple[Any, str]]) -> str:
+    """Content id of a collection (``kind``: "list", "tuple", "dict" or "set") from its ``(key, element cid)``
+    members: equal to ``hash_value`` of the plain value, without the elements' values.
+
+    >>> derive_collection_cid("list", [(0, hash_value(1)), (1, hash_value("a"))]) == hash_value([1, "a"])
+    True
+    >>> derive_collection_cid("dict", [("k", hash_value(2))]) == hash_value({"k": 2})
+    True
+    """
+    digests = [bytes.fromhex(cid) for _, cid in members]
+    if kind == "dict":
+        pairs = sorted(bytes.fromhex(hash_value(k)) + d for (k, _), d in zip(members, digests))
+        return _digest(b"D" + str(len(pairs)).encode() + b":" + b"".join(pairs)).hex()
+    if kind == "set":
+        return _digest(b"E" + str(len(digests)).encode() + b":" + b"".join(sorted(digests))).hex()
+    tag = b"L" if kind == "list" else b"T"
+    return _digest(tag + str(len(digests)).encode() + b":" + b"".join(digests)).hex()
+
+
+def derive_source_code_hash(source_text: str) -> str:
+    """The hash of an op's source text recorded with the op: ``hash_text("gs:source-code", source_text)``."""
+    return hash_text("gs:source-code", source_text)
+
+
+def derive_pointer_cid(pointer_id: str) -> str:
+    """Content id of a ValuePointer: ``hash_text("gs:pointer", pointer_id)``, from its id alone (its object is never
+    hashed)."""
+    return hash_text("gs:pointer", pointer_id)
 
 
 def derive_output_hid(call_hid: str, output_name: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .context import current_frame, shared_frame
 from .errors import OpCallError, OpDefinitionError, RefNotLoadedError
-from .hashing import hash_text, hash_value
+from .hashing import derive_source_code_hash, hash_value, op_identity
 from .refs import Ignore, NewArgDefault, Ref, ValuePointer
 from .structs import STRUCTURAL_OPS, StructType, output_struct_types, resolve_annotation, struct_type
 
@@ -84,7 +84,7 @@ class Op:
         self.output_names = tuple(output_names) if output_names is not None else None
         self.nout = nout
         self.ignore_args = frozenset(ignore_args)
-        self.op_id = f"{self.name}@{self.version}"
+        self.op_id = op_identity(self.name, self.version)
         self._key = (self.name, self.version)
         self._new_defaults = {
             p.name: hash_value(p.default.value)
@@ -165,7 +165,7 @@ class Op:
             except (OSError, TypeError):
                 code = getattr(self.func, "__code__", None)
                 text = repr((code.co_code, code.co_consts)) if code is not None else repr(self.func)
-            self._source_hash = hash_text("gs:source-code", text)
+            self._source_hash = derive_source_code_hash(text)
         return self._source_hash
 
     @property

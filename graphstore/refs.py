@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import RefComparisonError
-from .hashing import derive_source_hid, hash_text, hash_value
+from .hashing import derive_pointer_cid, derive_source_hid, hash_value
 
 _NOT_LOADED = object()
 
@@ -203,11 +203,6 @@ class ValuePointer:
         return f"ValuePointer({self.id!r})"
 
 
-def pointer_cid(pointer_id: str) -> str:
-    """Content id of a ValuePointer: derived from its id alone, never from the object."""
-    return hash_text("gs:pointer", pointer_id)
-
-
 def wrap_atom(obj: Any) -> AtomRef:
     """Wrap a raw value as an in-memory AtomRef with its content id and source history id.
 
@@ -217,7 +212,7 @@ def wrap_atom(obj: Any) -> AtomRef:
     if isinstance(obj, Ref):
         return obj  # type: ignore[return-value]
     if isinstance(obj, ValuePointer):
-        cid = pointer_cid(obj.id)
+        cid = derive_pointer_cid(obj.id)
         return PointerRef(cid, derive_source_hid(cid), obj.obj, pointer_id=obj.id)
     cid = hash_value(obj)
     return AtomRef(cid, derive_source_hid(cid), obj)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backends import Backend, Batch
+from .backends import Backend, Batch, CallRow, MemberRecord, RefRecord, ValueRecord
 from .errors import WriteRefusedError
 
 
@@ -38,25 +38,25 @@ def needs_refused(group: Batch, hids: set[str], cids: set[str]) -> bool:
     """Whether a group uses a ref, or a value it does not carry itself, that a refused group introduced."""
     if not hids:
         return False
-    for row in group.calls:
-        inputs = row[6]
-        if any(inputs[j] in hids for j in range(1, len(inputs), 3)):
+    for row in map(CallRow._make, group.calls):
+        if any(h in hids for h in row.input_hids()):
             return True
-    if any(m[3] in hids for m in group.members):
+    if any(MemberRecord._make(m).elt_hid in hids for m in group.members):
         return True
-    own = {v[0] for v in group.values}
-    return any(r[1] in cids and r[1] not in own for r in group.refs)
+    own = {ValueRecord._make(v).cid for v in group.values}
+    refs = map(RefRecord._make, group.refs)
+    return any(r.cid in cids and r.cid not in own for r in refs)
 
 
 def refusal_message(backend: Backend, refused: list[tuple[Batch, Exception]]) -> str:
     where = backend.location
     lines = []
     for group, exc in refused[:5]:
-        row = group.calls[0] if group.calls else None
-        if row is None:
+        if not group.calls:
             continue
-        outs = ", ".join(repr(row[4][j]) for j in range(0, len(row[4]), 3))
-        lines.append(f"op {row[2]} (call {row[0][:12]}..., outputs {outs or 'none'}): {exc}")
+        row = CallRow._make(group.calls[0])
+        outs = ", ".join(repr(name) for name in row.outputs[0::3])
+        lines.append(f"op {row.op_name} (call {row.hid[:12]}..., outputs {outs or 'none'}): {exc}")
     more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
     return (
         f"store {where} refused {len(refused)} recorded call(s){more}; they are not memoized and the other calls "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends import Batch, ValueRecord
+from .backends import Batch, CallRow, MemberRecord, RefRecord, ValueRecord
 from .errors import GraphstoreError
 from .hashing import hash_value
 from .values import POINTER_CODEC, ValueCodec
@@ -47,20 +47,23 @@ def complete_batch(batch: Batch, held: dict, missing: list[str], codec: ValueCod
             batch.values.append(tuple(rec))
     if not lost:
         return []
-    bad = {r[0] for r in batch.refs if r[2] == "atom" and r[1] in lost}
+    refs = [RefRecord._make(r) for r in batch.refs]
+    members = [MemberRecord._make(m) for m in batch.members]
+    bad = {r.hid for r in refs if r.kind == "atom" and r.cid in lost}
     grown = True
     while grown:  # collections holding such a ref, at any depth
         grown = False
-        for m in batch.members:
-            if m[3] in bad and m[0] not in bad:
-                bad.add(m[0])
+        for m in members:
+            if m.elt_hid in bad and m.coll_hid not in bad:
+                bad.add(m.coll_hid)
                 grown = True
 
     def uses_bad(call: tuple) -> bool:
-        return any(flat[j] in bad for flat in (call[4], call[6]) for j in range(1, len(flat), 3))
+        row = CallRow._make(call)
+        return any(h in bad for h in row.output_hids() + row.input_hids())
 
-    left_out = [c for c in batch.calls if uses_bad(c)]
+    left_out = [CallRow._make(c) for c in batch.calls if uses_bad(c)]
     batch.calls[:] = [c for c in batch.calls if not uses_bad(c)]
-    batch.refs[:] = [r for r in batch.refs if r[0] not in bad]
-    batch.members[:] = [m for m in batch.members if m[0] not in bad]
-    return sorted({c[2] for c in left_out})
+    batch.refs[:] = [tuple(r) for r in refs if r.hid not in bad]
+    batch.members[:] = [tuple(m) for m in members if m.coll_hid not in bad]
+    return sorted({c.op_name for c in left_out})

@@ -23,7 +23,7 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .hashing import _digest, hash_value
+from .hashing import hash_value
 from .refs import _NOT_LOADED, Ref
 
 KINDS = ("list", "dict", "set", "tuple")
@@ -126,25 +126,6 @@ def output_struct_types(annotation: Any) -> tuple[StructType | None, ...] | None
     if origin is tuple and args and Ellipsis not in args:
         return tuple(struct_type(a) for a in args)
     return None
-
-
-# --- content ids of collections --------------------------------------------------------------------------------------
-
-
-def struct_cid(kind: str, members: list[tuple[Any, str]]) -> str:
-    """Content id of a collection from its ``(key, element cid)`` members: equal to ``hash_value`` of the plain value.
-
-    >>> struct_cid("list", [(0, hash_value(1)), (1, hash_value("a"))]) == hash_value([1, "a"])
-    True
-    """
-    digests = [bytes.fromhex(cid) for _, cid in members]
-    if kind == "dict":
-        pairs = sorted(bytes.fromhex(hash_value(k)) + d for (k, _), d in zip(members, digests))
-        return _digest(b"D" + str(len(pairs)).encode() + b":" + b"".join(pairs)).hex()
-    if kind == "set":
-        return _digest(b"E" + str(len(digests)).encode() + b":" + b"".join(sorted(digests))).hex()
-    tag = b"L" if kind == "list" else b"T"
-    return _digest(tag + str(len(digests)).encode() + b":" + b"".join(digests)).hex()
 
 
 # --- Refs of collections ---------------------------------------------------------------------------------------------

@@ -34,9 +34,10 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-from .backends import Backend, Batch, CallRecord, MemberRecord, OpRecord, RefRecord, ValueRecord
+from .backends import Backend, Batch, CallRecord, CallRow, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import HandoverLost, row_call
 from .errors import MissingValuesError, WriteRefusedError
 from .generations import Generation
@@ -123,31 +124,21 @@ class PendingWrites:
 
     def add(
         self,
-        calls: list[CallRecord],
-        refs: list[RefRecord],
-        values: list[ValueRecord],
-        members: list[MemberRecord] = (),
+        calls: Sequence[CallRow],
+        refs: Sequence[RefRecord],
+        values: Sequence[ValueRecord],
+        members: Sequence[MemberRecord] = (),
         deletions: int | None = None,
         held: dict | None = None,
     ) -> None:
-        """Queue calls (one op call and its structural calls) with the refs, values and members they introduce;
+        """Queue one op call (its row first, then its structural calls' rows) with the refs, values and collection
+        members it introduces, all as records of their named types (they wait as plain tuples);
         ``deletions``: the store's deletion count the recording's memory was valid for, ``held``: objects of values
-        left out as stored."""
-        with self.lock:
-            self.raise_background_error()
-            self._current.add(calls, refs, values, members)
-            self._current.stamp(deletions, held)
-            waiting = self._queued()
-        self._after_queueing(waiting)
-
-    def add_call(
-        self, row: tuple, refs: list[tuple], values: list[tuple], deletions: int | None = None, held: dict | None = None
-    ) -> None:
-        """Queue one call given as a row made by ``call_row``, with its refs and new values as plain tuples (and
-        ``deletions`` and ``held`` as for :meth:`add`)."""
+        left out as stored (cid -> object). (An error a background write met is raised by the next call's
+        :meth:`raise_background_error`, or by :meth:`flush`.)"""
         with self.lock:
             current = self._current
-            current.add_row(row, refs, values)
+            current.add(calls, refs, values, members)
             if held or deletions != current.batch.deletions:
                 current.stamp(deletions, held)
             waiting = self._queued()
@@ -173,7 +164,7 @@ class PendingWrites:
             if waiting >= 3 * self.max_calls:  # the writer cannot keep up: write in this thread
                 self.flush()
                 return
-        since = self._unsafe_flushing_since()
+        since = None if self._flushing_since is None else self._unsafe_flushing_since()
         if since is None:
             since = self._since
         if since is not None and time.monotonic() - since >= BACK_PRESSURE_S:
@@ -207,7 +198,8 @@ class PendingWrites:
         with self.lock:
             self._current.batch.ops.append(record)
 
-    def _find(self, attr: str, key: str) -> object | None:
+    def _find(self, attr: str, key: str) -> Any:
+        """The record under ``key`` in the index ``attr`` of the waiting generation, else of one being written."""
         found = getattr(self._current, attr).get(key)
         if found is None:
             for gen in self._out:
@@ -221,7 +213,8 @@ class PendingWrites:
         gen = self._current
         if hid in gen.calls or cid in gen.calls_by_cid:
             return True
-        return any(hid in gen.calls or cid in gen.calls_by_cid for gen in self._out)
+        out = self._out
+        return bool(out) and any(hid in gen.calls or cid in gen.calls_by_cid for gen in out)
 
     def call(self, hid: str) -> CallRecord | None:
         found = self._find("calls", hid)
@@ -237,14 +230,16 @@ class PendingWrites:
 
     def ref(self, hid: str) -> tuple[str, str] | None:
         """``(cid, kind)`` of a pending ref."""
-        return self._find("refs", hid)  # type: ignore[return-value]
+        found: tuple[str, str] | None = self._find("refs", hid)
+        return found
 
     def members(self, coll_hid: str) -> list[tuple] | None:
         """Pending elements of a collection as ``(pos, key, elt_hid)`` in position order, or None."""
         rows = self._find("members", coll_hid)
         if rows is None:
             return None
-        return [(m[1], m[2], m[3]) for m in sorted(rows, key=lambda m: m[1])]  # type: ignore[call-overload]
+        records = sorted(map(MemberRecord._make, rows), key=lambda m: m.pos)
+        return [(m.pos, m.key, m.elt_hid) for m in records]
 
     def __len__(self) -> int:
         return len(self._current.batch.calls) + sum(len(gen.batch.calls) for gen in self._out)
@@ -370,7 +365,7 @@ class PendingWrites:
         except Unwritten as unwritten:  # the groups not written yet stay pending, in front of newer calls
             rest = Generation()
             for group in unwritten.groups:
-                rest.add(group.calls, group.refs, group.values, group.members)
+                rest.add_batch(group)
             rest.batch.ops.extend(unwritten.ops)
             with self.lock:
                 self._out = tuple(g for g in self._out if g is not gen)
@@ -409,8 +404,8 @@ class PendingWrites:
                         self._report_refused(lost_cids)
                         raise Unwritten(groups[i:], gen.batch.ops, refused, exc) from exc
                     refused.append((group, exc))
-            lost_hids.update(r[0] for r in group.refs)
-            lost_cids.update(v[0] for v in group.values)
+            lost_hids.update(RefRecord._make(r).hid for r in group.refs)
+            lost_cids.update(ValueRecord._make(v).cid for v in group.values)
         self._report_refused(lost_cids)
         return WriteRefusedError(refusal_message(self.backend, refused)) if refused else None
 

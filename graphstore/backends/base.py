@@ -68,15 +68,50 @@ class OpRecord(NamedTuple):
     output_names: tuple[str, ...] = ()
 
 
+class CallRow(NamedTuple):
+    """A call as it travels to the store: the fields of :class:`CallRecord`, with ``outputs`` and ``inputs``
+    flattened to ``(name, hid, cid, name, hid, cid, ...)``.
+
+    A :class:`Batch` holds its calls as plain tuples in this field order (``tuple(row)``; ``CallRow._make(t)`` reads
+    one back by name), and so does a batch's message to a helper process: a plain tuple of strings and numbers is
+    left alone by Python's cyclic garbage collector (tens of thousands of waiting named tuples would be traversed by
+    every full collection), and ``marshal`` takes nothing else.
+
+    >>> row = CallRow("h", "c", "inc", 0, ("output_0", "oh", "oc"), False, ("x", "xh", "xc"), 0.0, 0.0, ("atom",), None)
+    >>> row.input_hids(), CallRow._make(tuple(row)) == row
+    (('xh',), True)
+    """
+
+    hid: str
+    cid: str
+    op_name: str
+    op_version: int
+    outputs: tuple[str, ...]
+    """``(name, hid, cid)`` of each output, flat."""
+    tuple_out: bool
+    inputs: tuple[str, ...]
+    """``(name, hid, cid)`` of each input, flat."""
+    created_at: float
+    duration: float
+    output_kinds: tuple[str, ...]
+    """Kind of each output ref; empty means all atoms."""
+    version_id: str | None
+
+    def input_hids(self) -> tuple[str, ...]:
+        """History ids of the call's inputs, in order."""
+        return self.inputs[1::3]
+
+    def output_hids(self) -> tuple[str, ...]:
+        """History ids of the call's outputs, in order."""
+        return self.outputs[1::3]
+
+
 def call_row(call: CallRecord) -> tuple:
-    """A call as a flat row for :class:`Batch`: the fields of :class:`CallRecord` in order, with ``outputs`` and
-    ``inputs`` flattened to ``(name, hid, cid, name, hid, cid, ...)``. Rows hold nothing but strings, numbers and
-    tuples of them, so Python's cyclic garbage collector stops tracking them (tens of thousands of waiting records
-    would otherwise be traversed by every full collection).
+    """A :class:`CallRecord` as a plain-tuple :class:`CallRow`, for :class:`Batch`.
 
     >>> c = CallRecord("h", "c", "inc", 0, (("output_0", "oh", "oc"),), inputs=(("x", "xh", "xc"),))
-    >>> call_row(c)[4], row_call(call_row(c)) == c
-    (('output_0', 'oh', 'oc'), True)
+    >>> call_row(c)[4], type(call_row(c)) is tuple, row_call(call_row(c)) == c
+    (('output_0', 'oh', 'oc'), True, True)
     """
     return (
         call.hid,
@@ -88,33 +123,35 @@ def call_row(call: CallRecord) -> tuple:
         tuple([x for t in call.inputs for x in t]),
         call.created_at,
         call.duration,
-        tuple(list(call.output_kinds)),
+        tuple(call.output_kinds),
         call.version_id,
     )
 
 
 def row_call(row: tuple) -> CallRecord:
-    """The :class:`CallRecord` of a row made by :func:`call_row`."""
-    o, i = row[4], row[6]
+    """The :class:`CallRecord` of a :class:`CallRow` (or of a plain tuple in its field order)."""
+    r = CallRow._make(row)
+    o, i = r.outputs, r.inputs
     return CallRecord(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
+        r.hid,
+        r.cid,
+        r.op_name,
+        r.op_version,
         tuple(zip(o[0::3], o[1::3], o[2::3])),
-        row[5],
+        r.tuple_out,
         tuple(zip(i[0::3], i[1::3], i[2::3])),
-        row[7],
-        row[8],
-        row[9],
-        row[10],
+        r.created_at,
+        r.duration,
+        r.output_kinds,
+        r.version_id,
     )
 
 
 @dataclass
 class Batch:
-    """Everything one flush writes, in one transaction. Values, refs and members are plain tuples in their record
-    type's field order, calls are rows made by :func:`call_row`; backends read them by position."""
+    """Everything one flush writes, in one transaction. Calls, values, refs and members are plain tuples in the field
+    order of their record types (:class:`CallRow`, :class:`ValueRecord`, :class:`RefRecord`, :class:`MemberRecord`):
+    see :class:`CallRow` for why; read them back by name with the type's ``_make``."""
 
     values: list[tuple] = field(default_factory=list)
     refs: list[tuple] = field(default_factory=list)

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 
 from ..errors import StoreError
-from .base import Batch
+from .base import Batch, CallRow, MemberRecord
 from .schema import IN, OUT
 
 SEP_FIELD, SEP_OUTPUT = "\x1f", "\x1e"
@@ -88,21 +88,34 @@ class BatchWriter:
         )
         # one row per hid (records of one hid are the same), in the order of its first appearance
         ref_ids = self._insert_ids(conn, "refs", "hid, cid, kind", list({r[0]: r for r in batch.refs}.values()))
-        calls = list({c[0]: c for c in batch.calls}.values())
+        calls = list({c.hid: c for c in map(CallRow._make, batch.calls)}.values())
         call_ids = self._insert_ids(
             conn,
             "calls",
             "hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs",
-            [(c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], _pack_outputs(c[4], c[9])) for c in calls],
+            [
+                (
+                    c.hid,
+                    c.cid,
+                    c.op_name,
+                    c.op_version,
+                    int(c.tuple_out),
+                    c.created_at or now,
+                    c.duration,
+                    c.version_id,
+                    _pack_outputs(c.outputs, c.output_kinds),
+                )
+                for c in calls
+            ],
         )
-        edges: list[tuple] = []  # rows made by call_row: inputs and outputs flat (name, hid, cid, ...)
-        for c in calls:
-            call_id, ins, outs = call_ids[c[0]], c[6], c[4]
+        edges: list[tuple] = []
+        for c in calls:  # inputs and outputs flat: (name, hid, cid, ...)
+            call_id, ins, outs = call_ids[c.hid], c.inputs, c.outputs
             edges += [(call_id, IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3)]
             edges += [(call_id, OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3)]
-        members = batch.members
+        members = list(map(MemberRecord._make, batch.members))
         unknown = {e[4] for e in edges if e[4] not in ref_ids}
-        unknown.update(h for m in members for h in (m[0], m[3]) if h not in ref_ids)
+        unknown.update(h for m in members for h in (m.coll_hid, m.elt_hid) if h not in ref_ids)
         if unknown:  # refs a batch uses without carrying them: stored before
             ref_ids.update(self._find_ids(conn, "refs", list(unknown)))
         get = ref_ids.__getitem__
@@ -112,7 +125,7 @@ class BatchWriter:
         )
         run_many(
             "INSERT OR IGNORE INTO members (coll_id, pos, key, elt_id)",
-            [(get(m[0]), m[1], m[2], get(m[3])) for m in members],
+            [(get(m.coll_hid), m.pos, m.key, get(m.elt_hid)) for m in members],
         )
 
     def _insert_ids(self, conn: sqlite3.Connection, table: str, columns: str, rows: list) -> dict:
