@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "tests" / "graphstore"), str(ROOT / "tests"), str(ROOT)]
 
 from test_durability import kill_trial  # noqa: E402
 

@@ -16,7 +16,7 @@ from graphstore import CallNotStoredWarning, Storage, op
 from store_tools import audit_store, wait_for_helper
 from test_concurrency import _finish, _spawn, _start_together
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DELETE_ALL = """
 import sys
 from graphstore import Storage

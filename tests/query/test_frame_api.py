@@ -9,7 +9,7 @@ from graphstore.query import errors
 
 from graphstore import GraphstoreError, query
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_query_all_is_pinned():

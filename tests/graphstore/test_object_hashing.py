@@ -25,7 +25,7 @@ from graphstore.hashing import SCHEME_VERSION, hash_value
 from graphstore.objhash import hash_value_noting
 from strategies import object_fields
 
-ROOT = str(Path(__file__).resolve().parent.parent)
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class Holder:

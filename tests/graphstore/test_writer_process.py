@@ -192,7 +192,7 @@ def test_another_connections_calls_are_seen_while_the_helper_writes(db_path):
 
 _KILLED_WORKER = textwrap.dedent("""
     import os, signal, sys, time
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = [{tests!r}, os.path.dirname({tests!r})]
     from test_writer_process import inc, with_helper
     from graphstore.backends.sqlite_helper import _send, batch_message
     import graphstore.writer
@@ -274,7 +274,7 @@ def test_the_helper_imports_this_graphstore_whatever_folder_the_program_runs_in(
     other = tmp_path / "elsewhere"
     (other / "graphstore").mkdir(parents=True)
     (other / "graphstore" / "__init__.py").write_text("raise ImportError('another copy of graphstore')\n")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {root!r})

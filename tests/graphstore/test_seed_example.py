@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "seed_pipeline.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed_pipeline.py"
 
 FIRST_RUN = """\
 # 1. the first run

@@ -38,7 +38,7 @@ from graphstore.hashing import (
 from strategies import arrays, dataframes, scalars, values
 
 H = xxhash.xxh3_128_digest
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "hashing.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "hashing.md"
 
 
 # --- golden digests --------------------------------------------------------------------------------------------------
@@ -611,7 +611,7 @@ def test_hashes_are_stable_in_fresh_processes_with_other_hash_seeds():
     script = _SUBPROCESS_VALUES + (
         "\nimport json\nfrom graphstore import hash_value\nprint(json.dumps([hash_value(v) for v in VALUES]))\n"
     )
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     for seed in ("0", "4242"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root)
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
@@ -653,7 +653,7 @@ def test_objects_of_a_script_hash_the_same_in_fresh_processes_with_other_hash_se
     the script is module __mp_main__): every id is the golden one."""
     script = tmp_path / "objects_script.py"
     script.write_text(OBJECTS_SOURCE + _OBJECTS_FOOTER, encoding="utf-8")
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     for seed, extra in (("0", ["--spawn"]), ("1", []), ("4242", [])):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root)
         out = subprocess.run(

@@ -195,7 +195,7 @@ def test_same_content_across_processes(tmp_path, db_path, log):
     script = tmp_path / "record.py"
     script.write_text(textwrap.dedent(SUBPROCESS_SCRIPT))
     env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run([sys.executable, str(script), db_path], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr

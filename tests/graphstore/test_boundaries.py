@@ -21,7 +21,7 @@ import pytest
 from graphstore.backends import Backend
 from graphstore.backends.sqlite import SQLiteBackend
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "graphstore"
 QUERY = ROOT / "query"
 
