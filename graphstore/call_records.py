@@ -3,8 +3,8 @@ queueing for the store.
 
 Every call is queued the same way, whichever way it was looked up and run: its row is a
 :class:`~graphstore.backends.CallRow` made by :func:`call_row_of` (as are the rows of its collections' structural
-calls); :meth:`CallQueue._input_records` makes the records of its inputs before the op runs, and
-:meth:`CallQueue._queue_call` those of its outputs and structural calls, then hands everything to the pending writes
+calls); :meth:`CallQueue.input_records` makes the records of its inputs before the op runs, and
+:meth:`CallQueue.queue_call` those of its outputs and structural calls, then hands everything to the pending writes
 in one :meth:`~graphstore.writer.PendingWrites.add`.
 """
 
@@ -20,7 +20,7 @@ from .structs import CollectionRef
 from .values import ValueCodec
 
 if TYPE_CHECKING:
-    from .writer import PendingWrites
+    from .store_state import StoreState
 
 
 class PendingCall:
@@ -77,28 +77,29 @@ _ONE_ATOM = ("atom",)
 
 
 class CallQueue:
-    """Building a call's records and queueing them (see the module docstring); a part of a Storage."""
+    """Building a call's records and queueing them (see the module docstring); a part of a Storage's recorder."""
 
-    _pending: PendingWrites
-    _stored_cids: set[str]
-    """Content ids of values known stored (their records are left out of later batches)."""
-    _values: ValueCodec
+    def __init__(self, state: StoreState) -> None:
+        self._pending = state.pending
+        self._stored_cids = state.stored_cids
+        """Content ids of values known stored (their records are left out of later batches)."""
+        self._values = state.values
 
-    def _input_records(
+    def input_records(
         self, op: Op, in_refs: list[tuple[str, Ref]], todo: PendingCall | None
     ) -> tuple[dict[str, RefRecord], dict[str, ValueRecord], dict | None]:
         """The records of a call's inputs, made before the op runs (the bytes stored under a content id must be those
         of the value that was hashed, even if the op then changes it): ``(refs, values, held)`` as
-        :meth:`_add_refs` makes them; the values of the structural calls' inputs are among the values."""
+        :meth:`add_refs` makes them; the values of the structural calls' inputs are among the values."""
         refs: dict[str, RefRecord] = {}
         values: dict[str, ValueRecord] = {}
-        held = self._add_refs(op, "argument", in_refs, refs, values, None)
+        held = self.add_refs(op, "argument", in_refs, refs, values, None)
         if todo is not None:
             for _, ins, _ in todo.extra:
-                self._add_refs(op, "argument", ins, {}, values, None)
+                self.add_refs(op, "argument", ins, {}, values, None)
         return refs, values, held
 
-    def _add_refs(
+    def add_refs(
         self,
         op: Op,
         role: str,
@@ -129,7 +130,7 @@ class CallQueue:
                 values[cid] = self._values.record(cid, ref._obj, f"op {op.name}, {role} {name!r}")
         return held
 
-    def _queue_call(
+    def queue_call(
         self,
         op: Op,
         row: CallRow,
@@ -139,17 +140,17 @@ class CallQueue:
         inputs: tuple[dict[str, RefRecord], dict[str, ValueRecord], dict | None],
     ) -> None:
         """Queue a call's row with the records of its outputs and of its structural calls, after ``inputs`` (made
-        by :meth:`_input_records`): everything is serialized before anything is queued. ``deletions``: the store's
+        by :meth:`input_records`): everything is serialized before anything is queued. ``deletions``: the store's
         deletion count read when the call started."""
         refs, values, held = inputs
-        held = self._add_refs(op, "output", out_refs, refs, values, held)
+        held = self.add_refs(op, "output", out_refs, refs, values, held)
         calls = [row]
         members: list[MemberRecord] = []
         if todo is not None:
             for extra_row, ins, outs in todo.extra:
                 calls.append(extra_row)
-                held = self._add_refs(op, "argument", ins, refs, values, held)
-                held = self._add_refs(op, "output", outs, refs, values, held)
+                held = self.add_refs(op, "argument", ins, refs, values, held)
+                held = self.add_refs(op, "output", outs, refs, values, held)
             members = todo.members
             _check_names(op, calls, members)
         self._pending.add(calls, list(refs.values()), list(values.values()), members, deletions, held)

@@ -1,8 +1,9 @@
 """A call's arguments and results as Refs: atoms, collections (with the structural calls and members they bring
 along), and the check that an op left its arguments as they were.
 
-``RefMaker`` is a part of :class:`graphstore.Storage` (through :class:`graphstore.recording.Recorder`); it relies on
-the storage's loading methods and registers structural ops through the recorder.
+``RefMaker`` is a part of a :class:`graphstore.Storage`'s recorder, built over the storage's
+:class:`~graphstore.store_state.StoreState`; it loads values through the storage's loader and registers the
+structural ops its collections bring along.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .backends import MemberRecord
+from .backends import MemberRecord, OpRecord
 from .call_records import PendingCall, call_row_of
 from .errors import HashingError, InputMutatedWarning, OpCallError, UnstableIdWarning
 from .hashing import (
@@ -38,6 +40,10 @@ from .structs import (
     assemble,
     iter_members,
 )
+
+if TYPE_CHECKING:
+    from .loading import Loader
+    from .store_state import StoreState
 
 SCALARS = frozenset({int, float, str, bytes, bool, type(None)})
 """Builtin scalar types: hashed without the pickle, never changed in place by an op."""
@@ -111,23 +117,32 @@ def member_records(coll_hid: str, kind: str, elements: list[tuple[Any, Ref]]) ->
 
 
 class RefMaker:
-    """Arguments and results of calls as Refs (see the module docstring)."""
+    """Arguments and results of calls as Refs (see the module docstring).
 
-    _warned: set[str]
-    """Keys of the warnings given once (by the storage)."""
+    ``resolver``: what reads a collection's elements for the collection Refs made here (the storage's)."""
 
-    if TYPE_CHECKING:  # (defined by the other parts of a Storage)
+    def __init__(
+        self, state: StoreState, loader: Loader, resolver: Callable[[CollectionRef], list[tuple[Any, Ref]]]
+    ) -> None:
+        self._state = state
+        self._warned = state.ops.warned
+        """Keys of the warnings given once."""
+        self._known_ops = state.ops.known
+        self._resolve_members = resolver
+        self.unwrap = loader.unwrap
 
-        def unwrap(self, *args: Any, **kwargs: Any) -> Any: ...
-
-        def _resolve_members(self, *args: Any, **kwargs: Any) -> Any: ...
-
-        def _register_structural(self, *args: Any, **kwargs: Any) -> Any: ...
+    def register_structural(self, name: str) -> None:
+        """Queue the op record of a structural op (``__make_list__``...) the first time this storage meets it."""
+        op_id = op_identity(name, 0)
+        state = self._state
+        if op_id not in self._known_ops and not state.backend.read_only:
+            state.pending.add_op(OpRecord(name, 0, "(structural)", "structural", ()))
+            self._known_ops.add(op_id)
 
     # --- arguments ----------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _simple_inputs(op: Op, args: tuple, kwargs: dict) -> list[tuple[str, Ref]] | None:
+    def simple_inputs(op: Op, args: tuple, kwargs: dict) -> list[tuple[str, Ref]] | None:
         """The input Refs of a call whose arguments are all builtin scalars or AtomRefs, bound to plain parameters
         (``op._simple_names``); None for any other call, before anything is done."""
         names = op._simple_names
@@ -151,11 +166,11 @@ class RefMaker:
                 return None
         return in_refs
 
-    def _wrap_input(self, op: Op, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
+    def wrap_input(self, op: Op, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
         if isinstance(value, NewArgDefault):
             value = value.value
         if stype is not None:
-            return self._struct_input(op, name, stype, value, todo)
+            return self.struct_input(op, name, stype, value, todo)
         if isinstance(value, Ref):
             return value
         if isinstance(value, ValuePointer):
@@ -163,7 +178,7 @@ class RefMaker:
         if has_ref(value):
             implicit = implicit_struct(value)
             if implicit is not None:  # keep the Refs' histories: store it as a collection of them
-                return self._struct_input(op, name, implicit, value, todo)
+                return self.struct_input(op, name, implicit, value, todo)
             value = self.unwrap(value)
         try:
             if type(value) in SCALARS:  # (nothing in it can need the pickle)
@@ -187,7 +202,7 @@ class RefMaker:
             stacklevel=_caller_level(),
         )
 
-    def _struct_input(self, op: Op, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
+    def struct_input(self, op: Op, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
         """A collection argument: reuse its Ref, or build one from its elements with a ``__make_*__`` call."""
         if isinstance(value, CollectionRef) and value.kind == stype.kind:
             return value
@@ -197,11 +212,11 @@ class RefMaker:
         elements: list[tuple[Any, Ref]] = []
         for i, (key, item) in enumerate(iter_members(stype.kind, value)):
             etype = stype.element_type(i)
-            elements.append((key, self._wrap_input(op, f"{name}[{key!r}]", item, etype, todo)))
+            elements.append((key, self.wrap_input(op, f"{name}[{key!r}]", item, etype, todo)))
         kind = stype.kind
         labels = [f"elts_{key}" if kind == "dict" else f"elts_{i}" for i, (key, _) in enumerate(elements)]
         make = MAKE_OPS[kind]
-        self._register_structural(make)
+        self.register_structural(make)
         op_id = op_identity(make, 0)
         ins = [(lb, r) for lb, (_, r) in zip(labels, elements)]
         call_hid = derive_call_id("hid", op_id, [(lb, r.hid) for lb, r in ins])
@@ -220,7 +235,7 @@ class RefMaker:
         todo.members.extend(member_records(coll.hid, kind, elements))
         return coll
 
-    def _argument_value(self, value: Any) -> Any:
+    def argument_value(self, value: Any) -> Any:
         """The value an op receives for a bound argument."""
         if isinstance(value, Ref):
             # a Ref may still be lazy here: one passed to an ignored or NewArgDefault parameter is not attached
@@ -228,7 +243,7 @@ class RefMaker:
                 return self.unwrap(value)
             return value.obj
         if isinstance(value, (Ignore, NewArgDefault)):
-            return self._argument_value(value.value)
+            return self.argument_value(value.value)
         if isinstance(value, ValuePointer):
             return value.obj
         if has_ref(value):
@@ -237,14 +252,14 @@ class RefMaker:
 
     # --- arguments changed by the op ----------------------------------------------------------------------------------
 
-    def _check_unchanged(self, op: Op, in_refs: list) -> bool:
+    def check_unchanged(self, op: Op, in_refs: list) -> bool:
         """Warn (once per op and argument) if the op changed an input in place, and let go of the changed object:
         the Ref is lazy again, and its stored value (the one before the change) is loaded when it is needed.
         Returns whether some input had changed."""
         changed = False
         for name, ref in in_refs:
             if isinstance(ref, CollectionRef):
-                if ref.in_memory and self._check_unchanged(op, [(f"{name}[{k!r}]", r) for k, r in ref.members()]):
+                if ref.in_memory and self.check_unchanged(op, [(f"{name}[{k!r}]", r) for k, r in ref.members()]):
                     ref._obj = _NOT_LOADED  # (it holds the changed element)
                     changed = True
                 continue
@@ -275,18 +290,18 @@ class RefMaker:
     # --- results ------------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _atom_output(op: Op, hid: str, name: str, value: Any) -> AtomRef:
+    def atom_output(op: Op, hid: str, name: str, value: Any) -> AtomRef:
         """A result stored as one value."""
         try:
             return AtomRef(hash_value(value), hid, value)
         except HashingError as exc:
             raise HashingError(f"op {op.name}, output {name!r}: {exc}") from exc
 
-    def _wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
+    def wrap_output(self, op: Op, hid: str, name: str, value: Any, stype: StructType | None, todo: PendingCall) -> Ref:
         if stype is None and isinstance(value, CollectionRef):
             stype = StructType(value.kind)
         if stype is not None:
-            return self._struct_output(op, hid, name, stype, value, todo)
+            return self.struct_output(op, hid, name, stype, value, todo)
         if isinstance(value, Ref):
             if isinstance(value, PointerRef):
                 return PointerRef(value.cid, hid, value._obj, pointer_id=value.pointer_id)
@@ -294,11 +309,11 @@ class RefMaker:
         if has_ref(value):
             implicit = implicit_struct(value)
             if implicit is not None:
-                return self._struct_output(op, hid, name, implicit, value, todo)
+                return self.struct_output(op, hid, name, implicit, value, todo)
             value = self.unwrap(value)
-        return self._atom_output(op, hid, name, value)
+        return self.atom_output(op, hid, name, value)
 
-    def _struct_output(self, op: Op, hid: str, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
+    def struct_output(self, op: Op, hid: str, name: str, stype: StructType, value: Any, todo: PendingCall) -> Ref:
         """A collection output with history id ``hid``: each element gets a ``__*_getitem__`` call of its own."""
         kind = stype.kind
         if isinstance(value, CollectionRef):
@@ -309,7 +324,7 @@ class RefMaker:
             _check_struct_value(op, f"output {name!r}", stype, value)
             pairs = iter_members(kind, value)
         getitem = GETITEM_OPS[kind]
-        self._register_structural(getitem)
+        self.register_structural(getitem)
         op_id = op_identity(getitem, 0)
         coll_label, key_label = COLLECTION_LABEL[kind], KEY_LABEL[kind]
         elements: list[tuple[Any, Ref, AtomRef, str]] = []
@@ -319,7 +334,7 @@ class RefMaker:
             )
             g_hid = derive_call_id("hid", op_id, [(coll_label, hid), (key_label, key_ref.hid)])
             etype = stype.element_type(i)
-            elt = self._wrap_output(op, derive_output_hid(g_hid, "elt"), f"{name}[{key!r}]", item, etype, todo)
+            elt = self.wrap_output(op, derive_output_hid(g_hid, "elt"), f"{name}[{key!r}]", item, etype, todo)
             elements.append((key, elt, key_ref, g_hid))
         coll = REF_CLASSES[kind](
             derive_collection_cid(kind, [(k, e.cid) for k, e, _, _ in elements]),

@@ -1,4 +1,8 @@
-"""Reading and editing the recorded history: creators and consumers of refs, dropping calls, cleaning up."""
+"""Reading and editing the recorded history: creators and consumers of refs, dropping calls, cleaning up.
+
+``History`` is a part of :class:`graphstore.Storage`, built over the storage's
+:class:`~graphstore.store_state.StoreState` and its loader (which turns stored calls into Calls).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from typing import Any
 
 from .deletion import DeletionReport, log_deletion
 from .errors import IntegrityError, NotACallError, ReadOnlyStoreError
+from .loading import Loader
 from .overflow import remove_overflow_files
 from .refs import Call, Ref
+from .store_state import StoreState
 
 
 def _hids(items: Any) -> list[str]:
@@ -71,37 +77,34 @@ class CheckReport:
 
 
 class History:
-    """The history half of a Storage."""
+    """The history part of a Storage."""
+
+    def __init__(self, state: StoreState, loader: Loader) -> None:
+        self._state = state
+        self._backend = state.backend
+        self._db_path = state.db_path
+        self._values = state.values
+        self.commit = state.commit
+        self._call_from_record = loader.call_from_record
 
     def get_ref_creator(self, ref: Any) -> Call | None:
-        """The call that computed ``ref`` (a Ref or hid), or None for a raw input.
-
-        >>> from graphstore import Storage, op
-        >>> @op
-        ... def inc(x):
-        ...     return x + 1
-        >>> s = Storage()
-        >>> with s:
-        ...     y = inc(1)
-        >>> s.get_ref_creator(y).op.name
-        'inc'
-        """
+        """The call that computed ``ref`` (a Ref or hid), or None for a raw input."""
         creators = self.get_creators(_hids(ref))
         return creators[0] if creators else None
 
     def get_creators(self, hids: Iterable[Any]) -> list[Call]:
         """The calls that computed the given refs (Refs or hids); raw inputs have none."""
         self.commit()
-        found = self.backend.creator_calls(_hids(hids))
+        found = self._backend.creator_calls(_hids(hids))
         return self._calls_by_hid(list(dict.fromkeys(found.values())))
 
     def get_consumers(self, hids: Iterable[Any]) -> list[Call]:
         """The calls that took any of the given refs (Refs or hids) as input."""
         self.commit()
-        return self._calls_by_hid(self.backend.consumer_calls(_hids(hids)))
+        return self._calls_by_hid(self._backend.consumer_calls(_hids(hids)))
 
     def _calls_by_hid(self, hids: list[str]) -> list[Call]:
-        records = self.backend.get_calls(hids)
+        records = self._backend.get_calls(hids)
         return [self._call_from_record(records[h]) for h in hids if h in records]
 
     def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True, dry_run: bool = False) -> DeletionReport:
@@ -117,13 +120,13 @@ class History:
             self._refuse_if_read_only("drop_calls")
         hids = list(dict.fromkeys(_call_hids(calls_or_hids)))
         self.commit()
-        refs = self.backend.ref_hids_among(hids) if hids else []
+        refs = self._backend.ref_hids_among(hids) if hids else []
         if refs:
             raise NotACallError(
                 f"drop_calls takes calls or call history ids; {refs[0]!r} is the id of a value "
                 "(a Ref), not of a call: pass storage.get_ref_creator(ref) to delete its creator"
             )
-        deleted = self.backend.delete_calls(hids, with_dependents=delete_dependents, dry_run=dry_run) if hids else []
+        deleted = self._backend.delete_calls(hids, with_dependents=delete_dependents, dry_run=dry_run) if hids else []
         report = DeletionReport(deleted, requested=hids, dry_run=dry_run)
         log_deletion(report)
         return report
@@ -132,32 +135,28 @@ class History:
         """Delete refs that no call references and values that no ref holds (with their overflow files)."""
         self._refuse_if_read_only("cleanup_refs")
         self.commit()
-        refs, values, files = self.backend.cleanup_refs()
-        self._stored_cids.clear()
+        refs, values, files = self._backend.cleanup_refs()
+        self._state.stored_cids.clear()
         removed = remove_overflow_files(self._values.overflow_dir, files)
         return {"refs": refs, "values": values, "overflow_files": removed}
 
     def _refuse_if_read_only(self, what: str) -> None:
-        if self.backend.read_only:
-            raise ReadOnlyStoreError(f"store {self.db_path} is open read-only: storage.{what}() would change it")
+        if self._backend.read_only:
+            raise ReadOnlyStoreError(f"store {self._db_path} is open read-only: storage.{what}() would change it")
 
     def check(self, full: bool = True, raise_on_error: bool = False) -> CheckReport:
         """Verify the store: its own file check, every edge to an existing call and ref, every ref to a value,
         every collection to its elements, every overflow file present with its size and checksum (``full``
         also re-checksums every stored value). Nothing is unpickled.
-
-        >>> from graphstore import Storage
-        >>> Storage().check().ok
-        True
         """
         self.commit()
-        report = CheckReport(self.backend.integrity_problems(self._values.overflow_dir, full=full))
+        report = CheckReport(self._backend.integrity_problems(self._values.overflow_dir, full=full))
         if raise_on_error and not report.ok:
-            raise IntegrityError(f"store {self.db_path} is inconsistent: " + "; ".join(report.problems[:5]))
+            raise IntegrityError(f"store {self._db_path} is inconsistent: " + "; ".join(report.problems[:5]))
         return report
 
     def vacuum(self) -> None:
         """Give the space of deleted records back to the file system."""
         self._refuse_if_read_only("vacuum")
         self.commit()
-        self.backend.vacuum()
+        self._backend.vacuum()

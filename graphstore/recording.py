@@ -1,8 +1,10 @@
 """The one path of a call: its inputs as Refs, its lookup, its run on a miss, and the queueing of its records.
 
-``Recorder`` is a part of :class:`graphstore.Storage`; it relies on the storage's backend, pending writes, value
-codec and loading methods. A call whose arguments are all builtin scalars or atom Refs, to an op with plain
-parameters and one plain output, takes cheap front checks on this path (:meth:`RefMaker._simple_inputs`,
+``Recorder`` is a part of :class:`graphstore.Storage`, built over the storage's
+:class:`~graphstore.store_state.StoreState` with the parts it calls: the loader, a :class:`RefMaker` (arguments and
+results as Refs) and a :class:`CallQueue` (records queued for the store). A call whose arguments are all builtin
+scalars or atom Refs, to an op with plain parameters and one plain output, takes cheap front checks on this path
+(:meth:`RefMaker.simple_inputs`,
 :func:`single_atom_result`) instead of the general binding and wrapping; it gets the same ids and the same records.
 """
 
@@ -10,47 +12,68 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .backends import CallRecord, OpRecord
 from .call_records import CallQueue, PendingCall, call_row_of
 from .call_refs import SCALARS, RefMaker, ref_kind, single_atom_result
 from .errors import NewCallsNotAllowedError, ReadOnlyStoreError
 from .hashing import derive_call_ids, derive_output_hid, op_identity
+from .loading import Loader
 from .ops import Op
 from .refs import _NOT_LOADED, Ref
+from .store_state import StoreState
 from .structs import STRUCTURAL_OPS, StructType
 from .tracking import collecting, stop_collecting
+from .versioning import Versioner
 
 _MISS = object()
 
 
-class Recorder(RefMaker, CallQueue):
-    """The recording part of a Storage."""
+class Recorder:
+    """The recording part of a Storage: :meth:`call_op` is the one path of every call recorded."""
 
-    backend: Any
-    """The store (a :class:`~graphstore.backends.Backend`; lookups use the SQLite backend's own methods)."""
-    db_path: str
-    _versioner: Any
-    """The code versioning of a store opened with ``deps_path`` (a ``Versioner``), else None."""
-    _claims: Any
-    _ops_by_name: dict[tuple[str, int], Op]
-    _source_hashes: dict[tuple[str, int], tuple[str, str]]
-    _known_ops: set[str]
-    _deletions: int | None
-    _allow_new: bool
+    def __init__(self, state: StoreState, loader: Loader, refs: RefMaker, queue: CallQueue, owner: str) -> None:
+        self._state = state
+        self._owner = owner
+        """How the storage is named in messages (its repr)."""
+        self._backend = state.backend
+        self._db_path = state.db_path
+        self._pending = state.pending
+        self._versioner = state.versioner
+        self._claims = state.claims
+        ops = state.ops
+        self._known_ops = ops.known
+        self._ops_by_name = ops.by_name
+        self._source_hashes = ops.source_hashes
+        self._warned = ops.warned
+        self._refs = refs
+        # (bound once: the methods this path calls on every call)
+        self._simple_inputs = refs.simple_inputs
+        self._wrap_input = refs.wrap_input
+        self._wrap_output = refs.wrap_output
+        self._atom_output = refs.atom_output
+        self._argument_value = refs.argument_value
+        self._input_records = queue.input_records
+        self._queue_call = queue.queue_call
+        self.attach = loader.attach
+        self.make_ref = loader.make_ref
 
-    if TYPE_CHECKING:  # (defined by the other parts of a Storage)
+    def call_noop(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        """A call in noop mode: the function gets plain values (lazy Refs loaded from this store, markers
+        unwrapped); nothing is looked up or recorded."""
+        bound = op.bind(args, kwargs)
+        self.attach(list(bound.arguments.values()), inplace=True)  # lazy Refs, in one read
+        return Op.call_bound(op.func, bound, self._argument_value)
 
-        def attach(self, *args: Any, **kwargs: Any) -> Any: ...
-
-        def make_ref(self, *args: Any, **kwargs: Any) -> Any: ...
-
-    def _call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
-        self._pending.raise_background_error()
+    def call_op(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        """Look a call up (pending records first when some wait, then the store); on a miss, run and record it."""
+        state = self._state
+        pending = self._pending
+        pending.raise_background_error()
         if op.op_id not in self._known_ops or self._ops_by_name.get((op.name, op.version)) is not op:
             self._register_op(op)  # also when an op of the same name and version was redefined in this session
-        deletions = self._deletions  # (read before anything remembered about the store is)
+        deletions = state.deletions  # (read before anything remembered about the store is)
         versioner = self._versioner
         todo: PendingCall | None = None
         bound = None
@@ -66,19 +89,19 @@ class Recorder(RefMaker, CallQueue):
         ids = None
         if versioner is None:
             ids = hid, cid = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
-            if self._pending.holds_call(hid, cid):
+            if pending.holds_call(hid, cid):
                 found = self._lookup(hid, cid, op)
             else:  # (the usual case: nothing waiting, so the store's answer is the answer)
-                found = self.backend.lookup_call_or_content(hid, cid, op._key)
+                found = self._backend.lookup_call_or_content(hid, cid, op._key)
             if found is not None:
                 if found.hid == hid:
                     return self._lazy_outputs(found)
                 return self._record_content_hit(op, hid, cid, found, in_refs, todo, deletions)
         else:
-            found = self._lookup_versioned(op, in_refs, todo, deletions)
+            found = self._lookup_versioned(op, versioner, in_refs, todo, deletions)
             if found is not _MISS:
                 return found
-        if not self._allow_new:
+        if not state.allow_new:
             raise NewCallsNotAllowedError(f"Call to {op.name} does not exist and new calls are not allowed.")
         self._check_writable(op)
         return self._execute(op, bound, in_refs, todo, ids, deletions)
@@ -89,24 +112,26 @@ class Recorder(RefMaker, CallQueue):
         found = self._pending.call(hid)
         if found is not None:
             return found
-        stored = self.backend.lookup_call_or_content(hid, cid, None if op is None else op._key)
+        stored = self._backend.lookup_call_or_content(hid, cid, None if op is None else op._key)
         if stored is not None and stored.hid == hid:
             return stored
         return self._pending.call_by_cid(cid) or stored
 
     def _check_writable(self, op: Op) -> None:
-        if self.backend.read_only:
+        if self._backend.read_only:
             raise ReadOnlyStoreError(
-                f"store {self.db_path} is open read-only: the call to op {op.name} is not stored, so it cannot be "
+                f"store {self._db_path} is open read-only: the call to op {op.name} is not stored, so it cannot be "
                 "recorded; open the store without read_only to compute it"
             )
 
-    def _lookup_versioned(self, op: Op, in_refs: list, todo: PendingCall | None, deletions: int | None) -> Any:
+    def _lookup_versioned(
+        self, op: Op, versioner: Versioner, in_refs: list, todo: PendingCall | None, deletions: int | None
+    ) -> Any:
         """Look the call up under every version of the op that is still valid for the code as it is now."""
         triples = [(n, r.hid, r.cid) for n, r in in_refs]
         ids = [
             derive_call_ids(op_identity(op.name, op.version, sv), triples)
-            for sv in self._versioner.candidates(op.name, op.version)
+            for sv in versioner.candidates(op.name, op.version)
         ]
         if not ids:
             return _MISS
@@ -114,19 +139,19 @@ class Recorder(RefMaker, CallQueue):
             record = self._lookup(*ids[0], op)
         else:
             record = next((r for r in map(self._pending.call, (h for h, _ in ids)) if r), None)
-            record = record or self.backend.lookup_any_call([h for h, _ in ids])
+            record = record or self._backend.lookup_any_call([h for h, _ in ids])
             record = record or next((r for r in map(self._pending.call_by_cid, (c for _, c in ids)) if r), None)
-            record = record or self.backend.lookup_any_call([c for _, c in ids], by="cid")
+            record = record or self._backend.lookup_any_call([c for _, c in ids], by="cid")
         if record is None:
             return _MISS
-        self._versioner.absorb(op, record.version_id)
+        versioner.absorb(op, record.version_id)
         if any(h == record.hid for h, _ in ids):
             return self._lazy_outputs(record)
         hid = next(h for h, c in ids if c == record.cid)
         return self._record_content_hit(op, hid, record.cid, record, in_refs, todo, deletions, record.version_id)
 
     def _register_op(self, op: Op) -> None:
-        self._claims.claim(op, repr(self))  # another function recording under this name: OpNameConflictError
+        self._claims.claim(op, self._owner)  # another function recording under this name: OpNameConflictError
         self._ops_by_name[(op.name, op.version)] = op
         stored = self._source_hashes.get((op.name, op.version))
         changed = stored is not None and stored[0] != op.source_hash and not op.only_added_new_defaults(stored[1])
@@ -141,15 +166,9 @@ class Recorder(RefMaker, CallQueue):
             )
         sig = op.signature_text
         self._source_hashes.setdefault((op.name, op.version), (op.source_hash, sig))  # what the ops table keeps
-        if stored is None and not self.backend.read_only:  # (a known op's row is there: nothing to write)
+        if stored is None and not self._backend.read_only:  # (a known op's row is there: nothing to write)
             self._pending.add_op(OpRecord(op.name, op.version, sig, op.source_hash, tuple(op.output_names or ())))
         self._known_ops.add(op.op_id)
-
-    def _register_structural(self, name: str) -> None:
-        op_id = op_identity(name, 0)
-        if op_id not in self._known_ops and not self.backend.read_only:
-            self._pending.add_op(OpRecord(name, 0, "(structural)", "structural", ()))
-            self._known_ops.add(op_id)
 
     # --- running ------------------------------------------------------------------------------------------------------
 
@@ -190,7 +209,7 @@ class Recorder(RefMaker, CallQueue):
         duration = time.perf_counter() - t0
         for _, r in in_refs:
             if type(r._obj) not in SCALARS:  # (a scalar cannot have been changed)
-                self._check_unchanged(op, in_refs)
+                self._refs.check_unchanged(op, in_refs)
                 break
         if ids is None or version_id is not None:
             ids = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])

@@ -18,25 +18,27 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
-import warnings
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 from .backends import Tracer, open_backend
+from .call_records import CallQueue
+from .call_refs import RefMaker
 from .claims import acquire, release
 from .context import _STACK, ModeContext
-from .errors import CallNotStoredWarning, ConfigurationError, GraphstoreError, MissingValuesError
+from .deletion import DeletionReport
+from .errors import ConfigurationError, GraphstoreError
 from .forking import abandon
-from .history import History
+from .history import CheckReport, History
 from .loading import Loader
-from .ops import Op
 from .overflow import check_owner, copy_overflow_files
 from .recording import Recorder
-from .refs import Call
-from .resupply import complete_batch
+from .refs import Call, Ref
+from .store_state import OpRegistry, StoreState
+from .structs import CollectionRef
 from .values import ValueCodec
-from .versioning import TracingOptions, Versioner
+from .versioning import TracingOptions, Versioner, VersionInfo
 from .versions_api import VersionsAPI, check_store_mode
 from .writer import PendingWrites
 
@@ -94,7 +96,7 @@ class _StorageContext(ModeContext):
             super().__exit__(*exc)
 
 
-class Storage(Recorder, Loader, History, VersionsAPI):
+class Storage:
     """A store of memoized calls: a SQLite file (``db_path``) or, by default, memory.
 
     Use it as a context (``with storage:``) to record and retrace op calls. Large values (over
@@ -119,6 +121,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     ...     y = halves(3)
     >>> s.unwrap(s.load_ref(y.hid, in_memory=False))
     [3, 1.5]
+
+    (A facade: the work is done by its parts, built over one :class:`~graphstore.store_state.StoreState` they
+    share: the recorder, the loader, the history tools and the versioning methods.)
     """
 
     def __init__(
@@ -155,79 +160,77 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         if overflow_threshold_MB <= 0:
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
-        self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
+        self.backend = backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
         if overflow_dir is None and self.db_path != ":memory:":
             overflow_dir = default_overflow_dir(self.db_path)
-        self._values = ValueCodec(
-            overflow_dir,
+        values = ValueCodec(
+            None if overflow_dir is None else os.fspath(overflow_dir),
             int(overflow_threshold_MB * 1e6),
             trusted=trusted,
-            store_id=self.backend.store_id,
+            store_id=backend.store_id,
             store=self.db_path,
         )
         if overflow_dir is not None:
-            check_owner(os.fspath(overflow_dir), self._values.store_id, self.db_path)
-        self._stored_cids: set[str] = set()
-        self._pending = self._new_pending()
-        self._deletions: int | None = self.backend.deletion_count()
-        """The store's deletion count that what this storage remembers about the store (stored values, calls
-        read ahead) is valid for; batches carry it, and the store checks them when a deletion came after it."""
+            check_owner(os.fspath(overflow_dir), values.store_id, self.db_path)
+        deletions = backend.deletion_count()
+        ops = OpRegistry(backend.op_source_hashes())
+        check_store_mode(backend, deps_path is not None)
+        versioner = None if deps_path is None else Versioner(backend, os.fspath(deps_path), on_change, tracing)
+        claims_key, claims = acquire(self.db_path)  # which function each op name belongs to
         self._context = ModeContext(self, "run")
-        self._allow_new = True
-        self._known_ops: set[str] = set()
-        self._ops_by_name: dict[tuple[str, int], Op] = {}
-        self._source_hashes = self.backend.op_source_hashes()
-        self._warned: set[str] = set()
-        check_store_mode(self.backend, deps_path is not None)
-        self._versioner = (
-            None if deps_path is None else Versioner(self.backend, os.fspath(deps_path), on_change, tracing)
-        )
-        self._pid = os.getpid()
-        self._claims_key, self._claims = acquire(self.db_path)  # which function each op name belongs to
+        self._use(StoreState(backend, self.db_path, values, versioner, claims, claims_key, ops, deletions))
         _OPEN.add(self)
+
+    def _use(self, state: StoreState) -> None:
+        """Build the parts over ``state``, replacing those over the state before."""
+        self._state = state
+        self._loader = loader = Loader(state, self._resolve_members)
+        refs = RefMaker(state, loader, self._resolve_members)
+        self._recorder = recorder = Recorder(state, loader, refs, CallQueue(state), repr(self))
+        self._history = History(state, loader)
+        self._versions = VersionsAPI(state)
+        self._call_op = recorder.call_op  # (bound once: ops.py calls it on every call)
+        self._call_noop = recorder.call_noop
 
     def __repr__(self) -> str:
         return f"Storage({self.db_path!r})"
 
+    # --- the state, for the modules that use it -----------------------------------------------------------------------
+
+    @property
+    def _pending(self) -> PendingWrites:
+        return self._state.pending
+
+    @property
+    def _values(self) -> ValueCodec:
+        return self._state.values
+
+    @property
+    def _pid(self) -> int:
+        return self._state.pid
+
+    @property
+    def _allow_new(self) -> bool:
+        return self._state.allow_new
+
+    @_allow_new.setter
+    def _allow_new(self, allow: bool) -> None:
+        self._state.allow_new = allow
+
+    def _resolve_members(self, coll: CollectionRef) -> list[tuple[Any, Ref]]:
+        """The elements of a stored collection (the resolver of the collection Refs this storage makes)."""
+        return self._loader.resolve_members(coll)
+
     def _fork_locks(self) -> list[Any]:
         """The locks a fork takes first, so no write is half done in the child's copy (see ``forking``)."""
-        return [self._pending._flush_lock, self._pending._send_lock, self._pending.lock, *self.backend.fork_locks()]
+        return self._state.fork_locks()
 
     def _start_afresh_after_fork(self) -> None:
         """(In a forked child) New connection, locks and queue; the parent writes its own waiting calls."""
-        abandon(self._pending)
-        self._pid = os.getpid()
+        state = self._state
+        abandon(state.pending)
         self.backend.start_afresh_after_fork()
-        self._stored_cids = set()
-        self._pending = self._new_pending()
-        self._pending.write_through = True
-        self._claims._lock = threading.Lock()  # (another thread of the parent may have held it)
-
-    def _new_pending(self) -> PendingWrites:
-        pending = PendingWrites(self.backend)
-        pending.resupply = self._resupply
-        pending.on_deletions = self._deletions_seen
-        pending.on_refused = self._stored_cids.difference_update  # a refused call's values are not stored
-        return pending
-
-    def _deletions_seen(self, count: int | None) -> None:
-        """Another process (or this one) deleted from the store: forget what is remembered about it."""
-        if count is None or self._deletions is None or count <= self._deletions:
-            return
-        self._stored_cids.clear()  # (cleared first, the count moved on after: a call records the count before
-        self.backend.forget_cached_calls()  # it consults these)
-        self._deletions = count
-
-    def _resupply(self, batch: Any, held: dict, exc: MissingValuesError) -> None:
-        left_out = complete_batch(batch, held, exc.cids, self._values)
-        if left_out:
-            warnings.warn(
-                f"store {self.db_path}: calls of op {', '.join(left_out)} were not stored: values they use were "
-                "deleted from the store by another process while they were recorded, and this process does not hold "
-                "them any more (they are computed again when called)",
-                CallNotStoredWarning,
-                stacklevel=2,
-            )
+        self._use(state.afresh())
 
     # --- contexts -----------------------------------------------------------------------------------------------------
 
@@ -236,8 +239,9 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         return self._context.__enter__()
 
     def _prepare_context(self) -> None:
-        if self._versioner is not None:
-            self._versioner.refresh()
+        versioner = self._state.versioner
+        if versioner is not None:
+            versioner.refresh()
         self.backend.forget_cached_calls()
 
     def __exit__(self, *exc: Any) -> None:
@@ -274,13 +278,6 @@ class Storage(Recorder, Loader, History, VersionsAPI):
                 return frame.mode
         return "run"
 
-    def _call_noop(self, op: Op, args: tuple, kwargs: dict) -> Any:
-        """A call in noop mode: the function gets plain values (lazy Refs loaded from this store, markers
-        unwrapped); nothing is looked up or recorded."""
-        bound = op.bind(args, kwargs)
-        self.attach(list(bound.arguments.values()), inplace=True)  # lazy Refs, in one read
-        return Op.call_bound(op.func, bound, self._argument_value)
-
     def allow_new_calls(self, allow: bool) -> _AllowNewCalls:
         """Forbid (or allow again) computing calls that are not in the store; usable as a context too.
 
@@ -297,18 +294,19 @@ class Storage(Recorder, Loader, History, VersionsAPI):
 
     def commit(self) -> None:
         """Write every pending call now."""
-        self._pending.flush()
+        self._state.commit()
 
     def close(self) -> None:
         """Write pending calls and close the store."""
         _OPEN.discard(self)
-        key, self._claims_key = self._claims_key, None
+        state = self._state
+        key, state.claims_key = state.claims_key, None
         release(key)
         try:
-            self._pending.close()
+            state.pending.close()
             self.backend.close()
         finally:
-            self._values.discard_temporary()
+            state.values.discard_temporary()
 
     def backup(self, path: str | os.PathLike[str], overflow_dir: str | os.PathLike[str] | None = None) -> str:
         """Copy the store to a new file at ``path``: complete and consistent, as the store was at one instant, even
@@ -332,7 +330,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         new_id, files = self.backend.backup_to(path)
         if files:
             target = os.fspath(overflow_dir) if overflow_dir is not None else default_overflow_dir(path)
-            copy_overflow_files(self._values.overflow_dir, files, target, new_id, path)
+            copy_overflow_files(self._state.values.overflow_dir, files, target, new_id, path)
         return path
 
     def get_call(self, hid: str) -> Call:
@@ -341,19 +339,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
         record = self.backend.get_calls([hid]).get(hid)
         if record is None:
             raise GraphstoreError(f"no call with hid {hid} in store {self.db_path}")
-        return self._call_from_record(record)
-
-    def _call_from_record(self, record: Any) -> Call:
-        op = self._ops_by_name.get((record.op_name, record.op_version), record.op_name)
-        kinds = record.output_kinds or ("atom",) * len(record.outputs)
-        in_kinds = self.backend.get_refs([h for _, h, _ in record.inputs])
-        return Call(
-            op,
-            record.hid,
-            record.cid,
-            {n: self.make_ref(in_kinds.get(h, (c, "atom"))[1], c, h) for n, h, c in record.inputs},
-            {n: self.make_ref(k, c, h) for (n, h, c), k in zip(record.outputs, kinds)},
-        )
+        return self._loader.call_from_record(record)
 
     def cf(self, source: Any) -> Any:
         """A ComputationFrame of ``source``: an op, Refs, ``{name: Refs}``, Calls or ids (see docs/querying.md)."""
@@ -370,5 +356,134 @@ class Storage(Recorder, Loader, History, VersionsAPI):
     def cache_info(self) -> dict[str, int]:
         """Counts of what the store holds (ops, values, refs, calls, edges) and of calls not yet written."""
         info = self.backend.counts()
-        info["pending_calls"] = len(self._pending)
+        info["pending_calls"] = len(self._state.pending)
         return info
+
+    # --- reading back (the loader) ------------------------------------------------------------------------------------
+
+    def make_ref(self, kind: str, cid: str, hid: str) -> Ref:
+        """A lazy Ref of the given kind ("atom", "list", "dict", "set", "tuple")."""
+        return self._loader.make_ref(kind, cid, hid)
+
+    def attach(self, obj: Any, inplace: bool = False) -> Any:
+        """The Refs in ``obj`` (a Ref, or nested lists, tuples, dicts and sets of them) with their values loaded.
+
+        With ``inplace=False`` (the default) a copy of ``obj`` is returned, its Refs copies loaded, and the given Refs
+        stay as they were; with ``inplace=True`` the given Refs are loaded and None is returned.
+
+        >>> from graphstore import Storage, op
+        >>> @op
+        ... def inc(x):
+        ...     return x + 1
+        >>> s = Storage()
+        >>> with s:
+        ...     _ = inc(1)
+        >>> with s:
+        ...     y = inc(1)  # retraced: lazy
+        >>> [s.attach(y).obj, y.in_memory]
+        [2, False]
+        >>> s.attach([y], inplace=True), y.obj
+        (None, 2)
+        """
+        return self._loader.attach(obj, inplace)
+
+    def unwrap(self, x: Any) -> Any:
+        """The plain value of a Ref, or of nested lists/tuples/dicts/sets of Refs, loading what is needed.
+
+        >>> from graphstore import Storage, wrap_atom
+        >>> Storage().unwrap([wrap_atom(1), (wrap_atom("a"),)])
+        [1, ('a',)]
+        """
+        return self._loader.unwrap(x)
+
+    def load_ref(self, hid: str, in_memory: bool = True) -> Ref:
+        """The stored Ref with history id ``hid``, with its value loaded when ``in_memory`` is true."""
+        return self._loader.load_ref(hid, in_memory)
+
+    # --- history tools ------------------------------------------------------------------------------------------------
+
+    def get_ref_creator(self, ref: Any) -> Call | None:
+        """The call that computed ``ref`` (a Ref or hid), or None for a raw input.
+
+        >>> from graphstore import Storage, op
+        >>> @op
+        ... def inc(x):
+        ...     return x + 1
+        >>> s = Storage()
+        >>> with s:
+        ...     y = inc(1)
+        >>> s.get_ref_creator(y).op.name
+        'inc'
+        """
+        return self._history.get_ref_creator(ref)
+
+    def get_creators(self, hids: Iterable[Any]) -> list[Call]:
+        """The calls that computed the given refs (Refs or hids); raw inputs have none."""
+        return self._history.get_creators(hids)
+
+    def get_consumers(self, hids: Iterable[Any]) -> list[Call]:
+        """The calls that took any of the given refs (Refs or hids) as input."""
+        return self._history.get_consumers(hids)
+
+    def drop_calls(self, calls_or_hids: Any, delete_dependents: bool = True, dry_run: bool = False) -> DeletionReport:
+        """Delete calls, and with ``delete_dependents`` every call downstream of their outputs (which cannot stay
+        without their inputs); returns a :class:`~graphstore.deletion.DeletionReport` of what was deleted.
+
+        ``calls_or_hids`` is a Call, a call's history id, or an iterable of those; anything else (a Ref, a value)
+        raises ``NotACallError``, and so does the id of a ref. Unknown ids are ignored. With ``dry_run`` nothing
+        is deleted and the report says what would be. Refs and values stay until :meth:`cleanup_refs`. The
+        deletion is one transaction.
+        """
+        return self._history.drop_calls(calls_or_hids, delete_dependents, dry_run)
+
+    def cleanup_refs(self) -> dict[str, int]:
+        """Delete refs that no call references and values that no ref holds (with their overflow files)."""
+        return self._history.cleanup_refs()
+
+    def check(self, full: bool = True, raise_on_error: bool = False) -> CheckReport:
+        """Verify the store: its own file check, every edge to an existing call and ref, every ref to a value,
+        every collection to its elements, every overflow file present with its size and checksum (``full``
+        also re-checksums every stored value). Nothing is unpickled.
+
+        >>> from graphstore import Storage
+        >>> Storage().check().ok
+        True
+        """
+        return self._history.check(full, raise_on_error)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted records back to the file system."""
+        self._history.vacuum()
+
+    # --- code versions ------------------------------------------------------------------------------------------------
+
+    def versions(self, f: Any, show: bool = True) -> list[VersionInfo]:
+        """The recorded versions of op ``f``: their dependencies, status now and how many calls each has; printed
+        (each version's code and status, as mandala shows them) unless ``show=False``. Asks about no change."""
+        return self._versions.versions(f, show)
+
+    def sync_component(self, f: Any, is_semantic_change: bool | None = None) -> str:
+        """Record the current code of ``f`` (an op or tracked function; or a global, named ``"module.NAME"``),
+        marked as breaking or not; returns its semantic hash. With ``is_semantic_change=None`` the storage's
+        ``on_change`` policy decides."""
+        return self._versions.sync_component(f, is_semantic_change)
+
+    def source_history(self, f: Any) -> list[dict[str, Any]]:
+        """Every recorded content of ``f``'s code (or of a global named ``"module.NAME"``: source None), oldest
+        first, with its semantic hash and source."""
+        return self._versions.source_history(f)
+
+    def code(self, version_id: Any) -> dict[str, str | None]:
+        """The source of every function a version (an id or a VersionInfo) depends on (globals map to None), by
+        component name."""
+        return self._versions.code(version_id)
+
+    def diff(self, a: Any, b: Any) -> str:
+        """A unified diff of the code of two versions (ids or VersionInfos); a global whose value differs is one
+        line ``global <module.name>: <content hash> -> <content hash>`` (``-`` where a version did not read it)."""
+        return self._versions.diff(a, b)
+
+    def drop_version(self, version: Any, delete_dependents: bool = True) -> int:
+        """Delete a version's calls (and their dependents) and forget the version, in one transaction; returns the
+        number of calls deleted."""
+        return self._versions.drop_version(version, delete_dependents)

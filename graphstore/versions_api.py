@@ -1,4 +1,8 @@
-"""The versioning methods of a Storage: inspecting, comparing and dropping versions of ops and their code."""
+"""The versioning methods of a Storage: inspecting, comparing and dropping versions of ops and their code.
+
+``VersionsAPI`` is a part of :class:`graphstore.Storage`, built over the storage's
+:class:`~graphstore.store_state.StoreState`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from .backends import Backend
 from .errors import ConfigurationError, VersioningError
+from .store_state import StoreState
 from .tracking import component_key, unwrap_callable
 from .versioning import Versioner, VersionInfo
 
@@ -28,9 +33,14 @@ def check_store_mode(backend: Backend, versioned: bool) -> None:
 
 
 class VersionsAPI:
-    """Versioning half of a Storage (every method needs ``Storage(deps_path=...)``)."""
+    """The versioning part of a Storage (every method needs ``Storage(deps_path=...)``)."""
 
-    _versioner: Versioner | None
+    def __init__(self, state: StoreState) -> None:
+        self._versioner = state.versioner
+        self._backend = state.backend
+        self._db_path = state.db_path
+        self._ops_by_name = state.ops.by_name
+        self.commit = state.commit
 
     def _need_versioner(self, what: str) -> Versioner:
         if self._versioner is None:
@@ -134,7 +144,7 @@ class VersionsAPI:
         version_id = getattr(version, "version_id", version)
         record = self._find_version(versioner, version_id)
         self.commit()
-        count = self.backend.delete_version(version_id, with_dependents=delete_dependents)
+        count = self._backend.delete_version(version_id, with_dependents=delete_dependents)
         versioner.forget_version(record.op_name, record.op_version, version_id)
         return count
 
@@ -143,9 +153,9 @@ class VersionsAPI:
             for record in versioner.versions(name, ver):
                 if record.version_id == version_id:
                     return record
-        op = self.backend.version_op(version_id)
+        op = self._backend.version_op(version_id)
         if op is not None:
             for record in versioner.versions(*op):
                 if record.version_id == version_id:
                     return record
-        raise VersioningError(f"no version {version_id} in store {self.db_path}")
+        raise VersioningError(f"no version {version_id} in store {self._db_path}")
