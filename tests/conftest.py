@@ -68,3 +68,38 @@ class StatementCounter:
 @pytest.fixture
 def counter() -> StatementCounter:
     return StatementCounter()
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_databases():
+    """Fresh databases on a throwaway PostgreSQL server (see ``tests/pg_server.py``), or the reason there is none."""
+    import pg_server
+
+    try:
+        databases, server = pg_server.start()
+    except pg_server.ServerUnavailable as exc:
+        yield str(exc)
+        return
+    try:
+        yield databases
+    finally:
+        databases.close()
+        if server is not None:
+            server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_databases) -> str:
+    """The URL of a new, empty PostgreSQL database. Without a server the test fails under CI, and is skipped with
+    the reason otherwise."""
+    if isinstance(pg_databases, str):
+        reason = f"no PostgreSQL server: {pg_databases}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = pg_databases.create()
+    yield url
+    pg_databases.drop(url)
