@@ -34,7 +34,8 @@ __all__ = [
 
 
 def open_backend(location: str | os.PathLike[str], tracer: Tracer | None = None, read_only: bool = False) -> Backend:
-    """Open the store at ``location``: a SQLite file path or ``":memory:"``.
+    """Open the store at ``location``: a SQLite file path, ``":memory:"``, or a PostgreSQL URL
+    (``postgresql://user@host:5432/dbname``, see :mod:`graphstore.backends.postgres`).
 
     >>> open_backend(":memory:").counts()["refs"]
     0
@@ -42,7 +43,13 @@ def open_backend(location: str | os.PathLike[str], tracer: Tracer | None = None,
     text = os.fspath(location)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise ConfigurationError(f"no store backend for URL scheme {scheme!r} in {text!r}; use a SQLite file path")
+        if scheme.lower() in ("postgresql", "postgres"):
+            from .postgres import PostgresBackend
+
+            return PostgresBackend(text, tracer=tracer, read_only=read_only)
+        raise ConfigurationError(
+            f"no store backend for URL scheme {scheme!r} in {text!r}; use a SQLite file path or a postgresql:// URL"
+        )
     from .sqlite import SQLiteBackend
 
     return SQLiteBackend(text, tracer=tracer, read_only=read_only)

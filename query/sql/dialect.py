@@ -17,6 +17,7 @@ engine's parameter style (``:p0`` for SQLite, ``%(p0)s`` for PostgreSQL's driver
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,14 +176,19 @@ class SQLiteDialect(Dialect):
         return exp.Insert(this=exp.Table(this=ident(target)), expression=query, alternative="IGNORE")
 
 
+_ID_COLUMN = re.compile(r"(root|[sc]\d+)\Z")
+"""Columns of the query layer's long tables that hold ids: a history's root, each step's hid (``s``) and cid (``c``)."""
+
+
 class PostgresDialect(Dialect):
-    """PostgreSQL: id lists through ``unnest`` of a text array, ``json_agg``, ``pg_temp`` tables, scans by an ``id``
-    column, ``%(name)s`` parameters (65,535 per statement), ``ON CONFLICT DO NOTHING``.
+    """PostgreSQL: id lists through ``unnest`` of a uuid array (the store keeps ids as ``uuid``), ``json_agg`` (ids
+    in it as 32-hex text, as everywhere else), ``pg_temp`` tables, scans by an ``id`` column, ``%(name)s`` parameters
+    (65,535 per statement), ``ON CONFLICT DO NOTHING``.
 
     >>> d = PostgresDialect()
     >>> p = d.params()
     >>> d.render(d.id_list(["b", "a"], p), p)
-    ('(SELECT UNNEST(CAST(%(p0)s AS TEXT[])) AS "hid")', {'p0': ['a', 'b']})
+    ('(SELECT UNNEST(CAST(%(p0)s AS UUID[])) AS "hid")', {'p0': ['a', 'b']})
     """
 
     name = sqlglot_name = "postgres"
@@ -192,10 +198,19 @@ class PostgresDialect(Dialect):
     integer = "BIGINT"
 
     def id_list(self, ids: Iterable[str], p: Params, column: str = "hid") -> exp.Subquery:
-        array = exp.Cast(this=p.add(sorted(ids)), to=exp.DataType.build("TEXT[]", dialect="postgres"))
+        array = exp.Cast(this=p.add(sorted(ids)), to=exp.DataType.build("UUID[]", dialect="postgres"))
         return exp.select(exp.alias_(exp.func("unnest", array), column, quoted=True, copy=False)).subquery(copy=False)
 
     def json_array(self, value: exp.Expression) -> exp.Expression:
+        if isinstance(value, exp.Column) and _ID_COLUMN.match(value.name):  # a uuid: 32-hex text in the JSON
+            value = exp.Anonymous(
+                this="replace",
+                expressions=[
+                    exp.Cast(this=value, to=exp.DataType.build("TEXT")),
+                    exp.Literal.string("-"),
+                    exp.Literal.string(""),
+                ],
+            )
         return exp.Cast(this=exp.Anonymous(this="json_agg", expressions=[value]), to=exp.DataType.build("TEXT"))
 
     def insert_ignore(self, target: str, query: exp.Expression) -> exp.Insert:
