@@ -91,15 +91,37 @@ def pg_databases():
             server.stop()
 
 
-@pytest.fixture
-def pg_url(pg_databases) -> str:
-    """The URL of a new, empty PostgreSQL database. Without a server the test fails under CI, and is skipped with
-    the reason otherwise."""
+def _need_server(pg_databases):
+    """The databases of the test server; without one the test fails under CI, and is skipped with the reason
+    otherwise."""
     if isinstance(pg_databases, str):
         reason = f"no PostgreSQL server: {pg_databases}"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    url = pg_databases.create()
+    return pg_databases
+
+
+@pytest.fixture
+def pg_url(pg_databases) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    databases = _need_server(pg_databases)
+    url = databases.create()
     yield url
-    pg_databases.drop(url)
+    databases.drop(url)
+
+
+@pytest.fixture
+def pg_new_database(pg_databases):
+    """A function returning the URL of a new, empty PostgreSQL database each time it is called (for property tests:
+    one per example); they are dropped when the test ends."""
+    databases = _need_server(pg_databases)
+    made: list[str] = []
+
+    def new() -> str:
+        made.append(databases.create())
+        return made[-1]
+
+    yield new
+    for url in made:
+        databases.drop(url)
