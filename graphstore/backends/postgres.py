@@ -24,6 +24,7 @@ from .base import Backend, Batch, CallRecord, ComponentCommit, Tracer, ValueReco
 from .postgres_check import PgChecker
 from .postgres_conn import PgConnections, ids_only, is_id
 from .postgres_history import PgHistory
+from .postgres_known import KnownCalls
 from .postgres_schema import OUT, ensure_schema, upgrade_schema
 from .postgres_versions import PgVersions
 from .postgres_write import BatchWriter
@@ -62,6 +63,7 @@ class PostgresBackend(Backend):
         self.history = PgHistory(self.db)
         self.versions = PgVersions(self.db, self.history)
         self.checker = PgChecker(self.db)
+        self.known = KnownCalls(self.db.run)
         try:
             ensure_schema(self.db.get(), self.location, create=not read_only)
             self._store_id = self.get_meta("store_id")
@@ -106,11 +108,27 @@ class PostgresBackend(Backend):
         )
 
     def lookup_call_or_content(self, hid: str, cid: str, op_key: tuple[str, int] | None = None) -> CallRecord | None:
-        """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement."""
+        """The call with history id ``hid``, else some call with content id ``cid``, else None: one statement, or
+        none when the op's calls or ids were read ahead (see ``postgres_known``)."""
+        known = self.known
+        row = known.row(hid)
+        if row is not None:
+            return self._record(row)
+        if known.surely_new(hid, cid, op_key):
+            return None
         if not (is_id(hid) and is_id(cid)):
             return self.lookup_any_call([hid]) or self.lookup_any_call([cid], by="cid")
         rows = self.db.run(_EITHER, (hid, cid))
-        return self._record(rows[0]) if rows else None
+        if not rows:
+            known.missed(op_key)
+            return None
+        if rows[0][0] == hid:
+            known.found((rows[0][2], rows[0][3]))
+        return self._record(rows[0])
+
+    def forget_cached_calls(self) -> None:
+        """Drop the calls and ids read ahead (done on entering a storage context and before any deletion)."""
+        self.known.forget()
 
     def lookup_any_call(self, ids: list[str], by: str = "hid") -> CallRecord | None:
         column = "cid" if by == "cid" else "hid"
@@ -216,6 +234,7 @@ class PostgresBackend(Backend):
         if self.read_only:
             raise ReadOnlyStoreError(f"store {self.location} is open read-only: nothing can be recorded in it")
         self.db.transaction(lambda conn: self.writer.write(conn, batch), which="writer")
+        self.known.written(batch.calls)
 
     def fork_locks(self) -> list[Any]:
         """The lock of the writer connection (a fork holds it, so no batch is half written in the child's copy)."""
@@ -227,6 +246,7 @@ class PostgresBackend(Backend):
         from ..forking import abandon
 
         abandon(*self.db.abandon())
+        self.known.forget()
 
     # --- the parts' verbs ---------------------------------------------------------------------------------------------
 
