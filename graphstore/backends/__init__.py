@@ -44,7 +44,12 @@ def open_backend(location: str | os.PathLike[str], tracer: Tracer | None = None,
     if "://" in text:
         scheme = text.split("://", 1)[0]
         if scheme.lower() in ("postgresql", "postgres"):
-            from .postgres import PostgresBackend
+            try:
+                from .postgres import PostgresBackend
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"a PostgreSQL store needs psycopg 3 ({exc}): pip install 'graphstore[postgres]'"
+                ) from exc
 
             return PostgresBackend(text, tracer=tracer, read_only=read_only)
         raise ConfigurationError(
