@@ -45,8 +45,8 @@ SQLITE_ONLY = {
     # a frame of 200 nodes stages a table whose rows exceed PostgreSQL's 8 kB row size
     ("test_frame_scale.py", "test_frame_of_200_nodes_is_staged"),
 }
-"""Tests of the ``storage`` and ``file_storage`` fixtures that are about SQLite itself: their PostgreSQL variant is not collected (the
-summary line counts them as deselected)."""
+"""Tests of the ``storage`` and ``file_storage`` fixtures that are about SQLite itself: their PostgreSQL variant is
+not collected (the summary line counts them as deselected)."""
 
 
 def pytest_collection_modifyitems(config, items):
