@@ -156,6 +156,7 @@ class Storage(Recorder, Loader, History, VersionsAPI):
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
         self.backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
+        self.db_path = self.backend.location  # (as messages name it: a URL without its password)
         if overflow_dir is None and self.db_path != ":memory:" and "://" not in self.db_path:
             overflow_dir = default_overflow_dir(self.db_path)
         self._values = ValueCodec(

@@ -11,6 +11,7 @@ import pytest
 
 from graphstore import (
     ConfigurationError,
+    GraphstoreError,
     MList,
     ReadOnlyStoreError,
     SchemaVersionError,
@@ -343,3 +344,13 @@ def test_a_dropped_connection_is_survived(pg_url, log):
     assert log == []
     assert again.check().ok
     again.close()
+
+
+def test_messages_and_repr_never_show_the_password(pg_url):
+    url = pg_url.replace("postgres@", "postgres:hunter2@", 1)  # (the test server trusts its clients)
+    storage = Storage(url)
+    assert "hunter2" not in repr(storage) and "postgres:***@" in repr(storage)
+    with pytest.raises(GraphstoreError) as info:
+        storage.get_call("0" * 32)
+    assert "hunter2" not in str(info.value) and "***" in str(info.value)
+    storage.close()
