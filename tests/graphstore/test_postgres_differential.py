@@ -56,6 +56,9 @@ instruction = st.one_of(
 
 frame_op = st.one_of(
     st.tuples(st.just("back"), st.booleans()),
+    st.tuples(st.just("back_one"), st.integers(0, 20)),
+    st.tuples(st.just("select"), st.integers(0, 2**12)),
+    st.tuples(st.just("union"), st.sampled_from(sorted(OPS))),
     st.tuples(st.just("forward"), st.booleans()),
     st.just(("all",)),
     st.just(("merge_vars",)),
@@ -92,7 +95,7 @@ def run_program(storage: Storage, program: list) -> list:
     return [x for x in pool if not isinstance(x, int)]
 
 
-def apply(cf, step, refs):
+def apply(cf, step, refs, storage):
     kind = step[0]
     names, vnames = sorted(cf.nodes), sorted(cf.vnames)
 
@@ -101,6 +104,15 @@ def apply(cf, step, refs):
 
     if kind == "back":
         return cf.expand_back(recursive=step[1])
+    if kind == "back_one" and vnames:
+        return cf.expand_back(pick(vnames, step[1]))
+    if kind == "select" and names:
+        return cf.select_nodes([n for i, n in enumerate(names) if step[1] >> i & 1] or names[:1])
+    if kind == "union":
+        try:
+            return cf | storage.cf(OPS[step[1]])
+        except Exception:  # (frames that cannot be joined: the same on both stores)
+            return cf
     if kind == "forward":
         return cf.expand_forward(recursive=step[1])
     if kind == "all":
@@ -194,7 +206,7 @@ def test_sqlite_and_postgres_agree(pg_new_database, program, start, steps):
         store = read_store(pg)
         cfs = [(lite.cf(OPS[start]), pg.cf(OPS[start]))]
         for step in steps:
-            cfs.append((apply(cfs[-1][0], step, lite_refs), apply(cfs[-1][1], step, pg_refs)))
+            cfs.append((apply(cfs[-1][0], step, lite_refs, lite), apply(cfs[-1][1], step, pg_refs, pg)))
         for lite_cf, pg_cf in cfs:
             assert lite_cf.pattern == pg_cf.pattern
             assert sql_rows(pg, pg_cf.pattern) == naive_rows(pg, pg_cf.pattern, store)
