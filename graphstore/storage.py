@@ -161,7 +161,8 @@ class Storage:
             raise ConfigurationError(f"overflow_threshold_MB must be positive, got {overflow_threshold_MB}")
         self.db_path = os.fspath(db_path)
         self.backend = backend = open_backend(self.db_path, tracer=tracer, read_only=read_only)
-        if overflow_dir is None and self.db_path != ":memory:":
+        self.db_path = backend.location  # (as messages name it: a URL without its password)
+        if overflow_dir is None and self.db_path != ":memory:" and "://" not in self.db_path:
             overflow_dir = default_overflow_dir(self.db_path)
         values = ValueCodec(
             None if overflow_dir is None else os.fspath(overflow_dir),

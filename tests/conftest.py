@@ -30,20 +30,70 @@ def log() -> CallLog:
     return CallLog()
 
 
-@pytest.fixture
-def storage():
-    s = Storage()
+SQLITE_ONLY = {
+    # SQL of SQLite's own (``?`` placeholders) run on the store by the test
+    ("test_deletion.py", "test_a_dropped_call_whose_content_lives_on_under_another_history_is_not_recomputed"),
+    ("test_deletion.py", "test_dropping_a_list_producer_with_dependents"),
+    ("test_deletion.py", "test_elements_of_nested_collections_built_for_an_input_survive"),
+    ("test_deletion.py", "test_a_plain_value_equal_to_a_surviving_list_is_cleaned_up"),
+    # open the SQLite file, or replace parts of the SQLite store
+    ("test_collections.py", "test_element_in_two_lists_is_stored_once"),
+    ("test_deletion.py", "test_a_failure_inside_drop_calls_changes_nothing"),
+    ("test_storage_api.py", "test_completed_calls_become_visible_to_other_connections"),
+    # asserts the text of SQLite's statements
+    ("test_frame_shapes.py", "test_isin_and_where"),
+    # a frame of 200 nodes stages a table whose rows exceed PostgreSQL's 8 kB row size
+    ("test_frame_scale.py", "test_frame_of_200_nodes_is_staged"),
+}
+"""Tests of the ``storage`` and ``file_storage`` fixtures that are about SQLite itself: their PostgreSQL variant is
+not collected (the summary line counts them as deselected)."""
+
+
+def pytest_collection_modifyitems(config, items):
+    keep, drop = [], []
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        on_postgres = params.get("storage") == "postgres" or params.get("store_kind") == "postgres"
+        (drop if on_postgres and (item.path.name, name) in SQLITE_ONLY else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request):
+    """A new store: in memory (SQLite), and in a new PostgreSQL database."""
+    if request.param == "postgres":
+        s = Storage(request.getfixturevalue("pg_url"))
+    else:
+        s = Storage()
     yield s
     s.close()
 
 
+def pytest_generate_tests(metafunc):
+    if "file_storage" in metafunc.fixturenames:  # a persistent store: a SQLite file, and a PostgreSQL database
+        metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def db_path(tmp_path):
+def store_kind(request) -> str:
+    """The engine of ``file_storage``: "sqlite" or "postgres"."""
+    return request.param
+
+
+@pytest.fixture
+def db_path(request, tmp_path):
+    """Where a persistent store is: a SQLite file, or (for tests of ``file_storage`` on PostgreSQL) the URL of a new
+    database."""
+    if "store_kind" in request.fixturenames and request.getfixturevalue("store_kind") == "postgres":
+        return request.getfixturevalue("pg_url")
     return str(tmp_path / "store.db")
 
 
 @pytest.fixture
-def file_storage(db_path):
+def file_storage(db_path, store_kind):
     s = Storage(db_path)
     yield s
     s.close()
@@ -68,3 +118,60 @@ class StatementCounter:
 @pytest.fixture
 def counter() -> StatementCounter:
     return StatementCounter()
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_databases():
+    """Fresh databases on a throwaway PostgreSQL server (see ``tests/pg_server.py``), or the reason there is none."""
+    import pg_server
+
+    try:
+        databases, server = pg_server.start()
+    except pg_server.ServerUnavailable as exc:
+        yield str(exc)
+        return
+    try:
+        yield databases
+    finally:
+        databases.close()
+        if server is not None:
+            server.stop()
+
+
+def _need_server(pg_databases):
+    """The databases of the test server; without one the test fails under CI, and is skipped with the reason
+    otherwise."""
+    if isinstance(pg_databases, str):
+        reason = f"no PostgreSQL server: {pg_databases}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return pg_databases
+
+
+@pytest.fixture
+def pg_url(pg_databases) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    databases = _need_server(pg_databases)
+    url = databases.create()
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def pg_new_database(pg_databases):
+    """A function returning the URL of a new, empty PostgreSQL database each time it is called (for property tests:
+    one per example); they are dropped when the test ends."""
+    databases = _need_server(pg_databases)
+    made: list[str] = []
+
+    def new() -> str:
+        made.append(databases.create())
+        return made[-1]
+
+    yield new
+    for url in made:
+        databases.drop(url)

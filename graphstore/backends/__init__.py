@@ -36,7 +36,8 @@ __all__ = [
 
 
 def open_backend(location: str | os.PathLike[str], tracer: Tracer | None = None, read_only: bool = False) -> Backend:
-    """Open the store at ``location``: a SQLite file path or ``":memory:"``.
+    """Open the store at ``location``: a SQLite file path, ``":memory:"``, or a PostgreSQL URL
+    (``postgresql://user@host:5432/dbname``, see :mod:`graphstore.backends.postgres`).
 
     >>> open_backend(":memory:").counts()["refs"]
     0
@@ -44,7 +45,18 @@ def open_backend(location: str | os.PathLike[str], tracer: Tracer | None = None,
     text = os.fspath(location)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise ConfigurationError(f"no store backend for URL scheme {scheme!r} in {text!r}; use a SQLite file path")
+        if scheme.lower() in ("postgresql", "postgres"):
+            try:
+                from .postgres import PostgresBackend
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"a PostgreSQL store needs psycopg 3 ({exc}): pip install 'graphstore[postgres]'"
+                ) from exc
+
+            return PostgresBackend(text, tracer=tracer, read_only=read_only)
+        raise ConfigurationError(
+            f"no store backend for URL scheme {scheme!r} in {text!r}; use a SQLite file path or a postgresql:// URL"
+        )
     from .sqlite import SQLiteBackend
 
     return SQLiteBackend(text, tracer=tracer, read_only=read_only)

@@ -17,6 +17,7 @@ engine's parameter style (``:p0`` for SQLite, ``%(p0)s`` for PostgreSQL's driver
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,14 +176,92 @@ class SQLiteDialect(Dialect):
         return exp.Insert(this=exp.Table(this=ident(target)), expression=query, alternative="IGNORE")
 
 
+_ID_COLUMN = re.compile(r"(root|[sc]\d+)\Z")
+"""Columns of the query layer's long tables that hold ids: a history's root, each step's hid (``s``) and cid (``c``)."""
+
+
+_NULL_TYPES = {"id": "BIGINT"}
+"""Types of the row-id columns that an empty query of the query layer selects as NULL (``SELECT NULL AS id WHERE
+FALSE``): PostgreSQL would read an untyped NULL as text, and a recursive query or a table it fills then has a text
+column where the other parts have integers."""
+
+
+def _typed_nulls(tree: exp.Expression) -> exp.Expression:
+    """``NULL AS id`` becomes ``CAST(NULL AS BIGINT) AS id``, and a ``COALESCE`` of a ref's kind (text) and a call's
+    op version (an integer), which SQLite's columns of any type take, a ``COALESCE`` of the two as JSON values (the
+    driver reads them back as text or integer) (in place)."""
+    for coalesce in list(tree.find_all(exp.Coalesce)):
+        args = [coalesce.this, *coalesce.expressions]
+        names = {a.name for a in args if isinstance(a, exp.Column)}
+        if {"kind", "op_version"} <= names:
+            for a in args:
+                a.replace(exp.Anonymous(this="to_jsonb", expressions=[a.copy()]))
+    for alias in list(tree.find_all(exp.Alias)):
+        kind = _NULL_TYPES.get(alias.alias)
+        if kind is not None and isinstance(alias.this, exp.Null):
+            alias.set("this", exp.Cast(this=exp.Null(), to=exp.DataType.build(kind)))
+    return tree
+
+
+def _union_terms(body: exp.Expression, distinct: bool) -> list[exp.Expression]:
+    if isinstance(body, exp.Union) and bool(body.args.get("distinct")) == distinct:
+        return _union_terms(body.this, distinct) + _union_terms(body.expression, distinct)
+    return [body]
+
+
+def _one_recursive_term(body: exp.Expression, name: str, columns: list) -> exp.Expression:
+    """A recursive query's body as PostgreSQL takes it: the terms that do not read ``name`` first, then one term
+    that reads it once. Several terms reading it (SQLite takes those) become one: each row of ``name`` joined
+    ``LATERAL`` to the union of the terms, each reading that row alone.
+
+    >>> sql = "SELECT 1 AS n UNION SELECT h.n + 1 FROM h WHERE h.n < 3 UNION SELECT h.n + 2 FROM h WHERE h.n < 3"
+    >>> _one_recursive_term(sqlglot.parse_one(sql), "h", ["n"]).sql("postgres")
+    'SELECT 1 AS n UNION SELECT "x".* FROM "h" AS "_gs_row" CROSS JOIN LATERAL (SELECT h.n + 1 FROM (SELECT \
+"_gs_row"."n") AS h WHERE h.n < 3 UNION SELECT h.n + 2 FROM (SELECT "_gs_row"."n") AS h WHERE h.n < 3) AS "x"'
+    """
+    if not isinstance(body, exp.Union):
+        return body
+    distinct = bool(body.args.get("distinct"))
+    terms = _union_terms(body, distinct)
+
+    def reads(term: exp.Expression) -> bool:
+        return any(t.name == name for t in term.find_all(exp.Table))
+
+    recursive = [t for t in terms if reads(t)]
+    base = [t for t in terms if not reads(t)]
+    if not recursive or not base:
+        return body
+    if len(recursive) > 1:
+        for term in recursive:
+            for t in [t for t in term.find_all(exp.Table) if t.name == name]:
+                row = exp.select(*[exp.column(c, table="_gs_row", quoted=True) for c in columns])
+                t.replace(row.subquery(t.alias or name, copy=False))
+        joined: Any = sqlglot.parse_one(
+            f'SELECT "x".* FROM "{name}" AS "_gs_row" CROSS JOIN LATERAL (SELECT 1) AS "x"', read="postgres"
+        )
+        lateral = joined.find(exp.Subquery)
+        assert lateral is not None
+        lateral.set("this", _union_of(recursive, distinct))
+        recursive = [joined]
+    return _union_of(base + recursive, distinct)
+
+
+def _union_of(terms: list[exp.Expression], distinct: bool) -> exp.Expression:
+    out = terms[0]
+    for term in terms[1:]:
+        out = exp.union(out, term, distinct=distinct, copy=False)
+    return out
+
+
 class PostgresDialect(Dialect):
-    """PostgreSQL: id lists through ``unnest`` of a text array, ``json_agg``, ``pg_temp`` tables, scans by an ``id``
-    column, ``%(name)s`` parameters (65,535 per statement), ``ON CONFLICT DO NOTHING``.
+    """PostgreSQL: id lists through ``unnest`` of a uuid array (the store keeps ids as ``uuid``), ``json_agg`` (ids
+    in it as 32-hex text, as everywhere else), ``pg_temp`` tables, scans by an ``id`` column, ``%(name)s`` parameters
+    (65,535 per statement), ``ON CONFLICT DO NOTHING``.
 
     >>> d = PostgresDialect()
     >>> p = d.params()
     >>> d.render(d.id_list(["b", "a"], p), p)
-    ('(SELECT UNNEST(CAST(%(p0)s AS TEXT[])) AS "hid")', {'p0': ['a', 'b']})
+    ('(SELECT UNNEST(CAST(%(p0)s AS UUID[])) AS "hid")', {'p0': ['a', 'b']})
     """
 
     name = sqlglot_name = "postgres"
@@ -192,11 +271,30 @@ class PostgresDialect(Dialect):
     integer = "BIGINT"
 
     def id_list(self, ids: Iterable[str], p: Params, column: str = "hid") -> exp.Subquery:
-        array = exp.Cast(this=p.add(sorted(ids)), to=exp.DataType.build("TEXT[]", dialect="postgres"))
+        array = exp.Cast(this=p.add(sorted(ids)), to=exp.DataType.build("UUID[]", dialect="postgres"))
         return exp.select(exp.alias_(exp.func("unnest", array), column, quoted=True, copy=False)).subquery(copy=False)
 
+    def render(self, tree: exp.Expression, params: Params | None = None) -> tuple[str, dict]:
+        return super().render(_typed_nulls(tree), params)
+
+    def _create(self, this: exp.Expression, query: exp.Expression | None) -> str:
+        return super()._create(this, None if query is None else _typed_nulls(query))
+
+    def with_recursive(self, query: exp.Select, name: str, columns: list, body: exp.Expression) -> exp.Select:
+        return super().with_recursive(query, name, columns, _one_recursive_term(body, name, columns))
+
     def json_array(self, value: exp.Expression) -> exp.Expression:
-        return exp.Cast(this=exp.Anonymous(this="json_agg", expressions=[value]), to=exp.DataType.build("TEXT"))
+        if isinstance(value, exp.Column) and _ID_COLUMN.match(value.name):  # a uuid: 32-hex text in the JSON
+            value = exp.Anonymous(
+                this="replace",
+                expressions=[
+                    exp.Cast(this=value, to=exp.DataType.build("TEXT")),
+                    exp.Literal.string("-"),
+                    exp.Literal.string(""),
+                ],
+            )
+        text = exp.Cast(this=exp.Anonymous(this="json_agg", expressions=[value]), to=exp.DataType.build("TEXT"))
+        return exp.Coalesce(this=text, expressions=[exp.Literal.string("[]")])  # (json_agg of no rows is NULL)
 
     def insert_ignore(self, target: str, query: exp.Expression) -> exp.Insert:
         return exp.Insert(

@@ -155,8 +155,8 @@ DIALECT_PIECES = {
     "postgres": [
         'CREATE TEMPORARY TABLE "_gs_m0" ("node" TEXT, "id" BIGINT, PRIMARY KEY ("node", "id"))',
         'DROP TABLE IF EXISTS pg_temp."_gs_m0"',
-        'INSERT INTO "t" SELECT UNNEST(CAST(%(p0)s AS TEXT[])) AS "hid" ON CONFLICT DO NOTHING',
-        'SELECT CAST(JSON_AGG(CAST("created" * 1000000000 AS BIGINT)) AS TEXT) FROM "t"',
+        'INSERT INTO "t" SELECT UNNEST(CAST(%(p0)s AS UUID[])) AS "hid" ON CONFLICT DO NOTHING',
+        'SELECT COALESCE(CAST(JSON_AGG(CAST("created" * 1000000000 AS BIGINT)) AS TEXT), \'[]\') FROM "t"',
         'SELECT MAX("v".id) FROM "values" AS v',
     ],
 }

@@ -1,0 +1,188 @@
+"""Writing a batch into a PostgreSQL store, in one transaction that can be run again.
+
+Rows go through ``COPY`` into temporary staging tables (emptied at each commit), then ``INSERT ... SELECT ... ON
+CONFLICT DO NOTHING`` into the store's tables: always in the same order of tables (ops, values, refs, calls, edges,
+members) and, within a table, in the order of its key, so that writers whose batches overlap take their row locks in
+the same order and never deadlock. Calls and refs get their row ids when staged, in the order they were recorded
+(the staging tables draw from the store's own sequences), so ids follow recording order as on SQLite. Edges and
+members are staged with text ids and joined to the row ids of their calls and refs.
+
+Deletions hold an exclusive advisory lock and batches a shared one: a batch sees the deletion count, and the values
+it needs, as they are until it commits (see ``sqlite_deletions`` for what the count is for).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from ..errors import MissingValuesError, StoreError
+from .base import Batch
+from .postgres_schema import IN, OUT
+from .sqlite_write import SEP_FIELD, SEP_OUTPUT
+
+DELETION_LOCK = 0x67_73_64_6C
+"""Advisory lock: exclusive for a deletion, shared for a batch write."""
+
+READ_DELETIONS = "SELECT value FROM meta WHERE key = 'deletions'"
+
+_STAGING = {
+    "values": "CREATE TEMP TABLE IF NOT EXISTS _gs_values (cid UUID, codec TEXT, size BIGINT, data BYTEA, path TEXT, "
+    "checksum TEXT) ON COMMIT DELETE ROWS",
+    "refs": "CREATE TEMP TABLE IF NOT EXISTS _gs_refs (id BIGINT DEFAULT "
+    "nextval(pg_get_serial_sequence('refs', 'id')), hid UUID, cid UUID, kind TEXT) ON COMMIT DELETE ROWS",
+    "calls": "CREATE TEMP TABLE IF NOT EXISTS _gs_calls (id BIGINT DEFAULT nextval(pg_get_serial_sequence('calls', "
+    "'id')), hid UUID, cid UUID, op_name TEXT, op_version INTEGER, tuple_out INTEGER, created_at DOUBLE PRECISION, "
+    "duration DOUBLE PRECISION, version_id TEXT, outputs TEXT) ON COMMIT DELETE ROWS",
+    "edges": "CREATE TEMP TABLE IF NOT EXISTS _gs_edges (call_hid UUID, direction INTEGER, label TEXT, pos INTEGER, "
+    "ref_hid UUID) ON COMMIT DELETE ROWS",
+    "members": "CREATE TEMP TABLE IF NOT EXISTS _gs_members (coll_hid UUID, pos INTEGER, key TEXT, elt_hid UUID) "
+    "ON COMMIT DELETE ROWS",
+}
+
+_MOVE = [
+    (
+        "values",
+        "COPY _gs_values (cid, codec, size, data, path, checksum) FROM STDIN",
+        'INSERT INTO "values" (cid, codec, size, data, path, checksum) SELECT cid, codec, size, data, path, checksum '
+        "FROM _gs_values ORDER BY cid ON CONFLICT DO NOTHING",
+    ),
+    (
+        "refs",
+        "COPY _gs_refs (hid, cid, kind) FROM STDIN",
+        "INSERT INTO refs (id, hid, cid, kind) SELECT id, hid, cid, kind FROM _gs_refs ORDER BY hid "
+        "ON CONFLICT DO NOTHING",
+    ),
+    (
+        "calls",
+        "COPY _gs_calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs) "
+        "FROM STDIN",
+        "INSERT INTO calls (id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs) "
+        "SELECT id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs FROM _gs_calls "
+        "ORDER BY hid ON CONFLICT DO NOTHING",
+    ),
+    (
+        "edges",
+        "COPY _gs_edges (call_hid, direction, label, pos, ref_hid) FROM STDIN",
+        "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT c.id, s.direction, s.label, s.pos, r.id "
+        "FROM _gs_edges AS s JOIN calls AS c ON c.hid = s.call_hid JOIN refs AS r ON r.hid = s.ref_hid "
+        "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+    ),
+    (
+        "members",
+        "COPY _gs_members (coll_hid, pos, key, elt_hid) FROM STDIN",
+        "INSERT INTO members (coll_id, pos, key, elt_id) SELECT c.id, s.pos, s.key, r.id "
+        "FROM _gs_members AS s JOIN refs AS c ON c.hid = s.coll_hid JOIN refs AS r ON r.hid = s.elt_hid "
+        "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+    ),
+]
+
+_LOST_REFS = {
+    "edges": "SELECT s.ref_hid FROM _gs_edges AS s WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = s.ref_hid) "
+    "LIMIT 1",
+    "members": "SELECT u.h FROM (SELECT coll_hid AS h FROM _gs_members UNION SELECT elt_hid FROM _gs_members) AS u "
+    "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = u.h) LIMIT 1",
+}
+"""A ref that staged edges or members use but that is neither in the batch nor stored (the store is damaged)."""
+
+
+def pack_outputs(flat: tuple, kinds: tuple) -> str:
+    """A call's outputs as kept in its row (as on SQLite), from the flat ``(name, hid, cid, ...)`` of a batch row."""
+    kinds = kinds or ("atom",) * (len(flat) // 3)
+    return SEP_OUTPUT.join(
+        SEP_FIELD.join((flat[j], flat[j + 1], flat[j + 2], k)) for j, k in zip(range(0, len(flat), 3), kinds)
+    )
+
+
+def staged_rows(batch: Batch, now: float) -> dict[str, list[tuple]]:
+    """The rows of each staging table: values, edges and members sorted by key; refs and calls in recording order
+    (their row ids are drawn in that order; the insert sorts them)."""
+    refs = list({r[0]: (r[0], r[1], r[2]) for r in batch.refs}.values())
+    calls = list({c[0]: c for c in batch.calls}.values())
+    edges: list[tuple] = []
+    for c in calls:
+        ins, outs = c[6], c[4]
+        edges += [(c[0], IN, ins[j], j // 3, ins[j + 1]) for j in range(0, len(ins), 3)]
+        edges += [(c[0], OUT, outs[j], j // 3, outs[j + 1]) for j in range(0, len(outs), 3)]
+    return {
+        "values": sorted({v[0]: v[:6] for v in batch.values}.values(), key=lambda v: v[0]),
+        "refs": refs,
+        "calls": [
+            (c[0], c[1], c[2], c[3], int(c[5]), c[7] or now, c[8], c[10], pack_outputs(c[4], c[9])) for c in calls
+        ],
+        "edges": sorted(edges, key=lambda e: (e[0], e[1], e[2])),
+        "members": sorted({(m[0], m[1]): tuple(m) for m in batch.members}.values(), key=lambda m: (m[0], m[1])),
+    }
+
+
+class BatchWriter:
+    """Writes batches on a connection of the store at ``location``; ``trace`` sees each statement."""
+
+    def __init__(self, location: str, trace: Callable[..., None]) -> None:
+        self.location = location
+        self._trace = trace
+        self.seen: int | None = None
+        """The deletion count the last batch written was checked against."""
+
+    def write(self, conn: psycopg.Connection, batch: Batch) -> None:
+        """Inside the caller's transaction: the whole batch, or nothing (an error)."""
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (DELETION_LOCK,))
+        self.check_deletions(conn, batch)
+        now = time.time()
+        if batch.ops:
+            sql = (
+                "INSERT INTO ops (name, version, signature, source_hash, output_names, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            )
+            self._trace(sql, (len(batch.ops),))
+            ops = sorted({(o.name, o.version): o for o in batch.ops}.values(), key=lambda o: (o.name, o.version))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    sql,
+                    [
+                        (o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now)
+                        for o in ops
+                    ],
+                )
+        rows = staged_rows(batch, now)
+        for table, copy_sql, insert_sql in _MOVE:
+            if not rows[table]:
+                continue
+            conn.execute(_STAGING[table])
+            self._trace(copy_sql, (len(rows[table]),))
+            with conn.cursor() as cur:
+                with cur.copy(copy_sql) as copy:
+                    for row in rows[table]:
+                        copy.write_row(row)
+                lost = _LOST_REFS.get(table)
+                if lost is not None and (found := cur.execute(lost).fetchone()) is not None:
+                    raise StoreError(
+                        f"store {self.location}: ref {found[0]} is used by a recorded call but is not stored"
+                    )
+                self._trace(insert_sql)
+                cur.execute(insert_sql)
+
+    def check_deletions(self, conn: psycopg.Connection, batch: Batch) -> None:
+        """Refuse the batch if a deletion since the count it carries removed a value it needs (and did not bring)."""
+        if batch.deletions is None:
+            return
+        row = conn.execute(READ_DELETIONS).fetchone()
+        count = int(row[0]) if row else 0
+        if count != batch.deletions:
+            carried = {v[0] for v in batch.values}
+            needed = sorted({r[1] for r in batch.refs if r[2] == "atom" and r[1] not in carried})
+            stored = {
+                r[0] for r in conn.execute('SELECT cid FROM "values" WHERE cid = ANY(CAST(%s AS UUID[]))', (needed,))
+            }
+            missing = [cid for cid in needed if cid not in stored]
+            if missing:
+                raise MissingValuesError(
+                    f"store {self.location}: {len(missing)} values that recorded calls use were deleted by another "
+                    f"process (value {missing[0]} first)",
+                    missing,
+                    count,
+                )
+        self.seen = count
