@@ -4,6 +4,7 @@
                                     # the first run 11 more, recording pymandala's chain store for benchmarks/.cache)
     sh benchmarks/run.sh --quick    # small sizes, one repetition (about a minute)
     python benchmarks/run.py --quick --no-peers
+    sh benchmarks/run.sh --postgres             # also graphstore on a throwaway PostgreSQL server (pg÷gs column)
     sh benchmarks/run.sh --before /tmp/before   # also graphstore from an earlier tree (git worktree add --detach
                                                 # /tmp/before COMMIT), with a gs÷before column: a change's cost
 
@@ -13,7 +14,8 @@ measurement runs in a fresh process (``worker.py``), repetitions are interleaved
 hits them all alike, and the table shows medians, with ratios taken between medians of this same run. The table is
 printed and written to ``benchmarks/results.md``; every repetition's raw numbers go to ``benchmarks/results.json``.
 
-This file uses only the standard library, so any Python 3.10+ can run it.
+This file uses only the standard library, so any Python 3.10+ can run it; with ``--postgres`` it starts a server
+through ``tests/pg_server.py``, which needs psycopg (``run.sh`` installs the ``postgres`` extra).
 """
 
 from __future__ import annotations
@@ -136,11 +138,24 @@ class Runner:
             "pymandala": args.peers_python,
         }
         self.tmp = tempfile.mkdtemp(prefix="graphstore-bench-", dir=args.tmp_dir)
+        self.urls: dict[str, str] = {}
+        self.databases: Any = None
+        self.server: Any = None
+        if args.postgres:
+            self.python["postgres"] = args.python
+            sys.path.insert(0, os.path.join(ROOT, "tests"))
+            from pg_server import start  # (psycopg: the project's postgres extra)
+
+            self.databases, self.server = start()
 
     def worker(self, spec: dict) -> dict:
         """Run one measurement in a fresh process; failures come back as ``{"error": ...}``."""
         python = self.python[spec["system"]]
         env, cwd, sent = None, HERE, spec
+        if spec["system"] == "postgres":  # graphstore on a PostgreSQL database of its own per store folder
+            if spec["store"] not in self.urls:
+                self.urls[spec["store"]] = self.databases.create()
+            sent = dict(spec, system="graphstore", url=self.urls[spec["store"]])
         if spec["system"] == "before":  # graphstore, imported from the tree given by --before
             tree = self.args.before
             env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]))
@@ -180,17 +195,31 @@ class Runner:
         )
         return out
 
+    def database_size(self, store: str) -> int:
+        """Bytes of the PostgreSQL database behind a store folder (tables, indexes, TOAST)."""
+        name = self.urls[store].rsplit("/", 1)[1]
+        return int(self.databases.conn.execute("SELECT pg_database_size(%s)", (name,)).fetchone()[0])
+
     def fresh_store(self) -> str:
         return tempfile.mkdtemp(dir=self.tmp)
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.databases is not None:
+            self.databases.close()
+        if self.server is not None:
+            self.server.stop()
 
 
 def run_suite(args: argparse.Namespace) -> dict:
     plan = PLANS["quick" if args.quick else "default"]
     reps = args.reps or plan["reps"]
     systems = [s for s in SYSTEMS if s in args.systems and (s not in PEERS or args.peers_python)]
+    if args.postgres and "graphstore" in systems:
+        systems.insert(systems.index("graphstore") + 1, "postgres")
+        for section in ("record", "chain"):  # measured at graphstore's sizes from 10^4 on
+            sizes = [n for n in plan[section]["graphstore"] if n >= 10_000]
+            plan = dict(plan, **{section: dict(plan[section], postgres=sizes)})
     if args.before and "graphstore" in systems:
         systems.insert(systems.index("graphstore") + 1, "before")
         for section in ("record", "chain"):  # measured at graphstore's sizes
@@ -209,6 +238,8 @@ def run_suite(args: argparse.Namespace) -> dict:
                 store = runner.fresh_store()
                 rec = runner.worker({"system": system, "task": "record", "n": n, "store": store})
                 rec["disk_bytes"], rec["apparent_bytes"] = dir_size(store)
+                if system == "postgres" and "error" not in rec:
+                    rec["disk_bytes"] = runner.database_size(store)
                 ret = (
                     runner.worker({"system": system, "task": "retrace", "n": n, "store": store})
                     if "error" not in rec
@@ -338,6 +369,11 @@ def main() -> None:
     )
     parser.add_argument("--tmp-dir", help="where stores are built (default: the system's temporary directory)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="writes OUT.md and OUT.json")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also graphstore on PostgreSQL (a throwaway local server, or GRAPHSTORE_TEST_POSTGRES), from 10^4 on",
+    )
     parser.add_argument(
         "--before",
         help="also measure graphstore from this source tree (a folder holding a graphstore package, e.g. a "

@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
-ensure_venv '.'
+ensure_venv '.[postgres]'
 PEERS=benchmarks/.venv-peers
 if [ ! -f "$PEERS/.installed" ] || [ benchmarks/peers-requirements.txt -nt "$PEERS/.installed" ]; then
     [ -x "$PEERS/bin/python" ] || python3 -m venv "$PEERS"

@@ -7,6 +7,7 @@ from typing import Any
 LABEL = {
     "graphstore": "graphstore",
     "before": "graphstore before",
+    "postgres": "graphstore on PostgreSQL",
     "sqlite": "SQLite floor",
     "joblib": "joblib.Memory",
     "pymandala": "pymandala",
@@ -58,6 +59,8 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
     header = ["measurement", "N"] + [LABEL[s] for s in systems]
     if "before" in systems:
         header.append("gs÷before")
+    if "postgres" in systems:
+        header.append("pg÷gs")
     if "sqlite" in systems and "graphstore" in systems:
         header.append("gs÷floor")
     header += [f"{s}÷gs" for s in peers_in] + ["target (graphstore)", "met"]
@@ -111,6 +114,9 @@ def build_table(result: dict) -> tuple[list[str], list[list[str]], list[str], li
         if "gs÷before" in header:
             was = vals.get("before")
             cells.append(f"{g / was:.2f}x" if ratios and g and was else "")
+        if "pg÷gs" in header:
+            pg = vals.get("postgres")
+            cells.append(f"{pg / g:.2f}x" if ratios and g and pg else "")
         if "gs÷floor" in header:
             fl = vals.get("sqlite")
             cells.append(f"{g / fl:.1f}x" if ratios and g and fl else "")

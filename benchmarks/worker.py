@@ -69,7 +69,7 @@ def open_graphstore(spec: dict) -> tuple[Callable, Callable]:
         graphstore.__path__.append(root)
 
     kw = {"overflow_dir": os.path.join(spec["store"], "overflow")} if spec.get("overflow") else {}
-    storage = Storage(os.path.join(spec["store"], "store.db"), **kw)
+    storage = Storage(spec.get("url") or os.path.join(spec["store"], "store.db"), **kw)  # url: a PostgreSQL store
     _STATE["storage"] = storage
     return (lambda: storage), op
 
