@@ -14,6 +14,7 @@ The schema is upgraded only by an explicit call::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,6 +50,11 @@ def upgrade(url: str) -> tuple[int, int]:
         db.close()
 
 
+STATISTICS_CHECK_S = 5.0
+"""How often (at most) the query layer's first statement checks whether the tables' planner statistics are stale."""
+_ANALYSED = ("calls", "refs", "edges", "values", "members")
+
+
 class PostgresBackend(Backend):
     """A store in a PostgreSQL database, made of parts that share one :class:`PgConnections`: the batch writer,
     history and deletions, versioning records, the integrity checker. Lookups and reads are its own."""
@@ -57,6 +63,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, url: str, tracer: Tracer | None = None, read_only: bool = False) -> None:
         self.db = PgConnections(url, tracer)
+        self._statistics_checked = float("-inf")
         self.location = self.db.location
         self.read_only = read_only
         self.writer = BatchWriter(self.location, self.db.trace)
@@ -222,7 +229,26 @@ class PostgresBackend(Backend):
 
     def execute(self, sql: str, params: Any = ()) -> list[tuple]:
         """The rows of one statement of the query layer, on the connection its temporary tables live on."""
+        now = time.monotonic()
+        if now - self._statistics_checked >= STATISTICS_CHECK_S:
+            self._statistics_checked = now
+            self._refresh_statistics()
         return self.db.run(sql, params or None)
+
+    def _refresh_statistics(self) -> None:
+        """Refresh the planner's statistics of the tables that changed by more than a tenth since they were last
+        analysed. After a bulk load (recording) PostgreSQL's own autovacuum analyses them only at its next round, up to
+        a minute later; until then it plans the query layer's joins as if the tables were nearly empty (measured: the
+        chain table of 10^4 histories in 5 s, 1.2 s once analysed)."""
+        if self.read_only:
+            return
+        stale = self.db.run(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) "
+            "AND n_mod_since_analyze > 1000 + n_live_tup / 10",
+            (list(_ANALYSED),),
+        )
+        if stale:
+            self.db.run("ANALYZE " + ", ".join(f'"{name}"' for (name,) in stale))
 
     # --- writes -------------------------------------------------------------------------------------------------------
 

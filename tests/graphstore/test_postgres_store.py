@@ -354,3 +354,32 @@ def test_messages_and_repr_never_show_the_password(pg_url):
         storage.get_call("0" * 32)
     assert "hunter2" not in str(info.value) and "***" in str(info.value)
     storage.close()
+
+
+def _analysed(url: str) -> dict[str, bool]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname IN ('calls', 'edges')"
+        ).fetchall()
+    return dict(rows)
+
+
+def test_a_frame_after_a_bulk_load_refreshes_the_planners_statistics(pg_url):
+    """Right after recording, PostgreSQL's autovacuum has not analysed the tables yet (it runs about once a minute),
+    and plans the frame's joins as if they were empty: the first frame analyses the tables that changed a lot."""
+
+    @op
+    def twice(x):
+        return 2 * x
+
+    storage = Storage(pg_url)
+    with storage:
+        for i in range(3_000):
+            twice(i)
+    storage.close()  # the writer's statistics reach the server when its session ends
+    assert _analysed(pg_url) == {"calls": False, "edges": False}
+    reader = Storage(pg_url)
+    assert len(reader.cf(twice).df()) == 3_000
+    assert _analysed(pg_url) == {"calls": True, "edges": True}
+    assert len(reader.cf(twice).df()) == 3_000  # (not analysed again within the check interval)
+    reader.close()
