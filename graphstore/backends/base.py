@@ -147,6 +147,40 @@ def row_call(row: tuple) -> CallRecord:
     )
 
 
+def calls_from_rows(heads: Iterable[tuple], edges: Iterable[tuple]) -> dict[str, CallRecord]:
+    """Full call records from a store's rows: ``heads`` as ``(hid, cid, op name, op version, tuple_out, created,
+    duration, version id)``, ``edges`` as ``(call hid, direction, label, ref hid, ref cid, ref kind)`` in position
+    order, direction 1 for an output (0 for an input).
+
+    >>> calls_from_rows([("h", "c", "inc", 0, 0, 1.0, 0.1, None)], [("h", 0, "x", "r1", "v1", "atom"),
+    ...     ("h", 1, "output_0", "r2", "v2", "atom")])["h"].outputs
+    (('output_0', 'r2', 'v2'),)
+    """
+    ins: dict[str, list] = {}
+    outs: dict[str, list] = {}
+    kinds: dict[str, list] = {}
+    for call_hid, direction, label, ref_hid, ref_cid, kind in edges:
+        (outs if direction == 1 else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
+        if direction == 1:
+            kinds.setdefault(call_hid, []).append(kind)
+    return {
+        hid: CallRecord(
+            hid,
+            cid,
+            name,
+            version,
+            tuple(outs.get(hid, ())),
+            bool(tuple_out),
+            tuple(ins.get(hid, ())),
+            created,
+            duration,
+            tuple(kinds.get(hid, ())),
+            version_id,
+        )
+        for hid, cid, name, version, tuple_out, created, duration, version_id in heads
+    }
+
+
 @dataclass
 class Batch:
     """Everything one flush writes, in one transaction. Calls, values, refs and members are plain tuples in the field

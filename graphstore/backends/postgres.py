@@ -21,12 +21,12 @@ from typing import Any
 import psycopg
 
 from ..errors import IntegrityError, ReadOnlyStoreError, StoreError
-from .base import Backend, Batch, CallRecord, ComponentCommit, Tracer, ValueRecord, VersionRecord
+from .base import Backend, Batch, CallRecord, ComponentCommit, Tracer, ValueRecord, VersionRecord, calls_from_rows
 from .postgres_check import PgChecker
 from .postgres_conn import PgConnections, ids_only, is_id
 from .postgres_history import PgHistory
 from .postgres_known import KnownCalls
-from .postgres_schema import OUT, ensure_schema, upgrade_schema
+from .postgres_schema import ensure_schema, upgrade_schema
 from .postgres_versions import PgVersions
 from .postgres_write import BatchWriter
 from .sqlite_write import SEP_FIELD, SEP_OUTPUT
@@ -160,29 +160,7 @@ class PostgresBackend(Backend):
             f"WHERE c.hid = ANY({_ANY}) ORDER BY c.hid, e.pos",
             (ids,),
         )
-        ins: dict[str, list] = {}
-        outs: dict[str, list] = {}
-        kinds: dict[str, list] = {}
-        for call_hid, direction, label, ref_hid, ref_cid, kind in edges:
-            (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
-            if direction == OUT:
-                kinds.setdefault(call_hid, []).append(kind)
-        return {
-            hid: CallRecord(
-                hid,
-                cid,
-                name,
-                version,
-                tuple(outs.get(hid, ())),
-                bool(tuple_out),
-                tuple(ins.get(hid, ())),
-                created,
-                duration,
-                tuple(kinds.get(hid, ())),
-                version_id,
-            )
-            for hid, cid, name, version, tuple_out, created, duration, version_id in heads
-        }
+        return calls_from_rows(heads, edges)
 
     def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
         ids = ids_only(cids)

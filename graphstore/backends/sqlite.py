@@ -14,8 +14,7 @@ from typing import Any
 
 from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, StoreError
-from .base import Backend, Batch, CallRecord, ComponentCommit, Tracer, ValueRecord, VersionRecord
-from .schema import OUT
+from .base import Backend, Batch, CallRecord, ComponentCommit, Tracer, ValueRecord, VersionRecord, calls_from_rows
 from .sqlite_check import Checker
 from .sqlite_conn import Connections
 from .sqlite_copies import Copies
@@ -235,29 +234,7 @@ class SQLiteBackend(Backend):
             "ORDER BY c.hid, e.pos",
             hids,
         )
-        ins: dict[str, list] = {}
-        outs: dict[str, list] = {}
-        kinds: dict[str, list] = {}
-        for call_hid, direction, label, ref_hid, ref_cid, kind in edges:
-            (outs if direction == OUT else ins).setdefault(call_hid, []).append((label, ref_hid, ref_cid))
-            if direction == OUT:
-                kinds.setdefault(call_hid, []).append(kind)
-        return {
-            hid: CallRecord(
-                hid,
-                cid,
-                name,
-                version,
-                tuple(outs.get(hid, ())),
-                bool(tuple_out),
-                tuple(ins.get(hid, ())),
-                created,
-                duration,
-                tuple(kinds.get(hid, ())),
-                version_id,
-            )
-            for hid, cid, name, version, tuple_out, created, duration, version_id in heads
-        }
+        return calls_from_rows(heads, edges)
 
     # --- writes ---------------------------------------------------------------------------------------------------
 

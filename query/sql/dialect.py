@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,8 +44,9 @@ class Params:
         return exp.Placeholder(this=name)
 
 
-class Dialect:
-    """What a store's SQL engine needs said its own way. Subclasses set the class attributes and the id list."""
+class Dialect(ABC):
+    """What a store's SQL engine needs said its own way. Subclasses set the class attributes and implement the
+    abstract pieces (id lists, JSON aggregation, upserts)."""
 
     name = ""
     """The store's name for its dialect (``Backend.sql_dialect``)."""
@@ -81,15 +83,15 @@ class Dialect:
 
     # --- id lists -----------------------------------------------------------------------------------------------------
 
+    @abstractmethod
     def id_list(self, ids: Iterable[str], p: Params, column: str = "hid") -> exp.Subquery:
         """A subquery of the ids (sorted, one parameter) with one column, ``column``."""
-        raise NotImplementedError
 
     # --- aggregation --------------------------------------------------------------------------------------------------
 
+    @abstractmethod
     def json_array(self, value: exp.Expression) -> exp.Expression:
         """The aggregate of a column's values as one JSON array, as text."""
-        raise NotImplementedError
 
     def nanoseconds(self, seconds: exp.Expression) -> exp.Expression:
         """A time in seconds (a real) as integer nanoseconds."""
@@ -135,9 +137,9 @@ class Dialect:
         """The integer column that orders a table's rows for scans in ranges of keys."""
         return exp.Column(this=exp.to_identifier(self.scan_key), table=ident(alias))
 
+    @abstractmethod
     def insert_ignore(self, target: str, query: exp.Expression) -> exp.Insert:
         """``INSERT`` the rows of ``query`` into ``target``, skipping those whose key is there already."""
-        raise NotImplementedError
 
     def with_recursive(self, query: exp.Select, name: str, columns: list, body: exp.Expression) -> exp.Select:
         """``query`` under ``WITH RECURSIVE name(columns) AS (body)``."""
