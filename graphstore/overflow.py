@@ -17,6 +17,9 @@ graphstore.errors.OverflowPathError: value abc names overflow file '../etc/passw
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+
+import xxhash
 
 from .errors import OverflowDirInUseError, OverflowPathError, StoreError
 
@@ -125,3 +128,38 @@ def remove_overflow_files(folder: str | None, names: list[str]) -> int:
         except OverflowPathError:  # a row naming a file outside the folder: never deleted (check() reports it)
             pass
     return removed
+
+
+def overflow_file_problems(rows: Iterable[tuple], overflow_dir: str | None, full: bool) -> list[str]:
+    """What is wrong with the overflow files of values stored as ``(cid, size, path, checksum)`` rows: a file outside
+    the folder (reported, never followed), missing, of the wrong size, or (with ``full``) not matching its checksum.
+
+    >>> overflow_file_problems([("c1", 3, "c1.bin", None)], None, full=False)
+    ['value c1 is in overflow file c1.bin, but no overflow_dir was given to check it']
+    """
+    out: list[str] = []
+    for cid, size, path, checksum in rows:
+        if overflow_dir is None:
+            out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
+            continue
+        try:
+            file = confined_path(overflow_dir, path, cid)
+        except OverflowPathError as exc:
+            out.append(str(exc))
+            continue
+        if not os.path.isfile(file):
+            out.append(f"overflow file {file} of value {cid} is missing")
+        elif os.path.getsize(file) != size:
+            out.append(f"overflow file {file} of value {cid} has {os.path.getsize(file)} bytes, expected {size}")
+        elif full and checksum is not None and file_checksum(file) != checksum:
+            out.append(f"overflow file {file} of value {cid} does not match its checksum")
+    return out
+
+
+def file_checksum(path: str) -> str:
+    """XXH3-64 of a file's bytes, as values record it."""
+    h = xxhash.xxh3_64()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -4,12 +4,10 @@ compared with their recorded checksums."""
 
 from __future__ import annotations
 
-import os
-
 import xxhash
 
-from ..errors import OverflowPathError, StoreError
-from ..overflow import confined_path
+from ..errors import StoreError
+from ..overflow import overflow_file_problems
 from .postgres_conn import PgConnections
 
 _DANGLING = [
@@ -74,21 +72,7 @@ class PgChecker:
     def _value_problems(self, overflow_dir: str | None, full: bool) -> list[str]:
         out: list[str] = []
         rows = self._db.run('SELECT cid, size, path, checksum FROM "values" WHERE path IS NOT NULL ORDER BY cid')
-        for cid, size, path, checksum in rows:
-            if overflow_dir is None:
-                out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
-                continue
-            try:
-                file = confined_path(overflow_dir, path, cid)
-            except OverflowPathError as exc:  # reported, never followed
-                out.append(str(exc))
-                continue
-            if not os.path.isfile(file):
-                out.append(f"overflow file {file} of value {cid} is missing")
-            elif os.path.getsize(file) != size:
-                out.append(f"overflow file {file} of value {cid} has {os.path.getsize(file)} bytes, expected {size}")
-            elif full and checksum is not None and file_checksum(file) != checksum:
-                out.append(f"overflow file {file} of value {cid} does not match its checksum")
+        out.extend(overflow_file_problems(rows, overflow_dir, full))
         if full:
             last = -1
             while True:  # in slices, so the bytes of a large store are never all in memory at once
@@ -104,12 +88,3 @@ class PgChecker:
                     break
                 last = rows[-1][0]
         return out
-
-
-def file_checksum(path: str) -> str:
-    """XXH3-64 of a file's bytes, as values record it."""
-    h = xxhash.xxh3_64()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()

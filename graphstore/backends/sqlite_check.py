@@ -5,12 +5,10 @@ Nothing is unpickled: stored bytes are compared with their recorded checksums.
 
 from __future__ import annotations
 
-import os
-
 import xxhash
 
-from ..errors import OverflowPathError, StoreError
-from ..overflow import confined_path
+from ..errors import StoreError
+from ..overflow import overflow_file_problems
 from .sqlite_conn import Connections
 
 _DANGLING = [
@@ -89,21 +87,7 @@ class Checker:
     def _value_problems(self, overflow_dir: str | None, full: bool) -> list[str]:
         out: list[str] = []
         rows = self._db.run('SELECT cid, size, path, checksum FROM "values" WHERE path IS NOT NULL')
-        for cid, size, path, checksum in rows:
-            if overflow_dir is None:
-                out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
-                continue
-            try:
-                file = confined_path(overflow_dir, path, cid)
-            except OverflowPathError as exc:  # reported, never followed
-                out.append(str(exc))
-                continue
-            if not os.path.isfile(file):
-                out.append(f"overflow file {file} of value {cid} is missing")
-            elif os.path.getsize(file) != size:
-                out.append(f"overflow file {file} of value {cid} has {os.path.getsize(file)} bytes, expected {size}")
-            elif full and checksum is not None and _file_checksum(file) != checksum:
-                out.append(f"overflow file {file} of value {cid} does not match its checksum")
+        out.extend(overflow_file_problems(rows, overflow_dir, full))
         if full:
             for cid, data, checksum in self._db.run(
                 "SELECT cid, data, checksum FROM \"values\" WHERE typeof(data) = 'blob' AND checksum IS NOT NULL"
@@ -111,11 +95,3 @@ class Checker:
                 if xxhash.xxh3_64_hexdigest(data) != checksum:
                     out.append(f"stored bytes of value {cid} do not match their checksum")
         return out
-
-
-def _file_checksum(path: str) -> str:
-    h = xxhash.xxh3_64()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
