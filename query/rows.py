@@ -20,7 +20,8 @@ from .sql.dialect import SQLITE, Dialect
 from .sql.statements import Chunks, Statement, chunks_of, expand_lazy, plan_statements
 
 CHUNK_ROWS = 25_000
-"""Histories read per chunk when a history query is read by column (see ``Chunks``)."""
+"""The most histories read per chunk when a history query is read by column (see ``Chunks``; a dialect may ask for
+fewer: ``Dialect.chunk_rows``)."""
 
 
 @dataclass
@@ -102,14 +103,14 @@ def history_table(
 
 
 def _read_chunks(
-    run: Callable, stream: Callable, chunks: Chunks, side: bool, on_count: Callable | None = None
+    run: Callable, stream: Callable, chunks: Chunks, side: bool, per_chunk: int, on_count: Callable | None = None
 ) -> Columns:
     """A history query read by column, chunk by chunk (see :class:`Chunks`)."""
     low, high, count = run(chunks.range_sql, chunks.range_params)[0]
     cols: list = [[] for _ in chunks.columns]
     idle = on_count(count) if on_count is not None and count else None
     if count:
-        n = -(-count // CHUNK_ROWS)
+        n = -(-count // per_chunk)
         step = (high - low) // n + 1
         param_sets = [
             {**chunks.params, chunks.lo: low + k * step, chunks.hi: low + (k + 1) * step - 1} for k in range(n)
@@ -211,7 +212,14 @@ def _run_all(
                 parts = run_many(pairs) if run_many is not None and not temps else [run(*x) for x in pairs]
                 result = [row for part in parts for row in part]
             elif s.chunkable and stream is not None:
-                result = _read_chunks(run, stream, chunks_of(s.tree, s.columns, dialect), not temps, on_count)
+                result = _read_chunks(
+                    run,
+                    stream,
+                    chunks_of(s.tree, s.columns, dialect),
+                    not temps,
+                    min(CHUNK_ROWS, dialect.chunk_rows),
+                    on_count,
+                )
                 on_count = None  # (one waiting task)
             else:
                 result = run(s.sql, s.params)

@@ -15,7 +15,7 @@ The schema is upgraded only by an explicit call::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import psycopg
@@ -26,6 +26,7 @@ from .postgres_check import PgChecker
 from .postgres_conn import PgConnections, ids_only, is_id
 from .postgres_history import PgHistory
 from .postgres_known import KnownCalls
+from .postgres_parallel import PgParallel
 from .postgres_schema import ensure_schema, upgrade_schema
 from .postgres_versions import PgVersions
 from .postgres_write import BatchWriter
@@ -71,6 +72,7 @@ class PostgresBackend(Backend):
         self.versions = PgVersions(self.db, self.history)
         self.checker = PgChecker(self.db)
         self.known = KnownCalls(self.db.run)
+        self.parallel = PgParallel(self.db)
         try:
             ensure_schema(self.db.get(), self.location, create=not read_only)
             self._store_id = self.get_meta("store_id")
@@ -207,11 +209,24 @@ class PostgresBackend(Backend):
 
     def execute(self, sql: str, params: Any = ()) -> list[tuple]:
         """The rows of one statement of the query layer, on the connection its temporary tables live on."""
+        self._check_statistics()
+        return self.db.run(sql, params or None)
+
+    def execute_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple]]:
+        self._check_statistics()
+        return self.parallel.execute_many(statements)
+
+    def execute_stream(
+        self, sql: str, param_sets: list, side: bool = True, ahead: int = 2, idle: Callable[[], bool] | None = None
+    ) -> Iterator[list[tuple]]:
+        self._check_statistics()
+        return self.parallel.execute_stream(sql, param_sets, side, ahead, idle)
+
+    def _check_statistics(self) -> None:
         now = time.monotonic()
         if now - self._statistics_checked >= STATISTICS_CHECK_S:
             self._statistics_checked = now
             self._refresh_statistics()
-        return self.db.run(sql, params or None)
 
     def _refresh_statistics(self) -> None:
         """Refresh the planner's statistics of the tables that changed by more than a tenth since they were last
@@ -249,7 +264,7 @@ class PostgresBackend(Backend):
         and open the child's own when first needed."""
         from ..forking import abandon
 
-        abandon(*self.db.abandon())
+        abandon(*self.db.abandon(), *self.parallel.abandon())
         self.known.forget()
 
     # --- the parts' verbs ---------------------------------------------------------------------------------------------
@@ -291,6 +306,7 @@ class PostgresBackend(Backend):
         )
 
     def close(self) -> None:
+        self.parallel.close()
         self.db.close()
 
     def _refuse_write(self, doing: str) -> None:

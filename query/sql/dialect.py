@@ -60,6 +60,9 @@ class Dialect(ABC):
     """The integer column a table of values is scanned by, in ranges (see :meth:`range_scan`)."""
     integer = "INTEGER"
     """The type of integer columns and casts wide enough for nanosecond times."""
+    chunk_rows = 25_000
+    """Histories per chunk when a history table is read by column in chunks of roots (a server whose chunks are
+    read side by side on several connections gains from smaller ones)."""
 
     def params(self) -> Params:
         """Parameters for a new statement in this dialect."""
@@ -268,6 +271,7 @@ class PostgresDialect(Dialect):
 
     name = sqlglot_name = "postgres"
     max_params = 65_535
+    chunk_rows = 5_000
     temp_schema = "pg_temp"
     scan_key = "id"
     integer = "BIGINT"

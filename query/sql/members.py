@@ -101,9 +101,10 @@ def emit_members_insert(plan: Any, target: str, p: Params) -> exp.Expression:
     return exp.insert(cte, exp.Table(this=ident(target)), copy=False)
 
 
-def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
+def emit_var_members(var_sources: Any, p: Params, distinct: bool = True) -> exp.Expression:
     """``SELECT id`` of a variable's members (ref row ids): its stored seeds and the refs at its edges of member
-    calls."""
+    calls; each once, or (not ``distinct``) as often as they are found, which a server can stream without
+    gathering them all first."""
     parts: list[exp.Select] = []
     if var_sources.seeds:
         parts.append(exp.select(col("s", "id")).from_(known_ids("refs", var_sources.seeds, p).as_("s"), copy=False))
@@ -116,6 +117,8 @@ def emit_var_members(var_sources: Any, p: Params) -> exp.Expression:
         parts.append(q)
     if not parts:
         return exp.select(exp.Null().as_("id")).where(exp.false(), copy=False)
+    if not distinct:
+        return _union(parts, distinct=False)
     return _union(parts, distinct=True) if len(parts) > 1 else parts[0].distinct(copy=False)  # (each ref once)
 
 
@@ -125,8 +128,9 @@ def emit_discovery(targets: list, direction: int, p: Params, sample: int | None 
     Columns: var, op_name, label, ``n`` (distinct calls) and ``m`` (how many of them are already members of a
     function node of that op through an edge at that label from another variable). ``targets`` holds
     ``(name, VarSources, [(CallSource, label), ...] of the existing edges)``. With ``sample``, only the first
-    ``sample`` members are looked at (to learn which groups exist; see :func:`emit_discovery_counts`), and a row
-    ``(var, NULL, NULL, k, 0)`` tells how many they were: fewer than ``sample``, the answer is whole.
+    ``sample`` members found (some maybe more than once) are looked at, to learn which groups exist (see
+    :func:`emit_discovery_counts`), and a row ``(var, NULL, NULL, k, 0)`` tells how many were found: fewer than
+    ``sample``, they were all the members and the answer is whole.
     """
     parts = []
     for name, var_sources, existing in targets:
@@ -142,13 +146,16 @@ def emit_discovery(targets: list, direction: int, p: Params, sample: int | None 
             parts.append(
                 exp.select(
                     p.add(name), exp.Null(), exp.Null(), exp.Count(this=exp.Star()), exp.Literal.number(0)
-                ).from_(_sample(emit_var_members(var_sources, p), sample).subquery("m", copy=False), copy=False)
+                ).from_(_sample(var_sources, p, sample).subquery("m", copy=False), copy=False)
             )
     return _union(parts, distinct=False)
 
 
-def _sample(members: exp.Select, sample: int) -> exp.Select:
-    return exp.select(exp.Star()).from_(members.subquery("s", copy=False), copy=False).limit(sample, copy=False)
+def _sample(var_sources: Any, p: Params, sample: int) -> exp.Select:
+    """The first ``sample`` members found, repeats not removed (so that the server stops at the limit instead of
+    gathering every member to remove repeats first)."""
+    found = emit_var_members(var_sources, p, distinct=False)
+    return exp.select(exp.Star()).from_(found.subquery("s", copy=False), copy=False).limit(sample, copy=False)
 
 
 def emit_discovery_counts(target: Any, direction: int, groups: list, p: Params) -> exp.Expression:
@@ -192,9 +199,14 @@ def _from_consumers(
     q: exp.Select, var_sources: Any, direction: int, p: Params, sample: int | None = None
 ) -> exp.Select:
     """``q`` over the edges ``e`` of that direction at the members of a variable, and their calls ``c``."""
-    members = emit_var_members(var_sources, p)
-    if sample is not None:
-        members = _sample(members, sample)
+    if sample is None:
+        members = emit_var_members(var_sources, p)
+    else:  # each member of the sample once
+        members = (
+            exp.select(col("f", "id"))
+            .distinct(copy=False)
+            .from_(_sample(var_sources, p, sample).subquery("f", copy=False), copy=False)
+        )
     return (
         q.from_(members.subquery("m", copy=False), copy=False)
         .join(
