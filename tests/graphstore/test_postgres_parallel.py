@@ -148,3 +148,15 @@ def test_a_frame_uses_at_most_four_connections(pg_url, monkeypatch):
     assert len(s.backend.parallel.sides) == SIDE_CONNECTIONS
     assert n == 2 + SIDE_CONNECTIONS  # the main connection, the writer's, the side ones
     s.close()
+
+
+def test_sessions_plan_with_cheap_index_reads_unless_the_server_says_otherwise(pg_url):
+    s = Storage(pg_url)
+    assert s.backend.execute("SHOW random_page_cost") == [("1.1",)]
+    s.close()
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET random_page_cost = 2')
+    s = Storage(pg_url)
+    assert s.backend.execute("SHOW random_page_cost") == [("2",)]
+    s.close()
