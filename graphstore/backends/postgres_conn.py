@@ -96,8 +96,7 @@ tables where a chunk of a history table needs a few thousand index lookups (meas
 def tune_planner(conn: psycopg.Connection) -> None:
     """Set ``RANDOM_PAGE_COST`` for the session of ``conn`` when the server is left at the default."""
     conn.execute(
-        "SELECT CASE WHEN current_setting('random_page_cost') = '4' "
-        "THEN set_config('random_page_cost', %s, false) END",
+        "SELECT CASE WHEN current_setting('random_page_cost') = '4' THEN set_config('random_page_cost', %s, false) END",
         (str(RANDOM_PAGE_COST),),
     )
 
