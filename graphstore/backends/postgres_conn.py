@@ -86,19 +86,23 @@ class HexUuidLoader(Loader):
         return bytes(data).decode("ascii").replace("-", "")
 
 
-RANDOM_PAGE_COST = 1.1
-"""The planner's cost of a page read out of order, in graphstore's sessions on a server left at PostgreSQL's default
-(4, which supposes spinning disks): a store's indexes are read from memory or SSD, and at 4 the planner hashes whole
-tables where a chunk of a history table needs a few thousand index lookups (measured: a chunk of 5,000 histories of
-10^5 in 0.55 s at 4, 0.18 s at 1.1). A server whose administrator set another value keeps it."""
+SESSION_SETTINGS = {"random_page_cost": ("4", "1.1"), "jit": ("on", "off")}
+"""Planner settings of graphstore's sessions, ``name: (PostgreSQL's default, graphstore's value)``, used only on a
+server left at the default (a value an administrator set is kept):
+
+- ``random_page_cost``: the default supposes spinning disks; a store's indexes are read from memory or SSD, and at 4
+  the planner hashes whole tables where a chunk of a history table needs a few thousand index lookups (measured: a
+  chunk of 5,000 histories of 10^5 in 0.55 s at 4, 0.18 s at 1.1);
+- ``jit``: compiling a statement's expressions costs about 0.2 s each time, more than the query layer's statements
+  of up to a few seconds gain from it."""
 
 
 def tune_planner(conn: psycopg.Connection) -> None:
-    """Set ``RANDOM_PAGE_COST`` for the session of ``conn`` when the server is left at the default."""
-    conn.execute(
-        "SELECT CASE WHEN current_setting('random_page_cost') = '4' THEN set_config('random_page_cost', %s, false) END",
-        (str(RANDOM_PAGE_COST),),
-    )
+    """Apply ``SESSION_SETTINGS`` to the session of ``conn``."""
+    for name, (default, ours) in SESSION_SETTINGS.items():
+        conn.execute(
+            "SELECT CASE WHEN current_setting(%s) = %s THEN set_config(%s, %s, false) END", (name, default, name, ours)
+        )
 
 
 def is_retryable(exc: BaseException) -> bool:
