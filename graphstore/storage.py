@@ -343,10 +343,35 @@ class Storage:
         return self._loader.call_from_record(record)
 
     def cf(self, source: Any) -> Any:
-        """A ComputationFrame of ``source``: an op, Refs, ``{name: Refs}``, Calls or ids (see docs/querying.md)."""
+        """A ComputationFrame of ``source``: an op (or the name of a stored op: its calls of every version), Refs,
+        ``{name: Refs}``, Calls or ids (see docs/querying.md)."""
         from .query import make_frame  # the query layer is optional here: imported only when asked for
 
         return make_frame(self, source)
+
+    def ops(self) -> Any:
+        """A pandas DataFrame of the ops the store holds, one row per op and version: ``op``, ``version``,
+        ``calls``, and the times of the ``first`` and ``last`` call (UTC). Needs none of the ops' code, so it shows
+        a store recorded by someone else; ``storage.cf(name)`` then gives an op's frame by its name.
+
+        >>> from graphstore import Storage, op
+        >>> @op
+        ... def double(x):
+        ...     return 2 * x
+        >>> storage = Storage()
+        >>> with storage:
+        ...     _ = [double(i) for i in range(3)]
+        >>> storage.ops()[["op", "version", "calls"]].to_dict("records")
+        [{'op': 'double', 'version': 0, 'calls': 3}]
+        """
+        import pandas as pd
+
+        self.commit()
+        rows = self.backend.op_summary()
+        table = pd.DataFrame(rows, columns=["op", "version", "calls", "first", "last"])
+        for column in ("first", "last"):
+            table[column] = pd.to_datetime(table[column].astype("float64"), unit="s", utc=True)
+        return table
 
     def provenance(self, ref: Any) -> Any:
         """The full upstream history of ``ref``: ``.df`` (a table) and ``.to_networkx()`` (a graph)."""

@@ -113,11 +113,14 @@ class ComputationFrame:
             svg = ""
         return render.summary_html(str(self), picture._inline(svg) if svg else "")
 
-    def info(self) -> str:
-        """A summary: counts of refs and calls per node, and the graph; also printed."""
-        text = render.info_text(self.pattern, self._contents())
-        print(text)
-        return text
+    def info(self) -> None:
+        """Print a summary: counts of refs and calls per node, and the graph (as mandala's ``info()``; the text
+        itself is ``str(cf)``'s neighbour :meth:`info_text`)."""
+        print(self.info_text())
+
+    def info_text(self) -> str:
+        """The summary :meth:`info` prints."""
+        return render.info_text(self.pattern, self._contents())
 
     def var_info(self, vname: str) -> dict:
         """What a variable holds and how it connects: ref count, creators, consumers."""

@@ -7,6 +7,7 @@ read once (one extraction) and becomes the node's explicit seeds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -178,6 +179,10 @@ def where(
     return pattern
 
 
+_ID = re.compile(r"[0-9a-f]{32}\Z")
+"""What a history id looks like (any other string given to ``storage.cf`` names an op)."""
+
+
 def from_source(reader: Reader, source: Any) -> Pattern:
     """The pattern of ``storage.cf(source)``: an op, a Ref, Refs, ``{name: Ref(s)}``, Calls, or ids."""
     from graphstore.ops import Op
@@ -195,6 +200,14 @@ def from_source(reader: Reader, source: Any) -> Pattern:
             refs = [refs] if isinstance(refs, Ref) else list(refs)
             p = p.add_var(VarNode(name, frozenset(r.hid for r in refs)))
         return p
+    if isinstance(source, str) and not _ID.match(source):
+        if source not in reader.op_names():
+            known = ", ".join(reader.op_names()) or "none"
+            raise FrameStructureError(
+                f"storage.cf({source!r}): the store holds no op of that name and no call or ref of that id "
+                f"(ops: {known})"
+            )
+        return op_pattern(reader, source, None)
     if isinstance(source, (str, Call)):
         source = [source]
     accepted = "an op, a Ref, Refs, {name: Refs}, Calls, or history ids (strings)"

@@ -110,6 +110,10 @@ class Reader:
                 return "*" + g
         return label
 
+    def op_names(self) -> list:
+        """The names of the ops the store holds (structural ops aside), sorted."""
+        return sorted({name for name, _ in self.storage.backend.op_source_hashes() if not name.startswith("__")})
+
     def op_counts(self, ops: Iterable[str]) -> dict:
         ops = sorted(set(ops))
         if not ops:

@@ -73,7 +73,7 @@ def storage(request):
 
 
 def pytest_generate_tests(metafunc):
-    if "file_storage" in metafunc.fixturenames:  # a persistent store: a SQLite file, and a PostgreSQL database
+    if {"file_storage", "store_kind"} & set(metafunc.fixturenames):  # a persistent store: a SQLite file, a database
         metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
 
 

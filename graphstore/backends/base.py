@@ -14,6 +14,13 @@ from typing import Any, NamedTuple
 Tracer = Callable[[str, tuple], None]
 """Called with every SQL statement a backend runs and its parameters (for tests and debugging)."""
 
+OP_SUMMARY_SQL = (
+    "SELECT o.name, o.version, count(c.op_name), min(c.created_at), max(c.created_at) FROM ops o "
+    "LEFT JOIN calls c ON c.op_name = o.name AND c.op_version = o.version "
+    "WHERE substr(o.name, 1, 2) <> '__' GROUP BY o.name, o.version ORDER BY o.name, o.version"
+)
+"""The statement of :meth:`Backend.op_summary`, the same on both engines."""
+
 
 class CallRecord(NamedTuple):
     """A call as the store knows it: ids, op identity, and its inputs and outputs as ``(name, hid, cid)``."""
@@ -295,6 +302,11 @@ class Backend(ABC):
     @abstractmethod
     def op_source_hashes(self) -> dict[tuple[str, int], tuple[str, str]]:
         """``(name, version) -> (source hash, signature)`` of every op the store knows."""
+
+    @abstractmethod
+    def op_summary(self) -> list[tuple[str, int, int, float | None, float | None]]:
+        """``(name, version, calls, first, last)`` of every op the store knows (structural ops aside), by name and
+        version: how many calls it holds and when the first and the last were made (None without calls)."""
 
     @abstractmethod
     def counts(self) -> dict[str, int]:

@@ -14,7 +14,17 @@ from typing import Any
 
 from ..diskfull import why_write_failed
 from ..errors import IntegrityError, ReadOnlyStoreError, StoreError
-from .base import Backend, Batch, CallRecord, ComponentCommit, Tracer, ValueRecord, VersionRecord, calls_from_rows
+from .base import (
+    OP_SUMMARY_SQL,
+    Backend,
+    Batch,
+    CallRecord,
+    ComponentCommit,
+    Tracer,
+    ValueRecord,
+    VersionRecord,
+    calls_from_rows,
+)
 from .sqlite_check import Checker
 from .sqlite_conn import Connections
 from .sqlite_copies import Copies
@@ -334,6 +344,9 @@ class SQLiteBackend(Backend):
     def op_source_hashes(self) -> dict[tuple[str, int], tuple[str, str]]:
         rows = self.db.run("SELECT name, version, source_hash, signature FROM ops")
         return {(n, v): (h, sig) for n, v, h, sig in rows}
+
+    def op_summary(self) -> list[tuple[str, int, int, float | None, float | None]]:
+        return [(n, v, int(k), first, last) for n, v, k, first, last in self.db.run(OP_SUMMARY_SQL)]
 
     def has_calls(self) -> bool:
         return bool(self.db.run("SELECT 1 FROM calls LIMIT 1"))
