@@ -11,7 +11,9 @@
 9
 """
 
+from .backends import upgrade_store
 from .context import noop
+from .copying import CopyReport, copy_store
 from .deletion import DeletionReport
 from .errors import (
     AmbiguousContextError,
@@ -59,6 +61,7 @@ __all__ = [
     "Call",
     "CallNotStoredWarning",
     "ConfigurationError",
+    "CopyReport",
     "DeletionReport",
     "DependencySkippedWarning",
     "DictRef",
@@ -99,10 +102,12 @@ __all__ = [
     "ValueTooLargeError",
     "VersionInfo",
     "VersioningError",
+    "copy_store",
     "hash_value",
     "noop",
     "op",
     "track",
+    "upgrade_store",
     "wrap_atom",
     "WriteRefusedError",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import tokenize
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -162,7 +163,7 @@ class Op:
         if self._source_hash is None:
             try:
                 text = inspect.getsource(self.func)
-            except (OSError, TypeError):
+            except (OSError, TypeError, SyntaxError, tokenize.TokenError):  # (no source, or a file that is not it)
                 code = getattr(self.func, "__code__", None)
                 text = repr((code.co_code, code.co_consts)) if code is not None else repr(self.func)
             self._source_hash = derive_source_code_hash(text)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import xxhash
 
-from .errors import OverflowDirInUseError, OverflowPathError, StoreError
+from .errors import IntegrityError, OverflowDirInUseError, OverflowPathError, StoreError
 
 OWNER_FILE = ".graphstore-owner"
 """The marker file naming the store an overflow folder belongs to."""
@@ -163,3 +163,30 @@ def file_checksum(path: str) -> str:
         for block in iter(lambda: fh.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def copy_checked(source: str, target: str, cid: str, size: int, checksum: str | None) -> None:
+    """Copy overflow file ``source`` of value ``cid`` to ``target``, written under a temporary name and renamed into
+    place only once its bytes are found to match the value's recorded size and checksum (XXH3-64; None: size only);
+    raises :class:`IntegrityError` otherwise, leaving nothing at ``target``."""
+    h = xxhash.xxh3_64()
+    copied = 0
+    part = f"{target}.part{os.getpid()}"
+    try:
+        try:
+            with open(source, "rb") as src, open(part, "wb") as dst:
+                for block in iter(lambda: src.read(1 << 22), b""):
+                    h.update(block)
+                    copied += len(block)
+                    dst.write(block)
+        except OSError as exc:
+            raise StoreError(f"cannot copy overflow file {source} to {target}: {exc.strerror or exc}") from exc
+        if copied != size or (checksum is not None and h.hexdigest() != checksum):
+            raise IntegrityError(
+                f"overflow file {source} of value {cid} does not match the size and checksum its store records "
+                f"({copied} bytes, expected {size}): it is damaged and was not copied"
+            )
+        os.replace(part, target)
+    finally:
+        if os.path.exists(part):
+            os.remove(part)

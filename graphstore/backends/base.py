@@ -429,6 +429,12 @@ class Backend(ABC):
         overflow file names its values use (the caller copies those files)."""
 
     @abstractmethod
+    def export_batches(self, batch_size: int, value_bytes: int) -> Iterator[Batch]:
+        """Every record of the store, read in one snapshot, as batches that ``save_batch`` of another store takes
+        in the order given: ops, values (at most about ``value_bytes`` of inline data a batch), refs, calls,
+        collection members; at most ``batch_size`` records a batch, one kind each."""
+
+    @abstractmethod
     def vacuum(self) -> None:
         """Reclaim the space of deleted records."""
 

@@ -32,12 +32,13 @@ from .base import (
     VersionRecord,
     calls_from_rows,
 )
+from .export import export_batches
 from .postgres_check import PgChecker
 from .postgres_conn import PgConnections, ids_only, is_id
 from .postgres_history import PgHistory
 from .postgres_known import KnownCalls
 from .postgres_parallel import PgParallel
-from .postgres_schema import ensure_schema, upgrade_schema
+from .postgres_schema import ensure_schema, stored_version, upgrade_schema
 from .postgres_versions import PgVersions
 from .postgres_write import BatchWriter
 from .sqlite_write import SEP_FIELD, SEP_OUTPUT
@@ -57,6 +58,19 @@ def upgrade(url: str) -> tuple[int, int]:
             return upgrade_schema(conn, db.location)
         except psycopg.Error as exc:
             raise db.error(exc, "upgrade") from exc
+    finally:
+        db.close()
+
+
+def peek_schema_version(url: str) -> int | None:
+    """The schema version of the store at ``url``, read without creating or changing anything; None when the
+    database holds no store yet. Refuses a database holding other tables."""
+    db = PgConnections(url)
+    try:
+        try:
+            return stored_version(db.get(), db.location)
+        except psycopg.Error as exc:
+            raise db.error(exc, "read") from exc
     finally:
         db.close()
 
@@ -314,9 +328,36 @@ class PostgresBackend(Backend):
 
     def backup_to(self, path: str) -> tuple[str, list[str]]:
         raise StoreError(
-            f"store {self.location} is a PostgreSQL store: graphstore cannot back it up to a file; use the server's "
-            "own tools (pg_dump) and copy its overflow folder"
+            f"store {self.location} is a PostgreSQL store: graphstore cannot back it up with backup(); copy it into "
+            f"a SQLite file with graphstore.copy_store(url, {path!r}) (or `graphstore copy URL {path}`), or use the "
+            "server's own tools (pg_dump) and copy its overflow folder"
         )
+
+    def export_batches(self, batch_size: int, value_bytes: int) -> Iterator[Batch]:
+        """Every record, in one read-only repeatable-read transaction on the main connection (held, with its lock,
+        until the last batch is taken or the iterator is closed), read through server-side cursors."""
+        db = self.db
+        cursors: list[psycopg.Cursor] = []
+
+        def open_cursor(sql: str) -> psycopg.Cursor:
+            db.trace(sql)
+            cur = conn.cursor(name=f"gs_export_{len(cursors)}")
+            cursors.append(cur)
+            cur.execute(sql)
+            return cur
+
+        with db.lock:
+            conn = db.get()
+            try:
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    try:
+                        yield from export_batches(open_cursor, batch_size, value_bytes)
+                    finally:
+                        for cur in cursors:
+                            cur.close()
+            except psycopg.Error as exc:
+                raise db.error(exc) from exc
 
     def close(self) -> None:
         self.parallel.close()

@@ -178,8 +178,8 @@ def ensure_schema(conn: psycopg.Connection, location: str, create: bool) -> int:
     if found < SCHEMA_VERSION:
         raise SchemaVersionError(
             f"store {location} has schema version {found}, older than version {SCHEMA_VERSION} of this graphstore: "
-            "upgrade the store with graphstore.backends.postgres.upgrade(url) (other clients of older versions can "
-            "no longer open it afterwards)"
+            "upgrade the store with `graphstore db upgrade URL` or graphstore.backends.postgres.upgrade(url) (other "
+            "clients of older versions can no longer open it afterwards)"
         )
     return found
 

@@ -396,6 +396,9 @@ class SQLiteBackend(Backend):
     def integrity_problems(self, overflow_dir: str | None, full: bool = True) -> list[str]:
         return self.checker.integrity_problems(overflow_dir, full)
 
+    def export_batches(self, batch_size: int, value_bytes: int) -> Iterator[Batch]:
+        return self.copies.export_batches(batch_size, value_bytes)
+
     def backup_to(self, path: str) -> tuple[str, list[str]]:
         return self.copies.backup_to(path)
 

@@ -135,6 +135,44 @@ def connect(path: str, timeout: float) -> tuple[sqlite3.Connection, str | None]:
     return conn, store_id
 
 
+def peek_schema_version(path: str) -> int | None:
+    """The schema version of the store file at ``path``, read without creating, migrating or changing anything;
+    None when no store is there yet (no file, or an empty one)."""
+    if path == ":memory:" or not os.path.exists(path):
+        return None
+    _check_path(path, must_exist=True)
+    refuse_foreign_file(path)
+    refuse_foreign_wal(path)
+    refuse_copy_without_log(path)
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + read_only_mode(path)
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            refuse_foreign(conn, path)
+            found = stored_schema_version(conn, path)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open store {path}: {exc} (is it a graphstore SQLite file?)") from exc
+    return found or None
+
+
+def upgrade(path: str, timeout: float = 60.0) -> tuple[int, int]:
+    """Migrate the store file at ``path`` to this graphstore's schema version; returns the versions before and
+    after. Refuses a path holding no store (nothing is created there) and a store newer than this code."""
+    before = peek_schema_version(path)
+    if before is None:
+        raise StoreError(f"cannot upgrade store {path}: there is no graphstore store there")
+    if before > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"cannot upgrade store {path}: its schema version {before} is newer than version {SCHEMA_VERSION} "
+            "that this graphstore supports"
+        )
+    conn, _ = connect(path, timeout)  # (migrates it, in one transaction)
+    conn.close()
+    return before, SCHEMA_VERSION
+
+
 class Unreachable:
     """Stands for an in-memory store's connection in a forked child, which cannot reach the parent's memory."""
 

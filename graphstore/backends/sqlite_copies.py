@@ -1,4 +1,4 @@
-"""Copies of a store: an online backup to a new file.
+"""Copies of a store: an online backup to a new file, and every record read out for a copy into another store.
 
 :meth:`Copies.backup_to` copies a store with SQLite's online backup API, in one read transaction: the copy is
 the store as it was at one instant, whatever other connections and processes write meanwhile, and it is a store of
@@ -12,8 +12,11 @@ import os
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Iterator
 
 from ..errors import StoreError
+from .base import Batch
+from .export import export_batches
 from .sqlite_conn import Connections
 
 
@@ -64,3 +67,22 @@ class Copies:
             raise StoreError(f"cannot back store {self._db.location} up to {path}: {exc}") from exc
         target.close()
         return new_id, files
+
+    def export_batches(self, batch_size: int, value_bytes: int) -> Iterator[Batch]:
+        """Every record, in one read transaction on the main connection (held, with its lock, until the last batch
+        is taken or the iterator is closed)."""
+        db = self._db
+
+        def open_cursor(sql: str) -> sqlite3.Cursor:
+            db.trace(sql)
+            return db.conn.execute(sql)
+
+        with db.lock:
+            try:
+                db.run_traced("BEGIN")
+                yield from export_batches(open_cursor, batch_size, value_bytes)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot read store {db.location}: {exc}") from exc
+            finally:
+                if db.conn.in_transaction:
+                    db.conn.execute("COMMIT")

@@ -737,3 +737,17 @@ def test_ops_called_inside_ops_are_memoized_as_their_own_calls(storage, log):
         sum_sq(3, 2)  # the body runs; both inner calls are hits
     assert log == ["sum_sq", "sq", "sq", "sum_sq"]
     assert n_calls(storage) == 4
+
+
+def test_an_op_compiled_under_the_name_of_another_file_still_gets_a_source_hash(tmp_path):
+    """Code run with ``compile(text, "README.md", "exec")`` (a documentation page's example) names a file whose lines
+    are not its source: inspect may fail to tokenize them; the op is hashed by its bytecode instead."""
+    page = tmp_path / "page.md"
+    page.write_text("Some text (with an open parenthesis\n\n" + "more text\n" * 5)
+    namespace: dict = {}
+    block = "from graphstore import op\n\n\n@op\ndef inc(x):\n    return x + 1\n"
+    exec(compile(block, str(page), "exec"), namespace)
+    storage = Storage()
+    with storage:
+        assert storage.unwrap(namespace["inc"](1)) == 2
+    assert len(namespace["inc"].source_hash) > 0

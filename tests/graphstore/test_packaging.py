@@ -129,3 +129,6 @@ def test_the_wheel_holds_graphstore_query_and_py_typed(tmp_path):
     expected = {f"graphstore/query/{p.name}" for p in (ROOT / "query").glob("*.py")}
     assert expected <= set(names) and "graphstore/query/frame.py" in expected
     assert "graphstore/backends/sqlite.py" in names
+    assert "graphstore/cli/copy.py" in names and "graphstore/__main__.py" in names
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "graphstore = graphstore.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

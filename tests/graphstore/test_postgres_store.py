@@ -226,23 +226,31 @@ def scaled(x):
 """
 
 
+def record_two_versions(location: str, folder, name: str):
+    """Record ``scaled(3)`` of module ``name`` (``VERSIONED``, written into ``folder``, which is on the path) into a
+    versioned store at ``location``, then again after an edit of the helper it tracks; returns the storage and the
+    edited module."""
+    (folder / f"{name}.py").write_text(VERSIONED)
+    module = importlib.import_module(name)
+    storage = Storage(location, deps_path=str(folder), on_change="breaking")
+    with storage:
+        assert storage.unwrap(module.scaled(3)) == 7
+    (folder / f"{name}.py").write_text(VERSIONED.replace("x * RATE", "RATE * x + 1"))
+    sys.modules.pop(name)
+    importlib.invalidate_caches()
+    module = importlib.import_module(name)
+    with storage:
+        assert storage.unwrap(module.scaled(3)) == 8
+    return storage, module
+
+
 def test_versioning(pg_url, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     folder = tmp_path / "pgv_src"
     folder.mkdir()
-    (folder / "pgv_mod.py").write_text(VERSIONED)
     monkeypatch.syspath_prepend(str(folder))
-    module = importlib.import_module("pgv_mod")
     try:
-        storage = Storage(pg_url, deps_path=str(folder), on_change="breaking")
-        with storage:
-            assert storage.unwrap(module.scaled(3)) == 7
-        (folder / "pgv_mod.py").write_text(VERSIONED.replace("x * RATE", "RATE * x + 1"))
-        sys.modules.pop("pgv_mod")
-        importlib.invalidate_caches()
-        module = importlib.import_module("pgv_mod")
-        with storage:
-            assert storage.unwrap(module.scaled(3)) == 8
+        storage, module = record_two_versions(pg_url, folder, "pgv_mod")
         versions = storage.versions(module.scaled, show=False)
         assert len(versions) == 2 and sorted(v.calls for v in versions) == [1, 1]
         assert len(storage.source_history(module.helper)) == 2

@@ -59,6 +59,9 @@ def test_graphstore_all_is_pinned():
             "AmbiguousContextError",
             "OpNameConflictError",
             "DependencySkippedWarning",
+            "CopyReport",
+            "copy_store",
+            "upgrade_store",
         ]
     )
     for name in graphstore.__all__:
