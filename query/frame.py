@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import deletion, picture, render, shape
+from . import deletion, export, picture, render, shape
 from .errors import FrameStructureError, MissingProgramError
 from .expand import expand, expand_all
 from .model import IN, OUT, Pattern
@@ -352,6 +352,29 @@ class ComputationFrame:
         if verbose:
             print(self.sql())
         return build_table(self._reader, self.pattern, _flat(nodes), values, lazy_vars, include_calls, join_how)
+
+    def to_csv(self, path: Any, *nodes: str, **options: Any) -> str:
+        """Write the table (:meth:`df` of ``nodes``, all by default) to a CSV file for other tools: calls and refs
+        as their history ids, plain values as they are, other values as text. ``options`` go to pandas'
+        ``to_csv``. Returns the path.
+
+        >>> import os, tempfile
+        >>> from graphstore import Storage, op
+        >>> @op
+        ... def half(x):
+        ...     return x / 2
+        >>> storage = Storage()
+        >>> with storage:
+        ...     _ = [half(i) for i in range(3)]
+        >>> path = storage.cf(half).to_csv(os.path.join(tempfile.mkdtemp(), "half.csv"))
+        >>> open(path).readline().strip()
+        'x,half,var_0'
+        """
+        return export.to_csv(self.df(*nodes), path, **options)
+
+    def to_parquet(self, path: Any, *nodes: str, **options: Any) -> str:
+        """As :meth:`to_csv`, to a parquet file (needs pyarrow: the ``parquet`` extra)."""
+        return export.to_parquet(self.df(*nodes), path, **options)
 
     def eval(self, *nodes: str, values: str = "objs") -> pd.DataFrame:
         """The table of the variables only (no call columns)."""
