@@ -64,6 +64,12 @@ class Ref:
             return f"{name}({self._obj!r}, hid={self.hid[:3]}...)"
         return f"{name}(hid={self.hid[:3]}..., in_memory=False)"
 
+    def _repr_html_(self) -> str:
+        """In a notebook: kind, ids, and a preview of the value (or that it is not loaded)."""
+        from .display import ref_html
+
+        return ref_html(self)
+
     def __eq__(self, other: object) -> bool:
         """Refs are equal when their histories are (same ``hid``); any other comparison raises ``RefComparisonError``.
 
@@ -150,6 +156,12 @@ class Call:
 
     def __repr__(self) -> str:
         return f"Call({self.op_name}, hid={self.hid[:3]}...)"
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the op, ids, and a table of inputs and outputs."""
+        from .display import call_html
+
+        return call_html(self)
 
 
 class Ignore:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import MissingProgramError
 from .frame import ComputationFrame
 from .shape import from_source
 from .store import Reader
@@ -44,6 +45,19 @@ class Provenance:
 
     def to_networkx(self) -> Any:
         return self.frame.to_networkx()
+
+    def draw(self, verbose: bool = False, orientation: str = "TB", path: Any | None = None) -> Any:
+        """A picture of the lineage: the frame's picture (see ``ComputationFrame.draw``), written to ``path`` in
+        the format its extension names when given."""
+        return self.frame.draw(verbose=verbose, orientation=orientation, path=path)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the lineage's table and its picture (the table alone without graphviz)."""
+        try:
+            svg = self.frame.draw()._repr_html_()
+        except MissingProgramError:
+            svg = ""
+        return f'<div class="graphstore-provenance">{self.df.to_html()}{svg}</div>'
 
     def __repr__(self) -> str:
         return f"Provenance(\n{self.df!r}\n)"
