@@ -2,8 +2,10 @@
 is not loaded), a Call's op, ids and its inputs and outputs. Text reprs (a terminal) are the classes' own.
 
 >>> from graphstore.refs import AtomRef
->>> print(ref_html(AtomRef("c" * 32, "a" * 32)))
-<div class="graphstore-ref"><b>AtomRef</b> <code title="history id">aaaaaaaa…</code> <code title="content id">cccccccc…</code><br><i>value not loaded</i></div>
+>>> print(ref_html(AtomRef("c" * 32, "a" * 32)).replace("> <", ">\\n<"))
+<div class="graphstore-ref"><b>AtomRef</b>
+<code title="history id">aaaaaaaa…</code>
+<code title="content id">cccccccc…</code><br><i>value not loaded</i></div>
 """
 
 from __future__ import annotations
