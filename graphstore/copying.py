@@ -31,6 +31,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import progress
 from .backends import Backend, open_backend, schema_versions, shown_location
 from .errors import ConfigurationError, SchemaVersionError, StoreError
 from .overflow import check_owner, claim, confined_path, copy_checked, file_checksum
@@ -204,14 +205,18 @@ def _copy_records(src: _Side, dst: _Side, batch_size: int, read: dict[str, int])
     copied = 0
     if src.overflow_dir is not None:
         check_owner(src.overflow_dir, src.backend.store_id, src.location)
-    for batch in src.backend.export_batches(batch_size, VALUE_BYTES):
-        for value in batch.values:
-            if value[4] is not None:
-                read["overflow_files"] += 1
-                copied += _copy_file(src, dst, value)
-        for kind in ("ops", "values", "refs", "calls", "members"):
-            read[kind] += len(getattr(batch, kind))
-        dst.backend.save_batch(batch)
+    counts = src.backend.counts()
+    total = sum(counts[kind] for kind in ("ops", "values", "refs", "calls", "members"))
+    with progress.bar(total, f"copying to {dst.location}", unit="records") as shown:
+        for batch in src.backend.export_batches(batch_size, VALUE_BYTES):
+            for value in batch.values:
+                if value[4] is not None:
+                    read["overflow_files"] += 1
+                    copied += _copy_file(src, dst, value)
+            for kind in ("ops", "values", "refs", "calls", "members"):
+                read[kind] += len(getattr(batch, kind))
+            dst.backend.save_batch(batch)
+            shown.update(sum(len(getattr(batch, kind)) for kind in ("ops", "values", "refs", "calls", "members")))
     return copied
 
 

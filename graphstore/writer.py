@@ -37,11 +37,15 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from . import progress
 from .backends import Backend, Batch, CallRecord, CallRow, MemberRecord, OpRecord, RefRecord, ValueRecord
 from .backends.base import HandoverLost, row_call
 from .errors import MissingValuesError, WriteRefusedError
 from .generations import Generation
 from .refusals import Unwritten, needs_refused, refusal_message, refuses_records
+
+PROGRESS_CALLS = 50_000
+"""A block that ends with at least this many calls still to write shows a progress bar while they are written."""
 
 MAX_PENDING_CALLS = 10_000
 MAX_DELAY_S = 0.25
@@ -252,20 +256,28 @@ class PendingWrites:
         docstring). An error a background write met since the last call was recorded is raised here, after the
         write."""
         with self._flush_lock:
-            self._collect()
-            if self.hand_over():
-                self._collect()
-            else:
-                with self._send_lock:
-                    with self.lock:
-                        gen = self._current
-                        since = self._since if self._since is not None else time.monotonic()
-                        self._current, self._since = Generation(), None
-                        if len(gen.batch):
-                            self._out += (gen,)
-                    if len(gen.batch):
-                        self._write(gen, since)
+            with self.lock:
+                backlog = self.handed_over_calls() + len(self._current.batch.calls)
+            with progress.bar(backlog, "writing calls", unit="calls", at_least=PROGRESS_CALLS) as shown:
+                self._flush(shown.update)
         self.raise_background_error()
+
+    def _flush(self, done: Callable[[int], None]) -> None:
+        """(Flush lock held.) :meth:`flush`'s work, telling ``done`` how many calls each write took care of."""
+        self._collect(done)
+        if self.hand_over():
+            self._collect(done)
+        else:
+            with self._send_lock:
+                with self.lock:
+                    gen = self._current
+                    since = self._since if self._since is not None else time.monotonic()
+                    self._current, self._since = Generation(), None
+                    if len(gen.batch):
+                        self._out += (gen,)
+                if len(gen.batch):
+                    self._write(gen, since)
+                    done(len(gen.batch.calls))
 
     def hand_over(self) -> bool:
         """Hand the waiting calls to the backend to be written elsewhere (a helper process), without waiting for the
@@ -297,9 +309,10 @@ class PendingWrites:
         """How many calls were handed over and are not known written yet."""
         return sum(len(entry[0].batch.calls) for entry in self._sent)
 
-    def _collect(self) -> None:
-        """(Flush lock held.) Wait until every generation handed over is written, oldest first. After a failure, the
-        failed generation and those after it are written again in this process's usual way (see :meth:`_recover`)."""
+    def _collect(self, done: Callable[[int], None] | None = None) -> None:
+        """(Flush lock held.) Wait until every generation handed over is written, oldest first (telling ``done`` how
+        many calls each held). After a failure, the failed generation and those after it are written again in this
+        process's usual way (see :meth:`_recover`)."""
         while True:
             with self.lock:
                 if not self._sent:
@@ -313,6 +326,8 @@ class PendingWrites:
             with self.lock:
                 self._sent.pop(0)
                 self._out = tuple(g for g in self._out if g is not gen)
+            if done is not None:
+                done(len(gen.batch.calls))
             seen = self.backend.deletions_seen
             if seen is not None and self.on_deletions is not None and seen != gen.batch.deletions:
                 self.on_deletions(seen)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphstore import progress
+
 from .model import Pattern
 from .plan import is_simple, python_filters
 from .sql.dialect import SQLITE, Dialect
@@ -102,6 +104,11 @@ def history_table(
     return Table.of_rows(rows, pattern.names())
 
 
+PROGRESS_ROWS = 100_000
+"""A history table of at least this many histories shows a progress bar while it is read (see
+``graphstore.progress``)."""
+
+
 def _read_chunks(
     run: Callable, stream: Callable, chunks: Chunks, side: bool, per_chunk: int, on_count: Callable | None = None
 ) -> Columns:
@@ -117,9 +124,12 @@ def _read_chunks(
         ]
         loads = json.loads
         side = side and n > 1  # (one chunk is read at once, here)
-        for rows in stream(chunks.sql, param_sets, side, idle):
-            for col, text in zip(cols, rows[0]):
-                col.extend(loads(text))
+        with progress.bar(count, "reading histories", unit="histories", at_least=PROGRESS_ROWS) as shown:
+            for rows in stream(chunks.sql, param_sets, side, idle):
+                before = len(cols[0])
+                for col, text in zip(cols, rows[0]):
+                    col.extend(loads(text))
+                shown.update(len(cols[0]) - before)
     return Columns([cols[1]] + cols)  # the root (the first step's element), then every column read
 
 
