@@ -12,14 +12,18 @@ ensure_venv() {
     fi
 }
 
-# The frame pictures (cf.draw) are rendered by graphviz's `dot`; the tests draw SVG, PNG, PDF and JPG with it.
-ensure_graphviz() {
-    command -v dot >/dev/null 2>&1 && return 0
+# The frame pictures (cf.draw) are rendered by graphviz's `dot`; the tests draw SVG, PNG, PDF and JPG with it. The
+# notebook display of frames is checked in a headless chromium.
+ensure_system_tools() {
+    missing=""
+    command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+    command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+    [ -z "$missing" ] && return 0
     SUDO=""
     if [ "$(id -u)" != 0 ]; then
         if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-            echo "graphviz's dot is missing: install graphviz (apt-get install graphviz)" >&2; return 1
+            echo "missing:$missing (install them: apt-get install$missing)" >&2; return 1
         fi
     fi
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq graphviz >/dev/null
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 }

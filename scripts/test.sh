@@ -1,8 +1,8 @@
 #!/bin/sh
-# Sets up .venv with the test and lint extras and graphviz (first time only), then runs the whole test suite.
+# Sets up .venv with the test and lint extras, graphviz and chromium (first time only), then runs the whole test suite.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 ensure_venv '.[test,lint]'
-ensure_graphviz
+ensure_system_tools
 exec "$PY" -m pytest "$@"

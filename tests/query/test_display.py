@@ -54,3 +54,52 @@ def test_provenance_shows_its_table_and_picture_and_draws_to_a_file(storage, tmp
     pdf = tmp_path / "lineage.pdf"
     lineage.draw(path=pdf)
     assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_frames_display_renders_in_a_browser_with_the_data_it_shows(storage, tmp_path):
+    """The frame's notebook HTML opened in a headless chromium: the page it renders holds the summary's counts and
+    a picture with every node of the frame, and a screenshot is drawn."""
+    import shutil
+    import subprocess
+    from html.parser import HTMLParser
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is not installed (scripts/test.sh installs it with apt-get)"
+    recorded(storage)
+    cf = storage.cf(shout).expand_back(recursive=True)
+    page = tmp_path / "frame.html"
+    page.write_text(f"<!doctype html><html><body>{cf._repr_html_()}</body></html>")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path}"]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.svg_text, self.text, self.inside = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.inside.append(tag)
+
+        def handle_endtag(self, tag):
+            while self.inside and self.inside.pop() != tag:
+                pass
+
+        def handle_data(self, data):
+            (self.svg_text if "svg" in self.inside else self.text).append(data.strip())
+
+    seen = Text()
+    seen.feed(dom)
+    assert "\n".join(seen.text).strip().startswith(str(cf).splitlines()[0])
+    for line in str(cf).splitlines():
+        assert line.strip() in dom  # the summary, as the browser holds it
+    assert set(cf.nodes) <= set(seen.svg_text)  # every node drawn, named
+    shot = tmp_path / "frame.png"
+    subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", "--window-size=900,900", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
