@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 import xxhash
 
+from . import progress
 from .errors import IntegrityError, OverflowDirInUseError, OverflowPathError, StoreError
 
 OWNER_FILE = ".graphstore-owner"
@@ -138,22 +139,33 @@ def overflow_file_problems(rows: Iterable[tuple], overflow_dir: str | None, full
     ['value c1 is in overflow file c1.bin, but no overflow_dir was given to check it']
     """
     out: list[str] = []
-    for cid, size, path, checksum in rows:
-        if overflow_dir is None:
-            out.append(f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it")
-            continue
-        try:
-            file = confined_path(overflow_dir, path, cid)
-        except OverflowPathError as exc:
-            out.append(str(exc))
-            continue
-        if not os.path.isfile(file):
-            out.append(f"overflow file {file} of value {cid} is missing")
-        elif os.path.getsize(file) != size:
-            out.append(f"overflow file {file} of value {cid} has {os.path.getsize(file)} bytes, expected {size}")
-        elif full and checksum is not None and file_checksum(file) != checksum:
-            out.append(f"overflow file {file} of value {cid} does not match its checksum")
+    rows = list(rows)
+    with progress.bar(len(rows), "checking overflow files", unit="files", at_least=PROGRESS_FILES) as shown:
+        for row in rows:
+            out.extend(_file_problems(row, overflow_dir, full))
+            shown.update(1)
     return out
+
+
+PROGRESS_FILES = 100
+"""A check of at least this many overflow files shows a progress bar."""
+
+
+def _file_problems(row: tuple, overflow_dir: str | None, full: bool) -> list[str]:
+    cid, size, path, checksum = row
+    if overflow_dir is None:
+        return [f"value {cid} is in overflow file {path}, but no overflow_dir was given to check it"]
+    try:
+        file = confined_path(overflow_dir, path, cid)
+    except OverflowPathError as exc:
+        return [str(exc)]
+    if not os.path.isfile(file):
+        return [f"overflow file {file} of value {cid} is missing"]
+    if os.path.getsize(file) != size:
+        return [f"overflow file {file} of value {cid} has {os.path.getsize(file)} bytes, expected {size}"]
+    if full and checksum is not None and file_checksum(file) != checksum:
+        return [f"overflow file {file} of value {cid} does not match its checksum"]
+    return []
 
 
 def file_checksum(path: str) -> str:
