@@ -42,8 +42,6 @@ SQLITE_ONLY = {
     ("test_storage_api.py", "test_completed_calls_become_visible_to_other_connections"),
     # asserts the text of SQLite's statements
     ("test_frame_shapes.py", "test_isin_and_where"),
-    # a frame of 200 nodes stages a table whose rows exceed PostgreSQL's 8 kB row size
-    ("test_frame_scale.py", "test_frame_of_200_nodes_is_staged"),
 }
 """Tests of the ``storage`` and ``file_storage`` fixtures that are about SQLite itself: their PostgreSQL variant is
 not collected (the summary line counts them as deselected)."""

@@ -208,3 +208,12 @@ def wait_for_helper(storage, timeout: float = 60.0) -> bool:
     while not storage.backend.helper_ready() and time.monotonic() < deadline:
         time.sleep(0.01)
     return storage.backend.helper_ready()
+
+
+def temp_tables(storage) -> list[str]:
+    """The temporary tables on the store's own connection (where the query layer stages its tables)."""
+    if storage.backend.sql_dialect == "postgres":
+        sql = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'"
+    else:
+        sql = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+    return [name for (name,) in storage.backend.execute(sql)]

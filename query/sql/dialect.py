@@ -137,6 +137,11 @@ class Dialect(ABC):
         """The integer column that orders a table's rows for scans in ranges of keys."""
         return exp.Column(this=exp.to_identifier(self.scan_key), table=ident(alias))
 
+    def keyed(self, query: exp.Select) -> exp.Select:
+        """``query`` as a table to stage: with the column :meth:`range_scan` names, which keys its rows once stored
+        (SQLite's tables have their ``rowid``; the PostgreSQL dialect numbers the rows)."""
+        return query
+
     @abstractmethod
     def insert_ignore(self, target: str, query: exp.Expression) -> exp.Insert:
         """``INSERT`` the rows of ``query`` into ``target``, skipping those whose key is there already."""
@@ -284,6 +289,10 @@ class PostgresDialect(Dialect):
 
     def with_recursive(self, query: exp.Select, name: str, columns: list, body: exp.Expression) -> exp.Select:
         return super().with_recursive(query, name, columns, _one_recursive_term(body, name, columns))
+
+    def keyed(self, query: exp.Select) -> exp.Select:
+        key = exp.alias_(exp.Window(this=exp.RowNumber()), self.scan_key, quoted=True, copy=False)
+        return query.select(key, append=True, copy=False)
 
     def json_array(self, value: exp.Expression) -> exp.Expression:
         if isinstance(value, exp.Column) and _ID_COLUMN.match(value.name):  # a uuid: 32-hex text in the JSON

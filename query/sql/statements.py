@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Pattern
-from ..plan import LongPlan, TreePlan, compile_long, compile_members, compile_trees, is_simple, needs_members
+from ..plan import (
+    STAGE_ALIASES,
+    LongPlan,
+    TreePlan,
+    compile_long,
+    compile_members,
+    compile_trees,
+    is_simple,
+    needs_members,
+)
 from . import history, members
 from .build import render
 from .dialect import SQLITE, Dialect, dialect_for
@@ -90,15 +99,32 @@ def plan_statements(pattern: Pattern, dialect: Dialect | str = SQLITE) -> tuple[
     return stmts, temps
 
 
+JOIN_TABLES = 64
+"""At most this many tables in one join (SQLite's limit): the last stage of a history query joins its own steps'
+tables and each staged table."""
+
+
+def tree_stages(tree: TreePlan) -> list:
+    """The steps of a history query cut into stages (see :meth:`TreePlan.stages`), few enough that the last one can
+    join every staged table besides its own."""
+    budget = STAGE_ALIASES
+    while True:
+        stages = tree.stages(budget)
+        back = max(len(stages) - 2, 0)  # staged tables the last stage joins besides the one it starts from
+        if budget + back <= JOIN_TABLES or budget <= back:
+            return stages
+        budget = JOIN_TABLES - back
+
+
 def _tree_statements(tree: TreePlan, temps: list, dialect: Dialect) -> list:
     out = []
-    prev: str | None = None
+    staged: list = []
     done: list = []
-    stages = tree.stages()
+    stages = tree_stages(tree)
     for i, steps in enumerate(stages):
         p = dialect.params()
         last = i == len(stages) - 1
-        q = history.emit_tree_stage(tree, steps, prev, done, p, last)
+        q = history.emit_tree_stage(tree, steps, staged, p, last)
         done = done + steps
         if last:
             q = history.wrap_filtered(q, tree, p)
@@ -110,7 +136,7 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: Dialect) -> list:
             name = temp_name("s")
             temps.append(name)
             out.append(Statement("exec", dialect.create_temp_as(name, q), dict(p.values)))
-            prev = name
+            staged.append((name, steps))
     return out
 
 
@@ -120,7 +146,7 @@ def chunks_of(tree: TreePlan, columns: list, dialect: Dialect = SQLITE) -> Chunk
     range_sql, range_params = render(history.emit_root_range(tree, p), p)
     p = dialect.params()
     lo, hi = p.add(0), p.add(0)
-    q = history.wrap_filtered(history.emit_tree_stage(tree, tree.steps, None, [], p, True, (lo, hi)), tree, p)
+    q = history.wrap_filtered(history.emit_tree_stage(tree, tree.steps, [], p, True, (lo, hi)), tree, p)
     wanted = columns[1:]  # the root is the first step's element: its column is read once
     sql, params = render(history.emit_json_columns(q, wanted, p), p)
     return Chunks(range_sql, range_params, sql, params, lo.name, hi.name, wanted)
