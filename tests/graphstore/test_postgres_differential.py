@@ -1,6 +1,7 @@
 """Differential test: random programs recorded into SQLite and into PostgreSQL give the same ids, the same records and
 the same frame tables (rows sorted the same way); on PostgreSQL the query layer's rows also equal the naive
-evaluator's (tests/naive_eval.py). Every statement of the frames is also explained by PostgreSQL just before it runs (tests/pg_explain.py)."""
+evaluator's (tests/naive_eval.py). PostgreSQL also explains every statement of the frames just before it runs
+(tests/pg_explain.py)."""
 
 from __future__ import annotations
 
