@@ -217,3 +217,11 @@ def temp_tables(storage) -> list[str]:
     else:
         sql = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
     return [name for (name,) in storage.backend.execute(sql)]
+
+
+def store_rows(storage, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of raw SQL on either store, written with SQLite's ``?`` placeholders (PostgreSQL's driver takes
+    ``%s``); ids come back as 32-hex text from both."""
+    if storage.backend.sql_dialect == "postgres":
+        sql = sql.replace("?", "%s")
+    return storage.backend.execute(sql, params)
