@@ -225,3 +225,15 @@ def store_rows(storage, sql: str, params: tuple = ()) -> list[tuple]:
     if storage.backend.sql_dialect == "postgres":
         sql = sql.replace("?", "%s")
     return storage.backend.execute(sql, params)
+
+
+def rows_elsewhere(location: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of raw SQL (``?`` placeholders) read through another connection to the store at ``location``: a
+    second Storage, opened read-only."""
+    from graphstore import Storage
+
+    other = Storage(location, read_only=True)
+    try:
+        return store_rows(other, sql, params)
+    finally:
+        other.close()

@@ -144,7 +144,7 @@ def test_check_finds_corrupted_value_bytes(checked):
 # --- trust: ids never unpickle ----------------------------------------------------------------------------------------
 
 
-def test_listing_and_querying_ids_never_unpickles(db_path, monkeypatch, log):
+def test_listing_and_querying_ids_never_unpickles(db_path, store_kind, monkeypatch, log):
     @op
     def inc(x):
         log.append("inc")

@@ -253,7 +253,7 @@ print("result", result)
 """
 
 
-def test_a_call_on_a_scripts_dataclass_runs_once_across_processes(tmp_path, db_path):
+def test_a_call_on_a_scripts_dataclass_runs_once_across_processes(tmp_path, db_path, store_kind):
     script = tmp_path / "train_script.py"
     script.write_text(TRAIN_SCRIPT, encoding="utf-8")
     outputs = []
