@@ -20,7 +20,17 @@ from graphstore.backends.schema import migrations
 
 
 def snapshot(path: str) -> dict[str, list[tuple]]:
-    """Every row of every table of the store at ``path`` (read without touching it)."""
+    """Every row of every table of the store at ``path`` (a SQLite file, read without touching it, or the URL of a
+    PostgreSQL database, read through a read-only Storage)."""
+    if path.startswith(("postgresql://", "postgres://")):
+        from graphstore import Storage
+
+        store = Storage(path, read_only=True)
+        try:
+            names = store_rows(store, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {t: sorted(store_rows(store, f'SELECT * FROM "{t}"'), key=repr) for (t,) in names}
+        finally:
+            store.close()
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]

@@ -49,7 +49,7 @@ def test_cyclic_frame_of_many_ops(storage):
     assert rows == naive_rows(storage, cf.pattern) and len(rows) == 1
 
 
-def test_seed_pipeline_with_scikit_learn(tmp_path):
+def test_seed_pipeline_with_scikit_learn(storage):
     import numpy as np
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -67,7 +67,6 @@ def test_seed_pipeline_with_scikit_learn(tmp_path):
     def get_acc(model, X, y):
         return round(accuracy_score(y_pred=model.predict(X), y_true=y), 2)
 
-    storage = Storage(str(tmp_path / "seed.db"))
     with storage:
         for n_class in (2, 5):
             X, y = load_data(n_class)
@@ -89,7 +88,6 @@ def test_seed_pipeline_with_scikit_learn(tmp_path):
     for row in df.itertuples():
         assert isinstance(row.X, np.ndarray) and row.model.n_estimators == row.n_estimators
         assert set(np.unique(row.y)) == set(range(row.n_class)) and 0 < row.var_0 <= 1
-    storage.close()
 
 
 def test_postgres_explains_the_statements_of_staged_tables(pg_url):
