@@ -1,5 +1,7 @@
 """storage.check() finds each kind of damage (made by editing the database with sqlite3) and passes on healthy
-stores; listing and querying ids never unpickles a value.
+stores; listing and querying ids never unpickles a value (on both stores).
+
+SQLite only, the damage: made by editing the SQLite file (PostgreSQL's checks: test_postgres_store.py).
 """
 
 from __future__ import annotations

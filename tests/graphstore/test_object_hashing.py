@@ -271,6 +271,10 @@ def test_a_call_on_a_scripts_dataclass_runs_once_across_processes(tmp_path, db_p
 # --- stores of scheme 1 ----------------------------------------------------------------------------------------------
 
 
+# The hashing-scheme tests below run on SQLite files only: the PostgreSQL store does not record or check the
+# hashing scheme yet (its ``meta`` table holds the schema version and the store id).
+
+
 def _meta(path: str) -> dict:
     conn = sqlite3.connect(path)
     try:
