@@ -60,6 +60,10 @@ class Dialect(ABC):
     """The integer column a table of values is scanned by, in ranges (see :meth:`range_scan`)."""
     integer = "INTEGER"
     """The type of integer columns and casts wide enough for nanosecond times."""
+    split_stages = False
+    """Whether a history query's staged tables hold one stage's ids each, joined back in its last statement, because
+    a table's row is bounded (PostgreSQL: one 8 kB page); else each carries every column so far (SQLite: rows of any
+    width, and at most 64 tables in one join)."""
 
     def params(self) -> Params:
         """Parameters for a new statement in this dialect."""
@@ -138,9 +142,10 @@ class Dialect(ABC):
         return exp.Column(this=exp.to_identifier(self.scan_key), table=ident(alias))
 
     def keyed(self, query: exp.Select) -> exp.Select:
-        """``query`` as a table to stage: with the column :meth:`range_scan` names, which keys its rows once stored
-        (SQLite's tables have their ``rowid``; the PostgreSQL dialect numbers the rows)."""
-        return query
+        """``query`` as a table to stage with :attr:`split_stages`: numbered in the column :meth:`range_scan` names,
+        which keys its rows once stored."""
+        key = exp.alias_(exp.Window(this=exp.RowNumber()), self.scan_key, quoted=True, copy=False)
+        return query.select(key, append=True, copy=False)
 
     @abstractmethod
     def insert_ignore(self, target: str, query: exp.Expression) -> exp.Insert:
@@ -276,6 +281,7 @@ class PostgresDialect(Dialect):
     temp_schema = "pg_temp"
     scan_key = "id"
     integer = "BIGINT"
+    split_stages = True
 
     def id_list(self, ids: Iterable[str], p: Params, column: str = "hid") -> exp.Subquery:
         array = exp.Cast(this=p.add(sorted(ids)), to=exp.DataType.build("UUID[]", dialect="postgres"))
@@ -289,10 +295,6 @@ class PostgresDialect(Dialect):
 
     def with_recursive(self, query: exp.Select, name: str, columns: list, body: exp.Expression) -> exp.Select:
         return super().with_recursive(query, name, columns, _one_recursive_term(body, name, columns))
-
-    def keyed(self, query: exp.Select) -> exp.Select:
-        key = exp.alias_(exp.Window(this=exp.RowNumber()), self.scan_key, quoted=True, copy=False)
-        return query.select(key, append=True, copy=False)
 
     def json_array(self, value: exp.Expression) -> exp.Expression:
         if isinstance(value, exp.Column) and _ID_COLUMN.match(value.name):  # a uuid: 32-hex text in the JSON

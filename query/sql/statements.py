@@ -17,16 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Pattern
-from ..plan import (
-    STAGE_ALIASES,
-    LongPlan,
-    TreePlan,
-    compile_long,
-    compile_members,
-    compile_trees,
-    is_simple,
-    needs_members,
-)
+from ..plan import LongPlan, TreePlan, compile_long, compile_members, compile_trees, is_simple, needs_members
 from . import history, members
 from .build import render
 from .dialect import SQLITE, Dialect, dialect_for
@@ -99,28 +90,11 @@ def plan_statements(pattern: Pattern, dialect: Dialect | str = SQLITE) -> tuple[
     return stmts, temps
 
 
-JOIN_TABLES = 64
-"""At most this many tables in one join (SQLite's limit): the last stage of a history query joins its own steps'
-tables and each staged table."""
-
-
-def tree_stages(tree: TreePlan) -> list:
-    """The steps of a history query cut into stages (see :meth:`TreePlan.stages`), few enough that the last one can
-    join every staged table besides its own."""
-    budget = STAGE_ALIASES
-    while True:
-        stages = tree.stages(budget)
-        back = max(len(stages) - 2, 0)  # staged tables the last stage joins besides the one it starts from
-        if budget + back <= JOIN_TABLES or budget <= back:
-            return stages
-        budget = JOIN_TABLES - back
-
-
 def _tree_statements(tree: TreePlan, temps: list, dialect: Dialect) -> list:
     out = []
     staged: list = []
     done: list = []
-    stages = tree_stages(tree)
+    stages = tree.stages()
     for i, steps in enumerate(stages):
         p = dialect.params()
         last = i == len(stages) - 1
