@@ -31,19 +31,8 @@ def log() -> CallLog:
 
 
 SQLITE_ONLY = {
-    # SQL of SQLite's own (``?`` placeholders) run on the store by the test
-    ("test_deletion.py", "test_a_dropped_call_whose_content_lives_on_under_another_history_is_not_recomputed"),
-    ("test_deletion.py", "test_dropping_a_list_producer_with_dependents"),
-    ("test_deletion.py", "test_elements_of_nested_collections_built_for_an_input_survive"),
-    ("test_deletion.py", "test_a_plain_value_equal_to_a_surviving_list_is_cleaned_up"),
-    # open the SQLite file, or replace parts of the SQLite store
-    ("test_collections.py", "test_element_in_two_lists_is_stored_once"),
+    # replaces the SQLite store's write path to fail inside a deletion
     ("test_deletion.py", "test_a_failure_inside_drop_calls_changes_nothing"),
-    ("test_storage_api.py", "test_completed_calls_become_visible_to_other_connections"),
-    # asserts the text of SQLite's statements
-    ("test_frame_shapes.py", "test_isin_and_where"),
-    # a frame of 200 nodes stages a table whose rows exceed PostgreSQL's 8 kB row size
-    ("test_frame_scale.py", "test_frame_of_200_nodes_is_staged"),
 }
 """Tests of the ``storage`` and ``file_storage`` fixtures that are about SQLite itself: their PostgreSQL variant is
 not collected (the summary line counts them as deselected)."""
@@ -73,7 +62,8 @@ def storage(request):
 
 
 def pytest_generate_tests(metafunc):
-    if {"file_storage", "store_kind"} & set(metafunc.fixturenames):  # a persistent store: a SQLite file, a database
+    # a persistent store (``file_storage``, or ``db_path`` with ``store_kind``): a SQLite file, a PostgreSQL database
+    if "store_kind" in metafunc.fixturenames:
         metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
 
 

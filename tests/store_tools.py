@@ -20,7 +20,17 @@ from graphstore.backends.schema import migrations
 
 
 def snapshot(path: str) -> dict[str, list[tuple]]:
-    """Every row of every table of the store at ``path`` (read without touching it)."""
+    """Every row of every table of the store at ``path`` (a SQLite file, read without touching it, or the URL of a
+    PostgreSQL database, read through a read-only Storage)."""
+    if path.startswith(("postgresql://", "postgres://")):
+        from graphstore import Storage
+
+        store = Storage(path, read_only=True)
+        try:
+            names = store_rows(store, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {t: sorted(store_rows(store, f'SELECT * FROM "{t}"'), key=repr) for (t,) in names}
+        finally:
+            store.close()
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
@@ -208,3 +218,38 @@ def wait_for_helper(storage, timeout: float = 60.0) -> bool:
     while not storage.backend.helper_ready() and time.monotonic() < deadline:
         time.sleep(0.01)
     return storage.backend.helper_ready()
+
+
+def temp_tables(storage) -> list[str]:
+    """The temporary tables on the store's own connection (where the query layer stages its tables)."""
+    if storage.backend.sql_dialect == "postgres":
+        sql = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'"
+    else:
+        sql = "SELECT name FROM sqlite_temp_master WHERE type = 'table'"
+    return [name for (name,) in storage.backend.execute(sql)]
+
+
+def store_rows(storage, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of raw SQL on either store, written with SQLite's ``?`` placeholders (PostgreSQL's driver takes
+    ``%s``); ids come back as 32-hex text from both."""
+    if storage.backend.sql_dialect == "postgres":
+        sql = sql.replace("?", "%s")
+    return storage.backend.execute(sql, params)
+
+
+def rows_elsewhere(location: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of raw SQL (``?`` placeholders) read on a connection of the test's own to the store at ``location``
+    (a SQLite file or a PostgreSQL URL), not through graphstore; ids come back as 32-hex text from both."""
+    import uuid
+
+    if not location.startswith(("postgresql://", "postgres://")):
+        conn = sqlite3.connect(location)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(location, autocommit=True) as pg:
+        rows = pg.execute(sql.replace("?", "%s"), params or None).fetchall()
+    return [tuple(v.hex if isinstance(v, uuid.UUID) else v for v in row) for row in rows]

@@ -309,7 +309,8 @@ class PostgresBackend(Backend):
         return self.history.ref_hids_among(hids)
 
     def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
-        self._refuse_write("delete calls from")
+        if not dry_run:  # (a dry run only reads what would go: a read-only store answers it too)
+            self._refuse_write("delete calls from")
         return self.history.delete_calls(hids, with_dependents, dry_run)
 
     def cleanup_refs(self) -> tuple[int, int, list[str]]:

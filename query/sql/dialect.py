@@ -63,6 +63,10 @@ class Dialect(ABC):
     chunk_rows = 25_000
     """Histories per chunk when a history table is read by column in chunks of roots (a server whose chunks are
     read side by side on several connections gains from smaller ones)."""
+    split_stages = False
+    """Whether a history query's staged tables hold one stage's ids each, joined back in its last statement, because
+    a table's row is bounded (PostgreSQL: one 8 kB page); else each carries every column so far (SQLite: rows of any
+    width, and at most 64 tables in one join)."""
 
     def params(self) -> Params:
         """Parameters for a new statement in this dialect."""
@@ -139,6 +143,12 @@ class Dialect(ABC):
     def range_scan(self, alias: str) -> exp.Column:
         """The integer column that orders a table's rows for scans in ranges of keys."""
         return exp.Column(this=exp.to_identifier(self.scan_key), table=ident(alias))
+
+    def keyed(self, query: exp.Select) -> exp.Select:
+        """``query`` as a table to stage with :attr:`split_stages`: numbered in the column :meth:`range_scan` names,
+        which keys its rows once stored."""
+        key = exp.alias_(exp.Window(this=exp.RowNumber()), self.scan_key, quoted=True, copy=False)
+        return query.select(key, append=True, copy=False)
 
     @abstractmethod
     def insert_ignore(self, target: str, query: exp.Expression) -> exp.Insert:
@@ -275,6 +285,7 @@ class PostgresDialect(Dialect):
     temp_schema = "pg_temp"
     scan_key = "id"
     integer = "BIGINT"
+    split_stages = True
 
     def id_list(self, ids: Iterable[str], p: Params, column: str = "hid") -> exp.Subquery:
         array = exp.Cast(this=p.add(sorted(ids)), to=exp.DataType.build("UUID[]", dialect="postgres"))

@@ -57,31 +57,65 @@ call's op version."""
 def emit_tree_stage(
     tree: TreePlan,
     steps: list,
-    prev: str | None,
-    prev_steps: list,
+    staged: list,
     p: Params,
     last: bool = True,
     id_range: tuple | None = None,
 ) -> exp.Select:
     """One stage of a history query: the root (first stage) or the previous stage's table, then LEFT JOINs.
 
-    Columns: ``root`` (its hid), ``created`` (of the root call), and per step so far (see :data:`STEP_KEYS`) ``s<id>``,
-    ``c<id>``, ``x<id>``, and ``i<id>`` in the stages before the ``last``. Elements are joined by row id. The query
-    grows in place (``copy=False``): sqlglot's builders otherwise copy the whole tree at every join. With
-    ``id_range`` (two placeholders), only the root calls whose row ids lie in that range are read.
+    ``staged`` lists the tables of the stages before, in order, each as ``(name, its steps)``. Columns: ``root`` (its
+    hid), ``created`` (of the root call), and per step so far (see :data:`STEP_KEYS`) ``s<id>``, ``c<id>``, ``x<id>``,
+    and ``i<id>`` in the stages before the ``last``. Where a table's row is bounded (:attr:`Dialect.split_stages`:
+    PostgreSQL keeps a row in one 8 kB page) a staged table holds the ``s``, ``c`` and ``x`` of its own stage's steps
+    only, with the ``i`` of every step so far (the joins of later stages start from them) and ``up``, the key of its
+    row in the stage before (:meth:`Dialect.range_scan`); the last stage joins each staged table back by those keys.
+    Elements are joined by row id. The query grows in place (``copy=False``): sqlglot's builders otherwise copy the
+    whole tree at every join. With ``id_range`` (two placeholders), only the root calls whose row ids lie in that
+    range are read.
+
+    >>> from graphstore.query.model import Pattern, FuncNode
+    >>> from graphstore.query.plan import compile_trees
+    >>> from graphstore.query.sql.build import render
+    >>> from graphstore.query.sql.dialect import POSTGRES
+    >>> tree = compile_trees(Pattern(funcs=(FuncNode("inc", "inc", full=True),)), None)[0]
+    >>> p = Params(POSTGRES)
+    >>> sql, _ = render(emit_tree_stage(tree, [], [("_gs_s0", tree.steps)], p), p)
+    >>> sql.split(" FROM ")[0]
+    'SELECT "prev"."root", "prev"."created", "prev"."s0" AS "s0", "prev"."c0" AS "c0", "prev"."x0" AS "x0"'
     """
     keys = STEP_KEYS[1:] if last else STEP_KEYS
-    cols: dict[int, tuple] = {s.id: tuple(col("prev", f"{k}{s.id}") for k in STEP_KEYS) for s in prev_steps}
+    split = p.dialect.split_stages
+    prev_steps = [s for _, done in staged for s in done]
+    cols: dict[int, tuple] = {}
+    for j, (_, done) in enumerate(staged):
+        held = "prev" if j == len(staged) - 1 or not split else f"g{j}"
+        for s in done:
+            cols[s.id] = (col("prev", f"i{s.id}"), *(col(held, f"{k}{s.id}") for k in STEP_KEYS[1:]))
     steps_by_id = {s.id: s for s in tree.steps}
-    if prev is None:
+    if not staged:
         q = _root_select(tree, steps[0], p, id_range)
         cols[steps[0].id] = (col("r", "id"), col("r", "hid"), col("r", "cid"), col("r", "extra"))
         rest = steps[1:]
     else:
-        q = exp.select(
-            col("prev", "root"), col("prev", "created"), *[col("prev", f"{k}{s.id}") for s in prev_steps for k in keys]
-        )
-        q = q.from_(table(prev, "prev"), copy=False)
+        q = exp.select(col("prev", "root"), col("prev", "created"))
+        if not split:  # every column so far, as it is
+            q = q.select(*[col("prev", f"{k}{s.id}") for s in prev_steps for k in keys], append=True, copy=False)
+        elif last:
+            q = q.select(*_step_columns(prev_steps, keys, cols), append=True, copy=False)
+        else:
+            q = q.select(
+                *[col("prev", f"i{s.id}") for s in prev_steps],
+                exp.alias_(p.dialect.range_scan("prev"), "up", quoted=True, copy=False),
+                append=True,
+                copy=False,
+            )
+        q = q.from_(table(staged[-1][0], "prev"), copy=False)
+        if last and split:  # each staged table's row, back along the chain of keys
+            for j in range(len(staged) - 2, -1, -1):
+                after = "prev" if j == len(staged) - 2 else f"g{j + 1}"
+                on = p.dialect.range_scan(f"g{j}").eq(col(after, "up"))
+                q = q.join(table(staged[j][0], f"g{j}"), on=on, copy=False)
         rest = steps
     for s in rest:
         parent = cols[s.parent][0]
@@ -116,22 +150,23 @@ def emit_tree_stage(
                 c = f"c{s.id}"
                 q = _left_join(q, table("calls", c), col(c, "id").eq(col(m, "id")))
             cols[s.id] = (col(m, "id"), col(c, "hid"), col(c, "cid"), col(c, "op_version"))
-    if prev is None:
+    if not staged:
         q = q.select(
             exp.alias_(col("r", "hid"), "root", quoted=True, copy=False),
             exp.alias_(col("r", "created"), "created", quoted=True, copy=False),
             append=True,
             copy=False,
         )
-    return q.select(
-        *[
-            exp.alias_(cols[s.id][STEP_KEYS.index(k)].copy(), f"{k}{s.id}", quoted=True, copy=False)
-            for s in steps
-            for k in keys
-        ],
-        append=True,
-        copy=False,
-    )
+    q = q.select(*_step_columns(steps, keys, cols), append=True, copy=False)
+    return q if last or not split else p.dialect.keyed(q)
+
+
+def _step_columns(steps: list, keys: str, cols: dict) -> list:
+    return [
+        exp.alias_(cols[s.id][STEP_KEYS.index(k)].copy(), f"{k}{s.id}", quoted=True, copy=False)
+        for s in steps
+        for k in keys
+    ]
 
 
 def _differs(value: exp.Expression, step: Step, cols: dict, steps_by_id: dict) -> exp.Expression | None:

@@ -92,13 +92,13 @@ def plan_statements(pattern: Pattern, dialect: Dialect | str = SQLITE) -> tuple[
 
 def _tree_statements(tree: TreePlan, temps: list, dialect: Dialect) -> list:
     out = []
-    prev: str | None = None
+    staged: list = []
     done: list = []
     stages = tree.stages()
     for i, steps in enumerate(stages):
         p = dialect.params()
         last = i == len(stages) - 1
-        q = history.emit_tree_stage(tree, steps, prev, done, p, last)
+        q = history.emit_tree_stage(tree, steps, staged, p, last)
         done = done + steps
         if last:
             q = history.wrap_filtered(q, tree, p)
@@ -110,7 +110,7 @@ def _tree_statements(tree: TreePlan, temps: list, dialect: Dialect) -> list:
             name = temp_name("s")
             temps.append(name)
             out.append(Statement("exec", dialect.create_temp_as(name, q), dict(p.values)))
-            prev = name
+            staged.append((name, steps))
     return out
 
 
@@ -120,7 +120,7 @@ def chunks_of(tree: TreePlan, columns: list, dialect: Dialect = SQLITE) -> Chunk
     range_sql, range_params = render(history.emit_root_range(tree, p), p)
     p = dialect.params()
     lo, hi = p.add(0), p.add(0)
-    q = history.wrap_filtered(history.emit_tree_stage(tree, tree.steps, None, [], p, True, (lo, hi)), tree, p)
+    q = history.wrap_filtered(history.emit_tree_stage(tree, tree.steps, [], p, True, (lo, hi)), tree, p)
     wanted = columns[1:]  # the root is the first step's element: its column is read once
     sql, params = render(history.emit_json_columns(q, wanted, p), p)
     return Chunks(range_sql, range_params, sql, params, lo.name, hi.name, wanted)

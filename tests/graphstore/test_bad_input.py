@@ -451,7 +451,7 @@ def test_corrupted_database_header(tmp_path, healthy_store):
 # --- read-only stores -------------------------------------------------------------------------------------------------
 
 
-def test_read_only_store(db_path, log):
+def test_read_only_store(db_path, store_kind, log):
     @op
     def inc(x):
         log.append("inc")

@@ -246,7 +246,7 @@ def test_value_survives_a_file_store_reopened(tmp_path_factory, x):
         reopened.close()
 
 
-def test_dataframe_survives_a_file_store_reopened(db_path):
+def test_dataframe_survives_a_file_store_reopened(db_path, store_kind):
     df = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, float("nan"), -0.0], "c": ["x", "y", "z"]})
     storage = Storage(db_path)
     with storage:

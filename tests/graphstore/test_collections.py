@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
 import pytest
 
@@ -21,6 +19,7 @@ from graphstore import (
     hash_value,
     op,
 )
+from store_tools import store_rows
 
 LOG: list[str] = []
 
@@ -90,11 +89,6 @@ def program(storage):
     return ps, sums, mixed, d, u, t, rs
 
 
-def count(db_path: str, sql: str) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql).fetchone()[0]
-
-
 def test_list_ref_indexes_and_slices_without_loading(file_storage, db_path):
     with file_storage:
         primes_below(20)
@@ -156,7 +150,7 @@ def test_collection_cid_equals_the_plain_value_hash(storage):
     assert rs.cid == hash_value(storage.unwrap(rs))
 
 
-def test_element_in_two_lists_is_stored_once(file_storage, db_path):
+def test_element_in_two_lists_is_stored_once(file_storage):
     @op
     def pair_lists() -> MTuple[MList[int], MList[int]]:
         return [10, 20, 30], [30, 40]
@@ -164,13 +158,8 @@ def test_element_in_two_lists_is_stored_once(file_storage, db_path):
     with file_storage:
         a, b = pair_lists()
     file_storage.commit()
-    assert storage_value_count(db_path, 30) == 1
-    assert count(db_path, "SELECT count(*) FROM members") == 2 + 3 + 2
-
-
-def storage_value_count(db_path: str, value) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute('SELECT count(*) FROM "values" WHERE cid = ?', (hash_value(value),)).fetchone()[0]
+    assert store_rows(file_storage, 'SELECT count(*) FROM "values" WHERE cid = ?', (hash_value(30),)) == [(1,)]
+    assert store_rows(file_storage, "SELECT count(*) FROM members") == [(2 + 3 + 2,)]
 
 
 def test_numpy_elements(storage):
@@ -184,7 +173,7 @@ def test_numpy_elements(storage):
     assert [a.tolist() for a in got] == [[], [0.0], [0.0, 1.0]] and got[2].dtype == np.float32
 
 
-def test_retracing_programs_with_collections_executes_nothing(db_path):
+def test_retracing_programs_with_collections_executes_nothing(db_path, store_kind):
     first = Storage(db_path)
     program(first)
     values = first.unwrap(program(first))
@@ -196,7 +185,7 @@ def test_retracing_programs_with_collections_executes_nothing(db_path):
     assert again.unwrap(out) == values
 
 
-def test_retrace_in_a_new_process_of_a_list_output_keeps_element_hids(db_path):
+def test_retrace_in_a_new_process_of_a_list_output_keeps_element_hids(db_path, store_kind):
     s1 = Storage(db_path)
     with s1:
         hids = [r.hid for r in primes_below(12)]
@@ -246,7 +235,7 @@ def test_outside_storage_collection_ops_are_plain():
     assert total([1, 2]) == 3
 
 
-def test_plain_containers_of_refs_keep_histories_and_load_nothing_on_retrace(db_path):
+def test_plain_containers_of_refs_keep_histories_and_load_nothing_on_retrace(db_path, store_kind):
     @op
     def pair(xs):
         LOG.append("pair")

@@ -10,7 +10,6 @@ import os
 import random
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import pytest
 import reliability_worker as rw
 from graphstore import NewCallsNotAllowedError, Storage, op
 from graphstore.writer import DURABILITY_BOUND_S
+from store_tools import rows_elsewhere
 
 ROUNDS = 5
 
@@ -122,16 +122,12 @@ def test_kill_9_keeps_every_call_older_than_the_durability_bound(tmp_path):
 # --- exceptions inside `with storage:` and inside ops -----------------------------------------------------------------
 
 
-def _stored_calls(path: str) -> dict[str, int]:
-    conn = sqlite3.connect(path)
-    try:
-        return dict(conn.execute("SELECT op_name, count(*) FROM calls GROUP BY op_name").fetchall())
-    finally:
-        conn.close()
+def _stored_calls(location: str) -> dict[str, int]:
+    return dict(rows_elsewhere(location, "SELECT op_name, count(*) FROM calls GROUP BY op_name"))
 
 
 @pytest.mark.parametrize("error", [ValueError("boom"), KeyboardInterrupt()])
-def test_an_exception_in_the_block_keeps_every_completed_call(db_path, log, error):
+def test_an_exception_in_the_block_keeps_every_completed_call(db_path, store_kind, log, error):
     @op
     def inc(x):
         log.append("inc")
@@ -154,7 +150,7 @@ def test_an_exception_in_the_block_keeps_every_completed_call(db_path, log, erro
         storage.close()
 
 
-def test_an_exception_in_an_op_stores_nothing_for_that_call(db_path, log):
+def test_an_exception_in_an_op_stores_nothing_for_that_call(db_path, store_kind, log):
     @op
     def inc(x):
         log.append("inc")

@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from graphstore import Call, MList, Ref, Storage, StoreError, op
-from store_tools import value_files
+from store_tools import store_rows, value_files
 
 TABLES = ("values", "refs", "calls", "edges", "members")
 
@@ -37,7 +37,7 @@ def snapshot(storage: Storage) -> dict[str, list[tuple]]:
 
 
 def call_hids(storage: Storage, op_name: str) -> set[str]:
-    return {h for (h,) in storage.backend.execute("SELECT hid FROM calls WHERE op_name = ?", (op_name,))}
+    return {h for (h,) in store_rows(storage, "SELECT hid FROM calls WHERE op_name = ?", (op_name,))}
 
 
 # --- a chain a -> b -> c ---------------------------------------------------------------------------------------------
@@ -455,7 +455,7 @@ def test_a_plain_value_equal_to_a_surviving_list_is_cleaned_up(storage, log):
     assert storage.drop_calls(storage.get_ref_creator(p)) == 1
     # p's ref goes, and with it the only value row of [5, 6]; the raw 5 is listed's input
     assert storage.cleanup_refs() == {"refs": 1, "values": 1, "overflow_files": 0}
-    assert storage.backend.execute('SELECT count(*) FROM "values" WHERE cid = ?', (p.cid,)) == [(0,)]
+    assert store_rows(storage, 'SELECT count(*) FROM "values" WHERE cid = ?', (p.cid,)) == [(0,)]
     assert storage.unwrap(storage.load_ref(lst.hid)) == [5, 6]
     assert storage.check().ok
 

@@ -5,6 +5,8 @@ The child notes each completed call in shared memory (no system call: reporting 
 the writer, as printing would), and is killed at a random time. Every call it completed more than
 ``DURABILITY_BOUND_S`` before the kill must be in the store, which must open, pass ``check()`` and retrace them.
 A longer soak of the same test is ``benchmarks/kill_soak.py``.
+
+SQLite only: the file store's durability bound under kill -9 (PostgreSQL's writers: test_postgres_writers.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """A write-ahead log that is not the store's own is refused before SQLite applies it, and a refused file, its log and
-its shared-memory index are left untouched; a store's own log, left by a writer killed with ``kill -9``, is used."""
+its shared-memory index are left untouched; a store's own log, left by a writer killed with ``kill -9``, is used.
+
+SQLite only: write-ahead log files.
+"""
 
 from __future__ import annotations
 

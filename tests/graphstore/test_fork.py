@@ -1,5 +1,8 @@
 """Forked processes (``multiprocessing`` with ``fork``, ``os.fork``) record into the parent's store correctly, or fail
-at once with a clear error: never lose calls silently, never hang."""
+at once with a clear error: never lose calls silently, never hang.
+
+SQLite only: the fork handling of the file store and its helper process.
+"""
 
 from __future__ import annotations
 

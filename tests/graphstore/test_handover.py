@@ -1,5 +1,8 @@
 """Batches handed over to the helper process: several on their way at once, the recording thread never waiting for
-a commit, and a failed or lost batch written again here with the batches sent after it, nothing lost or doubled."""
+a commit, and a failed or lost batch written again here with the batches sent after it, nothing lost or doubled.
+
+SQLite only: the helper process is the SQLite store's (the PostgreSQL store writes in a thread).
+"""
 
 from __future__ import annotations
 

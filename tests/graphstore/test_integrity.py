@@ -1,5 +1,7 @@
 """storage.check() finds each kind of damage (made by editing the database with sqlite3) and passes on healthy
-stores; listing and querying ids never unpickles a value.
+stores; listing and querying ids never unpickles a value (on both stores).
+
+SQLite only, the damage: made by editing the SQLite file (PostgreSQL's checks: test_postgres_store.py).
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def test_check_finds_corrupted_value_bytes(checked):
 # --- trust: ids never unpickle ----------------------------------------------------------------------------------------
 
 
-def test_listing_and_querying_ids_never_unpickles(db_path, monkeypatch, log):
+def test_listing_and_querying_ids_never_unpickles(db_path, store_kind, monkeypatch, log):
     @op
     def inc(x):
         log.append("inc")

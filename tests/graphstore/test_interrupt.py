@@ -1,5 +1,8 @@
 """Ctrl-C while the storage waits for its helper process to write a batch: the interrupted batch stays pending, and
-every later write is confirmed for itself (no reply is taken for the wrong batch)."""
+every later write is confirmed for itself (no reply is taken for the wrong batch).
+
+SQLite only: the helper process is the SQLite store's.
+"""
 
 from __future__ import annotations
 

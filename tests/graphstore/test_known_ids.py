@@ -1,4 +1,7 @@
-"""New calls of an op are known to be new without a lookup statement, and calls other connections store are seen."""
+"""New calls of an op are known to be new without a lookup statement, and calls other connections store are seen.
+
+SQLite only: the ids the SQLite store keeps in memory and its lookup statements.
+"""
 
 from __future__ import annotations
 

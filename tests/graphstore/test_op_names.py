@@ -43,9 +43,9 @@ def prep_modules(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
-def test_two_modules_one_op_name_is_an_error_naming_both(prep_modules, tmp_path):
+def test_two_modules_one_op_name_is_an_error_naming_both(prep_modules, tmp_path, db_path, store_kind):
     prep_a, prep_b = prep_modules()
-    s = Storage(tmp_path / "s.db")
+    s = Storage(db_path)
     try:
         with s:
             a = prep_a.process(10)
@@ -64,10 +64,10 @@ def test_two_modules_one_op_name_is_an_error_naming_both(prep_modules, tmp_path)
         s.close()
 
 
-def test_the_conflict_holds_across_storages_of_one_file(prep_modules, tmp_path):
+def test_the_conflict_holds_across_storages_of_one_file(prep_modules, db_path, store_kind):
     prep_a, prep_b = prep_modules()
-    first, second = Storage(tmp_path / "s.db"), Storage(tmp_path / "s.db")
-    other = Storage(tmp_path / "other.db")
+    first, second = Storage(db_path), Storage(db_path)
+    other = Storage()
     try:
         with first:
             prep_a.process(1)
@@ -81,9 +81,9 @@ def test_the_conflict_holds_across_storages_of_one_file(prep_modules, tmp_path):
         other.close()
 
 
-def test_distinct_names_record_separately(prep_modules, tmp_path):
+def test_distinct_names_record_separately(prep_modules, db_path, store_kind):
     prep_a, prep_b = prep_modules('(name="prep_a.process")', '(name="prep_b.process")')
-    s = Storage(tmp_path / "s.db")
+    s = Storage(db_path)
     try:
         with s:
             a, b = prep_a.process(10), prep_b.process(10)
@@ -92,7 +92,7 @@ def test_distinct_names_record_separately(prep_modules, tmp_path):
         frame = s.cf(prep_a.process).df(include_calls=False)  # a query by op finds that op's calls only
         assert list(frame.itertuples(index=False, name=None)) == [(10, 11)]
         s.close()
-        s = Storage(tmp_path / "s.db")
+        s = Storage(db_path)
         with s.allow_new_calls(False), s:  # both retraced, each its own
             assert (s.unwrap(prep_a.process(10)), s.unwrap(prep_b.process(10))) == (11, 9)
         assert prep_a.RAN == [10] and prep_b.RAN == [10]

@@ -1,5 +1,8 @@
 """A reader opening a store while another process creates it gets either a correct store or a clear graphstore
-error, never a raw sqlite3 error: real processes, the reader polling each file from before it exists."""
+error, never a raw sqlite3 error: real processes, the reader polling each file from before it exists.
+
+SQLite only: a store file being created.
+"""
 
 from __future__ import annotations
 

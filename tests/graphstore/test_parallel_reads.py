@@ -1,5 +1,8 @@
 """Independent read statements of a file store run on two connections side by side; results and errors are the
-same as one after the other."""
+same as one after the other.
+
+SQLite only: the second read connection of a SQLite file.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Differential test: random programs recorded into SQLite and into PostgreSQL give the same ids, the same records and
 the same frame tables (rows sorted the same way); on PostgreSQL the query layer's rows also equal the naive
-evaluator's (tests/naive_eval.py). Every statement of the frames is also run through ``EXPLAIN`` on PostgreSQL."""
+evaluator's (tests/naive_eval.py). PostgreSQL also explains every statement of the frames just before it runs
+(tests/pg_explain.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from graphstore import Storage, op
 from graphstore.structs import MList
 from naive_eval import naive_rows, read_store, sql_rows
+from pg_explain import Explainer
 
 
 @op
@@ -160,32 +162,6 @@ def table(df) -> tuple[list, list]:
     return list(df.columns), sorted([tuple(cell(v) for v in row) for row in df.itertuples(index=False)])
 
 
-class Explainer:
-    """A tracer that runs ``EXPLAIN`` of every read of the query layer on a second connection... except statements
-    that use temporary tables (they live on the store's own connection): those are explained there afterwards."""
-
-    def __init__(self) -> None:
-        self.statements: list[tuple[str, object]] = []
-
-    def __call__(self, sql: str, params: tuple) -> None:
-        # the query layer's statements: named parameters (a dict) or none
-        if sql.lstrip().upper().startswith(("SELECT", "WITH")) and len(params) == 1:
-            if params[0] is None or isinstance(params[0], dict):
-                self.statements.append((sql, params[0]))
-
-
-def explain_all(storage: Storage, explainer: Explainer) -> int:
-    """``EXPLAIN`` each statement recorded (temporary tables gone by now are skipped); returns how many ran."""
-    ran = 0
-    for sql, params in explainer.statements:
-        if "pg_temp" in sql or "_gs_" in sql:
-            continue
-        plan = storage.backend.execute("EXPLAIN " + sql, params)
-        assert plan, sql
-        ran += 1
-    return ran
-
-
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     program=st.lists(instruction, min_size=1, max_size=12),
@@ -195,13 +171,13 @@ def explain_all(storage: Storage, explainer: Explainer) -> int:
 def test_sqlite_and_postgres_agree(pg_new_database, program, start, steps):
     # (the fixture makes a new database per example: nothing is shared between examples)
     lite = Storage()
-    explainer = Explainer()
-    pg = Storage(pg_new_database(), tracer=explainer)
+    pg = Storage(pg_new_database())
     try:
         lite_refs = run_program(lite, program)
         pg_refs = run_program(pg, program)
         assert [r.hid for r in lite_refs] == [r.hid for r in pg_refs]
         assert records(lite) == records(pg)
+        explainer = Explainer().attach(pg)  # every statement of the frames below is explained before it runs
         assert lite.cache_info() == pg.cache_info()
         store = read_store(pg)
         cfs = [(lite.cf(OPS[start]), pg.cf(OPS[start]))]
@@ -212,7 +188,7 @@ def test_sqlite_and_postgres_agree(pg_new_database, program, start, steps):
             assert sql_rows(pg, pg_cf.pattern) == naive_rows(pg, pg_cf.pattern, store)
             assert table(lite_cf.df(values="refs")) == table(pg_cf.df(values="refs"))
             assert table(lite_cf.df()) == table(pg_cf.df())
-        assert explain_all(pg, explainer) > 0
+        assert explainer.explained
     finally:
         lite.close()
         pg.close()

@@ -1,4 +1,7 @@
-"""Reading an op's stored calls ahead while a program retraces: fewer statements, never a stale answer."""
+"""Reading an op's stored calls ahead while a program retraces: fewer statements, never a stale answer.
+
+SQLite only: the SQLite store's read-ahead and its statements.
+"""
 
 from __future__ import annotations
 

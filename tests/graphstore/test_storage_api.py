@@ -25,7 +25,7 @@ from graphstore import (
     op,
 )
 from graphstore.backends.schema import SCHEMA_VERSION
-from store_tools import value_files
+from store_tools import rows_elsewhere, value_files
 
 
 def n_calls(storage: Storage) -> int:
@@ -113,7 +113,7 @@ def test_exception_propagates_unchanged_and_nothing_is_stored(storage, log):
     assert n_calls(storage) == 1
 
 
-def test_exception_keeps_earlier_calls_on_a_file_store(db_path, log):
+def test_exception_keeps_earlier_calls_on_a_file_store(db_path, store_kind, log):
     inc, _, _ = make_ops(log)
 
     @op
@@ -191,7 +191,7 @@ print("ok", r.cid)
 """
 
 
-def test_same_content_across_processes(tmp_path, db_path, log):
+def test_same_content_across_processes(tmp_path, db_path, store_kind, log):
     script = tmp_path / "record.py"
     script.write_text(textwrap.dedent(SUBPROCESS_SCRIPT))
     env = dict(os.environ)
@@ -232,7 +232,7 @@ def _define_calc(offset):
     return calc
 
 
-def test_changed_op_code_warns_once_naming_the_op(db_path):
+def test_changed_op_code_warns_once_naming_the_op(db_path, store_kind):
     s = Storage(db_path)
     with s:
         _define_calc(1)(1)
@@ -284,7 +284,7 @@ def test_hits_are_lazy(storage, log):
     assert storage.unwrap(later) == 2
 
 
-def test_retracing_a_program_loads_no_value(db_path, log, counter, monkeypatch):
+def test_retracing_a_program_loads_no_value(db_path, store_kind, log, counter, monkeypatch):
     inc, add, mul = make_ops(log)
 
     def program():
@@ -368,7 +368,7 @@ def test_unwrap_attach_and_load_ref(storage, log):
 # --- the hot path -----------------------------------------------------------------------------------------------------
 
 
-def test_retracing_reads_at_most_one_statement_per_call(db_path, counter, log):
+def test_retracing_reads_at_most_one_statement_per_call(db_path, store_kind, counter, log):
     inc, _, _ = make_ops(log)
     s = Storage(db_path, tracer=counter)
     with s:
@@ -393,7 +393,7 @@ def test_retracing_reads_at_most_one_statement_per_call(db_path, counter, log):
 # --- overflow ---------------------------------------------------------------------------------------------------------
 
 
-def test_large_values_go_to_the_overflow_dir(tmp_path, db_path, log):
+def test_large_values_go_to_the_overflow_dir(tmp_path, db_path, store_kind, log):
     ovf = tmp_path / "ovf"
 
     @op
@@ -407,9 +407,7 @@ def test_large_values_go_to_the_overflow_dir(tmp_path, db_path, log):
     s.close()
     files = value_files(ovf)
     assert len(files) == 1 and r.cid in files[0]
-    with sqlite3.connect(db_path) as conn:
-        data, path = conn.execute('SELECT data, path FROM "values" WHERE cid = ?', (r.cid,)).fetchone()
-    conn.close()
+    [(data, path)] = rows_elsewhere(db_path, 'SELECT data, path FROM "values" WHERE cid = ?', (r.cid,))
     assert data is None and path
 
     s2 = Storage(db_path, overflow_dir=ovf, overflow_threshold_MB=0.001)
@@ -481,11 +479,7 @@ def test_random_bytes_file_is_a_store_error(tmp_path):
 
 
 def _count_calls_elsewhere(db_path: str) -> int:
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute("SELECT count(*) FROM calls").fetchone()[0]
-    finally:
-        conn.close()
+    return rows_elsewhere(db_path, "SELECT count(*) FROM calls")[0][0]
 
 
 def test_completed_calls_become_visible_to_other_connections(file_storage, db_path, log):
@@ -504,7 +498,7 @@ def test_completed_calls_become_visible_to_other_connections(file_storage, db_pa
     assert _count_calls_elsewhere(db_path) == 2  # immediately after the block
 
 
-def test_a_run_mode_context_writes_its_calls_on_exit(db_path, log):
+def test_a_run_mode_context_writes_its_calls_on_exit(db_path, store_kind, log):
     @op
     def inc(x):
         log.append("inc")
@@ -523,7 +517,7 @@ def test_a_run_mode_context_writes_its_calls_on_exit(db_path, log):
     s.close()
 
 
-def test_an_unclosed_store_is_closed_when_the_interpreter_exits(db_path):
+def test_an_unclosed_store_is_closed_when_the_interpreter_exits(db_path, store_kind):
     """Its pending calls are written and its write-ahead log folded back into the store file."""
     script = textwrap.dedent(f"""
         from graphstore import Storage, op

@@ -1,4 +1,7 @@
-"""One bad record fails its own call and nothing else: the calls recorded before and after it are stored."""
+"""One bad record fails its own call and nothing else: the calls recorded before and after it are stored.
+
+SQLite only where a test meets SQLite's own limits (row size, the file's writes).
+"""
 
 from __future__ import annotations
 

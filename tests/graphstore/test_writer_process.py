@@ -1,5 +1,8 @@
 """The helper process that writes batches: same store as writing in the recording process, nothing lost when either
-process dies, errors reported to the recording program."""
+process dies, errors reported to the recording program.
+
+SQLite only: the helper process is the SQLite store's.
+"""
 
 from __future__ import annotations
 

@@ -234,7 +234,7 @@ def test_a_ref_is_refused_with_a_hint_at_its_creator(seeded):
     }
 
 
-def test_a_dry_run_works_on_a_read_only_store(db_path):
+def test_a_dry_run_works_on_a_read_only_store(db_path, store_kind):
     s = Storage(db_path)
     pipeline(s)
     s.close()

@@ -12,12 +12,13 @@ import tempfile
 
 import graphstore.query.expand
 import graphstore.query.rows
-from hypothesis import example, given
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from graphstore import Storage, op
 from graphstore.structs import MList
 from naive_eval import naive_rows, read_store, sql_rows, sql_table_rows
+from pg_explain import Explainer
 
 
 @op
@@ -200,3 +201,35 @@ def test_sql_extraction_equals_naive_evaluation(program, start, steps, on_file, 
         storage.close()
         if folder:
             shutil.rmtree(folder)
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    program=st.lists(instruction, min_size=1, max_size=14),
+    start=st.one_of(st.sampled_from(sorted(OPS)), st.integers(0, 50)),
+    steps=st.lists(frame_op, max_size=5),
+)
+def test_postgres_accepts_every_statement(pg_new_database, program, start, steps):
+    # The frames of the test above on a PostgreSQL store: the server EXPLAINs every statement of the query layer
+    # just before it runs (temporary tables included: same connection, after the statements that made them), and
+    # the rows still equal the naive evaluator's.
+    storage = Storage(pg_new_database())
+    explainer = Explainer()
+    try:
+        refs = run_program(storage, program)
+        explainer.attach(storage)
+        cf = storage.cf(OPS[start]) if isinstance(start, str) else storage.cf(refs[start % len(refs)] if refs else [])
+        store = read_store(storage)
+        frames = [cf]
+        for step in steps:
+            frames.append(apply(frames[-1], step, storage, refs))
+        for cf in frames:
+            expected = naive_rows(storage, cf.pattern, store)
+            assert sql_rows(storage, cf.pattern) == expected, cf
+            assert sql_table_rows(storage, cf.pattern) == expected, cf
+            cf.sql()  # (its root probes run after the statements that stage members)
+            cf.delete_calls(dry_run=True)  # (the statements that plan a deletion)
+        assert explainer.explained
+        assert all(s.lstrip().upper().startswith(("CREATE TEMPORARY TABLE", "DROP")) for s in explainer.unexplained)
+    finally:
+        storage.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from graphstore import Storage, op
 from naive_eval import naive_rows, sql_rows
+from pg_explain import Explainer
+from store_tools import temp_tables
 
 CHAIN = 100
 
@@ -33,8 +35,7 @@ def test_frame_of_200_nodes_is_staged(storage, counter):
     assert df.shape == (3, CHAIN + 1)
     assert sorted(df.iloc[:, -1]) == [start + sum(range(CHAIN)) for start in range(3)]
     assert sql_rows(storage, cf.pattern) == naive_rows(storage, cf.pattern)
-    tables = storage.backend.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
-    assert tables == []  # staging tables are dropped
+    assert temp_tables(storage) == []  # staging tables are dropped
 
 
 def test_cyclic_frame_of_many_ops(storage):
@@ -48,7 +49,7 @@ def test_cyclic_frame_of_many_ops(storage):
     assert rows == naive_rows(storage, cf.pattern) and len(rows) == 1
 
 
-def test_seed_pipeline_with_scikit_learn(tmp_path):
+def test_seed_pipeline_with_scikit_learn(storage):
     import numpy as np
     from sklearn.datasets import load_digits
     from sklearn.ensemble import RandomForestClassifier
@@ -66,7 +67,6 @@ def test_seed_pipeline_with_scikit_learn(tmp_path):
     def get_acc(model, X, y):
         return round(accuracy_score(y_pred=model.predict(X), y_true=y), 2)
 
-    storage = Storage(str(tmp_path / "seed.db"))
     with storage:
         for n_class in (2, 5):
             X, y = load_data(n_class)
@@ -88,4 +88,22 @@ def test_seed_pipeline_with_scikit_learn(tmp_path):
     for row in df.itertuples():
         assert isinstance(row.X, np.ndarray) and row.model.n_estimators == row.n_estimators
         assert set(np.unique(row.y)) == set(range(row.n_class)) and 0 < row.var_0 <= 1
+
+
+def test_postgres_explains_the_statements_of_staged_tables(pg_url):
+    # A chain of 30 steps is staged in two tables; every statement, those that fill and read them included, is
+    # explained by the server on the store's connection just before it runs.
+    storage = Storage(pg_url)
+    with storage:
+        x = 0
+        for s in STEPS[:30]:
+            x = s(x)
+    explainer = Explainer().attach(storage)
+    cf = storage.cf(STEPS[29]).expand_back(recursive=True)
+    df = cf.df(include_calls=False)
+    assert list(df.iloc[0]) == [0] + [sum(range(i + 1)) for i in range(30)]
+    staged = explainer.temp_statements()
+    assert any(s.startswith('CREATE TEMPORARY TABLE "_gs_s') for s in staged)
+    assert any(s.startswith("SELECT") and 'FROM "_gs_s' in s for s in staged)
+    assert all(s.startswith("DROP") for s in explainer.unexplained)
     storage.close()
