@@ -238,18 +238,21 @@ def store_rows(storage, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def rows_elsewhere(location: str, sql: str, params: tuple = ()) -> list[tuple]:
-    """The rows of raw SQL (``?`` placeholders) read on a connection of the test's own to the store at ``location``
-    (a SQLite file or a PostgreSQL URL), not through graphstore; ids come back as 32-hex text from both."""
+    """The rows of raw SQL (``?`` placeholders) run on a connection of the test's own to the store at ``location``
+    (a SQLite file or a PostgreSQL URL), not through graphstore, and committed; ids come back as 32-hex text from
+    both."""
     import uuid
 
     if not location.startswith(("postgresql://", "postgres://")):
         conn = sqlite3.connect(location)
         try:
-            return conn.execute(sql, params).fetchall()
+            with conn:  # (a statement that changes rows is committed)
+                return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(location, autocommit=True) as pg:
-        rows = pg.execute(sql.replace("?", "%s"), params or None).fetchall()
+        cur = pg.execute(sql.replace("?", "%s"), params or None)
+        rows = cur.fetchall() if cur.description is not None else []
     return [tuple(v.hex if isinstance(v, uuid.UUID) else v for v in row) for row in rows]

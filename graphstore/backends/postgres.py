@@ -33,6 +33,7 @@ from .base import (
     calls_from_rows,
 )
 from .export import export_batches
+from .hash_scheme import check_scheme
 from .postgres_check import PgChecker
 from .postgres_conn import PgConnections, ids_only, is_id
 from .postgres_history import PgHistory
@@ -99,6 +100,7 @@ class PostgresBackend(Backend):
         self.parallel = PgParallel(self.db)
         try:
             ensure_schema(self.db.get(), self.location, create=not read_only)
+            check_scheme(self.versions.get_meta, self._put_meta, self.location, write=not read_only)
             self._store_id = self.get_meta("store_id")
         except psycopg.Error as exc:
             self.db.close()
@@ -370,6 +372,9 @@ class PostgresBackend(Backend):
 
     def get_meta(self, key: str) -> str | None:
         return self.versions.get_meta(key)
+
+    def _put_meta(self, key: str, value: str) -> None:
+        self.versions.set_meta(key, value)
 
     def set_meta(self, key: str, value: str) -> None:
         self._refuse_write("change settings of")

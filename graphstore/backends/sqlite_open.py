@@ -22,8 +22,8 @@ import struct
 import time
 import urllib.parse
 
-from ..errors import ForeignWALError, SchemaVersionError, StoreError
-from ..hashing import COMPATIBLE_SCHEMES, SCHEME_VERSION
+from ..errors import ForeignWALError, StoreError
+from .hash_scheme import check_scheme
 
 STORE_MAGIC = 0x47535431
 """``application_id`` of graphstore stores ("GST1")."""
@@ -237,31 +237,13 @@ def read_only_mode(path: str) -> str:
 
 
 def check_hash_scheme(conn: sqlite3.Connection, path: str, write: bool = True) -> None:
-    """Record the hashing scheme in a new store; refuse a store whose ids were made by a scheme this code cannot
-    match (one outside ``COMPATIBLE_SCHEMES``).
+    """:func:`~graphstore.backends.hash_scheme.check_scheme` on the store file's ``meta`` table."""
 
-    A store of an older compatible scheme opened for writing records that its new calls use ``SCHEME_VERSION``:
-    ``hash_scheme`` becomes the current scheme and ``hash_scheme_first`` keeps the scheme it was made with (read-only
-    opens change nothing). Its old calls stay where they are, valid for the values their ids were computed from.
-    """
-    row = conn.execute("SELECT value FROM meta WHERE key = 'hash_scheme'").fetchone()
-    if row is None:
-        if write:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?)", (str(SCHEME_VERSION),))
-        return
-    try:
-        scheme = int(row[0])
-    except (TypeError, ValueError):
-        raise SchemaVersionError(
-            f"store {path} records hashing scheme {row[0]!r}, which is not a scheme number: the store is damaged"
-        ) from None
-    if scheme not in COMPATIBLE_SCHEMES:
-        known = ", ".join(str(s) for s in sorted(COMPATIBLE_SCHEMES))
-        newer = " (a newer graphstore wrote it: upgrade graphstore to use it)" if scheme > SCHEME_VERSION else ""
-        raise SchemaVersionError(
-            f"store {path} was written with hashing scheme {row[0]}, but this graphstore uses scheme "
-            f"{SCHEME_VERSION} and can match the ids of schemes {known} only: its ids cannot be matched{newer}"
-        )
-    if scheme < SCHEME_VERSION and write:
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme_first', ?)", (str(scheme),))
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme' AND value = ?", (str(SCHEME_VERSION), row[0]))
+    def get(key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def put(key: str, value: str) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    check_scheme(get, put, path, write)

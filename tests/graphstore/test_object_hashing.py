@@ -8,7 +8,6 @@ import collections
 import dataclasses
 import enum
 import os
-import sqlite3
 import subprocess
 import sys
 import warnings
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from graphstore import HashingError, InputMutatedWarning, SchemaVersionError, Storage, UnstableIdWarning, op
 from graphstore.hashing import SCHEME_VERSION, hash_value
 from graphstore.objhash import hash_value_noting
+from store_tools import rows_elsewhere
 from strategies import object_fields
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -271,23 +271,15 @@ def test_a_call_on_a_scripts_dataclass_runs_once_across_processes(tmp_path, db_p
 # --- stores of scheme 1 ----------------------------------------------------------------------------------------------
 
 
-# The hashing-scheme tests below run on SQLite files only: the PostgreSQL store does not record or check the
-# hashing scheme yet (its ``meta`` table holds the schema version and the store id).
+# The hashing-scheme tests below run on a SQLite file and a PostgreSQL database: both record the scheme in ``meta``.
 
 
 def _meta(path: str) -> dict:
-    conn = sqlite3.connect(path)
-    try:
-        return dict(conn.execute("SELECT key, value FROM meta WHERE key LIKE 'hash_scheme%'").fetchall())
-    finally:
-        conn.close()
+    return dict(rows_elsewhere(path, "SELECT key, value FROM meta WHERE key LIKE 'hash_scheme%'"))
 
 
 def _set_scheme(path: str, scheme: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'hash_scheme'", (scheme,))
-    conn.commit()
-    conn.close()
+    rows_elsewhere(path, "UPDATE meta SET value = ? WHERE key = 'hash_scheme'", (scheme,))
 
 
 def _ops(log):
@@ -309,7 +301,7 @@ def _ops(log):
     return inc, total, describe
 
 
-def test_a_store_of_scheme_1_is_opened_retraced_and_marked(db_path, log):
+def test_a_store_of_scheme_1_is_opened_retraced_and_marked(store_kind, db_path, log):
     """Builtin, numpy and pandas ids are the same under schemes 1 and 2: such a store's calls are retraced."""
     inc, total, describe = _ops(log)
     arr, frame = np.arange(5.0), pd.DataFrame({"a": [1, 2]})
@@ -344,7 +336,7 @@ def test_a_store_of_scheme_1_is_opened_retraced_and_marked(db_path, log):
 
 
 @pytest.mark.parametrize("read_only", [False, True], ids=["read-write", "read-only"])
-def test_a_store_of_a_newer_scheme_is_refused(db_path, read_only):
+def test_a_store_of_a_newer_scheme_is_refused(store_kind, db_path, read_only):
     Storage(db_path).close()
     _set_scheme(db_path, str(SCHEME_VERSION + 1))
     with pytest.raises(SchemaVersionError, match=r"scheme 3.*upgrade graphstore"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 
 import psycopg
 import pytest
@@ -372,6 +373,12 @@ def _analysed(url: str) -> dict[str, bool]:
     return dict(rows)
 
 
+def _modified(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'calls'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_a_frame_after_a_bulk_load_refreshes_the_planners_statistics(pg_url):
     """Right after recording, PostgreSQL's autovacuum has not analysed the tables yet (it runs about once a minute),
     and plans the frame's joins as if they were empty: the first frame analyses the tables that changed a lot."""
@@ -385,6 +392,9 @@ def test_a_frame_after_a_bulk_load_refreshes_the_planners_statistics(pg_url):
         for i in range(3_000):
             twice(i)
     storage.close()  # the writer's statistics reach the server when its session ends
+    deadline = time.monotonic() + 20
+    while _modified(pg_url) < 3_000 and time.monotonic() < deadline:  # (its session ends a moment after the close)
+        time.sleep(0.05)
     assert _analysed(pg_url) == {"calls": False, "edges": False}
     reader = Storage(pg_url)
     assert len(reader.cf(twice).df()) == 3_000
