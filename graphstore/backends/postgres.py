@@ -45,7 +45,8 @@ from .postgres_write import BatchWriter
 from .sqlite_write import SEP_FIELD, SEP_OUTPUT
 
 _HEAD = "SELECT hid, cid, op_name, op_version, tuple_out, version_id, outputs FROM calls"
-_EITHER = f"({_HEAD} WHERE hid = %s::uuid) UNION ALL ({_HEAD} WHERE cid = %s::uuid LIMIT 1) LIMIT 1"
+_HEAD_ID = _HEAD.replace(" FROM calls", ", id FROM calls")
+_EITHER = f"({_HEAD_ID} WHERE hid = %s::uuid) UNION ALL ({_HEAD_ID} WHERE cid = %s::uuid LIMIT 1) LIMIT 1"
 _ANY = "CAST(%s AS UUID[])"
 
 
@@ -158,8 +159,8 @@ class PostgresBackend(Backend):
             known.missed(op_key)
             return None
         if rows[0][0] == hid:
-            known.found((rows[0][2], rows[0][3]))
-        return self._record(rows[0])
+            known.found((rows[0][2], rows[0][3]), rows[0][7])
+        return self._record(rows[0][:7])
 
     def forget_cached_calls(self) -> None:
         """Drop the calls and ids read ahead (done on entering a storage context and before any deletion)."""

@@ -3,8 +3,10 @@
 A lookup is a round trip (a tenth of a millisecond or more, against a few microseconds on SQLite). Two things save
 most of them, as on SQLite:
 
-- an op whose stored calls keep being found (a program retracing) has all its calls read in one statement, and
-  looked up in memory from then on;
+- a call found by its history id has the op's calls recorded after it read too (a program retracing meets its calls
+  in the order it recorded them), in a window that grows while the calls read ahead are used; and an op whose stored
+  calls keep being found in another order has all its calls read in one statement; either way, they are looked up
+  in memory from then on;
 - once a call of an op is not found, the ids of all the op's stored calls are read (when there are not too many),
   and new calls are known to be new without a statement; calls this process writes are added.
 
@@ -31,6 +33,13 @@ _OP_CALLS = (
 )
 _OP_IDS = "SELECT hid, cid FROM calls WHERE op_name = %s AND op_version = %s"
 _COUNT_OP = "SELECT count(*) FROM calls WHERE op_name = %s AND op_version = %s"
+_OP_AFTER = _OP_CALLS + " AND id > %s ORDER BY id LIMIT %s"
+
+READ_AHEAD_MIN = 64
+READ_AHEAD_MAX = 65_536
+"""How many of an op's calls recorded after a call found by a round trip are read with it: ``READ_AHEAD_MIN`` at
+first, four times more each time at least half of the previous window was used, back to the minimum otherwise
+(and after a window none of whose calls was met, the next 1, 2, 4, ... up to 64 round trips read nothing ahead)."""
 
 
 class KnownCalls:
@@ -47,6 +56,9 @@ class KnownCalls:
 
     def forget(self) -> None:
         self.memo: dict[str, tuple] = {}
+        self.windows: dict[tuple[str, int], int] = {}
+        self.served: dict[tuple[str, int], int] = {}
+        self.paused: dict[tuple[str, int], tuple[int, int]] = {}
         self.hits: dict[tuple[str, int], int] = {}
         self.totals: dict[tuple[str, int], int] = {}
         self.memo_ops: set[tuple[str, int]] = set()
@@ -54,7 +66,11 @@ class KnownCalls:
 
     def row(self, hid: str) -> tuple | None:
         """The calls row of ``hid`` if it was read ahead."""
-        return self.memo.get(hid)
+        row = self.memo.get(hid)
+        if row is not None:
+            key = (row[2], row[3])
+            self.served[key] = self.served.get(key, 0) + 1
+        return row
 
     def surely_new(self, hid: str, cid: str, op_key: tuple[str, int] | None) -> bool:
         """Whether the ids of the op's calls were read and neither id is among them."""
@@ -75,17 +91,37 @@ class KnownCalls:
             ids.add(cid)
         self.known[op_key] = ids
 
-    def found(self, op_key: tuple[str, int]) -> None:
-        """A call of the op was found by its history id: past enough hits, read all its calls."""
+    def found(self, op_key: tuple[str, int], row_id: int) -> None:
+        """A call of the op (row ``row_id``) was found by its history id: read the op's calls recorded after it, and
+        past enough hits, all its calls."""
+        if op_key in self.memo_ops:
+            return
+        self._read_ahead(op_key, row_id)
         hits = self.hits.get(op_key, 0) + 1
         self.hits[op_key] = hits
-        if hits < MEMO_MIN_HITS or hits % MEMO_MIN_HITS or op_key in self.memo_ops:
+        if hits < MEMO_MIN_HITS or hits % MEMO_MIN_HITS:
             return
         total = self._count(op_key)
         if hits * MEMO_HIT_SHARE >= total and len(self.memo) + total <= MEMO_MAX_CALLS:
             memo = self.memo
             self.memo_ops.add(op_key)
             memo.update((row[0], row) for row in self._run(_OP_CALLS, op_key) if row[6] is not None)
+
+    def _read_ahead(self, op_key: tuple[str, int], row_id: int) -> None:
+        window = self.windows.get(op_key)
+        used = self.served.get(op_key, 0)
+        if window is not None and used == 0:  # the calls read ahead last time were not met: wait longer each time
+            skip, pause = self.paused.get(op_key, (0, 1))
+            if skip < pause:
+                self.paused[op_key] = (skip + 1, pause)
+                return
+            self.paused[op_key] = (0, min(2 * pause, 64))
+        window = READ_AHEAD_MIN if window is None or used * 2 < window else min(4 * window, READ_AHEAD_MAX)
+        if len(self.memo) + window > MEMO_MAX_CALLS:
+            return
+        self.windows[op_key], self.served[op_key] = window, 0
+        memo = self.memo
+        memo.update((row[0], row) for row in self._run(_OP_AFTER, (*op_key, row_id, window)) if row[6] is not None)
 
     def written(self, calls: list[tuple]) -> None:
         """Calls (batch rows) this process stored: their ids are known from now on."""

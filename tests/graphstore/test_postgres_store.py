@@ -401,3 +401,30 @@ def test_a_frame_after_a_bulk_load_refreshes_the_planners_statistics(pg_url):
     assert _analysed(pg_url) == {"calls": True, "edges": True}
     assert len(reader.cf(twice).df()) == 3_000  # (not analysed again within the check interval)
     reader.close()
+
+
+def test_retracing_in_recording_order_reads_the_calls_ahead(pg_url):
+    """A program retraced as it was recorded needs a handful of statements, not one per call; another order still
+    finds every call."""
+
+    @op
+    def square(x):
+        return x * x
+
+    storage = Storage(pg_url)
+    with storage:
+        for i in range(3_000):
+            square(i)
+    storage.close()
+    for order in (list(range(3_000)), list(reversed(range(3_000)))):
+        statements = []
+        storage = Storage(pg_url, tracer=lambda sql, params: statements.append(sql))
+        with storage:
+            assert [storage.unwrap(square(i)) for i in order] == [i * i for i in order]
+            assert storage.cache_info()["pending_calls"] == 0  # nothing computed
+        storage.close()
+        lookups = [s for s in statements if "FROM calls" in s]
+        if order[0] == 0:
+            assert len(lookups) <= 12, len(lookups)
+        else:
+            assert len(lookups) <= 260, len(lookups)  # (once a sixteenth are found, all are read)
