@@ -417,8 +417,8 @@ def test_retracing_in_recording_order_reads_the_calls_ahead(pg_url):
             square(i)
     storage.close()
     for order in (list(range(3_000)), list(reversed(range(3_000)))):
-        statements = []
-        storage = Storage(pg_url, tracer=lambda sql, params: statements.append(sql))
+        statements: list[str] = []
+        storage = Storage(pg_url, tracer=lambda sql, params, seen=statements: seen.append(sql))
         with storage:
             assert [storage.unwrap(square(i)) for i in order] == [i * i for i in order]
             assert storage.cache_info()["pending_calls"] == 0  # nothing computed
