@@ -316,6 +316,11 @@ class Backend(ABC):
     def has_calls(self) -> bool:
         """Whether the store holds any call."""
 
+    def disk_bytes(self) -> int | None:
+        """*Optional.* The space the store takes on disk, in bytes (a SQLite file with its write-ahead log; a
+        PostgreSQL database), overflow files aside; None when the store cannot tell."""
+        return None
+
     # --- queries of the query layer -------------------------------------------------------------------------------
 
     @abstractmethod
@@ -409,8 +414,9 @@ class Backend(ABC):
         name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
 
     @abstractmethod
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
-        """Delete unreferenced refs and values atomically: ``(refs, values, overflow file names to remove)``."""
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
+        """Delete unreferenced refs and values atomically: ``(refs, values, overflow file names to remove)``. With
+        ``dry_run``, deletes nothing and returns what would be deleted."""
 
     @abstractmethod
     def deletion_count(self) -> int:

@@ -232,6 +232,9 @@ class PostgresBackend(Backend):
         sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables.values())
         return dict(zip(tables, (int(n) for n in self.db.run(sql)[0])))
 
+    def disk_bytes(self) -> int | None:
+        return int(self.db.run("SELECT pg_database_size(current_database())")[0][0])
+
     # --- the query layer ----------------------------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Any = ()) -> list[tuple]:
@@ -312,9 +315,9 @@ class PostgresBackend(Backend):
         self._refuse_write("delete calls from")
         return self.history.delete_calls(hids, with_dependents, dry_run)
 
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
         self._refuse_write("clean up")
-        return self.history.cleanup_refs()
+        return self.history.cleanup_refs(dry_run)
 
     def deletion_count(self) -> int:
         return self.history.deletion_count()
