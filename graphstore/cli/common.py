@@ -18,9 +18,11 @@ from typing import Any
 
 import click
 import numpy as np
+import pandas as pd
 
 from ..backends import open_backend, schema_versions, shown_location
 from ..errors import StoreError
+from ..refs import Call, Ref
 from ..storage import Storage
 
 FORMATS = ("table", "csv", "json", "parquet")
@@ -100,6 +102,7 @@ def emit_table(table: Any, fmt: str | None, output: str | None, as_json: bool) -
 
     if fmt is None:
         fmt = "json" if as_json else _BY_EXTENSION.get(os.path.splitext(output or "")[1].lower(), "table")
+    table = _collections_as_lists(table)
     if fmt == "parquet":
         if output is None:
             raise click.UsageError("--format parquet writes a file: give one with -o FILE")
@@ -112,7 +115,7 @@ def emit_table(table: Any, fmt: str | None, output: str | None, as_json: bool) -
     if fmt == "csv":
         text = flat.to_csv(index=False)
     elif fmt == "json":
-        text = json.dumps([{k: plain(v) for k, v in row.items()} for row in flat.to_dict("records")]) + "\n"
+        text = json.dumps([{str(k): plain(v) for k, v in row.items()} for row in table.to_dict("records")]) + "\n"
     elif flat.empty:
         text = "  ".join(str(c) for c in flat.columns) + "\n"
     else:
@@ -124,11 +127,30 @@ def emit_table(table: Any, fmt: str | None, output: str | None, as_json: bool) -
             f.write(text)
 
 
+def _collections_as_lists(table: Any) -> Any:
+    """``table`` with each cell that holds several elements (a history that saw several refs or calls at a node)
+    as a plain list of their ids (or values)."""
+    from ..query.cells import Collection
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, Collection):
+            return [item.hid if isinstance(item, (Ref, Call)) else item for item in value]
+        return value
+
+    out = table.copy()
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].map(cell)
+    return out
+
+
 def plain(value: Any) -> Any:
-    """``value`` as JSON holds it: numbers, text, lists and objects as they are; times as ISO text; bytes as hex;
-    numpy scalars as Python numbers; NaN as null; anything else as its text."""
+    """``value`` as JSON holds it: numbers, text, lists and objects as they are; calls and refs as their ids; times
+    as ISO text; bytes as hex; numpy scalars as Python numbers; NaN and NaT as null; anything else as its text."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, (Ref, Call)):
+        return value.hid
     if isinstance(value, float):
         return None if value != value else value
     if isinstance(value, dict):
@@ -139,6 +161,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
+    if value is pd.NaT:
+        return None
     if isinstance(value, np.generic):
         return plain(value.item())
     return str(value)
