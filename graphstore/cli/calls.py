@@ -63,7 +63,7 @@ def _filtered_frame(storage: Storage, op: str, where: tuple[str, ...]) -> Any:
     return frame
 
 
-@click.command("calls")
+@click.command("calls", short_help="An op's calls, filtered by argument values.")
 @store_argument
 @click.argument("op")
 @click.option("--where", "where", multiple=True, metavar="NAME=VALUE", help="Keep calls whose argument NAME was VALUE.")
@@ -177,7 +177,7 @@ def _ref_lines(items: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-@click.command("show")
+@click.command("show", short_help="One call or ref, by its id.")
 @store_argument
 @click.argument("id")
 @load_values_option

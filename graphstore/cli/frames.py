@@ -39,7 +39,7 @@ def op_frame(storage: Storage, location: str, op: str, expand: str) -> Any:
     return frame
 
 
-@click.command("frame")
+@click.command("frame", short_help="An op's history table (its frame), grown back or forward.")
 @store_argument
 @click.argument("op")
 @expand_option
@@ -60,7 +60,7 @@ def frame_command(
     emit_table(table, fmt, output, as_json)
 
 
-@click.command("sql")
+@click.command("sql", short_help="The SQL that makes an op's history table.")
 @store_argument
 @click.argument("op")
 @expand_option
@@ -76,7 +76,7 @@ def sql_command(store: str, op: str, expand: str) -> None:
         click.echo(op_frame(storage, store, op, expand).sql())
 
 
-@click.command("draw")
+@click.command("draw", short_help="Draw an op's frame into a picture.")
 @store_argument
 @click.argument("op")
 @expand_option

@@ -48,7 +48,7 @@ def op_table(storage: Storage) -> Any:
     return table
 
 
-@click.command("info")
+@click.command("info", short_help="What a store holds: engine, size, records, ops.")
 @store_argument
 @overflow_option
 @json_option
@@ -83,7 +83,7 @@ def info_command(store: str, overflow_dir: str | None, as_json: bool) -> None:
         click.echo(f"{op['op']:<{width}}  {op['version']:>7}  {op['calls']:>8}  {last}")
 
 
-@click.command("ops")
+@click.command("ops", short_help="A store's ops with their versions and calls.")
 @store_argument
 @table_options
 def ops_command(store: str, fmt: str | None, output: str | None, as_json: bool) -> None:

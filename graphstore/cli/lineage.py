@@ -61,7 +61,7 @@ def _text(node: dict[str, Any], label: str, prefix: str, last: bool, lines: list
         _text(child, f"{name}: ", prefix + "    ", i == len(inputs) - 1, lines)
 
 
-@click.command("lineage")
+@click.command("lineage", short_help="Where a value came from: a tree, or a picture.")
 @store_argument
 @click.argument("id")
 @click.option("--depth", type=click.IntRange(min=1), help="Follow at most this many calls back.")

@@ -18,7 +18,7 @@ PROBLEMS_FOUND = 3
 """The exit code of ``graphstore check`` on a store with problems."""
 
 
-@click.command("check")
+@click.command("check", short_help="Verify a store (exit code 3 on problems).")
 @store_argument
 @click.option("--quick", is_flag=True, help="Skip re-checksumming every stored value.")
 @overflow_option
@@ -48,7 +48,7 @@ def check_command(store: str, quick: bool, overflow_dir: str | None, as_json: bo
         click.get_current_context().exit(PROBLEMS_FOUND)
 
 
-@click.command("gc")
+@click.command("gc", short_help="Delete what no call uses, give the space back.")
 @store_argument
 @click.option("--dry-run", is_flag=True, help="Say what would go; delete nothing.")
 @click.option("--no-vacuum", is_flag=True, help="Delete, but leave the space to the database for reuse.")
@@ -82,7 +82,7 @@ def gc_command(store: str, dry_run: bool, no_vacuum: bool, overflow_dir: str | N
         click.echo(f"  size {human_bytes(before)} -> {human_bytes(after)}")
 
 
-@click.command("backup")
+@click.command("backup", short_help="Copy a store, as of one instant, to a new file.")
 @store_argument
 @click.argument("dest", type=click.Path(dir_okay=False))
 @overflow_option

@@ -11,7 +11,7 @@ from .calls import known_op
 from .common import emit_table, opened, store_argument, table_options, when
 
 
-@click.command("versions")
+@click.command("versions", short_help="The code versions an op's calls ran under.")
 @store_argument
 @click.argument("op")
 @click.option("--code", is_flag=True, help="Print the recorded source of every version's functions instead.")
