@@ -12,13 +12,13 @@ import datetime
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 import numpy as np
-import pandas as pd
 
 from ..backends import open_backend, schema_versions, shown_location
 from ..errors import StoreError
@@ -151,6 +151,9 @@ def plain(value: Any) -> Any:
         return value
     if isinstance(value, (Ref, Call)):
         return value.hid
+    pandas = sys.modules.get("pandas")  # (a NaT exists only once pandas is imported; not imported here for it)
+    if pandas is not None and value is pandas.NaT:
+        return None
     if isinstance(value, float):
         return None if value != value else value
     if isinstance(value, dict):
@@ -161,8 +164,6 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
-    if value is pd.NaT:
-        return None
     if isinstance(value, np.generic):
         return plain(value.item())
     return str(value)
