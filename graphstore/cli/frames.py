@@ -10,7 +10,7 @@ import click
 
 from ..storage import Storage
 from .calls import known_op
-from .common import emit_table, load_values_option, opened, store_argument, table_options
+from .common import emit_json, emit_table, json_option, load_values_option, opened, store_argument, table_options
 
 _EXPANSIONS = ("none", "back", "forward", "all")
 
@@ -64,7 +64,8 @@ def frame_command(
 @store_argument
 @click.argument("op")
 @expand_option
-def sql_command(store: str, op: str, expand: str) -> None:
+@json_option
+def sql_command(store: str, op: str, expand: str, as_json: bool) -> None:
     """The SQL statements that make the history table of op OP (as `graphstore frame` makes it), in the store's
     dialect.
 
@@ -73,7 +74,11 @@ def sql_command(store: str, op: str, expand: str) -> None:
         graphstore sql runs.db train --expand back
     """
     with opened(store) as storage:
-        click.echo(op_frame(storage, store, op, expand).sql())
+        sql = op_frame(storage, store, op, expand).sql()
+    if as_json:
+        emit_json({"op": op, "expand": expand, "sql": sql})
+    else:
+        click.echo(sql)
 
 
 @click.command("draw", short_help="Draw an op's frame into a picture.")
@@ -84,7 +89,8 @@ def sql_command(store: str, op: str, expand: str) -> None:
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="The picture (.svg, .png, .pdf, .jpg)."
 )
 @click.option("--orientation", type=click.Choice(["TB", "LR", "BT", "RL"]), default="TB", show_default=True)
-def draw_command(store: str, op: str, expand: str, output: str, orientation: str) -> None:
+@json_option
+def draw_command(store: str, op: str, expand: str, output: str, orientation: str, as_json: bool) -> None:
     """Draw the frame of op OP in store STORE (its variables and ops, with how many refs and calls each holds) into
     a picture, with graphviz's dot.
 
@@ -94,4 +100,7 @@ def draw_command(store: str, op: str, expand: str, output: str, orientation: str
     """
     with opened(store) as storage:
         op_frame(storage, store, op, expand).draw(verbose=True, orientation=orientation, path=output)
-    click.echo(f"drew the frame of {op} into {output}")
+    if as_json:
+        emit_json({"op": op, "expand": expand, "output": output})
+    else:
+        click.echo(f"drew the frame of {op} into {output}")

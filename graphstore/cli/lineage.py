@@ -89,7 +89,10 @@ def lineage_command(
             raise StoreError(f"store {shown_location(store)} holds no call or ref with id {hid}")
         if output is not None:
             _draw(storage, hid, call is not None, output)
-            click.echo(f"drew the history of {hid} into {output}")
+            if as_json:
+                emit_json({"id": hid, "output": output})
+            else:
+                click.echo(f"drew the history of {hid} into {output}")
             return
         tracer = _Tracer(storage, load_values, depth)
         roots = [(name, out_hid) for name, out_hid, _ in call.outputs] if call is not None else [("", hid)]

@@ -8,13 +8,17 @@ import click
 from ..backends import shown_location
 from ..errors import VersioningError
 from .calls import known_op
-from .common import emit_table, opened, store_argument, table_options, when
+from .common import emit_json, emit_table, opened, store_argument, table_options, when
 
 
 @click.command("versions", short_help="The code versions an op's calls ran under.")
 @store_argument
 @click.argument("op")
-@click.option("--code", is_flag=True, help="Print the recorded source of every version's functions instead.")
+@click.option(
+    "--code",
+    is_flag=True,
+    help="Print the recorded source of every version's functions instead (with --json: version -> name -> source).",
+)
 @table_options
 def versions_command(store: str, op: str, code: bool, fmt: str | None, output: str | None, as_json: bool) -> None:
     """The code versions of op OP in store STORE (made with versioning: Storage(deps_path=...)): one row per
@@ -55,6 +59,9 @@ def versions_command(store: str, op: str, code: bool, fmt: str | None, output: s
     if not code:
         columns = ["op_version", "version", "semantic", "calls", "recorded", "depends_on"]
         emit_table(pd.DataFrame(rows, columns=columns), fmt, output, as_json)
+        return
+    if as_json:
+        emit_json(dict(sources))
         return
     for version_id, deps in sources:
         click.echo(f"### version {version_id}")

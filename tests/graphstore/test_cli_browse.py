@@ -146,7 +146,8 @@ def test_frame_sql_and_draw(tmp_path):
     rows = json.loads(ok("frame", location, "cli_scale", "--expand", "forward", "--json"))
     assert len(rows) == 3 and all(len(r["cli_scale"]) == 2 and len(r["factor"]) == 2 for r in rows)  # two calls a row
     sql = ok("sql", location, "cli_sum", "--expand", "back")
-    assert "SELECT" in sql and ('"edges"' in sql or "edges" in sql)
+    assert "SELECT" in sql and '"edges"' in sql
+    assert json.loads(ok("sql", location, "cli_sum", "--expand", "back", "--json"))["sql"] == sql.rstrip("\n")
     assert ok("draw", location, "cli_sum", "--expand", "all", "-o", str(tmp_path / "f.svg")).startswith("drew")
     assert "cli_scale" in (tmp_path / "f.svg").read_text()
 
@@ -243,6 +244,9 @@ def test_versions_of_a_versioned_store(tmp_path, monkeypatch):
     assert all("cli_versioned:scaled" in r["depends_on"].split() for r in rows)
     code = ok("versions", location, "scaled", "--code")
     assert code.count("### version") == 2 and "def scaled" in code
+    sources = json.loads(ok("versions", location, "scaled", "--code", "--json"))
+    assert sorted(sources) == sorted(r["version"] for r in rows)
+    assert all("def scaled" in deps["cli_versioned:scaled"] for deps in sources.values())
     call = json.loads(ok("calls", location, "scaled", "--json"))[0]["call"]
     assert json.loads(ok("show", location, call, "--json"))["code_version"] in {r["version"] for r in rows}
 
