@@ -291,6 +291,11 @@ class Backend(ABC):
     def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
         """Stored values by content id (missing ids are absent from the result)."""
 
+    def value_sizes(self, cids: Iterable[str]) -> dict[str, int]:
+        """*Optional.* The size in bytes of stored values by content id, their data left unread (missing ids are
+        absent). The default reads the values."""
+        return {cid: value.size for cid, value in self.load_values(cids).items()}
+
     @abstractmethod
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """``hid -> (cid, kind)`` of the refs with these history ids."""

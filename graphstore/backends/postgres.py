@@ -197,6 +197,11 @@ class PostgresBackend(Backend):
         )
         return {row[0]: ValueRecord(*row) for row in rows}
 
+    def value_sizes(self, cids: Iterable[str]) -> dict[str, int]:
+        ids = ids_only(cids)
+        rows = self.db.run(f'SELECT cid, size FROM "values" WHERE cid = ANY({_ANY})', (ids,)) if ids else []
+        return {cid: int(size) for cid, size in rows}
+
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
         ids = ids_only(hids)
         rows = self.db.run(f"SELECT hid, cid, kind FROM refs WHERE hid = ANY({_ANY})", (ids,)) if ids else []

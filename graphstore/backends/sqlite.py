@@ -327,6 +327,9 @@ class SQLiteBackend(Backend):
         )
         return {row[0]: ValueRecord(*row) for row in rows}
 
+    def value_sizes(self, cids: Iterable[str]) -> dict[str, int]:
+        return dict(self.db.select_in('SELECT cid, size FROM "values" WHERE cid IN ({ids})', cids))
+
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
         rows = self.db.select_in("SELECT hid, cid, kind FROM refs WHERE hid IN ({ids})", hids)
         return {hid: (cid, kind) for hid, cid, kind in rows}

@@ -117,7 +117,7 @@ def calls_command(
 def _values(storage: Storage, refs: list[tuple[str, str, str]], load_values: bool) -> list[dict[str, Any]]:
     """``(name, hid, cid)`` of refs as JSON-ready objects: ids, kind, size of the stored value (atoms), value."""
     kinds = storage.backend.get_refs([hid for _, hid, _ in refs])
-    sizes = {cid: v.size for cid, v in storage.backend.load_values([cid for _, _, cid in refs]).items()}
+    sizes = storage.backend.value_sizes([cid for _, _, cid in refs])
     out = []
     for name, hid, cid in refs:
         item: dict[str, Any] = {"name": name, "ref": hid, "content": cid, "kind": kinds.get(hid, ("", "?"))[1]}

@@ -109,6 +109,10 @@ def test_show_a_call_and_a_ref(recorded):
     assert call["kind"] == "call" and call["op"] == "cli_sum" and call["op_version"] == 0
     assert [i["name"] for i in call["inputs"]] == ["a", "b"] and call["outputs"][0]["ref"] == ids["total"]
     assert all(i["bytes"] > 0 and "value" not in i for i in call["inputs"] + call["outputs"])
+    storage = Storage(location, read_only=True)
+    stored = storage.backend.load_values([i["content"] for i in call["inputs"]])
+    assert [stored[i["content"]].size for i in call["inputs"]] == [i["bytes"] for i in call["inputs"]]
+    storage.close()
     ref = json.loads(ok("show", location, ids["total"].upper(), "--json", "--load-values"))
     assert ref["created_by"] == {"call": ids["sum_call"], "op": "cli_sum", "output": "total"}
     assert ref["value"] == "24" and ref["used_by"] == []
