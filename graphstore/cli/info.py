@@ -36,6 +36,7 @@ def summary(storage: Storage, location: str, overflow_dir: str | None) -> dict[s
         "disk_bytes": storage.backend.disk_bytes(),
         "overflow_bytes": folder_bytes(overflow_dir),
         "counts": {k: counts.get(k, 0) for k in _KINDS},
+        "versioning": storage.backend.get_meta("versioning") == "on",
         "ops": ops.to_dict("records"),
     }
 
@@ -72,6 +73,7 @@ def info_command(store: str, overflow_dir: str | None, as_json: bool) -> None:
     click.echo(f"size            {human_bytes(found['disk_bytes'])} ({place})")
     click.echo(f"overflow files  {human_bytes(found['overflow_bytes'])}")
     click.echo("records         " + ", ".join(f"{counts[k]} {k}" for k in _KINDS))
+    click.echo(f"versioning      {'on: see graphstore versions' if found['versioning'] else 'off'}")
     click.echo("")
     if not found["ops"]:
         click.echo("no ops")

@@ -66,6 +66,7 @@ def test_info_and_ops(recorded):
     found = json.loads(ok("info", location, "--json"))
     assert found["engine"] == ("postgres" if "://" in location else "sqlite")
     assert found["counts"]["calls"] == 10 and found["disk_bytes"] > 0 and found["schema_version"] >= 1
+    assert found["versioning"] is False
     assert {(o["op"], o["calls"]) for o in found["ops"]} == {("cli_scale", 6), ("cli_sum", 3), ("wrap", 1)}
     text = ok("info", location)
     assert text.splitlines()[0].split() == ["store", location]
@@ -243,6 +244,7 @@ def test_versions_of_a_versioned_store(tmp_path, monkeypatch):
         record_two_versions(location, folder, "cli_versioned")[0].close()
     finally:
         sys.modules.pop("cli_versioned", None)
+    assert json.loads(ok("info", location, "--json"))["versioning"] is True
     rows = json.loads(ok("versions", location, "scaled", "--json"))
     assert len(rows) == 2 and [r["calls"] for r in rows] == [1, 1] and rows[0]["version"] != rows[1]["version"]
     assert all("cli_versioned:scaled" in r["depends_on"].split() for r in rows)
