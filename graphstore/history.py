@@ -131,11 +131,14 @@ class History:
         log_deletion(report)
         return report
 
-    def cleanup_refs(self) -> dict[str, int]:
-        """Delete refs that no call references and values that no ref holds (with their overflow files)."""
+    def cleanup_refs(self, dry_run: bool = False) -> dict[str, int]:
+        """Delete refs that no call references and values that no ref holds (with their overflow files); with
+        ``dry_run``, count them and delete nothing."""
         self._refuse_if_read_only("cleanup_refs")
         self.commit()
-        refs, values, files = self._backend.cleanup_refs()
+        refs, values, files = self._backend.cleanup_refs(dry_run)
+        if dry_run:
+            return {"refs": refs, "values": values, "overflow_files": len(files)}
         self._state.stored_cids.clear()
         removed = remove_overflow_files(self._values.overflow_dir, files)
         return {"refs": refs, "values": values, "overflow_files": removed}

@@ -462,9 +462,21 @@ class Storage:
         """
         return self._history.drop_calls(calls_or_hids, delete_dependents, dry_run)
 
-    def cleanup_refs(self) -> dict[str, int]:
-        """Delete refs that no call references and values that no ref holds (with their overflow files)."""
-        return self._history.cleanup_refs()
+    def cleanup_refs(self, dry_run: bool = False) -> dict[str, int]:
+        """Delete refs that no call references and values that no ref holds (with their overflow files); returns
+        how many of each went. With ``dry_run`` nothing is deleted and the counts say what would be.
+
+        >>> from graphstore import Storage, op
+        >>> s = Storage()
+        >>> with s:
+        ...     pair = op(lambda a: (a, -a), name="pair")(3)
+        >>> _ = s.drop_calls(s.get_ref_creator(pair))  # (its refs and values stay until they are cleaned up)
+        >>> s.cleanup_refs(dry_run=True)
+        {'refs': 3, 'values': 2, 'overflow_files': 0}
+        >>> s.cleanup_refs(), s.cleanup_refs()["refs"]
+        ({'refs': 3, 'values': 2, 'overflow_files': 0}, 0)
+        """
+        return self._history.cleanup_refs(dry_run)
 
     def check(self, full: bool = True, raise_on_error: bool = False) -> CheckReport:
         """Verify the store: its own file check, every edge to an existing call and ref, every ref to a value,

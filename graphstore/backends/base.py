@@ -291,6 +291,11 @@ class Backend(ABC):
     def load_values(self, cids: Iterable[str]) -> dict[str, ValueRecord]:
         """Stored values by content id (missing ids are absent from the result)."""
 
+    def value_sizes(self, cids: Iterable[str]) -> dict[str, int]:
+        """*Optional.* The size in bytes of stored values by content id, their data left unread (missing ids are
+        absent). The default reads the values."""
+        return {cid: value.size for cid, value in self.load_values(cids).items()}
+
     @abstractmethod
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """``hid -> (cid, kind)`` of the refs with these history ids."""
@@ -315,6 +320,11 @@ class Backend(ABC):
     @abstractmethod
     def has_calls(self) -> bool:
         """Whether the store holds any call."""
+
+    def disk_bytes(self) -> int | None:
+        """*Optional.* The space the store takes on disk, in bytes (a SQLite file with its write-ahead log; a
+        PostgreSQL database), overflow files aside; None when the store cannot tell."""
+        return None
 
     # --- queries of the query layer -------------------------------------------------------------------------------
 
@@ -409,8 +419,9 @@ class Backend(ABC):
         name)`` of each deleted call. With ``dry_run``, deletes nothing and returns what would be deleted."""
 
     @abstractmethod
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
-        """Delete unreferenced refs and values atomically: ``(refs, values, overflow file names to remove)``."""
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
+        """Delete unreferenced refs and values atomically: ``(refs, values, overflow file names to remove)``. With
+        ``dry_run``, deletes nothing and returns what would be deleted."""
 
     @abstractmethod
     def deletion_count(self) -> int:

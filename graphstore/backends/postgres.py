@@ -200,6 +200,11 @@ class PostgresBackend(Backend):
         )
         return {row[0]: ValueRecord(*row) for row in rows}
 
+    def value_sizes(self, cids: Iterable[str]) -> dict[str, int]:
+        ids = ids_only(cids)
+        rows = self.db.run(f'SELECT cid, size FROM "values" WHERE cid = ANY({_ANY})', (ids,)) if ids else []
+        return {cid: int(size) for cid, size in rows}
+
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
         ids = ids_only(hids)
         rows = self.db.run(f"SELECT hid, cid, kind FROM refs WHERE hid = ANY({_ANY})", (ids,)) if ids else []
@@ -234,6 +239,9 @@ class PostgresBackend(Backend):
         tables["members"] = "members"
         sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables.values())
         return dict(zip(tables, (int(n) for n in self.db.run(sql)[0])))
+
+    def disk_bytes(self) -> int | None:
+        return int(self.db.run("SELECT pg_database_size(current_database())")[0][0])
 
     # --- the query layer ----------------------------------------------------------------------------------------------
 
@@ -316,9 +324,9 @@ class PostgresBackend(Backend):
             self._refuse_write("delete calls from")
         return self.history.delete_calls(hids, with_dependents, dry_run)
 
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
         self._refuse_write("clean up")
-        return self.history.cleanup_refs()
+        return self.history.cleanup_refs(dry_run)
 
     def deletion_count(self) -> int:
         return self.history.deletion_count()

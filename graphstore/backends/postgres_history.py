@@ -125,17 +125,25 @@ class PgHistory:
         conn.execute("DELETE FROM calls WHERE id = ANY(%s)", (call_ids,))
         conn.execute(_BUMP)
 
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
-        """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
+        """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names).
+        With ``dry_run`` the same deletions run in a savepoint rolled back: what would go."""
 
         def body(conn: psycopg.Connection) -> tuple[int, int, list[str]]:
             self.lock_out_writers(conn)
-            refs = conn.execute(_UNREFERENCED_REFS).rowcount
-            conn.execute("DELETE FROM members AS m WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = m.coll_id)")
-            paths = conn.execute(_UNUSED_VALUES).fetchall()
-            if refs or paths:
+            found: list[tuple[int, int, list[str]]] = []
+            with conn.transaction():  # a savepoint, rolled back for a dry run
+                refs = conn.execute(_UNREFERENCED_REFS).rowcount
+                conn.execute(
+                    "DELETE FROM members AS m WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.id = m.coll_id)"
+                )
+                paths = conn.execute(_UNUSED_VALUES).fetchall()
+                found.append((refs, len(paths), [p[0] for p in paths if p[0] is not None]))
+                if dry_run:
+                    raise psycopg.Rollback()
+            if not dry_run and (refs or paths):
                 conn.execute(_BUMP)
-            return refs, len(paths), [p[0] for p in paths if p[0] is not None]
+            return found[0]
 
         return self._db.transaction(body, doing="clean up")
 

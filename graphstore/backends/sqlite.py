@@ -7,6 +7,7 @@ record.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -326,6 +327,9 @@ class SQLiteBackend(Backend):
         )
         return {row[0]: ValueRecord(*row) for row in rows}
 
+    def value_sizes(self, cids: Iterable[str]) -> dict[str, int]:
+        return dict(self.db.select_in('SELECT cid, size FROM "values" WHERE cid IN ({ids})', cids))
+
     def get_refs(self, hids: Iterable[str]) -> dict[str, tuple[str, str]]:
         rows = self.db.select_in("SELECT hid, cid, kind FROM refs WHERE hid IN ({ids})", hids)
         return {hid: (cid, kind) for hid, cid, kind in rows}
@@ -362,6 +366,12 @@ class SQLiteBackend(Backend):
         }
         return {k: self.db.run(f"SELECT count(*) FROM {t}")[0][0] for k, t in tables.items()}
 
+    def disk_bytes(self) -> int | None:
+        if self.location == ":memory:":
+            return None
+        files = (self.location, self.location + "-wal")
+        return sum(os.path.getsize(f) for f in files if os.path.exists(f))
+
     def close(self) -> None:
         self.parallel.close()
         self.helper.stop()
@@ -384,8 +394,8 @@ class SQLiteBackend(Backend):
     def delete_calls(self, hids: Iterable[str], with_dependents: bool, dry_run: bool = False) -> list[tuple[str, str]]:
         return self.history.delete_calls(hids, with_dependents, dry_run)
 
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
-        return self.history.cleanup_refs()
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
+        return self.history.cleanup_refs(dry_run)
 
     def vacuum(self) -> None:
         self.history.vacuum()

@@ -147,8 +147,9 @@ class HistoryQueries:
         self._db.run_write("DELETE FROM calls WHERE id IN (SELECT id FROM temp._gs_doomed)")
         return doomed
 
-    def cleanup_refs(self) -> tuple[int, int, list[str]]:
-        """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names)."""
+    def cleanup_refs(self, dry_run: bool = False) -> tuple[int, int, list[str]]:
+        """Delete refs no call references and values no ref holds; returns (refs, values, overflow file names).
+        With ``dry_run`` the same deletions are rolled back: what would go, counted by the statements that delete."""
         with self._db.lock:
             self._db.begin_write()
             try:
@@ -162,6 +163,9 @@ class HistoryQueries:
                     ).fetchall()
                 ]
                 values = self._db.run_write(f'DELETE FROM "values" WHERE cid IN ({doomed})')
+                if dry_run:
+                    self._db.run_traced("ROLLBACK")
+                    return refs, values, files
                 if refs or values:
                     self._deletions.count_deletion()
                 self._db.run_traced("COMMIT")

@@ -11,7 +11,7 @@ from ..copying import copy_store
 _KINDS = ("calls", "refs", "values", "members", "ops", "commits", "versions", "overflow_files")
 
 
-@click.command("copy")
+@click.command("copy", short_help="Copy every record of one store into another.")
 @click.argument("source")
 @click.argument("target")
 @click.option("--source-overflow-dir", type=click.Path(file_okay=False), help="Where the source keeps large values.")
