@@ -77,7 +77,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        ratio = f"{r['rate'] / sqlite[r['writers']]:.2f}x" if r["engine"] == "postgres" and r["writers"] in sqlite else ""
+        ratio = (
+            f"{r['rate'] / sqlite[r['writers']]:.2f}x" if r["engine"] == "postgres" and r["writers"] in sqlite else ""
+        )
         lines.append(
             f"| {r['engine']} | {r['writers']} | {r['total']:,} | {r['unique']:,} | {r['wall']:.2f} | "
             f"{r['rate']:,.0f} | {ratio} |"
