@@ -65,12 +65,12 @@ _INSERT = {
     "calls": "INSERT INTO calls (id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
     "outputs) SELECT id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs "
     "FROM _gs_calls ORDER BY hid ON CONFLICT DO NOTHING",
-    "edges": "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT "
-    f"{_CALL_ID.format('call_hid')}, s.direction, s.label, s.pos, {_REF_ID.format('ref_hid')} FROM _gs_edges AS s "
-    "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
-    "members": "INSERT INTO members (coll_id, pos, key, elt_id) SELECT "
-    f"{_REF_ID.format('coll_hid')}, s.pos, s.key, {_REF_ID.format('elt_hid')} FROM _gs_members AS s "
-    "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+    "edges": "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT * FROM (SELECT "
+    f"{_CALL_ID.format('call_hid')} AS c, s.direction, s.label, s.pos, {_REF_ID.format('ref_hid')} AS r "
+    "FROM _gs_edges AS s OFFSET 0) AS q WHERE q.r IS NOT NULL ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+    "members": "INSERT INTO members (coll_id, pos, key, elt_id) SELECT * FROM (SELECT "
+    f"{_REF_ID.format('coll_hid')} AS c, s.pos, s.key, {_REF_ID.format('elt_hid')} AS e FROM _gs_members AS s "
+    "OFFSET 0) AS q WHERE q.c IS NOT NULL AND q.e IS NOT NULL ORDER BY 1, 2 ON CONFLICT DO NOTHING",
 }
 """Each table's move from staging, in the order of its key."""
 
@@ -149,9 +149,12 @@ class BatchWriter:
                 with cur.copy(_COPY[table]) as copy:
                     for r in rows[table]:
                         copy.write_row(r)
-            first = [_INSERT[t] for t in tables if t not in _LOST_REFS]
+            # one round trip from the first row inserted to the commit, so that a writer whose rows overlap waits
+            # for as short a time as can be (an insert waits for a conflicting row until its writer commits)
+            statements = [_INSERT[t] for t in tables if t not in _LOST_REFS]
             checks = [t for t in tables if t in _LOST_REFS]
-            self._run_all(cur, first + [_LOST_REFS[t] for t in checks])
+            statements += [_LOST_REFS[t] for t in checks] + [_INSERT[t] for t in checks]
+            self._run_all(cur, statements)
             for _ in checks:
                 found = cur.fetchone()
                 if found is not None:
@@ -159,8 +162,6 @@ class BatchWriter:
                         f"store {self.location}: ref {found[0]} is used by a recorded call but is not stored"
                     )
                 cur.nextset()
-            if checks:
-                self._run_all(cur, [_INSERT[t] for t in checks])
 
     def _run_all(self, cur: psycopg.Cursor, statements: list[str]) -> None:
         """Statements sent together (without parameters), the cursor left on the first statement's rows."""
