@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg import errors as pg_errors
 
 from ..errors import MissingValuesError, StoreError
 from .base import Batch
@@ -65,24 +66,36 @@ _INSERT = {
     "calls": "INSERT INTO calls (id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
     "outputs) SELECT id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs "
     "FROM _gs_calls ORDER BY hid ON CONFLICT DO NOTHING",
-    "edges": "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT * FROM (SELECT "
-    f"{_CALL_ID.format('call_hid')} AS c, s.direction, s.label, s.pos, {_REF_ID.format('ref_hid')} AS r "
-    "FROM _gs_edges AS s OFFSET 0) AS q WHERE q.r IS NOT NULL ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
-    "members": "INSERT INTO members (coll_id, pos, key, elt_id) SELECT * FROM (SELECT "
-    f"{_REF_ID.format('coll_hid')} AS c, s.pos, s.key, {_REF_ID.format('elt_hid')} AS e FROM _gs_members AS s "
-    "OFFSET 0) AS q WHERE q.c IS NOT NULL AND q.e IS NOT NULL ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+    "edges": "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT "
+    f"{_CALL_ID.format('call_hid')}, s.direction, s.label, s.pos, {_REF_ID.format('ref_hid')} FROM _gs_edges AS s "
+    "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+    "members": "INSERT INTO members (coll_id, pos, key, elt_id) SELECT "
+    f"{_REF_ID.format('coll_hid')}, s.pos, s.key, {_REF_ID.format('elt_hid')} FROM _gs_members AS s "
+    "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
 }
 """Each table's move from staging, in the order of its key."""
 
 _ORDER = ("values", "refs", "calls", "edges", "members")
 """The order tables are written in: rows that others' rows refer to first."""
 
+LOST_REF = "graphstore: a ref is used but not stored"
+"""The message of the error a batch's transaction raises (the ref's id as its detail) when staged edges or members
+use a ref that is neither in the batch nor stored (the store is damaged)."""
+
+
+def _lost_refs_check(hids: str) -> str:
+    return (
+        f"DO $$DECLARE h uuid; BEGIN SELECT s.h INTO h FROM ({hids}) AS s WHERE {_REF_ID.format('h')} IS NULL "
+        f"LIMIT 1; IF h IS NOT NULL THEN RAISE EXCEPTION '{LOST_REF}' USING DETAIL = replace(h::text, '-', ''); "
+        "END IF; END$$"
+    )
+
+
 _LOST_REFS = {
-    "edges": f"SELECT s.ref_hid FROM _gs_edges AS s WHERE {_REF_ID.format('ref_hid')} IS NULL LIMIT 1",
-    "members": "SELECT s.h FROM (SELECT coll_hid AS h FROM _gs_members UNION SELECT elt_hid FROM _gs_members) AS s "
-    f"WHERE {_REF_ID.format('h')} IS NULL LIMIT 1",
+    "edges": _lost_refs_check("SELECT ref_hid AS h FROM _gs_edges"),
+    "members": _lost_refs_check("SELECT coll_hid AS h FROM _gs_members UNION SELECT elt_hid FROM _gs_members"),
 }
-"""A ref that staged edges or members use but that is neither in the batch nor stored (the store is damaged)."""
+"""Checks that the refs staged edges and members use are stored, run after the refs are written."""
 
 _BEGIN = "; ".join([*_STAGING.values(), f"SELECT pg_advisory_xact_lock_shared({DELETION_LOCK})", READ_DELETIONS])
 """A batch's first statements, sent together: the staging tables (made once per connection), the shared deletion
@@ -129,9 +142,9 @@ class BatchWriter:
         """The deletion count the last batch written was checked against."""
 
     def write(self, conn: psycopg.Connection, batch: Batch) -> None:
-        """Inside the caller's transaction: the whole batch, or nothing (an error). A few round trips whatever the
-        batch's size: the first statements together, one ``COPY`` per staging table, the moves of rows that others
-        refer to (with the check that the refs used are there), then the moves of edges and members."""
+        """The whole batch in the caller's transaction, which it commits, or nothing (an error). A few round trips
+        whatever the batch's size: the first statements together, one ``COPY`` per staging table, then the moves from
+        staging, the check that the refs edges and members use are there, and the commit, together."""
         with conn.cursor() as cur:
             self._trace(_BEGIN)
             cur.execute(_BEGIN)
@@ -152,25 +165,22 @@ class BatchWriter:
             # one round trip from the first row inserted to the commit, so that a writer whose rows overlap waits
             # for as short a time as can be (an insert waits for a conflicting row until its writer commits)
             statements = [_INSERT[t] for t in tables if t not in _LOST_REFS]
-            checks = [t for t in tables if t in _LOST_REFS]
-            statements += [_LOST_REFS[t] for t in checks] + [_INSERT[t] for t in checks]
-            self._run_all(cur, statements)
-            for _ in checks:
-                found = cur.fetchone()
-                if found is not None:
-                    raise StoreError(
-                        f"store {self.location}: ref {found[0]} is used by a recorded call but is not stored"
-                    )
-                cur.nextset()
+            statements += [_LOST_REFS[t] for t in tables if t in _LOST_REFS]
+            statements += [_INSERT[t] for t in tables if t in _LOST_REFS]
+            try:
+                self._run_all(cur, [*statements, "COMMIT"])
+            except pg_errors.RaiseException as exc:
+                if exc.diag.message_primary != LOST_REF:
+                    raise
+                raise StoreError(
+                    f"store {self.location}: ref {exc.diag.message_detail} is used by a recorded call but is not stored"
+                ) from None
 
     def _run_all(self, cur: psycopg.Cursor, statements: list[str]) -> None:
-        """Statements sent together (without parameters), the cursor left on the first statement's rows."""
-        if statements:
-            for sql in statements:
-                self._trace(sql)
-            cur.execute("; ".join(statements))
-            while cur.description is None and cur.nextset():
-                pass
+        """Statements sent together, in one round trip (they take no parameters)."""
+        for sql in statements:
+            self._trace(sql)
+        cur.execute("; ".join(statements))
 
     def _write_ops(self, cur: psycopg.Cursor, batch: Batch, now: float) -> None:
         sql = (
