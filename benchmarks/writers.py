@@ -67,7 +67,12 @@ def server_settings(url: str) -> str:
     with psycopg.connect(url) as conn:
         names = ("server_version", "fsync", "synchronous_commit", "shared_buffers")
         rows = conn.execute("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", (list(names),))
-        return ", ".join(f"{n} {s}{'' if u in (None, '8kB') else u}" for n, s, u in rows)
+        shown = []
+        for name, setting, unit in rows:
+            if unit == "8kB":  # shared_buffers: a count of 8 kB pages
+                setting, unit = str(int(setting) * 8 // 1024), "MB"
+            shown.append(f"{name} {setting}{' ' + unit if unit else ''}")
+        return ", ".join(shown)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -140,7 +145,11 @@ def main() -> None:
     out = table(rows)
     print(out)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(began))
-    where = "a throwaway local server" if server is not None else "the server of GRAPHSTORE_TEST_POSTGRES"
+    where = (
+        "a throwaway local server (tests/pg_server.py)"
+        if server is not None
+        else "the server of GRAPHSTORE_TEST_POSTGRES"
+    )
     text = (
         f"{SECTION}\n\n`.venv/bin/python benchmarks/writers.py --calls {args.calls} --writers "
         f"{' '.join(map(str, args.writers))}` ({stamp} UTC; {platform.machine()}, {os.cpu_count()} cores shared by "
