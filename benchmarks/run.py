@@ -418,8 +418,13 @@ def main() -> None:
     if foot:
         print()
         print(foot)
+    others = ""  # sections other benchmarks keep in the file (## headings, e.g. benchmarks/writers.py's)
+    if os.path.exists(args.out + ".md"):
+        with open(args.out + ".md") as fh:
+            old = fh.read()
+        others = old[old.index("\n## ") :] if "\n## " in old else ""
     with open(args.out + ".md", "w") as fh:
-        fh.write(f"# Last benchmark results\n\n{title}\n\n{table}\n\n{foot}\n\n{NOTES.format(flat=FLAT_MAX)}\n")
+        fh.write(f"# Last benchmark results\n\n{title}\n\n{table}\n\n{foot}\n\n{NOTES.format(flat=FLAT_MAX)}\n{others}")
     with open(args.out + ".json", "w") as fh:
         json.dump(
             {"environment": env, "checks": checks, "header": header, "rows": rows, "notes": notes, **result},

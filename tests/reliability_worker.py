@@ -110,6 +110,23 @@ PROGRESS_SLOTS = 1_000_000
 """The progress file: a count, then the completion time of each call (doubles)."""
 
 
+class Progress:
+    """Completion times noted in the file ``path`` through shared memory (a count, then one double per call), for
+    at most ``slots`` calls: no system call, so noting never gives up the interpreter lock, and what was noted
+    survives ``kill -9``."""
+
+    def __init__(self, path: str, slots: int = PROGRESS_SLOTS) -> None:
+        with open(path, "wb") as fh:
+            fh.truncate(8 * (slots + 1))
+        self._file = open(path, "r+b")
+        self._shared = mmap.mmap(self._file.fileno(), 0)
+
+    def done(self, count: int) -> None:
+        """Call number ``count`` (from 1) completed now."""
+        struct.pack_into("<d", self._shared, 8 * count, time.monotonic())
+        struct.pack_into("<d", self._shared, 0, float(count))
+
+
 def read_progress(path: str) -> list[float]:
     """Completion times of the calls a ``durable`` child completed, in order."""
     with open(path, "rb") as fh:
@@ -228,11 +245,7 @@ def _crash(path: str, overflow_dir: str) -> None:
 
 def _durable(path: str, kind: str, progress: str) -> None:
     step = DURABLE_STEPS[kind]
-    with open(progress, "wb") as fh:
-        fh.truncate(8 * (PROGRESS_SLOTS + 1))
-    fh = open(progress, "r+b")
-    shared = mmap.mmap(fh.fileno(), 0)
-    pack = struct.pack_into
+    note = Progress(progress)
     storage = Storage(path)
     print("ready", flush=True)
     prev = None
@@ -241,8 +254,7 @@ def _durable(path: str, kind: str, progress: str) -> None:
         while i < PROGRESS_SLOTS:
             prev = step(i, prev)
             i += 1
-            pack("<d", shared, 8 * i, time.monotonic())
-            pack("<d", shared, 0, float(i))
+            note.done(i)
 
 
 def main(argv: list[str]) -> None:

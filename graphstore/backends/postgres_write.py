@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 import psycopg
+from psycopg import errors as pg_errors
 
 from ..errors import MissingValuesError, StoreError
 from .base import Batch
@@ -43,50 +44,63 @@ _STAGING = {
     "ON COMMIT DELETE ROWS",
 }
 
-_MOVE = [
-    (
-        "values",
-        "COPY _gs_values (cid, codec, size, data, path, checksum) FROM STDIN",
-        'INSERT INTO "values" (cid, codec, size, data, path, checksum) SELECT cid, codec, size, data, path, checksum '
-        "FROM _gs_values ORDER BY cid ON CONFLICT DO NOTHING",
-    ),
-    (
-        "refs",
-        "COPY _gs_refs (hid, cid, kind) FROM STDIN",
-        "INSERT INTO refs (id, hid, cid, kind) SELECT id, hid, cid, kind FROM _gs_refs ORDER BY hid "
-        "ON CONFLICT DO NOTHING",
-    ),
-    (
-        "calls",
-        "COPY _gs_calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs) "
-        "FROM STDIN",
-        "INSERT INTO calls (id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs) "
-        "SELECT id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs FROM _gs_calls "
-        "ORDER BY hid ON CONFLICT DO NOTHING",
-    ),
-    (
-        "edges",
-        "COPY _gs_edges (call_hid, direction, label, pos, ref_hid) FROM STDIN",
-        "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT c.id, s.direction, s.label, s.pos, r.id "
-        "FROM _gs_edges AS s JOIN calls AS c ON c.hid = s.call_hid JOIN refs AS r ON r.hid = s.ref_hid "
-        "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
-    ),
-    (
-        "members",
-        "COPY _gs_members (coll_hid, pos, key, elt_hid) FROM STDIN",
-        "INSERT INTO members (coll_id, pos, key, elt_id) SELECT c.id, s.pos, s.key, r.id "
-        "FROM _gs_members AS s JOIN refs AS c ON c.hid = s.coll_hid JOIN refs AS r ON r.hid = s.elt_hid "
-        "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
-    ),
-]
+_COPY = {
+    "values": "COPY _gs_values (cid, codec, size, data, path, checksum) FROM STDIN",
+    "refs": "COPY _gs_refs (hid, cid, kind) FROM STDIN",
+    "calls": "COPY _gs_calls (hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs) "
+    "FROM STDIN",
+    "edges": "COPY _gs_edges (call_hid, direction, label, pos, ref_hid) FROM STDIN",
+    "members": "COPY _gs_members (coll_hid, pos, key, elt_hid) FROM STDIN",
+}
+
+_CALL_ID = "(SELECT c.id FROM calls AS c WHERE c.hid = s.{})"
+_REF_ID = "(SELECT r.id FROM refs AS r WHERE r.hid = s.{})"
+"""Row ids looked up one staged row at a time, through the unique index (a join would be planned as a scan of the
+whole table: the staging tables have no statistics, and the store's tables grow with every batch)."""
+
+_INSERT = {
+    "values": 'INSERT INTO "values" (cid, codec, size, data, path, checksum) SELECT cid, codec, size, data, path, '
+    "checksum FROM _gs_values ORDER BY cid ON CONFLICT DO NOTHING",
+    "refs": "INSERT INTO refs (id, hid, cid, kind) SELECT id, hid, cid, kind FROM _gs_refs ORDER BY hid "
+    "ON CONFLICT DO NOTHING",
+    "calls": "INSERT INTO calls (id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, "
+    "outputs) SELECT id, hid, cid, op_name, op_version, tuple_out, created_at, duration, version_id, outputs "
+    "FROM _gs_calls ORDER BY hid ON CONFLICT DO NOTHING",
+    "edges": "INSERT INTO edges (call_id, direction, label, pos, ref_id) SELECT "
+    f"{_CALL_ID.format('call_hid')}, s.direction, s.label, s.pos, {_REF_ID.format('ref_hid')} FROM _gs_edges AS s "
+    "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING",
+    "members": "INSERT INTO members (coll_id, pos, key, elt_id) SELECT "
+    f"{_REF_ID.format('coll_hid')}, s.pos, s.key, {_REF_ID.format('elt_hid')} FROM _gs_members AS s "
+    "ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+}
+"""Each table's move from staging, in the order of its key."""
+
+_ORDER = ("values", "refs", "calls", "edges", "members")
+"""The order tables are written in: rows that others' rows refer to first."""
+
+LOST_REF = "graphstore: a ref is used but not stored"
+"""The message of the error a batch's transaction raises (the ref's id as its detail) when staged edges or members
+use a ref that is neither in the batch nor stored (the store is damaged)."""
+
+
+def _lost_refs_check(hids: str) -> str:
+    return (
+        f"DO $$DECLARE h uuid; BEGIN SELECT s.h INTO h FROM ({hids}) AS s WHERE {_REF_ID.format('h')} IS NULL "
+        f"LIMIT 1; IF h IS NOT NULL THEN RAISE EXCEPTION '{LOST_REF}' USING DETAIL = replace(h::text, '-', ''); "
+        "END IF; END$$"
+    )
+
 
 _LOST_REFS = {
-    "edges": "SELECT s.ref_hid FROM _gs_edges AS s WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = s.ref_hid) "
-    "LIMIT 1",
-    "members": "SELECT u.h FROM (SELECT coll_hid AS h FROM _gs_members UNION SELECT elt_hid FROM _gs_members) AS u "
-    "WHERE NOT EXISTS (SELECT 1 FROM refs AS r WHERE r.hid = u.h) LIMIT 1",
+    "edges": _lost_refs_check("SELECT ref_hid AS h FROM _gs_edges"),
+    "members": _lost_refs_check("SELECT coll_hid AS h FROM _gs_members UNION SELECT elt_hid FROM _gs_members"),
 }
-"""A ref that staged edges or members use but that is neither in the batch nor stored (the store is damaged)."""
+"""Checks that the refs staged edges and members use are stored, run after the refs are written."""
+
+_BEGIN = "; ".join([*_STAGING.values(), f"SELECT pg_advisory_xact_lock_shared({DELETION_LOCK})", READ_DELETIONS])
+"""A batch's first statements, sent together: the staging tables (made once per connection), the shared deletion
+lock, and the deletion count (a statement of its own, so that it sees a deletion that committed while the lock was
+awaited)."""
 
 
 def pack_outputs(flat: tuple, kinds: tuple) -> str:
@@ -128,49 +142,62 @@ class BatchWriter:
         """The deletion count the last batch written was checked against."""
 
     def write(self, conn: psycopg.Connection, batch: Batch) -> None:
-        """Inside the caller's transaction: the whole batch, or nothing (an error)."""
-        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (DELETION_LOCK,))
-        self.check_deletions(conn, batch)
-        now = time.time()
-        if batch.ops:
-            sql = (
-                "INSERT INTO ops (name, version, signature, source_hash, output_names, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-            )
-            self._trace(sql, (len(batch.ops),))
-            ops = sorted({(o.name, o.version): o for o in batch.ops}.values(), key=lambda o: (o.name, o.version))
-            with conn.cursor() as cur:
-                cur.executemany(
-                    sql,
-                    [
-                        (o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now)
-                        for o in ops
-                    ],
-                )
-        rows = staged_rows(batch, now)
-        for table, copy_sql, insert_sql in _MOVE:
-            if not rows[table]:
-                continue
-            conn.execute(_STAGING[table])
-            self._trace(copy_sql, (len(rows[table]),))
-            with conn.cursor() as cur:
-                with cur.copy(copy_sql) as copy:
-                    for row in rows[table]:
-                        copy.write_row(row)
-                lost = _LOST_REFS.get(table)
-                if lost is not None and (found := cur.execute(lost).fetchone()) is not None:
-                    raise StoreError(
-                        f"store {self.location}: ref {found[0]} is used by a recorded call but is not stored"
-                    )
-                self._trace(insert_sql)
-                cur.execute(insert_sql)
+        """The whole batch in the caller's transaction, which it commits, or nothing (an error). A few round trips
+        whatever the batch's size: the first statements together, one ``COPY`` per staging table, then the moves from
+        staging, the check that the refs edges and members use are there, and the commit, together."""
+        with conn.cursor() as cur:
+            self._trace(_BEGIN)
+            cur.execute(_BEGIN)
+            while cur.nextset():
+                pass
+            row = cur.fetchone()
+            self.check_deletions(conn, batch, int(row[0]) if row else 0)
+            now = time.time()
+            if batch.ops:
+                self._write_ops(cur, batch, now)
+            rows = staged_rows(batch, now)
+            tables = [t for t in _ORDER if rows[t]]
+            for table in tables:
+                self._trace(_COPY[table], (len(rows[table]),))
+                with cur.copy(_COPY[table]) as copy:
+                    for r in rows[table]:
+                        copy.write_row(r)
+            # one round trip from the first row inserted to the commit, so that a writer whose rows overlap waits
+            # for as short a time as can be (an insert waits for a conflicting row until its writer commits)
+            statements = [_INSERT[t] for t in tables if t not in _LOST_REFS]
+            statements += [_LOST_REFS[t] for t in tables if t in _LOST_REFS]
+            statements += [_INSERT[t] for t in tables if t in _LOST_REFS]
+            try:
+                self._run_all(cur, [*statements, "COMMIT"])
+            except pg_errors.RaiseException as exc:
+                if exc.diag.message_primary != LOST_REF:
+                    raise
+                raise StoreError(
+                    f"store {self.location}: ref {exc.diag.message_detail} is used by a recorded call but is not stored"
+                ) from None
 
-    def check_deletions(self, conn: psycopg.Connection, batch: Batch) -> None:
-        """Refuse the batch if a deletion since the count it carries removed a value it needs (and did not bring)."""
+    def _run_all(self, cur: psycopg.Cursor, statements: list[str]) -> None:
+        """Statements sent together, in one round trip (they take no parameters)."""
+        for sql in statements:
+            self._trace(sql)
+        cur.execute("; ".join(statements))
+
+    def _write_ops(self, cur: psycopg.Cursor, batch: Batch, now: float) -> None:
+        sql = (
+            "INSERT INTO ops (name, version, signature, source_hash, output_names, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+        )
+        self._trace(sql, (len(batch.ops),))
+        ops = sorted({(o.name, o.version): o for o in batch.ops}.values(), key=lambda o: (o.name, o.version))
+        cur.executemany(
+            sql, [(o.name, o.version, o.signature, o.source_hash, json.dumps(list(o.output_names)), now) for o in ops]
+        )
+
+    def check_deletions(self, conn: psycopg.Connection, batch: Batch, count: int) -> None:
+        """Refuse the batch if a deletion since the count it carries removed a value it needs (and did not bring);
+        ``count``: the store's deletion count, read under the shared deletion lock."""
         if batch.deletions is None:
             return
-        row = conn.execute(READ_DELETIONS).fetchone()
-        count = int(row[0]) if row else 0
         if count != batch.deletions:
             carried = {v[0] for v in batch.values}
             needed = sorted({r[1] for r in batch.refs if r[2] == "atom" and r[1] not in carried})
