@@ -290,7 +290,7 @@ class PostgresBackend(Backend):
             return
         if self.read_only:
             raise ReadOnlyStoreError(f"store {self.location} is open read-only: nothing can be recorded in it")
-        self.db.transaction(lambda conn: self.writer.write(conn, batch), which="writer")
+        self.db.transaction(lambda conn: self.writer.write(conn, batch), which="writer", commits=True)
         self.known.written(batch.calls)
 
     def fork_locks(self) -> list[Any]:

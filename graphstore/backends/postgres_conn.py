@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg.adapt import Loader
 
 from ..errors import ConfigurationError, StoreError
@@ -112,6 +113,23 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, pg_errors.QueryCanceled)
 
 
+def _self_committed(conn: psycopg.Connection, body: Callable[[psycopg.Connection], T]) -> T:
+    """``body(conn)`` in a transaction it commits itself; rolled back if it fails before its commit."""
+    conn.execute("BEGIN")
+    try:
+        result = body(conn)
+    except BaseException:
+        if not (conn.closed or conn.broken) and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass
+        raise
+    if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        raise AssertionError("a self-committing transaction left its transaction open")
+    return result
+
+
 class PgConnections:
     """The two connections of a store (opened when first used), their locks, and the tracer."""
 
@@ -179,9 +197,12 @@ class PgConnections:
                     raise self.error(exc) from exc
         raise AssertionError("unreachable")
 
-    def transaction(self, body: Callable[[psycopg.Connection], T], which: str = "main", doing: str = "write") -> T:
-        """``body(conn)`` inside one transaction, committed; run again from the start after a deadlock, a
-        serialization failure or a lost connection (up to ``RETRIES`` times)."""
+    def transaction(
+        self, body: Callable[[psycopg.Connection], T], which: str = "main", doing: str = "write", commits: bool = False
+    ) -> T:
+        """``body(conn)`` inside one transaction, committed (by ``body`` itself with ``commits``: it sends its
+        ``COMMIT`` with its last statements); run again from the start after a deadlock, a serialization failure or
+        a lost connection (up to ``RETRIES`` times)."""
         lock = self.lock if which == "main" else self.wlock
         pause = 0.01
         with lock:
@@ -189,9 +210,12 @@ class PgConnections:
                 conn = self.get(which)
                 try:
                     self.trace("BEGIN")
-                    with conn.transaction():
-                        result = body(conn)
-                    self.trace("COMMIT")
+                    if commits:
+                        result = _self_committed(conn, body)
+                    else:
+                        with conn.transaction():
+                            result = body(conn)
+                        self.trace("COMMIT")
                     return result
                 except psycopg.Error as exc:
                     if attempt < RETRIES and is_retryable(exc):
