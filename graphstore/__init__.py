@@ -16,6 +16,7 @@ from .deletion import DeletionReport
 from .errors import (
     AmbiguousContextError,
     CallNotStoredWarning,
+    ClusterCallError,
     ConfigurationError,
     DependencySkippedWarning,
     ForeignWALError,
@@ -58,6 +59,7 @@ __all__ = [
     "AtomRef",
     "Call",
     "CallNotStoredWarning",
+    "ClusterCallError",
     "ConfigurationError",
     "DeletionReport",
     "DependencySkippedWarning",

@@ -1,0 +1,439 @@
+"""Memoized calls computed on a Dask cluster: ``with storage.executor(client):`` (see docs/cluster.md).
+
+Inside the block an op call returns at once. Its history id depends on the op and the input ids only, so it is
+known at once: the call is queued with pending Refs as its outputs, and later calls take those Refs as inputs. The
+queue is dispatched in batches (when it is long, when a value is needed, at the end of the block): the calls already
+stored are found in one read, and only the others become tasks, grouped so that many tiny calls do not cost one
+task each. A task's key names the op and the call's history id, so a call submitted twice (by this client or
+another) runs once. Workers compute, hash and serialize the outputs (:mod:`graphstore.cluster_tasks`); this client
+records them through the storage's writer as tasks complete. ``storage.unwrap(ref)`` waits for the calls that ref
+needs; leaving the block waits for all.
+
+A call that raises on a worker is not recorded; its error is raised when its value is needed, or at the end of the
+block with every other failure (after every success is recorded), as :class:`~graphstore.errors.ClusterCallError`.
+A worker that dies costs a retry; a call that kills every worker it runs on is reported as such.
+
+Calls that cannot be described before they run (collection types, ``nout="var"``, ignored arguments, a storage
+that tracks code versions) are computed here, as without the executor, once their inputs are ready.
+
+(Only this module and the worker's tasks know of Dask; it is imported when ``Storage.executor`` is first used.)
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .call_records import PendingCall, call_row_of
+from .call_refs import has_ref
+from .cluster_tasks import FAILED, LOCAL, NOT_RUN, OK, UPSTREAM, VALUE, CallSpec, run_group
+from .errors import ClusterCallError
+from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_text
+from .ops import Op
+from .refs import _NOT_LOADED, AtomRef, Ref
+
+if TYPE_CHECKING:
+    from .storage import Storage
+
+MAX_GROUP = 100
+"""The most calls one task runs."""
+
+
+class PendingRef(AtomRef):
+    """An output of a call not computed yet: its history id is known, its content id and value are not. Once the
+    call is recorded it becomes a lazy :class:`~graphstore.AtomRef` (its class changes in place)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"PendingRef(hid={self.hid[:3]}..., pending)"
+
+
+class _Entry:
+    """One queued call: its op, input Refs, history id (content id when every input's is known), output Refs."""
+
+    __slots__ = ("op", "in_refs", "todo", "hid", "outs", "returns_tuple", "task", "position", "state", "error")
+
+    def __init__(self, op: Op, in_refs: list[tuple[str, Ref]], todo: PendingCall, hid: str, outs: list) -> None:
+        self.op = op
+        self.in_refs = in_refs
+        self.todo = todo
+        self.hid = hid
+        self.outs: list[tuple[str, PendingRef]] = outs
+        self.returns_tuple = False
+        self.task: _Task | None = None
+        self.position = 0
+        self.state = "queued"  # queued -> submitted -> done | failed
+        self.error: str | None = None
+
+    def describe(self) -> str:
+        args = ", ".join(f"{n}={_brief(r)}" for n, r in self.in_refs)
+        return f"op {self.op.name}({args}) (call {self.hid})"
+
+
+class _Task:
+    __slots__ = ("entries", "future", "key", "tries")
+
+    def __init__(self, entries: list[_Entry], key: str) -> None:
+        self.entries = entries
+        self.key = key
+        self.future: Any = None
+        self.tries = 0
+
+
+class ClusterExecutor:
+    """The context of ``storage.executor(client)``; see the module docstring.
+
+    ``client``: a ``dask.distributed.Client``. ``batch``: how many calls are queued before they are dispatched
+    (the queue is dispatched sooner when a value is needed, after ``max_delay`` seconds, and at the block's end).
+    ``progress``: show a progress bar while the block's end waits (by default when the output is a terminal).
+
+    Counters in :attr:`stats`: ``calls`` (op calls made in the block), ``stored`` (found stored), ``submitted``
+    (calls sent to the cluster), ``tasks``, ``recorded`` and ``failed``.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        client: Any,
+        batch: int = 1000,
+        max_delay: float = 0.5,
+        progress: bool | None = None,
+    ) -> None:
+        self.storage = storage
+        self.client = client
+        self.batch = batch
+        self.max_delay = max_delay
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.stats = dict.fromkeys(("calls", "stored", "submitted", "tasks", "recorded", "failed"), 0)
+        self._queue: list[_Entry] = []
+        self._queued_since = 0.0
+        self._entries: dict[str, _Entry] = {}
+        """Call hid -> its entry, for every call of the block not found stored."""
+        self._by_out: dict[str, _Entry] = {}
+        """Output hid -> the entry of the call computing it."""
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self._tasks_out = 0
+        self._failures: list[_Entry] = []
+        self._serial_call: Any = None
+
+    # --- the block ----------------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> ClusterExecutor:
+        storage = self.storage
+        storage.__enter__()
+        self._serial_call = storage._call_op
+        storage._call_op = self._call
+        storage._executor = self
+        if self.progress and getattr(self.client, "dashboard_link", None):
+            print(f"graphstore: computing on {self.client.dashboard_link}", file=sys.stderr)
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        storage = self.storage
+        try:
+            if exc_type is None:
+                self._dispatch()
+            else:
+                self._queue.clear()  # (what was submitted is still recorded)
+            self._wait_all()
+        finally:
+            storage._call_op = self._serial_call
+            storage._executor = None
+            storage.__exit__(exc_type, *rest)
+        if exc_type is None and self._failures:
+            raise ClusterCallError(_failure_message(self._failures), [e.describe() for e in self._failures])
+
+    # --- calls --------------------------------------------------------------------------------------------------------
+
+    def _call(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        self._collect_done()
+        self.stats["calls"] += 1
+        state = self.storage._state
+        names = _output_names(op)
+        if state.versioner is not None or names is None or not op._plain_inputs:
+            return self._call_here(op, args, kwargs)
+        recorder = self.storage._recorder
+        state.pending.raise_background_error()
+        if op.op_id not in state.ops.known or state.ops.by_name.get((op.name, op.version)) is not op:
+            recorder._register_op(op)
+        bound = op.bind(args, kwargs)
+        todo = PendingCall()
+        in_refs: list[tuple[str, Ref]] = []
+        for name, value, stype in op.iter_inputs(bound):
+            if type(value) is not PendingRef and has_ref(value):
+                self.wait_for(value)  # (Refs inside a container: a collection of them, with their content ids)
+            in_refs.append((name, recorder._refs.wrap_input(op, name, value, stype, todo)))
+        hid = derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs])
+        entry = self._entries.get(hid)
+        if entry is None:
+            found = state.pending.call(hid)
+            if found is not None:
+                return recorder._lazy_outputs(found)
+            outs = [(n, PendingRef("", derive_output_hid(hid, n))) for n in names[0]]
+            entry = self._entries[hid] = _Entry(op, in_refs, todo, hid, outs)
+            entry.returns_tuple = names[1]
+            for _, ref in outs:
+                self._by_out[ref.hid] = entry
+            if not self._queue:
+                self._queued_since = time.monotonic()
+            self._queue.append(entry)
+            if len(self._queue) >= self.batch or time.monotonic() - self._queued_since > self.max_delay:
+                self._dispatch()
+        return Op.package([r for _, r in entry.outs], entry.returns_tuple)
+
+    def _call_here(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        """A call computed in this process, as without the executor, once the pending Refs it takes are ready."""
+        self.wait_for((args, kwargs))
+        return self._serial_call(op, args, kwargs)
+
+    # --- dispatching --------------------------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Look the queued calls up (one read), record content hits, and submit the rest as grouped tasks."""
+        todo, self._queue = self._queue, []
+        if not todo:
+            return
+        backend = self.storage.backend
+        pending = self.storage._state.pending
+        stored = backend.get_calls([e.hid for e in todo])
+        misses: list[_Entry] = []
+        for entry in todo:
+            record = stored.get(entry.hid) or pending.call(entry.hid)
+            if record is None:
+                misses.append(entry)
+            else:
+                self._found(entry, record.outputs)
+        misses = self._content_hits(misses)
+        if misses:
+            self._submit(misses)
+
+    def _found(self, entry: _Entry, outputs: Any) -> None:
+        """A call found stored: its pending Refs become lazy Refs of the stored outputs."""
+        cids = {name: cid for name, _, cid in outputs}
+        for name, ref in entry.outs:
+            _settled(ref, cids[name])
+        entry.state = "done"
+        del self._entries[entry.hid]
+        self.stats["stored"] += 1
+
+    def _content_hits(self, misses: list[_Entry]) -> list[_Entry]:
+        """Calls whose content (op and input values) is stored under another history: recorded here, sharing the
+        stored outputs, as a call outside the executor is. One read when there are none."""
+        by_cid: dict[str, _Entry] = {}
+        for entry in misses:
+            if all(type(r) is not PendingRef for _, r in entry.in_refs):
+                triples = [(n, r.hid, r.cid) for n, r in entry.in_refs]
+                by_cid[derive_call_ids(entry.op.op_id, triples)[1]] = entry
+        recorder = self.storage._recorder
+        while by_cid:
+            record = self.storage.backend.lookup_any_call(list(by_cid), by="cid")
+            if record is None:
+                break
+            entry = by_cid.pop(record.cid)
+            refs = recorder._record_content_hit(
+                entry.op, entry.hid, record.cid, record, entry.in_refs, entry.todo, self.storage._state.deletions
+            )
+            refs = list(refs) if isinstance(refs, tuple) else [refs]
+            self._found(entry, [(n, r.hid, r.cid) for (n, _), r in zip(entry.outs, refs)])
+            misses.remove(entry)
+        return misses
+
+    def _submit(self, misses: list[_Entry]) -> None:
+        lazy = [r for e in misses for _, r in e.in_refs if type(r) is not PendingRef and not r.in_memory]
+        if lazy:
+            self.storage._loader.attach(lazy, inplace=True)  # (the values a worker needs, in one read)
+        threads = sum(self.client.nthreads().values()) or 1
+        size = max(1, min(MAX_GROUP, -(-len(misses) // (8 * threads))))
+        for start in range(0, len(misses), size):
+            self._submit_task(misses[start : start + size])
+
+    def _submit_task(self, entries: list[_Entry], key: str | None = None) -> None:
+        if key is None:
+            first = entries[0]
+            key = (
+                f"{first.op.name}-{first.hid}"
+                if len(entries) == 1
+                else f"graphstore-{hash_text(*[e.hid for e in entries])}"
+            )
+        task = _Task(entries, key)
+        upstream: list[Any] = []
+        specs = []
+        for position, entry in enumerate(entries):
+            inputs = []
+            for name, ref in entry.in_refs:
+                if type(ref) is not PendingRef:
+                    inputs.append((name, VALUE, ref._obj))
+                    continue
+                source = self._by_out[ref.hid]
+                index = next(i for i, (_, r) in enumerate(source.outs) if r.hid == ref.hid)
+                if source.task is task:
+                    inputs.append((name, LOCAL, (source.position, index)))
+                    continue
+                assert source.task is not None
+                future = source.task.future
+                arg = next((i for i, f in enumerate(upstream) if f is future), None)
+                if arg is None:
+                    arg = len(upstream)
+                    upstream.append(future)
+                inputs.append((name, UPSTREAM, (arg, source.position, index)))
+            specs.append(CallSpec(entry.op, entry.hid, [n for n, _ in entry.outs], inputs))
+            entry.task, entry.position, entry.state = task, position, "submitted"
+        task.future = future = self.client.submit(run_group, specs, *upstream, key=key)
+        future.add_done_callback(lambda _f, task=task: self._done.put(task))
+        self._tasks_out += 1
+        self.stats["tasks"] += 1
+        self.stats["submitted"] += len(entries)
+
+    # --- results ------------------------------------------------------------------------------------------------------
+
+    def _collect_done(self, block: bool = False) -> None:
+        """Record the results of the tasks finished so far (with ``block``: wait for at least one)."""
+        while self._tasks_out:
+            try:
+                task = self._done.get(block=block, timeout=None)
+            except queue.Empty:
+                return
+            block = False
+            self._tasks_out -= 1
+            self._collect(task)
+
+    def _collect(self, task: _Task) -> None:
+        future = task.future
+        if future.status == "finished":
+            results = future.result()
+            for entry, result in zip(task.entries, results):
+                self._settle(entry, result)
+            return
+        error = future.exception()
+        killed = type(error).__name__ == "KilledWorker"
+        if killed and len(task.entries) > 1:  # which call killed the workers: each alone in a task of its own
+            for entry in task.entries:
+                self._submit_task([entry], key=f"{entry.op.name}-{entry.hid}")
+            return
+        if killed:
+            why = "it killed every worker it ran on (the worker process died: out of memory, a crash, a signal)"
+        else:
+            why = f"its task failed: {type(error).__name__}: {error}"
+        for entry in task.entries:
+            self._fail(entry, why)
+
+    def _settle(self, entry: _Entry, result: tuple) -> None:
+        if entry.state != "submitted":
+            return
+        if result[0] == OK:
+            self._record(entry, result)
+        elif result[0] == FAILED:
+            _, kind, message, trace = result
+            self._fail(entry, f"it raised {kind}: {message}\n{trace}")
+        else:
+            assert result[0] == NOT_RUN
+            entry.state, entry.error = "failed", f"not run: its input {result[1]!r} comes from a call that failed"
+
+    def _fail(self, entry: _Entry, why: str) -> None:
+        entry.state = "failed"
+        entry.error = f"{entry.describe()}: {why}"
+        self._failures.append(entry)
+        self.stats["failed"] += 1
+
+    def _record(self, entry: _Entry, result: tuple) -> None:
+        """Record a computed call through the storage's writer: its outputs become lazy Refs of the stored values."""
+        _, outputs, started, duration = result
+        for (_, out), (out_cid, _, _) in zip(entry.outs, outputs):
+            _settled(out, out_cid)
+        for _, ref in entry.in_refs:
+            if type(ref) is PendingRef:  # (its call finished before this one started: record it first)
+                source = self._by_out[ref.hid]
+                assert source.task is not None
+                self._settle(source, source.task.future.result()[source.position])
+        state = self.storage._state
+        op, in_refs = entry.op, entry.in_refs
+        hid, cid = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
+        recorder = self.storage._recorder
+        inputs = recorder._input_records(op, in_refs, entry.todo)
+        values = inputs[1]
+        for (name, _), (out_cid, codec, data) in zip(entry.outs, outputs):
+            if out_cid not in values and out_cid not in state.stored_cids:
+                values[out_cid] = state.values.record_encoded(out_cid, codec, data, f"op {op.name}, output {name!r}")
+        out_refs: list[tuple[str, Ref]] = list(entry.outs)
+        row = call_row_of(hid, cid, op.name, op.version, in_refs, out_refs, entry.returns_tuple, started, duration)
+        recorder._queue_call(op, row, out_refs, entry.todo, state.deletions, inputs)
+        entry.state = "done"
+        self.stats["recorded"] += 1
+
+    # --- waiting ------------------------------------------------------------------------------------------------------
+
+    def wait_for(self, x: Any) -> None:
+        """Wait for the calls computing the pending Refs in ``x`` (nested in lists, tuples, dicts, sets); raise
+        :class:`~graphstore.errors.ClusterCallError` if one of them failed."""
+        refs: list[PendingRef] = []
+        _pending_in(x, refs, 0)
+        if not refs:
+            return
+        entries = [self._by_out[r.hid] for r in refs if r.hid in self._by_out]
+        if any(e.state == "queued" for e in entries):
+            self._dispatch()
+        while any(e.state == "submitted" for e in entries):
+            self._collect_done(block=True)
+        failed = [e for e in entries if e.state == "failed"]
+        if failed:
+            raise ClusterCallError(_failure_message(failed), [e.describe() for e in failed])
+
+    def _wait_all(self) -> None:
+        if self.progress and self._tasks_out:
+            from distributed import progress
+
+            progress([e.task.future for e in self._entries.values() if e.task is not None], notebook=None)
+        while self._tasks_out:
+            self._collect_done(block=True)
+
+
+def _output_names(op: Op) -> tuple[list[str], bool] | None:
+    """The output names of an op's calls and whether it returns a tuple, known before a call runs; None when they
+    depend on the result (``nout="var"``, collection types)."""
+    if op._output_struct is not None or op._output_structs is not None or op.nout == "var":
+        return None
+    names = op.output_names
+    if op.nout == "auto":
+        if names is None:
+            return ["output_0"], False
+        return list(names), len(names) != 1
+    if op.nout == 1:
+        return [(names or ("output_0",))[0]], False
+    if op.nout == 0:
+        return [], False
+    return list(names) if names is not None else [f"output_{i}" for i in range(int(op.nout))], True
+
+
+def _settled(ref: Ref, cid: str) -> None:
+    """A pending Ref whose call is stored: a lazy AtomRef of the stored value from now on."""
+    ref.cid = cid
+    ref.__class__ = AtomRef
+
+
+def _pending_in(x: Any, out: list[PendingRef], depth: int) -> None:
+    if type(x) is PendingRef:
+        out.append(x)
+    elif isinstance(x, (list, tuple, set, frozenset)) and depth < 50:
+        for item in x:
+            _pending_in(item, out, depth + 1)
+    elif isinstance(x, dict) and depth < 50:
+        for item in x.values():
+            _pending_in(item, out, depth + 1)
+
+
+def _brief(ref: Ref) -> str:
+    if type(ref) is PendingRef or ref._obj is _NOT_LOADED:
+        return f"<ref {ref.hid[:8]}>"
+    text = repr(ref._obj)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _failure_message(failed: list[_Entry]) -> str:
+    head = f"{len(failed)} call(s) failed on the cluster (not recorded; they run again next time):"
+    shown = "\n".join(f"- {(e.error or '').strip().splitlines()[0]}" for e in failed[:20])
+    more = f"\n(and {len(failed) - 20} more)" if len(failed) > 20 else ""
+    last = (failed[0].error or "").strip()
+    return f"{head}\n{shown}{more}\n\nThe first in full:\n{last}"
