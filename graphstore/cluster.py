@@ -250,7 +250,7 @@ class ClusterExecutor:
         for start in range(0, len(misses), size):
             self._submit_task(misses[start : start + size])
 
-    def _submit_task(self, entries: list[_Entry], key: str | None = None) -> None:
+    def _submit_task(self, entries: list[_Entry], key: str | None = None, tries: int = 0) -> None:
         if key is None:
             first = entries[0]
             key = (
@@ -259,6 +259,7 @@ class ClusterExecutor:
                 else f"graphstore-{hash_text(*[e.hid for e in entries])}"
             )
         task = _Task(entries, key)
+        task.tries = tries
         upstream: list[Any] = []
         specs = []
         for position, entry in enumerate(entries):
@@ -308,10 +309,19 @@ class ClusterExecutor:
                 self._settle(entry, result)
             return
         error = future.exception()
+        for entry in task.entries:
+            if entry.state == "submitted" and self._input_failed(entry):
+                entry.state, entry.error = "failed", "not run: one of its inputs comes from a call that failed"
+        task.entries = [e for e in task.entries if e.state == "submitted"]
+        if not task.entries:
+            return
         killed = type(error).__name__ == "KilledWorker"
         if killed and len(task.entries) > 1:  # which call killed the workers: each alone in a task of its own
             for entry in task.entries:
                 self._submit_task([entry], key=f"{entry.op.name}-{entry.hid}")
+            return
+        if killed and task.tries == 0:  # (it may have shared a worker with the call that killed it): once more
+            self._submit_task(task.entries, key=f"{task.key}-again", tries=1)
             return
         if killed:
             why = "it killed every worker it ran on (the worker process died: out of memory, a crash, a signal)"
@@ -319,6 +329,10 @@ class ClusterExecutor:
             why = f"its task failed: {type(error).__name__}: {error}"
         for entry in task.entries:
             self._fail(entry, why)
+
+    def _input_failed(self, entry: _Entry) -> bool:
+        sources = [self._by_out[r.hid] for _, r in entry.in_refs if type(r) is PendingRef]
+        return any(s.state == "failed" for s in sources)
 
     def _settle(self, entry: _Entry, result: tuple) -> None:
         if entry.state != "submitted":
