@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +119,8 @@ class ClusterExecutor:
         self._tasks_out = 0
         self._failures: list[_Entry] = []
         self._serial_call: Any = None
+        self._thread = 0
+        """The thread that entered the block: the one whose calls go to the cluster."""
 
     # --- the block ----------------------------------------------------------------------------------------------------
 
@@ -125,6 +128,7 @@ class ClusterExecutor:
         storage = self.storage
         storage.__enter__()
         self._serial_call = storage._call_op
+        self._thread = threading.get_ident()
         storage._call_op = self._call
         storage._executor = self
         if self.progress and getattr(self.client, "dashboard_link", None):
@@ -149,6 +153,8 @@ class ClusterExecutor:
     # --- calls --------------------------------------------------------------------------------------------------------
 
     def _call(self, op: Op, args: tuple, kwargs: dict) -> Any:
+        if threading.get_ident() != self._thread:  # (a thread started in the block: computed there, as without)
+            return self._serial_call(op, args, kwargs)
         self._collect_done()
         self.stats["calls"] += 1
         state = self.storage._state
@@ -215,9 +221,16 @@ class ClusterExecutor:
         cids = {name: cid for name, _, cid in outputs}
         for name, ref in entry.outs:
             _settled(ref, cids[name])
+        self._forget(entry)
+        self.stats["stored"] += 1
+
+    def _forget(self, entry: _Entry) -> None:
+        """A call stored: its outputs are Refs like any other now (a call made again finds it among the pending
+        writes, or in the store)."""
         entry.state = "done"
         del self._entries[entry.hid]
-        self.stats["stored"] += 1
+        for _, ref in entry.outs:
+            self._by_out.pop(ref.hid, None)
 
     def _content_hits(self, misses: list[_Entry]) -> list[_Entry]:
         """Calls whose content (op and input values) is stored under another history: recorded here, sharing the
@@ -311,7 +324,8 @@ class ClusterExecutor:
         error = future.exception()
         for entry in task.entries:
             if entry.state == "submitted" and self._input_failed(entry):
-                entry.state, entry.error = "failed", "not run: one of its inputs comes from a call that failed"
+                entry.state = "failed"
+                entry.error = f"{entry.describe()}: not run: one of its inputs comes from a call that failed"
         task.entries = [e for e in task.entries if e.state == "submitted"]
         if not task.entries:
             return
@@ -344,7 +358,8 @@ class ClusterExecutor:
             self._fail(entry, f"it raised {kind}: {message}\n{trace}")
         else:
             assert result[0] == NOT_RUN
-            entry.state, entry.error = "failed", f"not run: its input {result[1]!r} comes from a call that failed"
+            entry.state = "failed"
+            entry.error = f"{entry.describe()}: not run: its input {result[1]!r} comes from a call that failed"
 
     def _fail(self, entry: _Entry, why: str) -> None:
         entry.state = "failed"
@@ -374,7 +389,7 @@ class ClusterExecutor:
         out_refs: list[tuple[str, Ref]] = list(entry.outs)
         row = call_row_of(hid, cid, op.name, op.version, in_refs, out_refs, entry.returns_tuple, started, duration)
         recorder._queue_call(op, row, out_refs, entry.todo, state.deletions, inputs)
-        entry.state = "done"
+        self._forget(entry)
         self.stats["recorded"] += 1
 
     # --- waiting ------------------------------------------------------------------------------------------------------

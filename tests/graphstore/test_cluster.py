@@ -109,6 +109,21 @@ def test_a_map_and_a_chained_pipeline_give_the_ids_and_values_of_a_serial_run(st
     assert [r.cid for r in rerun] == [r.cid for r in expected]
 
 
+def test_a_call_stored_under_another_history_is_recorded_sharing_its_values_not_computed(client):
+    serial, storage = Storage(), Storage()
+    for s in (serial, storage):
+        with s:
+            cl_double(2)  # the content of cl_double(cl_add(1, 1)), under another history
+            cl_add(1, 1)
+    with serial:
+        expected = cl_double(cl_add(1, 1))
+    with storage.executor(client) as ex:
+        ref = cl_double(cl_add(1, 1))
+    assert (ref.hid, ref.cid) == (expected.hid, expected.cid) and storage.unwrap(ref) == 4
+    assert ex.stats["submitted"] == 0 and ex.stats["stored"] == 2
+    assert storage.cache_info()["calls"] == serial.cache_info()["calls"] == 3
+
+
 def test_calls_that_raise_are_reported_together_and_only_they_run_again(storage, client):
     broken = os.path.join(os.environ[SCRATCH], "broken")
     open(broken, "w").close()
