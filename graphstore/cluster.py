@@ -118,6 +118,8 @@ class ClusterExecutor:
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._tasks_out = 0
         self._failures: list[_Entry] = []
+        self._suspects: list[_Entry] = []
+        """Calls that were on a worker when it died, for the last time: each is tried again alone."""
         self._serial_call: Any = None
         self._thread = 0
         """The thread that entered the block: the one whose calls go to the cluster."""
@@ -255,13 +257,17 @@ class ClusterExecutor:
         return misses
 
     def _submit(self, misses: list[_Entry]) -> None:
-        lazy = [r for e in misses for _, r in e.in_refs if type(r) is not PendingRef and not r.in_memory]
-        if lazy:
-            self.storage._loader.attach(lazy, inplace=True)  # (the values a worker needs, in one read)
+        self._load_inputs(misses)
         threads = sum(self.client.nthreads().values()) or 1
         size = max(1, min(MAX_GROUP, -(-len(misses) // (8 * threads))))
         for start in range(0, len(misses), size):
             self._submit_task(misses[start : start + size])
+
+    def _load_inputs(self, entries: list[_Entry]) -> None:
+        """Load the values the workers need that are not in memory (stored ones), in one read."""
+        lazy = [r for e in entries for _, r in e.in_refs if type(r) is not PendingRef and not r.in_memory]
+        if lazy:
+            self.storage._loader.attach(lazy, inplace=True)
 
     def _submit_task(self, entries: list[_Entry], key: str | None = None, tries: int = 0) -> None:
         if key is None:
@@ -305,7 +311,11 @@ class ClusterExecutor:
 
     def _collect_done(self, block: bool = False) -> None:
         """Record the results of the tasks finished so far (with ``block``: wait for at least one)."""
-        while self._tasks_out:
+        while True:
+            if block and not self._tasks_out and self._suspects:
+                self._try_suspect()
+            if not self._tasks_out:
+                return
             try:
                 task = self._done.get(block=block, timeout=None)
             except queue.Empty:
@@ -314,18 +324,40 @@ class ClusterExecutor:
             self._tasks_out -= 1
             self._collect(task)
 
+    def _try_suspect(self) -> None:
+        """Run a call that was on a worker when it died again, alone on the cluster (calls whose inputs come from
+        other suspects wait for those): a call that kills its worker now is the one that killed it before."""
+        waiting = {id(e) for e in self._suspects}
+        entry = next(
+            (
+                e
+                for e in self._suspects
+                if not any(type(r) is PendingRef and id(self._by_out[r.hid]) in waiting for _, r in e.in_refs)
+            ),
+            self._suspects[0],
+        )
+        self._suspects.remove(entry)
+        if self._input_failed(entry):
+            self._not_run(entry)
+            return
+        self._load_inputs([entry])
+        self._submit_task([entry], key=f"{entry.op.name}-{entry.hid}-again", tries=1)
+
     def _collect(self, task: _Task) -> None:
         future = task.future
-        if future.status == "finished":
+        try:  # (a result lost with a worker since the task finished is computed again: this waits for it)
             results = future.result()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001  (a cancelled future raises a BaseException: reported per call)
+            error = exc
+        else:
             for entry, result in zip(task.entries, results):
                 self._settle(entry, result)
             return
-        error = future.exception()
         for entry in task.entries:
             if entry.state == "submitted" and self._input_failed(entry):
-                entry.state = "failed"
-                entry.error = f"{entry.describe()}: not run: one of its inputs comes from a call that failed"
+                self._not_run(entry)
         task.entries = [e for e in task.entries if e.state == "submitted"]
         if not task.entries:
             return
@@ -335,7 +367,7 @@ class ClusterExecutor:
                 self._submit_task([entry], key=f"{entry.op.name}-{entry.hid}")
             return
         if killed and task.tries == 0:  # (it may have shared a worker with the call that killed it): once more
-            self._submit_task(task.entries, key=f"{task.key}-again", tries=1)
+            self._suspects.extend(task.entries)
             return
         if killed:
             why = "it killed every worker it ran on (the worker process died: out of memory, a crash, a signal)"
@@ -343,6 +375,11 @@ class ClusterExecutor:
             why = f"its task failed: {type(error).__name__}: {error}"
         for entry in task.entries:
             self._fail(entry, why)
+
+    def _not_run(self, entry: _Entry, name: str | None = None) -> None:
+        entry.state = "failed"
+        which = "one of its inputs" if name is None else f"its input {name!r}"
+        entry.error = f"{entry.describe()}: not run: {which} comes from a call that failed"
 
     def _input_failed(self, entry: _Entry) -> bool:
         sources = [self._by_out[r.hid] for _, r in entry.in_refs if type(r) is PendingRef]
@@ -358,8 +395,7 @@ class ClusterExecutor:
             self._fail(entry, f"it raised {kind}: {message}\n{trace}")
         else:
             assert result[0] == NOT_RUN
-            entry.state = "failed"
-            entry.error = f"{entry.describe()}: not run: its input {result[1]!r} comes from a call that failed"
+            self._not_run(entry, result[1])
 
     def _fail(self, entry: _Entry, why: str) -> None:
         entry.state = "failed"
@@ -415,7 +451,7 @@ class ClusterExecutor:
             from distributed import progress
 
             progress([e.task.future for e in self._entries.values() if e.task is not None], notebook=None)
-        while self._tasks_out:
+        while self._tasks_out or self._suspects:
             self._collect_done(block=True)
 
 
