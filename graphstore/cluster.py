@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .call_records import PendingCall, call_row_of
 from .call_refs import has_ref
 from .cluster_tasks import FAILED, LOCAL, NOT_RUN, OK, UPSTREAM, VALUE, CallSpec, run_group
-from .errors import ClusterCallError
+from .errors import ClusterCallError, NewCallsNotAllowedError
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_text
 from .ops import Op
 from .refs import _NOT_LOADED, AtomRef, Ref
@@ -119,6 +119,8 @@ class ClusterExecutor:
         self._tasks_out = 0
         self._failures: list[_Entry] = []
         self._suspects: list[_Entry] = []
+        self._not_run_count = 0
+        """Calls not run because a call they take an input from failed."""
         """Calls that were on a worker when it died, for the last time: each is tried again alone."""
         self._serial_call: Any = None
         self._thread = 0
@@ -150,7 +152,10 @@ class ClusterExecutor:
             storage._executor = None
             storage.__exit__(exc_type, *rest)
         if exc_type is None and self._failures:
-            raise ClusterCallError(_failure_message(self._failures), [e.describe() for e in self._failures])
+            message = _failure_message(self._failures)
+            if self._not_run_count:
+                message += f"\n\n({self._not_run_count} call(s) taking their outputs did not run either.)"
+            raise ClusterCallError(message, [e.describe() for e in self._failures])
 
     # --- calls --------------------------------------------------------------------------------------------------------
 
@@ -214,8 +219,13 @@ class ClusterExecutor:
                 misses.append(entry)
             else:
                 self._found(entry, record.outputs)
+        if misses and not self.storage._state.allow_new:
+            raise NewCallsNotAllowedError(
+                f"Call to {misses[0].op.name} does not exist and new calls are not allowed ({len(misses)} such calls)."
+            )
         misses = self._content_hits(misses)
         if misses:
+            self.storage._recorder._check_writable(misses[0].op)
             self._submit(misses)
 
     def _found(self, entry: _Entry, outputs: Any) -> None:
@@ -277,6 +287,7 @@ class ClusterExecutor:
                 if len(entries) == 1
                 else f"graphstore-{hash_text(*[e.hid for e in entries])}"
             )
+        self._load_inputs(entries)  # (an input's call may have been recorded since: its value is in the store now)
         task = _Task(entries, key)
         task.tries = tries
         upstream: list[Any] = []
@@ -340,7 +351,6 @@ class ClusterExecutor:
         if self._input_failed(entry):
             self._not_run(entry)
             return
-        self._load_inputs([entry])
         self._submit_task([entry], key=f"{entry.op.name}-{entry.hid}-again", tries=1)
 
     def _collect(self, task: _Task) -> None:
@@ -378,6 +388,7 @@ class ClusterExecutor:
 
     def _not_run(self, entry: _Entry, name: str | None = None) -> None:
         entry.state = "failed"
+        self._not_run_count += 1
         which = "one of its inputs" if name is None else f"its input {name!r}"
         entry.error = f"{entry.describe()}: not run: {which} comes from a call that failed"
 

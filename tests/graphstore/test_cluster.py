@@ -15,7 +15,7 @@ import dask
 import pytest
 from distributed import Client, LocalCluster
 
-from graphstore import ClusterCallError, Storage, op
+from graphstore import ClusterCallError, NewCallsNotAllowedError, Storage, op
 
 SCRATCH = "GRAPHSTORE_TEST_CLUSTER_DIR"
 
@@ -124,6 +124,19 @@ def test_a_call_stored_under_another_history_is_recorded_sharing_its_values_not_
     assert storage.cache_info()["calls"] == serial.cache_info()["calls"] == 3
 
 
+def test_new_calls_are_refused_before_anything_is_submitted_when_they_are_not_allowed(client):
+    storage = Storage()
+    with storage:
+        cl_double(1)
+    with storage.allow_new_calls(False):
+        with storage.executor(client) as ex:
+            assert storage.unwrap(cl_double(1)) == 2
+        with pytest.raises(NewCallsNotAllowedError, match="cl_double"):
+            with storage.executor(client) as ex:
+                cl_double(2)
+    assert ex.stats["submitted"] == 0
+
+
 def test_calls_that_raise_are_reported_together_and_only_they_run_again(storage, client):
     broken = os.path.join(os.environ[SCRATCH], "broken")
     open(broken, "w").close()
@@ -145,6 +158,23 @@ def test_calls_that_raise_are_reported_together_and_only_they_run_again(storage,
         refs = [cl_flaky(i) for i in range(100)]
     assert rerun.stats["submitted"] == 3 and rerun.stats["stored"] == 97
     assert storage.unwrap(refs) == list(range(1, 101))
+
+
+def test_calls_taking_a_failed_calls_output_do_not_run_and_are_not_recorded(client):
+    storage = Storage()  # (inputs no other test uses: a task's key is its call's, and the scheduler may still hold one)
+    broken = os.path.join(os.environ[SCRATCH], "broken")
+    open(broken, "w").close()
+    try:
+        with pytest.raises(ClusterCallError, match="1 call.s. taking their outputs did not run") as info:
+            with storage.executor(client):
+                bad = cl_add(cl_flaky(123), 1)
+                good = cl_add(cl_flaky(124), 1)
+                with pytest.raises(ClusterCallError, match=r"cl_add.*not run: its input 'a' comes from a call"):
+                    storage.unwrap(bad)
+    finally:
+        os.remove(broken)
+    assert len(info.value.calls) == 1 and "cl_flaky(x=123)" in info.value.calls[0]
+    assert storage.unwrap(good) == 126 and storage.cache_info()["calls"] == 2
 
 
 def test_a_dead_worker_costs_a_retry_and_a_call_that_kills_every_worker_is_reported(client):
