@@ -93,6 +93,19 @@ class ClusterExecutor:
 
     Counters in :attr:`stats`: ``calls`` (op calls made in the block), ``stored`` (found stored), ``submitted``
     (calls sent to the cluster), ``tasks``, ``recorded`` and ``failed``.
+
+    >>> from distributed import Client, LocalCluster
+    >>> from graphstore import Storage, op
+    >>> @op
+    ... def inc(x):
+    ...     return x + 1
+    >>> storage = Storage()
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+    ...     with storage.executor(client, progress=False) as ex:
+    ...         y = inc(inc(1))
+    ...         ready = y.in_memory
+    >>> ready, storage.unwrap(y), ex.stats["submitted"], ex.stats["recorded"]
+    (False, 3, 2, 2)
     """
 
     def __init__(
