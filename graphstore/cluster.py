@@ -13,8 +13,10 @@ A call that raises on a worker is not recorded; its error is raised when its val
 block with every other failure (after every success is recorded), as :class:`~graphstore.errors.ClusterCallError`.
 A worker that dies costs a retry; a call that kills every worker it runs on is reported as such.
 
-Calls that cannot be described before they run (collection types, ``nout="var"``, ignored arguments, a storage
-that tracks code versions) are computed here, as without the executor, once their inputs are ready.
+With a storage that tracks code versions, a call is looked up when it is made; its ids depend on the code version it
+runs under, so its pending Refs get them once it has run (the worker notes the tracked code the call met, and the
+version is made here from it, as in a serial run). Calls that cannot be described before they run (collection
+types, ``nout="var"``, ignored arguments) are computed here, as without the executor, once their inputs are ready.
 
 (Only this module and the worker's tasks know of Dask; it is imported when ``Storage.executor`` is first used.)
 """
@@ -30,10 +32,14 @@ from typing import TYPE_CHECKING, Any
 from .call_records import PendingCall, call_row_of
 from .call_refs import has_ref
 from .cluster_tasks import FAILED, LOCAL, NOT_RUN, OK, UPSTREAM, VALUE, CallSpec, run_group
+from .components import resolve_function, resolve_global
 from .errors import ClusterCallError, NewCallsNotAllowedError
-from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_text
+from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_text, op_identity
 from .ops import Op
+from .recording import _MISS
 from .refs import _NOT_LOADED, AtomRef, Ref
+from .tracking import DepCollector
+from .versioning import Versioner
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -55,7 +61,20 @@ class PendingRef(AtomRef):
 class _Entry:
     """One queued call: its op, input Refs, history id (content id when every input's is known), output Refs."""
 
-    __slots__ = ("op", "in_refs", "todo", "hid", "outs", "returns_tuple", "task", "position", "state", "error")
+    __slots__ = (
+        "op",
+        "in_refs",
+        "todo",
+        "hid",
+        "outs",
+        "keys",
+        "returns_tuple",
+        "versioned",
+        "task",
+        "position",
+        "state",
+        "error",
+    )
 
     def __init__(self, op: Op, in_refs: list[tuple[str, Ref]], todo: PendingCall, hid: str, outs: list) -> None:
         self.op = op
@@ -63,7 +82,11 @@ class _Entry:
         self.todo = todo
         self.hid = hid
         self.outs: list[tuple[str, PendingRef]] = outs
+        self.keys = [ref.hid for _, ref in outs]
+        """The history ids the outputs were given when the call was made (placeholders for a versioned call)."""
         self.returns_tuple = False
+        self.versioned = False
+        """Whether the storage tracks code versions: the call's ids are known once it has run."""
         self.task: _Task | None = None
         self.position = 0
         self.state = "queued"  # queued -> submitted -> done | failed
@@ -179,8 +202,10 @@ class ClusterExecutor:
         self.stats["calls"] += 1
         state = self.storage._state
         names = _output_names(op)
-        if state.versioner is not None or names is None or not op._plain_inputs:
+        if names is None or not op._plain_inputs:
             return self._call_here(op, args, kwargs)
+        if state.versioner is not None:  # (its lookup needs the inputs' content ids)
+            self.wait_for((args, kwargs))
         recorder = self.storage._recorder
         state.pending.raise_background_error()
         if op.op_id not in state.ops.known or state.ops.by_name.get((op.name, op.version)) is not op:
@@ -192,7 +217,14 @@ class ClusterExecutor:
             if type(value) is not PendingRef and has_ref(value):
                 self.wait_for(value)  # (Refs inside a container: a collection of them, with their content ids)
             in_refs.append((name, recorder._refs.wrap_input(op, name, value, stype, todo)))
+        if state.versioner is not None:
+            found = recorder._lookup_versioned(op, state.versioner, in_refs, todo, state.deletions)
+            if found is not _MISS:
+                return found
+            self._check_new(op, 1)
         hid = derive_call_id("hid", op.op_id, [(n, r.hid) for n, r in in_refs])
+        if state.versioner is not None:  # (its ids depend on the code version it runs under: known once it ran)
+            hid += "-versioned"
         entry = self._entries.get(hid)
         if entry is None:
             found = state.pending.call(hid)
@@ -201,6 +233,7 @@ class ClusterExecutor:
             outs = [(n, PendingRef("", derive_output_hid(hid, n))) for n in names[0]]
             entry = self._entries[hid] = _Entry(op, in_refs, todo, hid, outs)
             entry.returns_tuple = names[1]
+            entry.versioned = state.versioner is not None
             for _, ref in outs:
                 self._by_out[ref.hid] = entry
             if not self._queue:
@@ -209,6 +242,13 @@ class ClusterExecutor:
             if len(self._queue) >= self.batch or time.monotonic() - self._queued_since > self.max_delay:
                 self._dispatch()
         return Op.package([r for _, r in entry.outs], entry.returns_tuple)
+
+    def _check_new(self, op: Op, count: int) -> None:
+        """Refuse to compute calls not stored when new calls are not allowed."""
+        if not self.storage._state.allow_new:
+            raise NewCallsNotAllowedError(
+                f"Call to {op.name} does not exist and new calls are not allowed ({count} such calls)."
+            )
 
     def _call_here(self, op: Op, args: tuple, kwargs: dict) -> Any:
         """A call computed in this process, as without the executor, once the pending Refs it takes are ready."""
@@ -224,18 +264,16 @@ class ClusterExecutor:
             return
         backend = self.storage.backend
         pending = self.storage._state.pending
-        stored = backend.get_calls([e.hid for e in todo])
+        stored = backend.get_calls([e.hid for e in todo if not e.versioned])
         misses: list[_Entry] = []
         for entry in todo:
-            record = stored.get(entry.hid) or pending.call(entry.hid)
+            record = None if entry.versioned else stored.get(entry.hid) or pending.call(entry.hid)
             if record is None:
                 misses.append(entry)
             else:
                 self._found(entry, record.outputs)
-        if misses and not self.storage._state.allow_new:
-            raise NewCallsNotAllowedError(
-                f"Call to {misses[0].op.name} does not exist and new calls are not allowed ({len(misses)} such calls)."
-            )
+        if misses:
+            self._check_new(misses[0].op, len(misses))
         misses = self._content_hits(misses)
         if misses:
             self.storage._recorder._check_writable(misses[0].op)
@@ -254,15 +292,15 @@ class ClusterExecutor:
         writes, or in the store)."""
         entry.state = "done"
         del self._entries[entry.hid]
-        for _, ref in entry.outs:
-            self._by_out.pop(ref.hid, None)
+        for key in entry.keys:
+            self._by_out.pop(key, None)
 
     def _content_hits(self, misses: list[_Entry]) -> list[_Entry]:
         """Calls whose content (op and input values) is stored under another history: recorded here, sharing the
         stored outputs, as a call outside the executor is. One read when there are none."""
         by_cid: dict[str, _Entry] = {}
         for entry in misses:
-            if all(type(r) is not PendingRef for _, r in entry.in_refs):
+            if not entry.versioned and all(type(r) is not PendingRef for _, r in entry.in_refs):
                 triples = [(n, r.hid, r.cid) for n, r in entry.in_refs]
                 by_cid[derive_call_ids(entry.op.op_id, triples)[1]] = entry
         recorder = self.storage._recorder
@@ -305,6 +343,8 @@ class ClusterExecutor:
         task.tries = tries
         upstream: list[Any] = []
         specs = []
+        versioner = self.storage._state.versioner
+        tracing = None if versioner is None else (versioner.scope, versioner.options)
         for position, entry in enumerate(entries):
             inputs = []
             for name, ref in entry.in_refs:
@@ -323,7 +363,7 @@ class ClusterExecutor:
                     arg = len(upstream)
                     upstream.append(future)
                 inputs.append((name, UPSTREAM, (arg, source.position, index)))
-            specs.append(CallSpec(entry.op, entry.hid, [n for n, _ in entry.outs], inputs))
+            specs.append(CallSpec(entry.op, entry.hid, [n for n, _ in entry.outs], inputs, tracing))
             entry.task, entry.position, entry.state = task, position, "submitted"
         task.future = future = self.client.submit(run_group, specs, *upstream, key=key)
         future.add_done_callback(lambda _f, task=task: self._done.put(task))
@@ -429,7 +469,7 @@ class ClusterExecutor:
 
     def _record(self, entry: _Entry, result: tuple) -> None:
         """Record a computed call through the storage's writer: its outputs become lazy Refs of the stored values."""
-        _, outputs, started, duration = result
+        outputs, started, duration = result[1:4]
         for (_, out), (out_cid, _, _) in zip(entry.outs, outputs):
             _settled(out, out_cid)
         for _, ref in entry.in_refs:
@@ -439,7 +479,16 @@ class ClusterExecutor:
                 self._settle(source, source.task.future.result()[source.position])
         state = self.storage._state
         op, in_refs = entry.op, entry.in_refs
-        hid, cid = derive_call_ids(op.op_id, [(n, r.hid, r.cid) for n, r in in_refs])
+        op_key, version_id = op.op_id, None
+        if entry.versioned:  # the code version it ran under, from the tracked code the worker saw it run
+            assert state.versioner is not None
+            version = state.versioner.finish(op, _collector_of(state.versioner, op, result[4]))
+            op_key = op_identity(op.name, op.version, version.semantic_version)
+            version_id = version.version_id
+        hid, cid = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
+        if entry.versioned:
+            for name, out in entry.outs:
+                out.hid = derive_output_hid(hid, name)
         recorder = self.storage._recorder
         inputs = recorder._input_records(op, in_refs, entry.todo)
         values = inputs[1]
@@ -447,7 +496,9 @@ class ClusterExecutor:
             if out_cid not in values and out_cid not in state.stored_cids:
                 values[out_cid] = state.values.record_encoded(out_cid, codec, data, f"op {op.name}, output {name!r}")
         out_refs: list[tuple[str, Ref]] = list(entry.outs)
-        row = call_row_of(hid, cid, op.name, op.version, in_refs, out_refs, entry.returns_tuple, started, duration)
+        row = call_row_of(
+            hid, cid, op.name, op.version, in_refs, out_refs, entry.returns_tuple, started, duration, version_id
+        )
         recorder._queue_call(op, row, out_refs, entry.todo, state.deletions, inputs)
         self._forget(entry)
         self.stats["recorded"] += 1
@@ -494,6 +545,23 @@ def _output_names(op: Op) -> tuple[list[str], bool] | None:
     if op.nout == 0:
         return [], False
     return list(names) if names is not None else [f"output_{i}" for i in range(int(op.nout))], True
+
+
+def _collector_of(versioner: Versioner, op: Op, order: list[tuple[str, str]]) -> DepCollector:
+    """What a call met while it ran on a worker (``order``: ``(kind, key)`` of its functions and globals), as this
+    process's code and globals: what the call's version is made of, as in a serial run."""
+    collector = versioner.collector(op)
+    for kind, key in order:
+        if kind == "function":
+            func = resolve_function(key)
+            if func is not None:
+                collector.add_function(func)
+            continue
+        exists, value = resolve_global(key)
+        if exists:
+            module, _, name = key.rpartition(".")
+            collector.add_global_value(module, name, value)
+    return collector
 
 
 def _settled(ref: Ref, cid: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from .codecs import decode_value, encode_value
 from .hashing import hash_value
+from .tracking import DepCollector, collecting, stop_collecting
 
 VALUE = "value"
 """An input sent along with the call."""
@@ -39,12 +40,14 @@ OK, FAILED, NOT_RUN = "ok", "failed", "not run"
 
 class CallSpec(NamedTuple):
     """One call for a worker: the op, the call's history id, the output names the client expects, and the inputs as
-    ``(name, VALUE | LOCAL | UPSTREAM, payload)``."""
+    ``(name, VALUE | LOCAL | UPSTREAM, payload)``. ``tracing``: for a storage that tracks code versions, the
+    ``(scope, options)`` of its versioner: the worker notes the tracked functions the call ran."""
 
     op: Any
     hid: str
     output_names: list[str]
     inputs: list[tuple[str, str, Any]]
+    tracing: tuple[Any, Any] | None = None
 
 
 def run_group(specs: list[CallSpec], *upstream: list[tuple]) -> list[tuple]:
@@ -57,8 +60,9 @@ def run_group(specs: list[CallSpec], *upstream: list[tuple]) -> list[tuple]:
 
 
 def run_call(spec: CallSpec, local: list[tuple], upstream: tuple[list[tuple], ...]) -> tuple:
-    """``("ok", [(cid, codec, data) per output], started, duration)``, ``("failed", error type, message, traceback)``
-    or ``("not run", input name)`` when an input's call failed."""
+    """``("ok", [(cid, codec, data) per output], started, duration)`` (and, when tracing, the ``(kind, key)`` of the
+    code the call met), ``("failed", error type, message, traceback)`` or ``("not run", input name)`` when an input's
+    call failed."""
     kwargs: dict[str, Any] = {}
     for name, kind, payload in spec.inputs:
         if kind == VALUE:
@@ -77,8 +81,18 @@ def run_call(spec: CallSpec, local: list[tuple], upstream: tuple[list[tuple], ..
     op = spec.op
     started = time.time()
     t0 = time.perf_counter()
+    collector = None
     try:
-        result = op.func(**kwargs)
+        if spec.tracing is None:
+            result = op.func(**kwargs)
+        else:
+            collector = DepCollector(spec.tracing[0], op.name, spec.tracing[1])
+            collector.add_function(op.func)
+            token = collecting(collector)
+            try:
+                result = op.func(**kwargs)
+            finally:
+                stop_collecting(token)
     except Exception as exc:  # noqa: BLE001  (reported to the client, which raises it where the result is needed)
         return (FAILED, type(exc).__qualname__, str(exc), traceback.format_exc())
     duration = time.perf_counter() - t0
@@ -86,7 +100,9 @@ def run_call(spec: CallSpec, local: list[tuple], upstream: tuple[list[tuple], ..
         outputs = _outputs(op, result, spec.output_names)
     except Exception as exc:  # noqa: BLE001  (a value that cannot be hashed or serialized: reported the same way)
         return (FAILED, type(exc).__qualname__, str(exc), traceback.format_exc())
-    return (OK, outputs, started, duration)
+    if collector is None:
+        return (OK, outputs, started, duration)
+    return (OK, outputs, started, duration, list(collector.order))
 
 
 def _outputs(op: Any, result: Any, expected: list[str]) -> list[tuple[str, str, bytes]]:

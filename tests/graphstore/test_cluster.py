@@ -219,13 +219,63 @@ def test_two_clients_submitting_the_same_calls_at_once_compute_each_once(kind, r
         assert storage.cache_info()["calls"] == 4
 
 
-def test_with_code_versions_calls_are_recorded_as_in_a_serial_run(tmp_path, client):
+def test_with_code_versions_calls_run_on_the_cluster_and_are_recorded_as_in_a_serial_run(tmp_path, client):
     serial = Storage(deps_path=str(tmp_path))
     with serial:
         expected = [cl_add(cl_double(i), 1) for i in range(3)]
     storage = Storage(deps_path=str(tmp_path))
-    with storage.executor(client):
+    with storage.executor(client) as ex:
         refs = [cl_add(cl_double(i), 1) for i in range(3)]
+    assert ex.stats["submitted"] == 6 and ex.stats["recorded"] == 6
     assert [(r.hid, r.cid) for r in refs] == [(r.hid, r.cid) for r in expected]
-    version = storage.get_ref_creator(refs[0])
-    assert version.hid == serial.get_ref_creator(expected[0]).hid
+    assert storage.unwrap(refs) == [1, 3, 5]
+    call, serial_call = storage.get_ref_creator(refs[1]), serial.get_ref_creator(expected[1])
+    assert call.hid == serial_call.hid
+    [version] = storage.versions(cl_add, show=False)
+    assert version.version_id == serial.versions(cl_add, show=False)[0].version_id
+    with storage.executor(client) as again:
+        [cl_add(cl_double(i), 1) for i in range(3)]
+    assert again.stats["submitted"] == 0
+
+
+VERSIONED_MODULE = """
+from graphstore import op, track
+
+SCALE = 3
+
+
+@track
+def scaled(x):
+    return x * SCALE
+
+
+@track
+def negated(x):
+    return -x
+
+
+@op
+def cl_branch(x):
+    return scaled(x) if x > 0 else negated(x)
+"""
+
+
+def test_the_code_a_call_ran_on_a_worker_makes_its_version_as_in_a_serial_run(tmp_path, monkeypatch, client):
+    (tmp_path / "cluster_versioned_ops.py").write_text(VERSIONED_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from cluster_versioned_ops import cl_branch
+
+    serial = Storage(deps_path=str(tmp_path))
+    with serial:
+        expected = [cl_branch(x) for x in (-2, -1, 1, 2)]
+    storage = Storage(deps_path=str(tmp_path))
+    with storage.executor(client) as ex:
+        refs = [cl_branch(x) for x in (-2, -1, 1, 2)]
+    assert ex.stats["submitted"] == 4
+    assert [(r.hid, r.cid) for r in refs] == [(r.hid, r.cid) for r in expected]
+    assert storage.unwrap(refs) == [2, 1, 3, 6]
+    versions = storage.versions(cl_branch, show=False)
+    assert len(versions) == 2  # one per branch: the tracked function each call ran
+    assert sorted(v.version_id for v in versions) == sorted(
+        v.version_id for v in serial.versions(cl_branch, show=False)
+    )
