@@ -33,7 +33,7 @@ from .call_records import PendingCall, call_row_of
 from .call_refs import has_ref
 from .cluster_tasks import FAILED, LOCAL, NOT_RUN, OK, UPSTREAM, VALUE, CallSpec, run_group
 from .components import resolve_function, resolve_global
-from .errors import ClusterCallError, NewCallsNotAllowedError
+from .errors import ClusterCallError, GraphstoreError, NewCallsNotAllowedError
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_text, op_identity
 from .ops import Op
 from .recording import _MISS
@@ -470,8 +470,6 @@ class ClusterExecutor:
     def _record(self, entry: _Entry, result: tuple) -> None:
         """Record a computed call through the storage's writer: its outputs become lazy Refs of the stored values."""
         outputs, started, duration = result[1:4]
-        for (_, out), (out_cid, _, _) in zip(entry.outs, outputs):
-            _settled(out, out_cid)
         for _, ref in entry.in_refs:
             if type(ref) is PendingRef:  # (its call finished before this one started: record it first)
                 source = self._by_out[ref.hid]
@@ -482,13 +480,18 @@ class ClusterExecutor:
         op_key, version_id = op.op_id, None
         if entry.versioned:  # the code version it ran under, from the tracked code the worker saw it run
             assert state.versioner is not None
-            version = state.versioner.finish(op, _collector_of(state.versioner, op, result[4]))
+            try:
+                version = state.versioner.finish(op, _collector_of(state.versioner, op, result[4]))
+            except GraphstoreError as exc:  # (a global changed meanwhile, a dependency refused): as if it raised
+                self._fail(entry, f"its code version could not be recorded: {exc}")
+                return
             op_key = op_identity(op.name, op.version, version.semantic_version)
             version_id = version.version_id
         hid, cid = derive_call_ids(op_key, [(n, r.hid, r.cid) for n, r in in_refs])
-        if entry.versioned:
-            for name, out in entry.outs:
+        for (name, out), (out_cid, _, _) in zip(entry.outs, outputs):
+            if entry.versioned:
                 out.hid = derive_output_hid(hid, name)
+            _settled(out, out_cid)
         recorder = self.storage._recorder
         inputs = recorder._input_records(op, in_refs, entry.todo)
         values = inputs[1]
