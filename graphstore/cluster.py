@@ -31,80 +31,28 @@ from typing import TYPE_CHECKING, Any
 
 from .call_records import PendingCall, call_row_of
 from .call_refs import has_ref
+from .cluster_calls import (
+    Entry,
+    PendingRef,
+    Task,
+    collector_of,
+    failure_message,
+    output_names,
+    pending_in,
+    settled,
+)
 from .cluster_tasks import FAILED, LOCAL, NOT_RUN, OK, UPSTREAM, VALUE, CallSpec, run_group
-from .components import resolve_function, resolve_global
 from .errors import ClusterCallError, GraphstoreError, NewCallsNotAllowedError
 from .hashing import derive_call_id, derive_call_ids, derive_output_hid, hash_text, op_identity
 from .ops import Op
 from .recording import _MISS
-from .refs import _NOT_LOADED, AtomRef, Ref
-from .tracking import DepCollector
-from .versioning import Versioner
+from .refs import Ref
 
 if TYPE_CHECKING:
     from .storage import Storage
 
 MAX_GROUP = 100
 """The most calls one task runs."""
-
-
-class PendingRef(AtomRef):
-    """An output of a call not computed yet: its history id is known, its content id and value are not. Once the
-    call is recorded it becomes a lazy :class:`~graphstore.AtomRef` (its class changes in place)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"PendingRef(hid={self.hid[:3]}..., pending)"
-
-
-class _Entry:
-    """One queued call: its op, input Refs, history id (content id when every input's is known), output Refs."""
-
-    __slots__ = (
-        "op",
-        "in_refs",
-        "todo",
-        "hid",
-        "outs",
-        "keys",
-        "returns_tuple",
-        "versioned",
-        "task",
-        "position",
-        "state",
-        "error",
-    )
-
-    def __init__(self, op: Op, in_refs: list[tuple[str, Ref]], todo: PendingCall, hid: str, outs: list) -> None:
-        self.op = op
-        self.in_refs = in_refs
-        self.todo = todo
-        self.hid = hid
-        self.outs: list[tuple[str, PendingRef]] = outs
-        self.keys = [ref.hid for _, ref in outs]
-        """The history ids the outputs were given when the call was made (placeholders for a versioned call)."""
-        self.returns_tuple = False
-        self.versioned = False
-        """Whether the storage tracks code versions: the call's ids are known once it has run."""
-        self.task: _Task | None = None
-        self.position = 0
-        self.state = "queued"  # queued -> submitted -> done | failed
-        self.error: str | None = None
-
-    def describe(self) -> str:
-        args = ", ".join(f"{n}={_brief(r)}" for n, r in self.in_refs)
-        return f"op {self.op.name}({args}) (call {self.hid})"
-
-
-class _Task:
-    __slots__ = ("entries", "future", "key", "tries")
-
-    def __init__(self, entries: list[_Entry], key: str) -> None:
-        self.entries = entries
-        self.key = key
-        self.future: Any = None
-        self.tries = 0
 
 
 class ClusterExecutor:
@@ -145,16 +93,16 @@ class ClusterExecutor:
         self.max_delay = max_delay
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.stats = dict.fromkeys(("calls", "stored", "submitted", "tasks", "recorded", "failed"), 0)
-        self._queue: list[_Entry] = []
+        self._queue: list[Entry] = []
         self._queued_since = 0.0
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         """Call hid -> its entry, for every call of the block not found stored."""
-        self._by_out: dict[str, _Entry] = {}
+        self._by_out: dict[str, Entry] = {}
         """Output hid -> the entry of the call computing it."""
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._tasks_out = 0
-        self._failures: list[_Entry] = []
-        self._suspects: list[_Entry] = []
+        self._failures: list[Entry] = []
+        self._suspects: list[Entry] = []
         self._not_run_count = 0
         """Calls not run because a call they take an input from failed."""
         """Calls that were on a worker when it died, for the last time: each is tried again alone."""
@@ -188,7 +136,7 @@ class ClusterExecutor:
             storage._executor = None
             storage.__exit__(exc_type, *rest)
         if exc_type is None and self._failures:
-            message = _failure_message(self._failures)
+            message = failure_message(self._failures)
             if self._not_run_count:
                 message += f"\n\n({self._not_run_count} call(s) taking their outputs did not run either.)"
             raise ClusterCallError(message, [e.describe() for e in self._failures])
@@ -201,7 +149,7 @@ class ClusterExecutor:
         self._collect_done()
         self.stats["calls"] += 1
         state = self.storage._state
-        names = _output_names(op)
+        names = output_names(op)
         if names is None or not op._plain_inputs:
             return self._call_here(op, args, kwargs)
         if state.versioner is not None:  # (its lookup needs the inputs' content ids)
@@ -231,7 +179,7 @@ class ClusterExecutor:
             if found is not None:
                 return recorder._lazy_outputs(found)
             outs = [(n, PendingRef("", derive_output_hid(hid, n))) for n in names[0]]
-            entry = self._entries[hid] = _Entry(op, in_refs, todo, hid, outs)
+            entry = self._entries[hid] = Entry(op, in_refs, todo, hid, outs)
             entry.returns_tuple = names[1]
             entry.versioned = state.versioner is not None
             for _, ref in outs:
@@ -265,7 +213,7 @@ class ClusterExecutor:
         backend = self.storage.backend
         pending = self.storage._state.pending
         stored = backend.get_calls([e.hid for e in todo if not e.versioned])
-        misses: list[_Entry] = []
+        misses: list[Entry] = []
         for entry in todo:
             record = None if entry.versioned else stored.get(entry.hid) or pending.call(entry.hid)
             if record is None:
@@ -279,15 +227,15 @@ class ClusterExecutor:
             self.storage._recorder._check_writable(misses[0].op)
             self._submit(misses)
 
-    def _found(self, entry: _Entry, outputs: Any) -> None:
+    def _found(self, entry: Entry, outputs: Any) -> None:
         """A call found stored: its pending Refs become lazy Refs of the stored outputs."""
         cids = {name: cid for name, _, cid in outputs}
         for name, ref in entry.outs:
-            _settled(ref, cids[name])
+            settled(ref, cids[name])
         self._forget(entry)
         self.stats["stored"] += 1
 
-    def _forget(self, entry: _Entry) -> None:
+    def _forget(self, entry: Entry) -> None:
         """A call stored: its outputs are Refs like any other now (a call made again finds it among the pending
         writes, or in the store)."""
         entry.state = "done"
@@ -295,10 +243,10 @@ class ClusterExecutor:
         for key in entry.keys:
             self._by_out.pop(key, None)
 
-    def _content_hits(self, misses: list[_Entry]) -> list[_Entry]:
+    def _content_hits(self, misses: list[Entry]) -> list[Entry]:
         """Calls whose content (op and input values) is stored under another history: recorded here, sharing the
         stored outputs, as a call outside the executor is. One read when there are none."""
-        by_cid: dict[str, _Entry] = {}
+        by_cid: dict[str, Entry] = {}
         for entry in misses:
             if not entry.versioned and all(type(r) is not PendingRef for _, r in entry.in_refs):
                 triples = [(n, r.hid, r.cid) for n, r in entry.in_refs]
@@ -317,20 +265,20 @@ class ClusterExecutor:
             misses.remove(entry)
         return misses
 
-    def _submit(self, misses: list[_Entry]) -> None:
+    def _submit(self, misses: list[Entry]) -> None:
         self._load_inputs(misses)
         threads = sum(self.client.nthreads().values()) or 1
         size = max(1, min(MAX_GROUP, -(-len(misses) // (8 * threads))))
         for start in range(0, len(misses), size):
             self._submit_task(misses[start : start + size])
 
-    def _load_inputs(self, entries: list[_Entry]) -> None:
+    def _load_inputs(self, entries: list[Entry]) -> None:
         """Load the values the workers need that are not in memory (stored ones), in one read."""
         lazy = [r for e in entries for _, r in e.in_refs if type(r) is not PendingRef and not r.in_memory]
         if lazy:
             self.storage._loader.attach(lazy, inplace=True)
 
-    def _submit_task(self, entries: list[_Entry], key: str | None = None, tries: int = 0) -> None:
+    def _submit_task(self, entries: list[Entry], key: str | None = None, tries: int = 0) -> None:
         if key is None:
             first = entries[0]
             key = (
@@ -339,7 +287,7 @@ class ClusterExecutor:
                 else f"graphstore-{hash_text(*[e.hid for e in entries])}"
             )
         self._load_inputs(entries)  # (an input's call may have been recorded since: its value is in the store now)
-        task = _Task(entries, key)
+        task = Task(entries, key)
         task.tries = tries
         upstream: list[Any] = []
         specs = []
@@ -406,7 +354,7 @@ class ClusterExecutor:
             return
         self._submit_task([entry], key=f"{entry.op.name}-{entry.hid}-again", tries=1)
 
-    def _collect(self, task: _Task) -> None:
+    def _collect(self, task: Task) -> None:
         future = task.future
         try:  # (a result lost with a worker since the task finished is computed again: this waits for it)
             results = future.result()
@@ -439,17 +387,17 @@ class ClusterExecutor:
         for entry in task.entries:
             self._fail(entry, why)
 
-    def _not_run(self, entry: _Entry, name: str | None = None) -> None:
+    def _not_run(self, entry: Entry, name: str | None = None) -> None:
         entry.state = "failed"
         self._not_run_count += 1
         which = "one of its inputs" if name is None else f"its input {name!r}"
         entry.error = f"{entry.describe()}: not run: {which} comes from a call that failed"
 
-    def _input_failed(self, entry: _Entry) -> bool:
+    def _input_failed(self, entry: Entry) -> bool:
         sources = [self._by_out[r.hid] for _, r in entry.in_refs if type(r) is PendingRef]
         return any(s.state == "failed" for s in sources)
 
-    def _settle(self, entry: _Entry, result: tuple) -> None:
+    def _settle(self, entry: Entry, result: tuple) -> None:
         if entry.state != "submitted":
             return
         if result[0] == OK:
@@ -461,13 +409,13 @@ class ClusterExecutor:
             assert result[0] == NOT_RUN
             self._not_run(entry, result[1])
 
-    def _fail(self, entry: _Entry, why: str) -> None:
+    def _fail(self, entry: Entry, why: str) -> None:
         entry.state = "failed"
         entry.error = f"{entry.describe()}: {why}"
         self._failures.append(entry)
         self.stats["failed"] += 1
 
-    def _record(self, entry: _Entry, result: tuple) -> None:
+    def _record(self, entry: Entry, result: tuple) -> None:
         """Record a computed call through the storage's writer: its outputs become lazy Refs of the stored values."""
         outputs, started, duration = result[1:4]
         for _, ref in entry.in_refs:
@@ -481,7 +429,7 @@ class ClusterExecutor:
         if entry.versioned:  # the code version it ran under, from the tracked code the worker saw it run
             assert state.versioner is not None
             try:
-                version = state.versioner.finish(op, _collector_of(state.versioner, op, result[4]))
+                version = state.versioner.finish(op, collector_of(state.versioner, op, result[4]))
             except GraphstoreError as exc:  # (a global changed meanwhile, a dependency refused): as if it raised
                 self._fail(entry, f"its code version could not be recorded: {exc}")
                 return
@@ -491,7 +439,7 @@ class ClusterExecutor:
         for (name, out), (out_cid, _, _) in zip(entry.outs, outputs):
             if entry.versioned:
                 out.hid = derive_output_hid(hid, name)
-            _settled(out, out_cid)
+            settled(out, out_cid)
         recorder = self.storage._recorder
         inputs = recorder._input_records(op, in_refs, entry.todo)
         values = inputs[1]
@@ -512,7 +460,7 @@ class ClusterExecutor:
         """Wait for the calls computing the pending Refs in ``x`` (nested in lists, tuples, dicts, sets); raise
         :class:`~graphstore.errors.ClusterCallError` if one of them failed."""
         refs: list[PendingRef] = []
-        _pending_in(x, refs, 0)
+        pending_in(x, refs, 0)
         if not refs:
             return
         entries = [self._by_out[r.hid] for r in refs if r.hid in self._by_out]
@@ -522,7 +470,7 @@ class ClusterExecutor:
             self._collect_done(block=True)
         failed = [e for e in entries if e.state == "failed"]
         if failed:
-            raise ClusterCallError(_failure_message(failed), [e.describe() for e in failed])
+            raise ClusterCallError(failure_message(failed), [e.describe() for e in failed])
 
     def _wait_all(self) -> None:
         if self.progress and self._tasks_out:
@@ -531,69 +479,3 @@ class ClusterExecutor:
             progress([e.task.future for e in self._entries.values() if e.task is not None], notebook=None)
         while self._tasks_out or self._suspects:
             self._collect_done(block=True)
-
-
-def _output_names(op: Op) -> tuple[list[str], bool] | None:
-    """The output names of an op's calls and whether it returns a tuple, known before a call runs; None when they
-    depend on the result (``nout="var"``, collection types)."""
-    if op._output_struct is not None or op._output_structs is not None or op.nout == "var":
-        return None
-    names = op.output_names
-    if op.nout == "auto":
-        if names is None:
-            return ["output_0"], False
-        return list(names), len(names) != 1
-    if op.nout == 1:
-        return [(names or ("output_0",))[0]], False
-    if op.nout == 0:
-        return [], False
-    return list(names) if names is not None else [f"output_{i}" for i in range(int(op.nout))], True
-
-
-def _collector_of(versioner: Versioner, op: Op, order: list[tuple[str, str]]) -> DepCollector:
-    """What a call met while it ran on a worker (``order``: ``(kind, key)`` of its functions and globals), as this
-    process's code and globals: what the call's version is made of, as in a serial run."""
-    collector = versioner.collector(op)
-    for kind, key in order:
-        if kind == "function":
-            func = resolve_function(key)
-            if func is not None:
-                collector.add_function(func)
-            continue
-        exists, value = resolve_global(key)
-        if exists:
-            module, _, name = key.rpartition(".")
-            collector.add_global_value(module, name, value)
-    return collector
-
-
-def _settled(ref: Ref, cid: str) -> None:
-    """A pending Ref whose call is stored: a lazy AtomRef of the stored value from now on."""
-    ref.cid = cid
-    ref.__class__ = AtomRef
-
-
-def _pending_in(x: Any, out: list[PendingRef], depth: int) -> None:
-    if type(x) is PendingRef:
-        out.append(x)
-    elif isinstance(x, (list, tuple, set, frozenset)) and depth < 50:
-        for item in x:
-            _pending_in(item, out, depth + 1)
-    elif isinstance(x, dict) and depth < 50:
-        for item in x.values():
-            _pending_in(item, out, depth + 1)
-
-
-def _brief(ref: Ref) -> str:
-    if type(ref) is PendingRef or ref._obj is _NOT_LOADED:
-        return f"<ref {ref.hid[:8]}>"
-    text = repr(ref._obj)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _failure_message(failed: list[_Entry]) -> str:
-    head = f"{len(failed)} call(s) failed on the cluster (not recorded; they run again next time):"
-    shown = "\n".join(f"- {(e.error or '').strip().splitlines()[0]}" for e in failed[:20])
-    more = f"\n(and {len(failed) - 20} more)" if len(failed) > 20 else ""
-    last = (failed[0].error or "").strip()
-    return f"{head}\n{shown}{more}\n\nThe first in full:\n{last}"
