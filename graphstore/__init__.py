@@ -18,6 +18,7 @@ from .deletion import DeletionReport
 from .errors import (
     AmbiguousContextError,
     CallNotStoredWarning,
+    ClusterCallError,
     ConfigurationError,
     DependencySkippedWarning,
     ForeignWALError,
@@ -60,6 +61,7 @@ __all__ = [
     "AtomRef",
     "Call",
     "CallNotStoredWarning",
+    "ClusterCallError",
     "ConfigurationError",
     "CopyReport",
     "DeletionReport",

@@ -144,3 +144,16 @@ class DependencySkippedWarning(GraphstoreWarning):
     """Code versioning left a dependency out: a data global that cannot be hashed (``skip_unhashable_globals``), or
     a recorded component that no longer exists, whose calls are computed again (``skip_missing_deps``). Silenced by
     ``skip_globals_silently`` and ``skip_missing_silently``."""
+
+
+class ClusterCallError(GraphstoreError, RuntimeError):
+    """Calls computed on a cluster (``with storage.executor(client):``) failed: they raised on a worker, or killed
+    every worker they ran on. Nothing of them is recorded; ``calls`` names each (op, inputs, history id).
+
+    >>> ClusterCallError("1 call failed", ["op f(x=1) (call 12ab)"]).calls
+    ['op f(x=1) (call 12ab)']
+    """
+
+    def __init__(self, message: str, calls: list[str]) -> None:
+        super().__init__(message)
+        self.calls = calls

@@ -179,6 +179,8 @@ class Storage:
         versioner = None if deps_path is None else Versioner(backend, os.fspath(deps_path), on_change, tracing)
         claims_key, claims = acquire(self.db_path)  # which function each op name belongs to
         self._context = ModeContext(self, "run")
+        self._executor: Any = None
+        """The :class:`~graphstore.cluster.ClusterExecutor` whose block is open, if one is."""
         self._use(StoreState(backend, self.db_path, values, versioner, claims, claims_key, ops, deletions))
         _OPEN.add(self)
 
@@ -260,6 +262,19 @@ class Storage:
         ...     pass
         """
         return _StorageContext(self, mode)
+
+    def executor(self, client: Any, batch: int = 1000, max_delay: float = 0.5, progress: bool | None = None) -> Any:
+        """A context in which op calls are computed on a Dask cluster (``client``: a ``dask.distributed.Client``) and
+        recorded here, with the ids and history of a serial run; see docs/cluster.md and
+        :class:`~graphstore.cluster.ClusterExecutor`.
+
+        >>> s = Storage()
+        >>> s.executor  # doctest: +ELLIPSIS
+        <bound method Storage.executor of Storage(':memory:')>
+        """
+        from .cluster import ClusterExecutor  # Dask is needed only here: imported when first asked for
+
+        return ClusterExecutor(self, client, batch=batch, max_delay=max_delay, progress=progress)
 
     @property
     def mode(self) -> str:
@@ -411,6 +426,8 @@ class Storage:
         >>> s.attach([y], inplace=True), y.obj
         (None, 2)
         """
+        if self._executor is not None:
+            self._executor.wait_for(obj)
         return self._loader.attach(obj, inplace)
 
     def unwrap(self, x: Any) -> Any:
@@ -420,6 +437,8 @@ class Storage:
         >>> Storage().unwrap([wrap_atom(1), (wrap_atom("a"),)])
         [1, ('a',)]
         """
+        if self._executor is not None:
+            self._executor.wait_for(x)
         return self._loader.unwrap(x)
 
     def load_ref(self, hid: str, in_memory: bool = True) -> Ref:

@@ -57,6 +57,11 @@ class ValueCodec:
             codec, data = encode_value(obj)
         except SerializationError as exc:
             raise SerializationError(f"{what}: {exc}") from exc
+        return self.record_encoded(cid, codec, data, what)
+
+    def record_encoded(self, cid: str, codec: str, data: bytes, what: str) -> ValueRecord:
+        """The stored form of a value already serialized by :func:`~graphstore.codecs.encode_value` (as a worker of
+        an executor does): inline, or in an overflow file over the threshold."""
         size = len(data)
         checksum = xxhash.xxh3_64_hexdigest(data)
         limit = self.threshold_bytes if self.threshold_bytes < MAX_INLINE_BYTES else MAX_INLINE_BYTES

@@ -59,6 +59,7 @@ def test_graphstore_all_is_pinned():
             "AmbiguousContextError",
             "OpNameConflictError",
             "DependencySkippedWarning",
+            "ClusterCallError",
             "CopyReport",
             "copy_store",
             "upgrade_store",
