@@ -116,14 +116,13 @@ _LOCK = 0x67_73_73_63
 def stored_version(conn: psycopg.Connection, location: str) -> int | None:
     """The schema version recorded in the database, or None when it holds no graphstore store; refuses a database
     holding other tables."""
-    has_meta = conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
-    if has_meta is None or not has_meta[0]:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename LIMIT 5"
-            )
-        ]
+    # one statement, so one snapshot: another process creating the store meanwhile shows with all its tables or none
+    found = conn.execute(
+        "SELECT to_regclass('meta') IS NOT NULL, ARRAY(SELECT tablename FROM pg_tables "
+        "WHERE schemaname = current_schema() ORDER BY tablename LIMIT 5)"
+    ).fetchone()
+    if found is None or not found[0]:
+        tables = list(found[1]) if found is not None else []
         if tables:
             raise StoreError(
                 f"cannot open store {location}: the database holds tables ({', '.join(tables)}) but no graphstore "

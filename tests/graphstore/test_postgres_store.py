@@ -428,3 +428,25 @@ def test_retracing_in_recording_order_reads_the_calls_ahead(pg_url):
             assert len(lookups) <= 12, len(lookups)
         else:
             assert len(lookups) <= 260, len(lookups)  # (once a sixteenth are found, all are read)
+
+
+def test_processes_opening_a_new_database_at_once_all_get_the_store(pg_url):
+    """Six processes open the same empty database at the same moment: one creates the store, every one opens it."""
+    import subprocess
+
+    start = time.time() + 1.5
+    code = (
+        "import sys, time\n"
+        "from graphstore import Storage\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "s = Storage(sys.argv[1]); print(s.backend.store_id); s.close()\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, pg_url, str(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1  # one store, the same for all
