@@ -103,3 +103,31 @@ def test_a_frames_display_renders_in_a_browser_with_the_data_it_shows(storage, t
         check=True,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
+
+
+def test_pictures_of_the_seed_pipeline_and_of_one_values_lineage(storage, tmp_path):
+    """The seed pipeline's frame and one accuracy's lineage drawn into files: every op and variable is a node,
+    ops and variables look different, and edges carry the argument names."""
+    import re
+
+    from test_frame_basic import get_acc, seed_pipeline
+
+    seed_pipeline(storage)
+    cf = storage.cf(get_acc).expand_all()
+    pic = cf.draw(verbose=True, path=tmp_path / "pipeline.svg")
+    cf.draw(path=tmp_path / "pipeline.png")
+    assert (tmp_path / "pipeline.png").read_bytes()[:4] == b"\x89PNG"
+    svg = (tmp_path / "pipeline.svg").read_text()
+    assert svg == pic.svg
+    titles = set(re.findall(r"<title>([^<]+)</title>", svg))
+    assert set(cf.nodes) <= titles
+    for name in ("load_data", "train_model", "get_acc"):
+        assert re.search(rf'"{name}"\s*\[shape=box, style="rounded,filled"', pic.dot)  # ops: rounded, one colour
+    assert re.search(r'"?X"?\s*\[shape=box, style=filled, fillcolor="#dbe9f6"', pic.dot)  # variables: another
+    for label in ("n_estimators", "model", "n_class"):
+        assert f">{label}</text>" in svg  # an edge labelled with its argument's name
+    assert "4 calls" in svg and "2 calls" in svg  # verbose: counts
+    acc = cf.df(values="refs")["acc"].iloc[0]
+    storage.provenance(acc).draw(path=tmp_path / "lineage.svg")
+    lineage = (tmp_path / "lineage.svg").read_text()
+    assert ">train_model</text>" in lineage and ">load_data</text>" in lineage and ">1 call" not in lineage
