@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import progress
 from .deletion import DeletionReport, log_deletion
 from .errors import IntegrityError, NotACallError, ReadOnlyStoreError
 from .loading import Loader
@@ -136,7 +137,8 @@ class History:
         ``dry_run``, count them and delete nothing."""
         self._refuse_if_read_only("cleanup_refs")
         self.commit()
-        refs, values, files = self._backend.cleanup_refs(dry_run)
+        with progress.working("cleaning up refs and values"):
+            refs, values, files = self._backend.cleanup_refs(dry_run)
         if dry_run:
             return {"refs": refs, "values": values, "overflow_files": len(files)}
         self._state.stored_cids.clear()
@@ -153,7 +155,8 @@ class History:
         also re-checksums every stored value). Nothing is unpickled.
         """
         self.commit()
-        report = CheckReport(self._backend.integrity_problems(self._values.overflow_dir, full=full))
+        with progress.working("checking the store"):
+            report = CheckReport(self._backend.integrity_problems(self._values.overflow_dir, full=full))
         if raise_on_error and not report.ok:
             raise IntegrityError(f"store {self._db_path} is inconsistent: " + "; ".join(report.problems[:5]))
         return report
@@ -162,4 +165,5 @@ class History:
         """Give the space of deleted records back to the file system."""
         self._refuse_if_read_only("vacuum")
         self.commit()
-        self._backend.vacuum()
+        with progress.working("vacuuming"):
+            self._backend.vacuum()

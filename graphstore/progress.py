@@ -1,7 +1,8 @@
 """Progress bars for long work (tqdm): writing a large backlog at a block's end, reading a large history table,
-copying a store. Shown in a terminal (when standard error is one) or a notebook, after the work has taken half a
-second; silent when output goes to a file or a pipe, or when turned off: ``GRAPHSTORE_PROGRESS=0`` in the
-environment, or :func:`set_enabled` (``True`` shows them even when the output is not interactive).
+copying a store; and, for work done in one long step (a cleanup, a vacuum, an integrity check, a migration), a line
+with the time it has taken so far. Shown in a terminal (when standard error is one) or a notebook, after the work
+has taken half a second; silent when output goes to a file or a pipe, or when turned off: ``GRAPHSTORE_PROGRESS=0``
+in the environment, or :func:`set_enabled` (``True`` shows them even when the output is not interactive).
 
 >>> set_enabled(False)
 >>> with bar(10, "copying") as b:
@@ -11,8 +12,11 @@ environment, or :func:`set_enabled` (``True`` shows them even when the output is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 DELAY_S = 0.5
@@ -92,3 +96,28 @@ def bar(total: int | None, what: str, unit: str = "it", at_least: int = 0) -> An
         leave=False,
         file=sys.stderr,
     )
+
+
+@contextlib.contextmanager
+def working(what: str) -> Iterator[None]:
+    """While the body runs, a line saying ``what`` is being done and for how long (shown after ``DELAY_S``, where
+    bars show), for work done in one step that cannot count its progress."""
+    if not enabled():
+        yield
+        return
+    shown = bar(None, what)
+    shown.bar_format = "{desc}: {elapsed}"
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(max(REFRESH_S, 0.05)):
+            shown.refresh()
+
+    ticker = threading.Thread(target=tick, name="graphstore-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+        shown.close()

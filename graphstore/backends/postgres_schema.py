@@ -15,6 +15,7 @@ import uuid
 
 import psycopg
 
+from .. import progress
 from ..errors import SchemaVersionError, StoreError
 
 _INITIAL = """
@@ -196,5 +197,6 @@ def upgrade_schema(conn: psycopg.Connection, location: str) -> tuple[int, int]:
                 "that this graphstore supports"
             )
         if found < SCHEMA_VERSION:
-            _apply(conn, found, SCHEMA_VERSION)
+            with progress.working(f"migrating store {location} to schema version {SCHEMA_VERSION}"):
+                _apply(conn, found, SCHEMA_VERSION)
     return found, SCHEMA_VERSION

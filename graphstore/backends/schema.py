@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import progress
 from ..errors import SchemaVersionError, StoreError
 
 if TYPE_CHECKING:
@@ -310,7 +311,8 @@ def ensure_schema(conn: sqlite3.Connection, location: str) -> int:
     try:
         refuse_foreign(conn, location)
         if stored_schema_version(conn, location) < SCHEMA_VERSION:
-            migrations().apply(db)
+            with progress.working(f"migrating store {location} to schema version {SCHEMA_VERSION}"):
+                migrations().apply(db)
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )

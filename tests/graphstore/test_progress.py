@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import graphstore.query.rows
 import pytest
@@ -76,4 +77,20 @@ def test_no_bar_where_nobody_looks(db_path, capsys, monkeypatch):
     monkeypatch.setenv("GRAPHSTORE_PROGRESS", "0")
     progress.set_enabled(None)
     assert not progress.enabled()
+    storage.close()
+
+
+def test_work_done_in_one_step_shows_how_long_it_has_taken(shown, db_path, capsys, monkeypatch):
+    storage = Storage(db_path)
+    with storage:
+        for i in range(30):
+            inc(i)
+    capsys.readouterr()
+    monkeypatch.setattr(storage.backend, "vacuum", lambda: time.sleep(0.3))  # (a vacuum that takes a while)
+    storage.vacuum()
+    assert storage.check().ok
+    storage.cleanup_refs()
+    err = capsys.readouterr().err
+    assert re.search(r"vacuuming: 00:00", err) and err.count("vacuuming") >= 3  # refreshed while it ran
+    assert "checking the store" in err and "cleaning up refs and values" in err
     storage.close()
