@@ -88,6 +88,24 @@ class Generation:
             for (v0, r0, c0, m0), (v1, r1, c1, m1) in zip(self.groups, ends)
         ]
 
+    def parts(self, max_calls: int | None) -> list[Batch]:
+        """The generation's batch, or (past ``max_calls`` calls) its groups gathered in order into batches of at most
+        ``max_calls`` calls each (a group larger than that alone); every batch carries all the ops."""
+        b = self.batch
+        if max_calls is None or len(b.calls) <= max_calls:
+            return [b]
+        parts: list[Batch] = []
+        for group in self.group_batches():
+            last = parts[-1] if parts else None
+            if last is not None and len(last.calls) + len(group.calls) <= max_calls:
+                last.values += group.values
+                last.refs += group.refs
+                last.calls += group.calls
+                last.members += group.members
+            else:
+                parts.append(group)
+        return parts
+
     def absorb(self, later: Generation) -> Generation:
         """This generation followed by a later one (to put a failed write back in front of newer records)."""
         merged = Generation()

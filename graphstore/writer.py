@@ -56,8 +56,6 @@ HELPER_START_CALLS = 500
 """A context that has this many calls waiting has the backend start a helper process for its writes, if it can."""
 HELPER_BATCH_CALLS = 1_000
 """With a helper process writing, batches are written from this many calls on (they take no time from recording)."""
-FILE_BATCH_CALLS = 4_000
-"""Written by the recording process itself, a store file's batches are written from this many calls on."""
 BACK_PRESSURE_S = 0.3
 """Once the oldest unwritten call is this old, recording a call first waits for (or does) the write."""
 MAX_HANDED_OVER_CALLS = 100_000
@@ -374,7 +372,8 @@ class PendingWrites:
         refused: WriteRefusedError | None = None
         try:
             try:
-                self._save(gen.batch, gen.held)
+                for part in gen.parts(self.backend.max_batch_calls):  # (oldest first, each committed)
+                    self._save(part, gen.held)
             except Exception as exc:  # noqa: BLE001  (decided call by call below)
                 refused = self._write_groups(gen, exc)
         except Unwritten as unwritten:  # the groups not written yet stay pending, in front of newer calls
@@ -475,7 +474,7 @@ class PendingWrites:
             if self.backend.helper_starting():  # handed over once it is up (or at the delay)
                 return False
             # written here, a store file's batch is kept small enough to be written well within the bound
-            return waiting >= FILE_BATCH_CALLS and self.backend.location != ":memory:"
+            return waiting >= self.backend.batch_calls and self.backend.location != ":memory:"
         return False
 
     def _background_step(self) -> bool:

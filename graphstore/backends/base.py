@@ -257,6 +257,13 @@ class Backend(ABC):
     sql_dialect: str = "sqlite"
     """The SQL dialect of the store's engine, by name ("sqlite", "postgres"): the query layer builds its statements
     for it (``execute`` runs them)."""
+    batch_calls: int = 4_000
+    """Written by the recording process itself, batches are written from this many waiting calls on: few enough that
+    one is written well within the durability bound (0.5 s) on this engine."""
+    max_batch_calls: int | None = None
+    """At most this many calls are written in one transaction (None: any number): a backlog larger than that is
+    written in parts, oldest first, each committed before the next, so that its oldest calls are stored soon and
+    other writers wait on its rows for a short time only."""
 
     @property
     def store_id(self) -> str | None:
