@@ -88,7 +88,7 @@ class PostgresBackend(Backend):
 
     sql_dialect = "postgres"
     batch_calls = 1_000  # (a few round trips per batch; about 0.1 s of writing on a server next to the client)
-    max_batch_calls = 1_000
+    max_batch_calls = 2_000
 
     def __init__(self, url: str, tracer: Tracer | None = None, read_only: bool = False) -> None:
         self.db = PgConnections(url, tracer)
