@@ -6,6 +6,8 @@ and values, and load values. A backend is picked from the path or URL by :func:`
 
 from __future__ import annotations
 
+import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -514,3 +516,20 @@ class Backend(ABC):
     def delete_version(self, version_id: str, with_dependents: bool = True) -> int:
         """Delete a version, its calls and (if asked) every call downstream of them, atomically; returns the number
         of calls deleted."""
+
+
+def commit_row(c: ComponentCommit) -> tuple:
+    """The ``components`` row of a commit, in column order (a commit made now when it carries no time)."""
+    return (c.key, c.content_hash, c.kind, c.semantic_hash, c.parent_hash, c.source, c.created_at or time.time())
+
+
+def version_row(v: VersionRecord) -> tuple:
+    """The ``versions`` row of a version record, in column order (its dependencies as JSON)."""
+    deps = json.dumps([list(d) for d in v.deps])
+    return (v.version_id, v.op_name, v.op_version, v.semantic_version, deps, v.created_at or time.time())
+
+
+def version_from_row(row: tuple) -> VersionRecord:
+    """A version record from its ``versions`` row (as :func:`version_row` makes it)."""
+    version_id, op_name, op_version, semantic, deps, created = row
+    return VersionRecord(version_id, op_name, op_version, semantic, tuple(tuple(d) for d in json.loads(deps)), created)

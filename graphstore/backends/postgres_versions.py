@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import psycopg
 
-from .base import ComponentCommit, VersionRecord
+from .base import ComponentCommit, VersionRecord, commit_row, version_from_row, version_row
 from .postgres_conn import PgConnections
 from .postgres_history import CLOSURE, SEEDS, PgHistory
 
@@ -70,7 +69,7 @@ class PgVersions:
         self._write(
             "INSERT INTO components (key, content_hash, kind, semantic_hash, parent_hash, source, created_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (c.key, c.content_hash, c.kind, c.semantic_hash, c.parent_hash, c.source, c.created_at or time.time()),
+            commit_row(c),
         )
 
     def load_versions(self, op_name: str, op_version: int) -> list[VersionRecord]:
@@ -79,22 +78,13 @@ class PgVersions:
             "WHERE op_name = %s AND op_version = %s ORDER BY created_at, version_id",
             (op_name, op_version),
         )
-        return [
-            VersionRecord(v, n, ov, sv, tuple(tuple(d) for d in json.loads(deps)), t) for v, n, ov, sv, deps, t in rows
-        ]
+        return [version_from_row(row) for row in rows]
 
     def save_version(self, v: VersionRecord) -> None:
         self._write(
             "INSERT INTO versions (version_id, op_name, op_version, semantic_version, deps, created_at) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (
-                v.version_id,
-                v.op_name,
-                v.op_version,
-                v.semantic_version,
-                json.dumps([list(d) for d in v.deps]),
-                v.created_at or time.time(),
-            ),
+            version_row(v),
         )
 
     def version_call_counts(self, op_name: str, op_version: int) -> dict[str, int]:

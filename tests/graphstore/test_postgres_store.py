@@ -23,6 +23,7 @@ from graphstore import (
 from graphstore.backends import Batch, open_backend
 from graphstore.backends.postgres import PostgresBackend, upgrade
 from graphstore.backends.postgres_schema import SCHEMA_VERSION
+from test_deletion import chain_ops as chain
 
 TABLES = ("values", "refs", "calls", "edges", "members")
 
@@ -30,32 +31,6 @@ TABLES = ("values", "refs", "calls", "edges", "members")
 def counts(storage: Storage) -> dict[str, int]:
     info = storage.cache_info()
     return {t: info[t] for t in TABLES}
-
-
-def chain(log):
-    @op
-    def a(x):
-        log.append("a")
-        return x + 1
-
-    @op
-    def b(y):
-        log.append("b")
-        return y * 2
-
-    @op
-    def c(z):
-        log.append("c")
-        return z - 4
-
-    def program(storage):
-        with storage:
-            ra = a(2)
-            rb = b(ra)
-            rc = c(rb)
-        return ra, rb, rc
-
-    return program
 
 
 def test_url_opens_a_postgres_store_and_records(pg_url, log):

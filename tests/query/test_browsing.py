@@ -43,24 +43,26 @@ def record(location: str, version: int, n: int) -> None:
 
 @pytest.fixture
 def recorded(store_kind, db_path):
-    """A store filled by another program, with two versions of ``train``."""
+    """A store filled by another program, with two versions of ``train``; also when it was filled."""
+    before = pd.Timestamp.now(tz="UTC")
     record(db_path, 0, 4)
     record(db_path, 1, 3)
-    return db_path
+    return db_path, before, pd.Timestamp.now(tz="UTC")
 
 
 def test_ops_lists_each_op_and_version_with_its_calls(recorded):
-    storage = Storage(recorded)
+    location, before, after = recorded
+    storage = Storage(location)
     table = storage.ops()
     assert list(table.columns) == ["op", "version", "calls", "first", "last"]
     assert table[["op", "version", "calls"]].values.tolist() == [["prep", 0, 4], ["train", 0, 4], ["train", 1, 3]]
     assert all(table["first"] <= table["last"]) and table["first"].dt.tz is not None
-    assert (pd.Timestamp.now(tz="UTC") - table["last"].max()).total_seconds() < 600
+    assert before <= table["first"].min() and table["last"].max() <= after  # the calls' times, in UTC
     storage.close()
 
 
 def test_a_frame_by_op_name_holds_the_calls_of_every_version(recorded):
-    storage = Storage(recorded)
+    storage = Storage(recorded[0])
     df = storage.cf("train").expand_back().df()
     assert len(df) == 7
     assert sorted(zip(df["x"], df["var_0"])) == sorted(
@@ -71,7 +73,7 @@ def test_a_frame_by_op_name_holds_the_calls_of_every_version(recorded):
 
 
 def test_a_name_the_store_does_not_hold_names_the_ops_it_does(recorded):
-    storage = Storage(recorded)
+    storage = Storage(recorded[0])
     with pytest.raises(FrameStructureError, match=r"no op of that name.*ops: prep, train"):
         storage.cf("trian")
     with pytest.raises(FrameStructureError, match="no call or ref with id"):
